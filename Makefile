@@ -1,0 +1,35 @@
+# The two commands of the quick start: `make run` and `make test`.
+# Each sets up what it needs on a fresh Debian machine and is safe to repeat.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := PYTHONPATH=$(CURDIR) $(VENV)/bin/flask --app web
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/green_ladder_test
+
+.PHONY: run test setup postgres bench
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+# The local PostgreSQL the suite also runs on: started if it is down, test database created if missing.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+	@psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='green_ladder_test'" | grep -q 1 \
+	  || psql -h 127.0.0.1 -U postgres -d postgres -qc "create database green_ladder_test"
+
+run: setup
+	$(FLASK) db upgrade
+	$(FLASK) demo
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+test: setup postgres
+	PYTHONPATH=$(CURDIR) TEST_POSTGRES_URL=$(PG_URL) $(PY) -m pytest
+
+bench: setup postgres
+	PYTHONPATH=$(CURDIR) BENCH_POSTGRES_URL=$(PG_URL) $(PY) bench/engine.py

@@ -1,0 +1,87 @@
+"""The one clock (时钟) every part of the system reads.
+
+Statutory deadlines are computed in Asia/Shanghai. Tests, trainers and the
+simulator move a virtual clock; SpiffWorkflow's timer module reads the same
+clock because it is the only place inside the library that asks for "now".
+"""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class SystemClock:
+    virtual = False
+
+    def now(self) -> datetime:
+        return datetime.now(SHANGHAI)
+
+
+class VirtualClock:
+    """A clock that only moves when told to."""
+
+    virtual = True
+
+    def __init__(self, start: datetime | None = None):
+        start = start or datetime.now(SHANGHAI)
+        if start.tzinfo is None:
+            raise ValueError("a virtual clock needs an aware start time")
+        self._now = start.astimezone(SHANGHAI)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, when: datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError("give the time with its offset, e.g. +08:00")
+        with self._lock:
+            self._now = when.astimezone(SHANGHAI)
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._now = self._now + delta
+
+
+_current: SystemClock | VirtualClock = SystemClock()
+
+
+def current() -> SystemClock | VirtualClock:
+    return _current
+
+
+def now() -> datetime:
+    return _current.now()
+
+
+def install(clock: SystemClock | VirtualClock) -> None:
+    """Make `clock` the process's clock, SpiffWorkflow's timers included."""
+    global _current
+    _current = clock
+
+
+class _ClockedDatetime(datetime):
+    """Stands in for `datetime` inside SpiffWorkflow's timer module, whose
+    `datetime.now(timezone.utc)` is the library's only reading of the time."""
+
+    @classmethod
+    def now(cls, tz=None):
+        moment = _current.now()
+        return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
+
+
+def _patch_spiff_timers() -> None:
+    from SpiffWorkflow.bpmn.specs.event_definitions import timer
+
+    timer.datetime = _ClockedDatetime
+    # A date written without an offset means Beijing time, whatever the server's zone.
+    timer.LOCALTZ = timezone(timedelta(hours=8))
+
+
+_patch_spiff_timers()
+
+__all__ = ["SHANGHAI", "SystemClock", "VirtualClock", "current", "now", "install", "timezone"]

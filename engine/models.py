@@ -1,0 +1,166 @@
+"""Tables of the workflow engine. Domain records live in `engine.green`."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from datetime import timezone
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from .clock import SHANGHAI
+from .db import db
+
+
+class Aware(TypeDecorator):
+    """Stores UTC without an offset (SQLite keeps none) and hands back Beijing time."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to an aware column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc).astimezone(SHANGHAI)
+
+
+class ModelVersion(db.Model):
+    """A deployed, immutable set of BPMN/DMN files (模型版本), named by the hash of its content."""
+
+    __tablename__ = "model_version"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    deployed_at: Mapped[datetime] = mapped_column(Aware())
+    deployed_by: Mapped[str | None] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)
+    processes: Mapped[list] = mapped_column(JSON)
+    warnings: Mapped[list] = mapped_column(JSON)
+    files: Mapped[list["ModelFile"]] = relationship(
+        back_populates="version", order_by="ModelFile.name", cascade="all, delete-orphan"
+    )
+
+
+class ModelFile(db.Model):
+    __tablename__ = "model_file"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_version.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text)
+    version: Mapped[ModelVersion] = relationship(back_populates="files")
+
+
+class ProcessInstance(db.Model):
+    """One running case (流程实例). `revision` is the optimistic-concurrency counter."""
+
+    __tablename__ = "process_instance"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(255), index=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_version.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    jurisdiction: Mapped[str | None] = mapped_column(String(12), index=True)
+    started_by: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(Aware())
+    updated_at: Mapped[datetime] = mapped_column(Aware())
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    # The workflow without its task tree and without the spec (kept once per model version).
+    shell: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict] = mapped_column(JSON)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_element: Mapped[str | None] = mapped_column(String(255))
+    next_timer_at: Mapped[datetime | None] = mapped_column(Aware(), index=True)
+
+
+class InstanceTask(db.Model):
+    """One serialised SpiffWorkflow task; only the tasks a step changed are rewritten."""
+
+    __tablename__ = "instance_task"
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("process_instance.id", ondelete="CASCADE"), primary_key=True
+    )
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+
+
+class HumanTask(db.Model):
+    """The inbox index (待办): a ready user or manual task an instance waits on."""
+
+    __tablename__ = "human_task"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("process_instance.id", ondelete="CASCADE"), index=True
+    )
+    process_id: Mapped[str] = mapped_column(String(255))
+    element: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    lane: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str | None] = mapped_column(String(40))
+    jurisdiction: Mapped[str | None] = mapped_column(String(12))
+    assignee: Mapped[str | None] = mapped_column(String(80), index=True)
+    form: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(Aware())
+    due_at: Mapped[datetime | None] = mapped_column(Aware(), index=True)
+
+    __table_args__ = (Index("ix_human_task_role_jurisdiction", "role", "jurisdiction"),)
+
+
+class PendingTimer(db.Model):
+    """A timer event an instance waits on, with the moment it falls due (到期时间)."""
+
+    __tablename__ = "pending_timer"
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("process_instance.id", ondelete="CASCADE"), primary_key=True
+    )
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    element: Mapped[str] = mapped_column(String(255))
+    due_at: Mapped[datetime] = mapped_column(Aware(), index=True)
+
+
+class AuditEvent(db.Model):
+    """Append-only, hash-chained record of who did what, when (审计日志)."""
+
+    __tablename__ = "audit_event"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(Aware())
+    actor: Mapped[str | None] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    task: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[str] = mapped_column(Text)  # canonical JSON: data in and out
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(db.Model):
+    """The chain's last link; updating it first serialises appends on every database."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class User(db.Model):
+    """A person or system acting in a role (角色), within a jurisdiction (辖区) if municipal."""
+
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[str] = mapped_column(String(40))
+    jurisdiction: Mapped[str | None] = mapped_column(String(12))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Aware())
+
+
+def alembic_render_item(type_, obj, autogen_context):
+    """Autogenerated migrations spell our column types in plain SQLAlchemy."""
+    if type_ == "type" and isinstance(obj, Aware):
+        return "sa.DateTime()"
+    return False

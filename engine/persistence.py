@@ -1,0 +1,142 @@
+"""How a running workflow is stored (实例状态的持久化).
+
+SpiffWorkflow's own serialiser writes the whole workflow, spec included, as
+one document. We store the spec once per model version (the registry), the
+workflow's small "shell" on the instance row, and each task as its own row;
+after a step only the tasks that changed are written again. A task changes
+when its state or its children change, or when its parent changes (its data
+is stored as a delta against the parent's). Data only changes in the engine
+as a task moves state, except where we set it ourselves before `run()`,
+which also moves it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+
+class _ShellConverter(BpmnWorkflowConverter):
+    """The top workflow without its spec (the registry holds it) and without
+    its tasks (stored one row each)."""
+
+    def to_dict(self, workflow):
+        return {
+            "data": self.registry.convert(self.registry.clean(workflow.data)),
+            "correlations": workflow.correlations,
+            "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+            "success": workflow.success,
+            "completed": workflow.completed,
+            "root": str(workflow.task_tree.id),
+            "bpmn_events": self.registry.convert(workflow.bpmn_events),
+        }
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_CONFIG = dict(SPIFF_CONFIG)
+_CONFIG[BpmnWorkflow] = _ShellConverter
+_REGISTRY = BpmnWorkflowSerializer.configure(_CONFIG)
+_ENCODER = create_encoder(_REGISTRY)
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, cls=_ENCODER, separators=(",", ":"), ensure_ascii=False)
+
+
+def _fingerprint(task) -> tuple:
+    return (task.state, task.last_state_change, tuple(task._children), task.triggered)
+
+
+@dataclass
+class Snapshot:
+    """What is in the database for one instance, as of its current revision."""
+
+    fingerprints: dict[str, tuple] = field(default_factory=dict)
+
+
+@dataclass
+class Changes:
+    shell: str
+    upserts: dict[str, str]
+    deletes: list[str]
+    snapshot: Snapshot
+
+
+def _workflows(workflow):
+    """The top workflow and every subprocess, parents first."""
+    yield "", workflow
+    for sp_id, sp in workflow.subprocesses.items():
+        yield str(sp_id), sp
+
+
+def diff(workflow: BpmnWorkflow, before: Snapshot | None) -> Changes:
+    """Serialise what changed since `before` (everything when it is None)."""
+    _REGISTRY._encoder_mode = False
+    known = before.fingerprints if before else {}
+    shell = _REGISTRY.convert(workflow)
+    shell["task_order"] = {}
+    subprocesses = {}
+    upserts: dict[str, str] = {}
+    fingerprints: dict[str, tuple] = {}
+    changed: set[str] = set()
+    for key, wf in _workflows(workflow):
+        if key:
+            sub = {
+                "typename": "BpmnSubWorkflow",
+                "data": _REGISTRY.convert(_REGISTRY.clean(wf.data)),
+                "correlations": wf.correlations,
+                "last_task": str(wf.last_task.id) if wf.last_task is not None else None,
+                "success": wf.success,
+                "completed": wf.completed,
+                "root": str(wf.task_tree.id),
+                "parent_task_id": str(wf.parent_task_id),
+                "spec": wf.spec.name,
+            }
+            subprocesses[key] = sub
+        order = []
+        for tid, task in wf.tasks.items():
+            sid = str(tid)
+            order.append(sid)
+            fp = _fingerprint(task)
+            fingerprints[sid] = fp
+            # A task's data is stored as a delta against its parent's, so it follows its parent.
+            if known.get(sid) != fp or str(task._parent) in changed:
+                changed.add(sid)
+                upserts[sid] = _dumps(_REGISTRY.convert(task))
+        shell["task_order"][key] = order
+    shell["subprocesses"] = subprocesses
+    deletes = [sid for sid in known if sid not in fingerprints]
+    return Changes(_dumps(shell), upserts, deletes, Snapshot(fingerprints))
+
+
+def restore(shell_json: str, task_rows: dict[str, str], spec, subprocess_specs) -> tuple[BpmnWorkflow, Snapshot]:
+    shell = json.loads(shell_json)
+    bodies = {tid: json.loads(body) for tid, body in task_rows.items()}
+    order = shell.pop("task_order")
+    shell["tasks"] = {tid: bodies[tid] for tid in order[""]}
+    subprocesses = shell.pop("subprocesses")
+    for key, sub in subprocesses.items():
+        sub["tasks"] = {tid: bodies[tid] for tid in order[key]}
+    shell["subprocesses"] = subprocesses
+    converter = _REGISTRY.convert_from_dict["BpmnWorkflow"]
+    workflow = converter(shell, spec=spec, subprocess_specs=subprocess_specs)
+    snapshot = Snapshot({str(t.id): _fingerprint(t) for _, wf in _workflows(workflow) for t in wf.tasks.values()})
+    return workflow, snapshot
+
+
+__all__ = ["SERIALIZER_VERSION", "Snapshot", "Changes", "diff", "restore"]

@@ -1,0 +1,422 @@
+"""Model registry (模型注册): validate, deploy and load BPMN/DMN model versions.
+
+Validation runs in three layers and reports every finding with file, line and
+element: (a) well-formed XML against the BPMN/DMN schemas, (b) SpiffWorkflow's
+semantic parse of every executable process, (c) this project's lint. A
+deployed version is the content-addressed set of its files, forms included,
+and never changes; each version is parsed once per process and kept in memory.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import jsonschema
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH as BPMN_XSD
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
+from SpiffWorkflow.spiff.parser.process import SPIFF_XSD, SpiffBpmnParser
+
+from . import clock
+from .audit import append as audit
+from .db import db
+from .models import ModelFile, ModelVersion
+from .scripting import make_script_engine
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+FORM_PROPERTY = "formJsonSchemaFilename"
+FORM_PREFIX = "forms/"
+MAX_FILE_BYTES = 2 * 1024 * 1024
+
+# No DTDs, no entities, no network, no billion laughs: uploads come from outside.
+_SAFE_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=False
+)
+
+
+@dataclass
+class Finding:
+    file: str
+    line: int | None
+    element: str | None
+    message: str
+    severity: str = "error"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line or '?'}"
+        elem = f" [{self.element}]" if self.element else ""
+        return f"{self.severity}: {where}{elem} {self.message}"
+
+
+class ModelInvalid(Exception):
+    def __init__(self, findings: list[Finding]):
+        super().__init__("; ".join(str(f) for f in findings if f.severity == "error"))
+        self.findings = findings
+
+
+class UnknownProcess(LookupError):
+    pass
+
+
+@dataclass
+class LoadedVersion:
+    """A deployed version parsed once: the specs every instance of it shares."""
+
+    id: str
+    specs: dict
+    subprocess_specs: dict
+    forms: dict[str, dict] = field(default_factory=dict)
+
+
+class _Schemas:
+    """The XSD validators, built once per process (lxml compiles them in ~100 ms)."""
+
+    _lock = threading.Lock()
+    _bpmn = None
+    _dmn: dict = {}
+
+    @classmethod
+    def bpmn(cls):
+        with cls._lock:
+            if cls._bpmn is None:
+                schema = etree.parse(BPMN_XSD)
+                imp = etree.Element(
+                    "{http://www.w3.org/2001/XMLSchema}import", namespace=SPIFF_NS, schemaLocation=SPIFF_XSD
+                )
+                schema.getroot().insert(0, imp)
+                cls._bpmn = etree.XMLSchema(schema)
+            return cls._bpmn
+
+    @classmethod
+    def dmn(cls, namespace):
+        path = DMN_SCHEMAS.get(namespace)
+        if path is None:
+            return None
+        with cls._lock:
+            if namespace not in cls._dmn:
+                cls._dmn[namespace] = etree.XMLSchema(etree.parse(path))
+            return cls._dmn[namespace]
+
+
+def version_hash(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return h.hexdigest()
+
+
+def _element_id_at(doc, path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        hits = doc.xpath(path)
+    except etree.XPathError:
+        return None
+    node = hits[0] if hits else None
+    while node is not None and not node.get("id"):
+        node = node.getparent()
+    return node.get("id") if node is not None else None
+
+
+def _line_of(doc, element_id: str | None) -> int | None:
+    if not element_id or doc is None:
+        return None
+    hits = doc.xpath("//*[@id=$i]", i=element_id)
+    return hits[0].sourceline if hits else None
+
+
+class Validation:
+    """All findings for one set of files, and the parser that read them."""
+
+    def __init__(self, files: dict[str, bytes], forms_dir: Path | None, role_of: Callable):
+        self.files = dict(files)
+        self.forms_dir = forms_dir
+        self.role_of = role_of
+        self.findings: list[Finding] = []
+        self.docs: dict[str, etree._ElementTree] = {}
+        self.kinds: dict[str, str] = {}
+        self.parser = SpiffBpmnParser()
+        self.processes: list[str] = []
+        self._run()
+
+    @property
+    def errors(self):
+        return [f for f in self.findings if f.severity == "error"]
+
+    def add(self, file, line, element, message, severity="error"):
+        self.findings.append(Finding(file, line, element, message, severity))
+
+    # -- layer (a): XML and schema
+    def _read(self, name: str, content: bytes):
+        if len(content) > MAX_FILE_BYTES:
+            self.add(name, None, None, f"file is larger than {MAX_FILE_BYTES // 1024} KiB")
+            return
+        try:
+            doc = etree.ElementTree(etree.fromstring(content, _SAFE_PARSER))
+        except etree.XMLSyntaxError as e:
+            self.add(name, e.lineno, None, f"not well-formed XML: {e.msg}")
+            return
+        if doc.docinfo.internalDTD is not None or doc.docinfo.doctype:
+            self.add(name, 1, None, "DOCTYPE declarations are not allowed in model files")
+            return
+        root = doc.getroot()
+        ns = etree.QName(root).namespace
+        if ns == BPMN_NS:
+            kind, schema = "bpmn", _Schemas.bpmn()
+        elif ns in DMN_SCHEMAS:
+            kind, schema = "dmn", _Schemas.dmn(ns)
+        else:
+            self.add(name, root.sourceline, None, f"not a BPMN 2.0 or DMN document (root element {root.tag})")
+            return
+        if not schema.validate(doc):
+            for entry in schema.error_log:
+                self.add(name, entry.line, _element_id_at(doc, entry.path), entry.message)
+            return
+        self.docs[name] = doc
+        self.kinds[name] = kind
+
+    # -- layer (b): SpiffWorkflow's semantic parse
+    def _semantic_error(self, exc: Exception, default_file: str | None = None):
+        if isinstance(exc, ValidationException):
+            file = exc.file_name or default_file or ""
+            element = exc.id or None
+            line = exc.line_number or _line_of(self.docs.get(file), element)
+            if not line and element:
+                for fname, doc in self.docs.items():
+                    line = _line_of(doc, element)
+                    if line:
+                        file = file or fname
+                        break
+            self.add(file, line or None, element, str(exc).split("\n")[0])
+        else:
+            self.add(default_file or "", None, None, f"{type(exc).__name__}: {exc}")
+
+    def _parse(self):
+        for name, doc in self.docs.items():
+            try:
+                if self.kinds[name] == "bpmn":
+                    self.parser.add_bpmn_xml(doc, filename=name)
+                else:
+                    self.parser.add_dmn_xml(doc.getroot(), filename=name)
+            except Exception as exc:  # the library raises several kinds for bad models
+                self._semantic_error(exc, name)
+        for pid in self.parser.get_process_ids():
+            file = self.parser.get_process_parser(pid).filename
+            try:
+                self.parser.get_spec(pid)
+                self.parser.get_subprocess_specs(pid)
+            except Exception as exc:
+                self._semantic_error(exc, file)
+            else:
+                self.processes.append(pid)
+
+    # -- layer (c): project lint
+    def _form(self, form_name: str) -> dict | None:
+        key = FORM_PREFIX + form_name
+        if key not in self.files and self.forms_dir is not None:
+            path = (self.forms_dir / form_name).resolve()
+            if path.parent == self.forms_dir.resolve() and path.is_file():
+                self.files[key] = path.read_bytes()
+        if key not in self.files:
+            return None
+        return json.loads(self.files[key])
+
+    def _lint_bpmn(self, name: str, doc):
+        for prop in doc.iterfind(f".//{{{SPIFF_NS}}}property[@name='{FORM_PROPERTY}']"):
+            task = prop.getparent().getparent().getparent()
+            form_name = prop.get("value") or ""
+            try:
+                schema = self._form(form_name)
+            except (ValueError, OSError) as exc:
+                self.add(name, prop.sourceline, task.get("id"), f"form {form_name} is not valid JSON: {exc}")
+                continue
+            if schema is None:
+                self.add(name, prop.sourceline, task.get("id"), f"form {form_name} does not exist in forms/")
+                continue
+            try:
+                jsonschema.Draft202012Validator.check_schema(schema)
+            except jsonschema.SchemaError as exc:
+                self.add(name, prop.sourceline, task.get("id"), f"form {form_name} is not a valid JSON Schema: {exc.message}")
+        for lane in doc.iterfind(".//bpmn:lane", NS):
+            if self.role_of(lane.get("name")) is None:
+                self.add(
+                    name, lane.sourceline, lane.get("id"),
+                    f"lane '{lane.get('name') or ''}' names no known role; only an administrator can act on its tasks",
+                    "warning",
+                )
+        for gw in doc.iterfind(".//bpmn:exclusiveGateway", NS):
+            if len(gw.findall("bpmn:outgoing", NS)) > 1 and not gw.get("default"):
+                self.add(
+                    name, gw.sourceline, gw.get("id"),
+                    "exclusive gateway has no default flow; a case stops with an error when no condition holds",
+                    "warning",
+                )
+        self._lint_timers(name, doc)
+
+    def _lint_timers(self, name, doc):
+        engine = make_script_engine()
+        for kind in ("timeDate", "timeDuration", "timeCycle"):
+            for expr in doc.iterfind(f".//bpmn:timerEventDefinition/bpmn:{kind}", NS):
+                event = expr.getparent().getparent()
+                text = (expr.text or "").strip()
+                try:
+                    value = engine.environment.evaluate(text, {})
+                except NameError as exc:
+                    missing = getattr(exc, "name", "") or ""
+                    if re.fullmatch(r"R?\d*/?P[\dYMWDTHS.]+|\d{4}-\d\d-\d\d.*", missing):
+                        self.add(name, expr.sourceline, event.get("id"),
+                                 f"timer expression {text} is Python: quote it, as \"{text}\"")
+                    else:
+                        self.add(name, expr.sourceline, event.get("id"),
+                                 f"timer expression {text} depends on case data ({missing}); checked when it runs",
+                                 "warning")
+                    continue
+                except Exception as exc:
+                    self.add(name, expr.sourceline, event.get("id"), f"timer expression {text} does not evaluate: {exc}")
+                    continue
+                if not isinstance(value, str) or not _looks_like_iso_time(value, kind):
+                    self.add(name, expr.sourceline, event.get("id"),
+                             f"timer expression {text} gives {value!r}, not an ISO 8601 {kind}")
+
+    def _lint_dmn(self, name, doc):
+        engine = make_script_engine()
+        dmn = etree.QName(doc.getroot()).namespace
+        for rule in doc.iter(f"{{{dmn}}}rule"):
+            for cell in rule:
+                text_el = cell.find(f"{{{dmn}}}text")
+                text = (text_el.text or "").strip() if text_el is not None else ""
+                if not text or text == "-":
+                    continue
+                kind = etree.QName(cell).localname
+                candidates = [text] if kind == "outputEntry" else [text, f"v {text}", text.replace("?", "v")]
+                if not any(_compiles(engine, c) for c in candidates):
+                    self.add(name, cell.sourceline, rule.get("id"), f"{kind} '{text}' is not a valid expression")
+
+    def _run(self):
+        for name, content in sorted(self.files.items()):
+            if name.startswith(FORM_PREFIX) or name.endswith(".json"):
+                continue
+            self._read(name, content)
+        self._parse()
+        for name, doc in self.docs.items():
+            (self._lint_bpmn if self.kinds[name] == "bpmn" else self._lint_dmn)(name, doc)
+        if not self.docs and not self.findings:
+            self.add("", None, None, "no BPMN or DMN file given")
+
+
+def _compiles(engine, text) -> bool:
+    try:
+        engine.validate(text)
+        return True
+    except SyntaxError:
+        return False
+
+
+def _looks_like_iso_time(value: str, kind: str) -> bool:
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as T
+
+    try:
+        if kind == "timeDate":
+            T.get_datetime(value)
+        elif kind == "timeDuration":
+            T.parse_iso_duration(value)
+        else:
+            T.parse_iso_recurring_interval(value)
+        return True
+    except Exception:
+        return False
+
+
+def collect(paths: Iterable[str | os.PathLike]) -> dict[str, bytes]:
+    """Read model files from files and folders (folders: *.bpmn and *.dmn)."""
+    files: dict[str, bytes] = {}
+    for p in map(Path, paths):
+        members = sorted([*p.glob("*.bpmn"), *p.glob("*.dmn")]) if p.is_dir() else [p]
+        for f in members:
+            files[f.name] = f.read_bytes()
+    return files
+
+
+class Registry:
+    """Deployed versions, and the parsed spec of each kept in memory."""
+
+    def __init__(self, forms_dir: str | os.PathLike | None, role_of: Callable[[str | None], str | None]):
+        self.forms_dir = Path(forms_dir) if forms_dir else None
+        self.role_of = role_of
+        self._loaded: dict[str, LoadedVersion] = {}
+        self._lock = threading.Lock()
+
+    def check(self, files: dict[str, bytes]) -> Validation:
+        return Validation(files, self.forms_dir, self.role_of)
+
+    def deploy(self, files: dict[str, bytes], actor: str | None = None, note: str | None = None):
+        """Deploy a set of files as one version. Returns (version, created)."""
+        check = self.check(files)
+        if check.errors:
+            raise ModelInvalid(check.findings)
+        # Forms the models use are part of the version: a deployed version never changes under a case.
+        content = {n: c for n, c in check.files.items() if n in check.docs or n.startswith(FORM_PREFIX)}
+        vid = version_hash(content)
+        existing = db.session.get(ModelVersion, vid)
+        if existing is not None:
+            return existing, False
+        version = ModelVersion(
+            id=vid,
+            deployed_at=clock.now(),
+            deployed_by=actor,
+            note=note,
+            processes=check.processes,
+            warnings=[f.as_dict() for f in check.findings],
+        )
+        version.files = [ModelFile(name=n, content=c.decode("utf-8")) for n, c in sorted(content.items())]
+        db.session.add(version)
+        audit(actor, "deploy", detail={"version": vid, "processes": check.processes, "note": note})
+        db.session.commit()
+        return version, True
+
+    def latest_version_for(self, process_id: str) -> str:
+        rows = db.session.execute(
+            db.select(ModelVersion.id, ModelVersion.processes).order_by(ModelVersion.deployed_at.desc())
+        )
+        for vid, processes in rows:
+            if process_id in processes:
+                return vid
+        raise UnknownProcess(process_id)
+
+    def load(self, version_id: str) -> LoadedVersion:
+        with self._lock:
+            loaded = self._loaded.get(version_id)
+        if loaded is not None:
+            return loaded
+        version = db.session.get(ModelVersion, version_id)
+        if version is None:
+            raise UnknownProcess(f"model version {version_id}")
+        files = {f.name: f.content.encode("utf-8") for f in version.files}
+        parser = SpiffBpmnParser()
+        for name, content in files.items():
+            if name.startswith(FORM_PREFIX):
+                continue
+            root = etree.fromstring(content, _SAFE_PARSER)
+            if etree.QName(root).namespace == BPMN_NS:
+                parser.add_bpmn_xml(etree.ElementTree(root), filename=name)
+            else:
+                parser.add_dmn_xml(root, filename=name)
+        specs = {pid: parser.get_spec(pid) for pid in version.processes}
+        subs = {pid: parser.get_subprocess_specs(pid) for pid in version.processes}
+        forms = {n[len(FORM_PREFIX):]: json.loads(c) for n, c in files.items() if n.startswith(FORM_PREFIX)}
+        loaded = LoadedVersion(version_id, specs, subs, forms)
+        with self._lock:
+            self._loaded[version_id] = loaded
+        return loaded

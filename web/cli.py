@@ -1,0 +1,85 @@
+"""Operators' commands under `flask --app web ...` (命令行)."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from engine.audit import verify
+from engine.errors import EngineError
+from engine.registry import ModelInvalid, collect
+
+from .users import add_user
+
+models = AppGroup("models", help="Deploy and check BPMN/DMN models.")
+users = AppGroup("users", help="Manage users and their API tokens.")
+audit = AppGroup("audit", help="The hash-chained audit log.")
+
+
+def _registry():
+    return current_app.extensions["green_ladder.runtime"].registry
+
+
+@models.command("deploy")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--note", help="What changed and why.")
+@click.option("--by", "actor", default="cli", show_default=True, help="Who deploys.")
+def deploy(paths, note, actor):
+    """Deploy files or folders (*.bpmn, *.dmn) as one version."""
+    try:
+        version, created = _registry().deploy(collect(paths), actor=actor, note=note)
+    except ModelInvalid as exc:
+        for f in exc.findings:
+            click.echo(str(f), err=True)
+        sys.exit(1)
+    for w in version.warnings:
+        click.echo(f"warning: {w['file']}:{w['line'] or '?'} [{w['element'] or ''}] {w['message']}")
+    state = "deployed" if created else "already deployed"
+    click.echo(f"{state} version {version.id}: {', '.join(version.processes)}")
+
+
+@models.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+def check(paths):
+    """Validate without deploying; exit 1 on any error."""
+    result = _registry().check(collect(paths))
+    for f in result.findings:
+        click.echo(str(f))
+    click.echo(f"{len(result.errors)} errors, {len(result.findings) - len(result.errors)} warnings")
+    sys.exit(1 if result.errors else 0)
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True)
+@click.option("--jurisdiction", default=None, help="Division code, e.g. 620100 (municipal users).")
+@click.option("--token", "show_token", is_flag=True, help="Print the new API token as the last line.")
+def add(name, role, jurisdiction, show_token):
+    """Create a user."""
+    try:
+        user, token = add_user(name, role, jurisdiction, actor="cli")
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"created {user.name} ({user.role}{', ' + user.jurisdiction if user.jurisdiction else ''})")
+    if show_token:
+        click.echo(token)
+
+
+@audit.command("verify")
+def verify_cmd():
+    """Check every link of the audit chain; exit 1 when it is broken."""
+    count, problems = verify()
+    for p in problems:
+        click.echo(p, err=True)
+    click.echo(f"{count} events checked, {'chain intact' if not problems else f'{len(problems)} problems'}")
+    sys.exit(1 if problems else 0)
+
+
+def init_app(app):
+    for group in (models, users, audit):
+        app.cli.add_command(group)
+    from .demo import demo
+
+    app.cli.add_command(demo)

@@ -1,0 +1,74 @@
+"""Demo data for `make run` (演示数据): the models in processes/, an account
+for every role, and cases at different stages. Safe to run again."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+
+from engine.db import db
+from engine.green.roles import JURISDICTIONS, ROLES
+from engine.models import HumanTask, ProcessInstance, User
+from engine.registry import collect
+from engine.runtime import Actor
+
+from .users import add_user
+
+# Known tokens so a newcomer can call the API at once; never used outside the demo database.
+DEMO_USERS = [
+    ("admin", "admin", None),
+    ("analyst", "analyst", None),
+    ("provincial", "provincial", None),
+    ("expert", "expert", None),
+    ("lanzhou", "municipal", "620100"),
+    ("tianshui", "municipal", "620500"),
+    ("jinchuan-group", "applicant", None),
+    ("tianshui-electric", "applicant", None),
+    ("agency-gsgreen", "agency", None),
+]
+
+CASES = [
+    # applicant, city, how far to take it
+    ("jinchuan-group", "620100", "submitted"),
+    ("tianshui-electric", "620500", "new"),
+    ("jinchuan-group", "620100", "listed"),
+]
+
+REPORT = {
+    "unit_type": "green_factory", "credit_code": "91620000224330075W", "evaluation_mode": "third_party",
+    "agency_name": "甘肃绿评科技有限公司", "basic_requirements_met": True, "score": 86.5,
+    "summary": "基础设施、管理体系、能源资源投入等指标均满足 GB/T 36132 要求。",
+}
+
+
+def seed() -> list[tuple[str, str, str | None, str]]:
+    runtime = current_app.extensions["green_ladder.runtime"]
+    runtime.registry.deploy(collect([current_app.config["PROCESSES_DIR"]]), actor="demo", note="demo seed")
+    accounts = []
+    for name, role, city in DEMO_USERS:
+        token = f"demo-{name}"
+        if db.session.scalar(db.select(User).where(User.name == name)) is None:
+            add_user(name, role, city, actor="demo", token=token)
+        accounts.append((name, role, city, token))
+    if db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)) == 0:
+        for applicant, city, stage in CASES:
+            actor = Actor(applicant, "applicant")
+            inst = runtime.start("municipal_creation", {}, actor, city)
+            if stage == "new":
+                continue
+            task = db.session.scalar(db.select(HumanTask).where(HumanTask.instance_id == inst.id))
+            runtime.complete(task.id, REPORT, actor)
+            if stage == "listed":
+                task = db.session.scalar(db.select(HumanTask).where(HumanTask.instance_id == inst.id))
+                runtime.complete(task.id, {"decision": "approve", "opinion": "符合市级绿色工厂条件。"},
+                                 Actor("lanzhou", "municipal", city))
+    return accounts
+
+
+@click.command("demo")
+def demo():
+    """Deploy processes/, create the demo accounts and cases, print the accounts."""
+    accounts = seed()
+    click.echo("Demo accounts (API: Authorization: Bearer <token>):")
+    for name, role, city, token in accounts:
+        where = f" {JURISDICTIONS[city][0]}" if city else ""
+        click.echo(f"  {name:20} {ROLES[role][0]}{where:8}  token {token}")

@@ -1,0 +1,134 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json."""
+
+_ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+_FINDING = {
+    "type": "object",
+    "properties": {
+        "file": {"type": "string"}, "line": {"type": ["integer", "null"]},
+        "element": {"type": ["string", "null"]}, "message": {"type": "string"},
+        "severity": {"enum": ["error", "warning"]},
+    },
+}
+_TASK = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"}, "instance": {"type": "integer"},
+        "process": {"type": "string"}, "element": {"type": "string"}, "name": {"type": ["string", "null"]},
+        "lane": {"type": ["string", "null"]}, "role": {"type": ["string", "null"]},
+        "jurisdiction": {"type": ["string", "null"]}, "assignee": {"type": ["string", "null"]},
+        "form": {"type": ["object", "null"], "description": "the task's JSON Schema"},
+        "form_name": {"type": ["string", "null"]},
+        "created": {"type": "string", "format": "date-time"},
+        "due": {"type": ["string", "null"], "format": "date-time"}, "overdue": {"type": "boolean"},
+    },
+}
+_INSTANCE = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"}, "process": {"type": "string"},
+        "version": {"type": "string", "description": "content hash of the model version the case runs on"},
+        "status": {"enum": ["running", "waiting", "completed", "error", "cancelled"],
+                   "description": "running: human tasks are open; waiting: only a timer or message can move it"},
+        "jurisdiction": {"type": ["string", "null"]}, "started_by": {"type": ["string", "null"]},
+        "data": {"type": "object"}, "tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}},
+        "error": {"type": ["object", "null"]}, "next_timer": {"type": ["string", "null"]},
+        "created": {"type": "string"}, "updated": {"type": "string"}, "revision": {"type": "integer"},
+    },
+}
+
+
+def _json(schema_ref):
+    return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+
+
+def _answers(ok: dict, *errors: int) -> dict:
+    out = dict(ok)
+    texts = {400: "bad request", 401: "no or unknown token", 403: "not allowed for this user",
+             404: "not found, or not visible to this user", 409: "conflict: no longer ready, or another action won",
+             413: "upload too large", 422: "invalid data or model"}
+    for code in errors:
+        out[str(code)] = {"description": texts[code], **_json("Error")}
+    return out
+
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "Green Ladder API", "version": "1",
+             "description": "Deploy BPMN/DMN models, start cases, work human tasks (绿色制造梯度培育)."},
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearer": []}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {"Error": _ERROR, "Finding": _FINDING, "Task": _TASK, "Instance": _INSTANCE},
+    },
+    "paths": {
+        "/models": {"post": {
+            "summary": "Deploy one or more BPMN/DMN files (and forms) as one immutable version",
+            "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "properties": {
+                "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                "note": {"type": "string"}}}}}},
+            "responses": _answers({
+                "201": {"description": "deployed", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "version": {"type": "string"}, "processes": {"type": "array", "items": {"type": "string"}},
+                    "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}}}}}}},
+                "200": {"description": "this content was deployed before; nothing changed"},
+                "422": {"description": "the files are invalid", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"errors": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}}}}}}},
+            }, 400, 401, 403, 413),
+        }},
+        "/instances": {
+            "post": {
+                "summary": "Start a case of the latest deployed version of a process",
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["process"],
+                    "properties": {"process": {"type": "string"}, "data": {"type": "object",
+                        "description": "initial data; data.jurisdiction (a division code) scopes the case"}}}}}},
+                "responses": _answers({"201": {"description": "started", **_json("Instance")}}, 400, 401, 403, 404, 422),
+            },
+            "get": {
+                "summary": "Cases visible to the caller",
+                "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in
+                               (("status", "string"), ("process", "string"), ("limit", "integer"), ("offset", "integer"))],
+                "responses": _answers({"200": {"description": "cases"}}, 400, 401),
+            },
+        },
+        "/instances/{id}": {"get": {
+            "summary": "A case, with the human tasks it waits on",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": _answers({"200": {"description": "the case", **_json("Instance")}}, 401, 404),
+        }},
+        "/instances/{id}/cancel": {"post": {
+            "summary": "Cancel a case (administrator or the case's starter)",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": _answers({"200": {"description": "cancelled", **_json("Instance")}}, 401, 403, 404, 409),
+        }},
+        "/instances/{id}/retry": {"post": {
+            "summary": "Run a failed script or decision again (administrator), optionally with corrected data",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": _answers({"200": {"description": "retried", **_json("Instance")}}, 401, 403, 404, 409),
+        }},
+        "/instances/{id}/messages": {"post": {
+            "summary": "Deliver a BPMN message (e.g. an incident report) into a case",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["name"],
+                "properties": {"name": {"type": "string"}, "payload": {"type": "object"}}}}}},
+            "responses": _answers({"200": {"description": "delivered", **_json("Instance")}}, 400, 401, 404, 409),
+        }},
+        "/tasks": {"get": {
+            "summary": "Ready human tasks the caller may act on",
+            "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in
+                           (("instance", "integer"), ("process", "string"), ("role", "string"),
+                            ("overdue", "boolean"), ("limit", "integer"), ("offset", "integer"))],
+            "responses": _answers({"200": {"description": "tasks", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}}}}}}}},
+                400, 401),
+        }},
+        "/tasks/{id}/complete": {"post": {
+            "summary": "Complete a task with data checked against its form",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object",
+                "properties": {"data": {"type": "object"}}}}}},
+            "responses": _answers({"200": {"description": "the case after the step", **_json("Instance")}},
+                                  400, 401, 403, 404, 409, 422),
+        }},
+    },
+}
