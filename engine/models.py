@@ -47,6 +47,15 @@ class ModelVersion(db.Model):
     )
 
 
+class ProcessHead(db.Model):
+    """The version new cases of a process start on: the last one deployed with it."""
+
+    __tablename__ = "process_head"
+    process_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version_id: Mapped[str] = mapped_column(ForeignKey("model_version.id"))
+    updated_at: Mapped[datetime] = mapped_column(Aware())
+
+
 class ModelFile(db.Model):
     __tablename__ = "model_file"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

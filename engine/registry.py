@@ -27,7 +27,7 @@ from SpiffWorkflow.spiff.parser.process import SPIFF_XSD, SpiffBpmnParser
 from . import clock
 from .audit import append as audit
 from .db import db
-from .models import ModelFile, ModelVersion
+from .models import ModelFile, ModelVersion, ProcessHead
 from .scripting import make_script_engine
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -117,14 +117,9 @@ def version_hash(files: dict[str, bytes]) -> str:
     return h.hexdigest()
 
 
-def _element_id_at(doc, path: str | None) -> str | None:
-    if not path:
-        return None
-    try:
-        hits = doc.xpath(path)
-    except etree.XPathError:
-        return None
-    node = hits[0] if hits else None
+def _element_id_at(doc, line: int | None) -> str | None:
+    """The id of the element (or its nearest ancestor with one) written on `line`."""
+    node = next((el for el in doc.iter() if el.sourceline == line), None)
     while node is not None and not node.get("id"):
         node = node.getparent()
     return node.get("id") if node is not None else None
@@ -182,7 +177,7 @@ class Validation:
             return
         if not schema.validate(doc):
             for entry in schema.error_log:
-                self.add(name, entry.line, _element_id_at(doc, entry.path), entry.message)
+                self.add(name, entry.line, _element_id_at(doc, entry.line), entry.message)
             return
         self.docs[name] = doc
         self.kinds[name] = kind
@@ -203,7 +198,28 @@ class Validation:
         else:
             self.add(default_file or "", None, None, f"{type(exc).__name__}: {exc}")
 
+    def _check_references(self, name, doc) -> bool:
+        """Flows and attachments must point at elements of their own process.
+        SpiffWorkflow finds these too, but names the wrong element."""
+        ok = True
+        for process in doc.iterfind(".//bpmn:process", NS):
+            ids = {el.get("id") for el in process.iter() if el.get("id")}
+            refs = [(el, attr) for el in process.iter()
+                    for attr in ("sourceRef", "targetRef", "attachedToRef", "default")
+                    if etree.QName(el).localname in ("sequenceFlow", "boundaryEvent", "exclusiveGateway",
+                                                     "inclusiveGateway", "complexGateway")
+                    and el.get(attr) is not None]
+            for el, attr in refs:
+                if el.get(attr) not in ids:
+                    self.add(name, el.sourceline, el.get("id"),
+                             f"{attr} '{el.get(attr)}' is not an element of process '{process.get('id')}'")
+                    ok = False
+        return ok
+
     def _parse(self):
+        for name, doc in list(self.docs.items()):
+            if self.kinds[name] == "bpmn" and not self._check_references(name, doc):
+                del self.docs[name]
         for name, doc in self.docs.items():
             try:
                 if self.kinds[name] == "bpmn":
@@ -382,18 +398,21 @@ class Registry:
         )
         version.files = [ModelFile(name=n, content=c.decode("utf-8")) for n, c in sorted(content.items())]
         db.session.add(version)
+        for pid in check.processes:
+            head = db.session.get(ProcessHead, pid)
+            if head is None:
+                db.session.add(ProcessHead(process_id=pid, version_id=vid, updated_at=version.deployed_at))
+            else:
+                head.version_id, head.updated_at = vid, version.deployed_at
         audit(actor, "deploy", detail={"version": vid, "processes": check.processes, "note": note})
         db.session.commit()
         return version, True
 
     def latest_version_for(self, process_id: str) -> str:
-        rows = db.session.execute(
-            db.select(ModelVersion.id, ModelVersion.processes).order_by(ModelVersion.deployed_at.desc())
-        )
-        for vid, processes in rows:
-            if process_id in processes:
-                return vid
-        raise UnknownProcess(process_id)
+        head = db.session.get(ProcessHead, process_id)
+        if head is None:
+            raise UnknownProcess(process_id)
+        return head.version_id
 
     def load(self, version_id: str) -> LoadedVersion:
         with self._lock:

@@ -57,7 +57,7 @@ def database_urls(tmp_path_factory):
 
 
 TABLES = ["human_task", "pending_timer", "instance_task", "process_instance", "model_file",
-          "model_version", "audit_event", "app_user"]
+          "process_head", "model_version", "audit_event", "app_user"]
 
 
 def _empty(kind: str):

@@ -70,6 +70,13 @@ def upgrade():
     with op.batch_alter_table('model_file', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_model_file_version_id'), ['version_id'], unique=False)
 
+    op.create_table('process_head',
+    sa.Column('process_id', sa.String(length=255), nullable=False),
+    sa.Column('version_id', sa.String(length=64), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['version_id'], ['model_version.id'], name=op.f('fk_process_head_version_id_model_version')),
+    sa.PrimaryKeyConstraint('process_id', name=op.f('pk_process_head'))
+    )
     op.create_table('process_instance',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('process_id', sa.String(length=255), nullable=False),
@@ -170,6 +177,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_model_file_version_id'))
 
     op.drop_table('model_file')
+    op.drop_table('process_head')
     op.drop_table('model_version')
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:

@@ -1,0 +1,222 @@
+"""Model validation: every finding with file, line and element; hardened XML."""
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT, upload
+
+from engine.green.roles import role_for_lane
+from engine.registry import Registry
+
+HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+        'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
+        'id="d" targetNamespace="http://example.org">\n')
+
+
+def bpmn(body: str, pid="p") -> bytes:
+    return (HEAD + f'<bpmn:process id="{pid}" isExecutable="true">\n' + body +
+            "\n</bpmn:process>\n</bpmn:definitions>\n").encode()
+
+
+LINE = """<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:userTask id="work" name="Work"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+<bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end"/>"""
+
+
+@pytest.fixture
+def registry():
+    return Registry(ROOT / "forms", role_for_lane)
+
+
+def only(findings, severity="error"):
+    return [f for f in findings if f.severity == severity]
+
+
+def test_the_shipped_processes_have_no_errors(registry):
+    from engine.registry import collect
+
+    result = registry.check(collect([ROOT / "processes"]))
+    assert result.errors == [], [str(f) for f in result.errors]
+    assert "municipal_creation" in result.processes
+
+
+def test_malformed_xml_names_file_and_line(registry):
+    content = bpmn(LINE).replace(b'<bpmn:endEvent id="end">', b'<bpmn:endEvent id="end"')
+    [f] = registry.check({"broken.bpmn": content}).findings
+    assert f.file == "broken.bpmn" and f.line == 6 and "well-formed" in f.message
+
+
+def test_every_schema_error_is_reported(registry):
+    content = bpmn(LINE.replace(' sourceRef="start"', "").replace(' targetRef="end"', ""))
+    errors = only(registry.check({"xsd.bpmn": content}).findings)
+    assert len(errors) == 2
+    assert {e.element for e in errors} == {"f1", "f2"}
+    assert {e.line for e in errors} == {7, 8}
+    assert all("sourceRef" in e.message or "targetRef" in e.message for e in errors)
+
+
+def test_a_dangling_reference_names_the_element_and_its_line(registry):
+    content = bpmn(LINE.replace('targetRef="end"', 'targetRef="nowhere"'))
+    errors = only(registry.check({"dangling.bpmn": content}).findings)
+    assert errors, "a flow to a missing element must not pass"
+    [e] = errors
+    assert e.file == "dangling.bpmn" and e.line == 8 and e.element == "f2" and "'nowhere'" in e.message
+
+
+def test_a_call_activity_to_an_unknown_process_is_refused(registry):
+    body = LINE.replace('<bpmn:userTask id="work" name="Work">', '<bpmn:callActivity id="work" calledElement="ghost">') \
+               .replace("</bpmn:userTask>", "</bpmn:callActivity>")
+    errors = only(registry.check({"call.bpmn": bpmn(body)}).findings)
+    assert errors and "ghost" in " ".join(e.message for e in errors)
+
+
+def test_external_entities_are_not_read(registry, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    content = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file://{secret}">]>\n'
+    ).encode() + bpmn(LINE.replace('name="Work"', 'name="&x;"')).split(b"\n", 1)[1]
+    findings = registry.check({"xxe.bpmn": content}).findings
+    assert only(findings)
+    assert all("TOP-SECRET" not in f.message for f in findings)
+
+
+def test_a_file_that_is_not_bpmn_or_dmn_is_named(registry):
+    [f] = registry.check({"note.bpmn": b"<html><body/></html>"}).findings
+    assert f.file == "note.bpmn" and "not a BPMN" in f.message
+
+
+def test_lint_missing_form_is_an_error_unknown_lane_and_no_default_are_warnings(registry):
+    body = """<bpmn:laneSet id="ls"><bpmn:lane id="lane_x" name="Somebody">
+<bpmn:flowNodeRef>work</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:userTask id="work"><bpmn:extensionElements><spiffworkflow:properties>
+<spiffworkflow:property name="formJsonSchemaFilename" value="missing.json"/>
+</spiffworkflow:properties></bpmn:extensionElements>
+<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+<bpmn:exclusiveGateway id="gw"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f4</bpmn:outgoing></bpmn:exclusiveGateway>
+<bpmn:endEvent id="e1"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+<bpmn:endEvent id="e2"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+<bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="gw"/>
+<bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="e1"><bpmn:conditionExpression>x == 1</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="f4" sourceRef="gw" targetRef="e2"><bpmn:conditionExpression>x == 2</bpmn:conditionExpression></bpmn:sequenceFlow>"""
+    findings = registry.check({"lint.bpmn": bpmn(body)}).findings
+    [form] = only(findings)
+    assert form.element == "work" and form.line == 8 and "missing.json" in form.message
+    warnings = {f.element: f for f in only(findings, "warning")}
+    assert set(warnings) == {"lane_x", "gw"}
+    assert warnings["lane_x"].line == 4 and "Somebody" in warnings["lane_x"].message
+    assert "default" in warnings["gw"].message
+
+
+def timer_process(expression: str) -> bytes:
+    return bpmn(f"""<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:intermediateCatchEvent id="wait"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+<bpmn:timerEventDefinition id="t"><bpmn:timeDuration>{expression}</bpmn:timeDuration></bpmn:timerEventDefinition>
+</bpmn:intermediateCatchEvent>
+<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>
+<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="end"/>""")
+
+
+def test_timer_expressions_are_evaluated(registry):
+    assert registry.check({"ok.bpmn": timer_process('"P90D"')}).findings == []
+    [unquoted] = registry.check({"t.bpmn": timer_process("P90D")}).findings
+    assert unquoted.severity == "error" and unquoted.element == "wait" and unquoted.line == 6
+    assert 'quote it' in unquoted.message
+    [not_iso] = registry.check({"t.bpmn": timer_process('"ninety days"')}).findings
+    assert not_iso.severity == "error" and "ISO 8601" in not_iso.message
+    [from_data] = registry.check({"t.bpmn": timer_process("rectification_period")}).findings
+    assert from_data.severity == "warning" and "rectification_period" in from_data.message
+
+
+DMN = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="awards" name="Awards" namespace="http://example.org">
+  <decision id="award_amount" name="Award amount">
+    <decisionTable id="table">
+      <input id="in_level" label="Level"><inputExpression id="ie" typeRef="string"><text>level</text></inputExpression></input>
+      <output id="out_amount" label="Amount" name="amount" typeRef="number"/>
+      <rule id="rule_national"><inputEntry id="i1"><text>"national"</text></inputEntry><outputEntry id="o1"><text>1000000</text></outputEntry></rule>
+      <rule id="rule_bad"><inputEntry id="i2"><text>"provincial</text></inputEntry><outputEntry id="o2"><text>500000</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>
+"""
+
+
+def test_a_dmn_cell_that_is_not_an_expression_is_an_error(registry):
+    errors = only(registry.check({"awards.dmn": DMN.encode()}).findings)
+    assert [(e.element, e.line) for e in errors] == [("rule_bad", 8)]
+    assert "provincial" in errors[0].message
+
+
+def test_a_plain_bpmn_file_from_another_modeler_has_no_errors(registry):
+    assert registry.check({"plain.bpmn": bpmn(LINE)}).findings == []
+
+
+# ---------------------------------------------------------------- deployment over HTTP
+def test_deploy_reports_errors_with_file_line_element(client, users):
+    content = bpmn(LINE.replace('targetRef="end"', 'targetRef="nowhere"'))
+    r = upload(client, users("ana", "analyst"), ("bad.bpmn", content))
+    assert r.status_code == 422
+    [e] = r.json["errors"]
+    assert e["file"] == "bad.bpmn" and e["line"] == 8 and e["element"] == "f2" and e["message"]
+
+
+def test_xml_with_an_external_entity_is_refused_over_http(client, users, tmp_path):
+    secret = tmp_path / "s.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    content = f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file://{secret}">]><d>&x;</d>'.encode()
+    r = upload(client, users("ana", "analyst"), ("xxe.bpmn", content))
+    assert r.status_code == 422 and b"TOP-SECRET" not in r.data
+
+
+def test_the_same_content_deploys_once(client, users):
+    ana = users("ana", "analyst")
+    first = upload(client, ana, ("plain.bpmn", bpmn(LINE)))
+    again = upload(client, ana, ("plain.bpmn", bpmn(LINE)))
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.json["version"] == again.json["version"] and again.json["created"] is False
+
+
+def test_a_running_case_keeps_its_version(client, users):
+    ana, admin = users("ana", "analyst"), users("root", "admin")
+    v1 = upload(client, ana, ("plain.bpmn", bpmn(LINE))).json["version"]
+    old = client.post("/api/v1/instances", json={"process": "p"}, headers=admin).json
+    changed = LINE.replace('name="Work"', 'name="Work, renamed"')
+    v2 = upload(client, ana, ("plain.bpmn", bpmn(changed))).json["version"]
+    assert v1 != v2
+    new = client.post("/api/v1/instances", json={"process": "p"}, headers=admin).json
+    assert (old["version"], new["version"]) == (v1, v2)
+    assert old["tasks"][0]["name"] == "Work" and new["tasks"][0]["name"] == "Work, renamed"
+    r = client.post(f"/api/v1/tasks/{old['tasks'][0]['id']}/complete", json={"data": {"note": "x"}}, headers=admin)
+    assert r.json["status"] == "completed" and r.json["version"] == v1
+
+
+def test_a_plain_bpmn_file_deploys_and_runs_for_its_starter(client, users):
+    upload(client, users("ana", "analyst"), ("plain.bpmn", bpmn(LINE)))
+    firm = users("firm", "applicant")
+    inst = client.post("/api/v1/instances", json={"process": "p"}, headers=firm).json
+    [task] = client.get("/api/v1/tasks", headers=firm).json["tasks"]
+    assert task["form"] is None and task["assignee"] == "firm"
+    r = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"anything": [1, 2]}}, headers=firm)
+    assert r.status_code == 200 and r.json["status"] == "completed" and r.json["data"]["anything"] == [1, 2]
+    assert inst["id"] == r.json["id"]
+
+
+def test_a_form_uploaded_with_the_model_is_part_of_its_version(client, users):
+    body = LINE.replace('<bpmn:userTask id="work" name="Work">', '<bpmn:userTask id="work" name="Work">'
+                        '<bpmn:extensionElements><spiffworkflow:properties>'
+                        '<spiffworkflow:property name="formJsonSchemaFilename" value="note.json"/>'
+                        '</spiffworkflow:properties></bpmn:extensionElements>')
+    form = b'{"type": "object", "properties": {"note": {"type": "string"}}, "required": ["note"]}'
+    ana, admin = users("ana", "analyst"), users("root", "admin")
+    assert upload(client, ana, ("p.bpmn", bpmn(body))).status_code == 422  # the form is not in forms/
+    assert upload(client, ana, ("p.bpmn", bpmn(body)), ("note.json", form)).status_code == 201
+    inst = client.post("/api/v1/instances", json={"process": "p"}, headers=admin).json
+    assert inst["tasks"][0]["form"]["required"] == ["note"]
+    r = client.post(f"/api/v1/tasks/{inst['tasks'][0]['id']}/complete", json={"data": {"note": 5}}, headers=admin)
+    assert r.status_code == 422 and "note" in r.json["fields"]
