@@ -397,7 +397,9 @@ class Runtime:
                 raise Conflict("the case has no failed step")
             patch = accepted_data(None, data or {}, self._reserved)
             for task in failed:
-                live.workflow.reset_from_task_id(task.id, data={**task.data, **patch} if patch else None)
+                live.workflow.reset_from_task_id(task.id)
+                # the reset task inherits its parent's data again; the correction goes on top
+                task.data.update(patch)
             self._advance(inst, live.workflow)
             audit(actor.name, "retry", instance_id=inst.id, task=failed[0].task_spec.bpmn_id,
                   detail={"in": json_safe(patch), "error": inst.error_message})
