@@ -85,6 +85,7 @@ class ProcessInstance(db.Model):
     error_message: Mapped[str | None] = mapped_column(Text)
     error_element: Mapped[str | None] = mapped_column(String(255))
     next_timer_at: Mapped[datetime | None] = mapped_column(Aware(), index=True)
+    audit_hash: Mapped[str | None] = mapped_column(String(64))  # last link of this case's audit chain
 
 
 class InstanceTask(db.Model):
@@ -136,7 +137,7 @@ class AuditEvent(db.Model):
     """Append-only, hash-chained record of who did what, when (审计日志)."""
 
     __tablename__ = "audit_event"
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(Aware())
     actor: Mapped[str | None] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(40))
@@ -148,7 +149,7 @@ class AuditEvent(db.Model):
 
 
 class AuditHead(db.Model):
-    """The chain's last link; updating it first serialises appends on every database."""
+    """The global chain's last link (events outside any case)."""
 
     __tablename__ = "audit_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

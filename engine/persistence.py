@@ -93,7 +93,7 @@ def diff(workflow: BpmnWorkflow, before: Snapshot | None) -> Changes:
     subprocesses = {}
     upserts: dict[str, str] = {}
     fingerprints: dict[str, tuple] = {}
-    changed: set[str] = set()
+    moved: set[str] = set()
     for key, wf in _workflows(workflow):
         if key:
             sub = {
@@ -114,9 +114,12 @@ def diff(workflow: BpmnWorkflow, before: Snapshot | None) -> Changes:
             order.append(sid)
             fp = _fingerprint(task)
             fingerprints[sid] = fp
-            # A task's data is stored as a delta against its parent's, so it follows its parent.
-            if known.get(sid) != fp or str(task._parent) in changed:
-                changed.add(sid)
+            # A task's data is stored as a delta against its parent's: when the parent moved
+            # (and so may have new data), the child is written again too. One level is enough:
+            # the grandchild's delta is against the child's data, which did not change.
+            if known.get(sid) != fp:
+                moved.add(sid)
+            if sid in moved or str(task._parent) in moved:
                 upserts[sid] = _dumps(_REGISTRY.convert(task))
         shell["task_order"][key] = order
     shell["subprocesses"] = subprocesses

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Callable
 from uuid import UUID
 
-from sqlalchemy import and_, delete, exists, or_, true, update
+from sqlalchemy import and_, exists, or_, true
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
@@ -29,12 +29,12 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundExcepti
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from . import clock, persistence
+from . import clock, persistence, store
 from .audit import append as audit
 from .db import db, write_intent
 from .errors import Conflict, EngineError, Forbidden, NotFound
 from .forms import accepted_data
-from .models import HumanTask, InstanceTask, PendingTimer, ProcessInstance
+from .models import HumanTask, ProcessInstance
 from .registry import FORM_PROPERTY, Registry, UnknownProcess
 from .scripting import make_script_engine, reserved_names
 
@@ -57,7 +57,7 @@ class Actor:
 SYSTEM = Actor("system", "admin")
 
 
-def may_act(actor: Actor, task: HumanTask) -> bool:
+def may_act(actor: Actor, task) -> bool:
     """Server-side rule for acting on a human task: an assigned task is its
     assignee's; otherwise the task's role, within the actor's jurisdiction
     when the actor has one (municipal users do; provincial users do not)."""
@@ -101,7 +101,7 @@ class Runtime:
         self._cache_lock = threading.Lock()
         self._reserved = reserved_names()
         # Tests inject failures here to prove a step is all or nothing.
-        self.before_commit: Callable[[ProcessInstance], None] | None = None
+        self.before_commit: Callable[[store.Case], None] | None = None
 
     # ------------------------------------------------------------------ who sees what
     def _actionable(self, actor: Actor):
@@ -128,9 +128,9 @@ class Runtime:
     def visible_tasks(self, actor: Actor):
         return true() if actor.is_admin else self._actionable(actor)
 
-    def may_see(self, actor: Actor, inst: ProcessInstance) -> bool:
+    def may_see(self, actor: Actor, instance_id: int) -> bool:
         return bool(db.session.scalar(db.select(
-            exists().where(ProcessInstance.id == inst.id, self.visible_instances(actor)))))
+            exists().where(ProcessInstance.id == instance_id, self.visible_instances(actor)))))
 
     # ------------------------------------------------------------------ cache
     def _cached(self, instance_id, revision) -> _Live | None:
@@ -155,95 +155,93 @@ class Runtime:
             else:
                 self._cache.pop(instance_id, None)
 
-    def _load(self, inst: ProcessInstance) -> _Live:
-        live = self._cached(inst.id, inst.revision)
+    def _load(self, case: store.Case) -> _Live:
+        live = self._cached(case.id, case.revision)
         if live is not None:
             return live
-        version = self.registry.load(inst.version_id)
-        rows = dict(db.session.execute(
-            db.select(InstanceTask.task_id, InstanceTask.body).where(InstanceTask.instance_id == inst.id)
-        ).all())
+        version = self.registry.load(case.version_id)
+        c = store.conn()
+        shell = c.execute(store.SELECT_SHELL, {"id": case.id}).scalar_one()
+        rows = dict(c.execute(store.SELECT_TASK_ROWS, {"id": case.id}).all())
         workflow, snapshot = persistence.restore(
-            inst.shell, rows, version.specs[inst.process_id], version.subprocess_specs[inst.process_id]
+            shell, rows, version.specs[case.process_id], version.subprocess_specs[case.process_id]
         )
         workflow.script_engine = make_script_engine()
-        ready = set(db.session.scalars(db.select(HumanTask.id).where(HumanTask.instance_id == inst.id)))
-        timers = dict(db.session.execute(
-            db.select(PendingTimer.task_id, PendingTimer.due_at).where(PendingTimer.instance_id == inst.id)
-        ).all())
-        return _Live(inst.revision, workflow, snapshot, ready, timers)
+        ready = set(c.execute(store.SELECT_INBOX_IDS, {"id": case.id}).scalars())
+        timers = dict(c.execute(store.SELECT_TIMERS, {"id": case.id}).all())
+        return _Live(case.revision, workflow, snapshot, ready, timers)
 
     # ------------------------------------------------------------------ the step
     @contextmanager
-    def _step(self, instance_id: int):
-        """Yields (instance row, live workflow); saves everything on exit or nothing."""
-        db.session.commit()  # end any read transaction: the step must begin holding the write lock
+    def _transaction(self):
+        """One write transaction: on SQLite it begins holding the write lock."""
+        db.session.commit()  # end any read transaction first
         token = write_intent.set(True)
         try:
-            inst = db.session.execute(
-                db.select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
-            ).scalar_one_or_none()
-            if inst is None:
-                raise NotFound(f"instance {instance_id} does not exist")
-            live = self._load(inst)
-            yield inst, live
-            self._save(inst, live)
-            if self.before_commit is not None:
-                self.before_commit(inst)
-            db.session.commit()
+            yield
         except BaseException:
             db.session.rollback()
-            self.forget(instance_id)
             raise
         finally:
             write_intent.reset(token)
 
-    def _save(self, inst: ProcessInstance, live: _Live, created: bool = False):
+    @contextmanager
+    def _step(self, instance_id: int):
+        """Yields (case, live workflow) under the case's lock; on exit saves
+        everything the step changed, or on any error nothing at all."""
+        with self._transaction():
+            try:
+                case = store.case_for_step(instance_id)
+                if case is None:
+                    raise NotFound(f"instance {instance_id} does not exist")
+                live = self._load(case)
+                yield case, live
+                self._save(case, live)
+                if self.before_commit is not None:
+                    self.before_commit(case)
+                db.session.commit()
+            except BaseException:
+                self.forget(instance_id)
+                raise
+
+    def _save(self, case: store.Case, live: _Live, created: bool = False):
+        """Write what the step changed; the case row last, with its revision check."""
         wf: BpmnWorkflow = live.workflow
         now = clock.now()
         changes = persistence.diff(wf, None if created else live.snapshot)
-        expected = inst.revision
-        status = self._status(wf, inst)
-        if not created:
-            moved = db.session.execute(
-                update(ProcessInstance)
-                .where(ProcessInstance.id == inst.id, ProcessInstance.revision == expected)
-                .values(revision=expected + 1)
-                .execution_options(synchronize_session=False)
-            )
-            if moved.rowcount != 1:
-                raise Conflict("another action on this case was saved first; reload and try again")
-            inst.revision = expected + 1
-            db.session.flush()
-        inst.shell = changes.shell
-        inst.status = status
-        inst.updated_at = now
-        inst.data = json_safe(self._visible_data(wf))
+        scan = _scan(wf)
+        case.status = self._status(wf, case, scan)
+        c = store.conn()
+        known = live.snapshot.fingerprints
         if changes.deletes:
-            db.session.execute(delete(InstanceTask).where(
-                InstanceTask.instance_id == inst.id, InstanceTask.task_id.in_(changes.deletes)))
-        for tid, body in changes.upserts.items():
-            if tid in live.snapshot.fingerprints and not created:
-                db.session.execute(update(InstanceTask).where(
-                    InstanceTask.instance_id == inst.id, InstanceTask.task_id == tid).values(body=body))
-            else:
-                db.session.add(InstanceTask(instance_id=inst.id, task_id=tid, body=body))
-        live.ready = self._sync_inbox(inst, wf, live.ready, now, status)
-        live.timers = self._sync_timers(inst, wf, live.timers, status)
-        inst.next_timer_at = min(live.timers.values(), default=None)
+            c.execute(store.DELETE_TASK_ROW, [{"b_instance": case.id, "b_task": t} for t in changes.deletes])
+        new = [{"instance_id": case.id, "task_id": t, "body": b} for t, b in changes.upserts.items() if t not in known]
+        old = [{"b_instance": case.id, "b_task": t, "body": b} for t, b in changes.upserts.items() if t in known]
+        if new:
+            c.execute(store.INSERT_TASK_ROWS, new)
+        if old:
+            c.execute(store.UPDATE_TASK_ROW, old)
+        finished = case.status in ("cancelled", "completed")
+        live.ready = self._sync_inbox(c, case, {} if finished else scan.ready, live.ready, now)
+        live.timers = self._sync_timers(c, case, {} if finished else scan.timers, live.timers)
+        case.updated_at = now
+        case.data = json_safe(self._visible_data(wf))
+        case.next_timer_at = min(live.timers.values(), default=None)
+        if not store.save_case(case, changes.shell):
+            raise Conflict("another action on this case was saved first; reload and try again")
         live.snapshot = changes.snapshot
-        live.revision = inst.revision
-        self._remember(inst.id, live)
+        live.revision = case.revision
+        self._remember(case.id, live)
 
-    def _status(self, wf: BpmnWorkflow, inst: ProcessInstance) -> str:
-        if inst.status == "cancelled":
+    def _status(self, wf: BpmnWorkflow, case: store.Case, scan: "_Scan") -> str:
+        if case.status == "cancelled":
             return "cancelled"
         if wf.is_completed():
             return "completed"
-        if wf.get_tasks(state=TaskState.ERROR):
+        if scan.failed:
             return "error"
         # running: people have work on it now; waiting: only timers or messages can move it
-        return "running" if wf.get_tasks(state=TaskState.READY, manual=True) else "waiting"
+        return "running" if scan.ready else "waiting"
 
     @staticmethod
     def _visible_data(wf: BpmnWorkflow) -> dict:
@@ -252,54 +250,47 @@ class Runtime:
             data.update(wf.last_task.data)
         return data
 
-    def _sync_inbox(self, inst, wf, before: set[str], now, status) -> set[str]:
-        ready = {} if status in ("cancelled", "completed") else {
-            str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)
-        }
-        gone = [tid for tid in before if tid not in ready]
+    def _sync_inbox(self, conn, case: store.Case, ready: dict, before: set[str], now) -> set[str]:
+        gone = [{"b_id": tid} for tid in before if tid not in ready]
         if gone:
-            db.session.execute(delete(HumanTask).where(HumanTask.id.in_(gone)))
+            conn.execute(store.DELETE_INBOX, gone)
+        added = []
         for tid, task in ready.items():
             if tid in before:
                 continue
             spec = task.task_spec
             role = self.role_of(spec.lane)
-            assignee = inst.started_by if (spec.lane is None or role in self.party_roles) else None
-            db.session.add(HumanTask(
-                id=tid, instance_id=inst.id, process_id=inst.process_id, element=spec.bpmn_id,
-                name=spec.bpmn_name, lane=spec.lane, role=role, jurisdiction=inst.jurisdiction,
-                assignee=assignee, form=spec.extensions.get("properties", {}).get(FORM_PROPERTY),
-                created_at=now, due_at=None,
-            ))
+            added.append({
+                "id": tid, "instance_id": case.id, "process_id": case.process_id, "element": spec.bpmn_id,
+                "name": spec.bpmn_name, "lane": spec.lane, "role": role, "jurisdiction": case.jurisdiction,
+                "assignee": case.started_by if (spec.lane is None or role in self.party_roles) else None,
+                "form": spec.extensions.get("properties", {}).get(FORM_PROPERTY),
+                "created_at": now, "due_at": None,
+            })
+        if added:
+            conn.execute(store.INSERT_INBOX, added)
         return set(ready)
 
-    def _sync_timers(self, inst, wf, before: dict, status) -> dict:
-        due: dict[str, datetime] = {}
-        if status not in ("cancelled", "completed"):
-            for task in wf.get_tasks(state=TaskState.WAITING):
-                event = getattr(task.task_spec, "event_definition", None)
-                if isinstance(event, TimerEventDefinition) and "event_value" in task.internal_data:
-                    due[str(task.id)] = _timer_due(task.internal_data["event_value"])
-        gone = [tid for tid in before if due.get(tid) != before[tid]]
+    def _sync_timers(self, conn, case: store.Case, waiting: dict, before: dict) -> dict:
+        due = {tid: _timer_due(task.internal_data["event_value"]) for tid, task in waiting.items()}
+        gone = [{"b_instance": case.id, "b_task": tid} for tid in before if due.get(tid) != before[tid]]
         if gone:
-            db.session.execute(delete(PendingTimer).where(
-                PendingTimer.instance_id == inst.id, PendingTimer.task_id.in_(gone)))
-        for tid, at in due.items():
-            if before.get(tid) != at:
-                task = wf.get_task_from_id(UUID(tid))
-                db.session.add(PendingTimer(instance_id=inst.id, task_id=tid,
-                                            element=task.task_spec.bpmn_id, due_at=at))
+            conn.execute(store.DELETE_TIMER, gone)
+        added = [{"instance_id": case.id, "task_id": tid, "element": waiting[tid].task_spec.bpmn_id, "due_at": at}
+                 for tid, at in due.items() if before.get(tid) != at]
+        if added:
+            conn.execute(store.INSERT_TIMERS, added)
         return due
 
-    def _advance(self, inst: ProcessInstance, wf: BpmnWorkflow):
-        """Run the engine until it waits; a script or DMN error becomes the instance's error."""
+    def _advance(self, case: store.Case, wf: BpmnWorkflow):
+        """Run the engine until it waits; a script or DMN error becomes the case's error."""
         try:
             wf.do_engine_steps()
-            inst.error_message = inst.error_element = None
+            case.error_message = case.error_element = None
         except SpiffWorkflowException as exc:
             task = getattr(exc, "task", None)
-            inst.error_element = task.task_spec.bpmn_id if task is not None else None
-            inst.error_message = str(exc)
+            case.error_element = task.task_spec.bpmn_id if task is not None else None
+            case.error_message = str(exc)
             if task is None:
                 raise
 
@@ -325,73 +316,68 @@ class Runtime:
         if jurisdiction is not None:
             data["jurisdiction"] = jurisdiction
 
-        db.session.commit()
-        token = write_intent.set(True)
-        try:
+        with self._transaction():
             wf = BpmnWorkflow(spec, version.subprocess_specs[process_id], script_engine=make_script_engine())
             wf.task_tree.set_data(**data)
             now = clock.now()
-            inst = ProcessInstance(
-                process_id=process_id, version_id=version.id, status="running", jurisdiction=jurisdiction,
-                started_by=actor.name, created_at=now, updated_at=now, revision=0, shell="{}",
-                serializer_version=persistence.SERIALIZER_VERSION, data={},
+            case = store.Case(
+                id=0, process_id=process_id, version_id=version.id, status="running", jurisdiction=jurisdiction,
+                started_by=actor.name, created_at=now, updated_at=now, revision=0, error_message=None,
+                error_element=None, next_timer_at=None, audit_hash=None,
             )
-            db.session.add(inst)
-            db.session.flush()
-            self._advance(inst, wf)
-            live = _Live(0, wf, persistence.Snapshot(), set(), {})
-            self._save(inst, live, created=True)
-            audit(actor.name, "start", instance_id=inst.id, task=process_id,
-                  detail={"in": json_safe(data), "status": inst.status, "error": inst.error_message})
+            case.id = store.conn().execute(store.INSERT_CASE, {
+                "process_id": process_id, "version_id": version.id, "status": "running",
+                "jurisdiction": jurisdiction, "started_by": actor.name, "created_at": now, "updated_at": now,
+                "revision": 0, "shell": "{}", "serializer_version": persistence.SERIALIZER_VERSION, "data": {},
+            }).scalar_one()
+            self._advance(case, wf)
+            audit(actor.name, "start", instance=case, task=process_id,
+                  detail={"in": json_safe(data), "error": case.error_message})
+            self._save(case, _Live(0, wf, persistence.Snapshot(), set(), {}), created=True)
             if self.before_commit is not None:
-                self.before_commit(inst)
+                self.before_commit(case)
             db.session.commit()
-        except BaseException:
-            db.session.rollback()
-            raise
-        finally:
-            write_intent.reset(token)
-        return inst
+        return case
 
-    def complete(self, task_id: str, data, actor: Actor) -> ProcessInstance:
-        row = db.session.get(HumanTask, task_id) if _is_uuid(task_id) else None
-        if row is None:
+    def complete(self, task_id: str, data, actor: Actor) -> store.Case:
+        entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
+        if entry is None:
             raise NotFound(f"task {task_id} is not waiting for anyone")
-        if not may_act(actor, row):
+        if not may_act(actor, entry):
             raise Forbidden("you may not act on this task")
-        with self._step(row.instance_id) as (inst, live):
+        with self._step(entry.instance_id) as (case, live):
             task = _find_task(live.workflow, task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict("this task has already been completed or is no longer waiting")
-            version = self.registry.load(inst.version_id)
+            version = self.registry.load(case.version_id)
             form_name = task.task_spec.extensions.get("properties", {}).get(FORM_PROPERTY)
             schema = version.forms.get(form_name) if form_name else None
             accepted = accepted_data(schema, data, self._reserved | {"jurisdiction"})
-            before = dict(inst.data or {})
+            before = json_safe(self._visible_data(live.workflow))
             task.set_data(**accepted)
             task.run()
-            self._advance(inst, live.workflow)
-            audit(actor.name, "complete", instance_id=inst.id, task=task.task_spec.bpmn_id,
+            self._advance(case, live.workflow)
+            audit(actor.name, "complete", instance=case, task=task.task_spec.bpmn_id,
                   detail={"in": json_safe(accepted), "out": _changed(before, self._visible_data(live.workflow)),
-                          "status": self._status(live.workflow, inst), "error": inst.error_message})
-        return inst
+                          "error": case.error_message})
+        return case
 
-    def cancel(self, instance_id: int, actor: Actor, reason: str | None = None) -> ProcessInstance:
-        with self._step(instance_id) as (inst, live):
-            if not actor.is_admin and inst.started_by != actor.name:
+    def cancel(self, instance_id: int, actor: Actor, reason: str | None = None) -> store.Case:
+        with self._step(instance_id) as (case, live):
+            if not actor.is_admin and case.started_by != actor.name:
                 raise Forbidden("only an administrator or the case's starter may cancel it")
-            if inst.status not in ACTIVE:
-                raise Conflict(f"the case is {inst.status}")
+            if case.status not in ACTIVE:
+                raise Conflict(f"the case is {case.status}")
             live.workflow.cancel()
-            inst.status = "cancelled"
-            audit(actor.name, "cancel", instance_id=inst.id, detail={"reason": reason})
-        return inst
+            case.status = "cancelled"
+            audit(actor.name, "cancel", instance=case, detail={"reason": reason})
+        return case
 
-    def retry(self, instance_id: int, actor: Actor, data: dict | None = None) -> ProcessInstance:
+    def retry(self, instance_id: int, actor: Actor, data: dict | None = None) -> store.Case:
         """Run the failed element again, after its cause (data or model) is fixed."""
         if not actor.is_admin:
             raise Forbidden("only an administrator may retry a failed case")
-        with self._step(instance_id) as (inst, live):
+        with self._step(instance_id) as (case, live):
             failed = live.workflow.get_tasks(state=TaskState.ERROR)
             if not failed:
                 raise Conflict("the case has no failed step")
@@ -400,32 +386,31 @@ class Runtime:
                 live.workflow.reset_from_task_id(task.id)
                 # the reset task inherits its parent's data again; the correction goes on top
                 task.data.update(patch)
-            self._advance(inst, live.workflow)
-            audit(actor.name, "retry", instance_id=inst.id, task=failed[0].task_spec.bpmn_id,
-                  detail={"in": json_safe(patch), "error": inst.error_message})
-        return inst
+            self._advance(case, live.workflow)
+            audit(actor.name, "retry", instance=case, task=failed[0].task_spec.bpmn_id,
+                  detail={"in": json_safe(patch), "error": case.error_message})
+        return case
 
-    def fire_timers(self, instance_id: int, actor: Actor = SYSTEM) -> ProcessInstance:
+    def fire_timers(self, instance_id: int, actor: Actor = SYSTEM) -> store.Case:
         """Wake an instance: every timer now due fires, through the same step path as a person."""
-        with self._step(instance_id) as (inst, live):
-            if inst.status not in ACTIVE:
-                return inst
+        with self._step(instance_id) as (case, live):
+            if case.status not in ACTIVE:
+                return case
             due = [e for e, at in ((self._timer_element(live, t), at) for t, at in live.timers.items())
                    if at <= clock.now()]
             live.workflow.refresh_timers()
-            self._advance(inst, live.workflow)
-            audit(actor.name, "timer", instance_id=inst.id, task=",".join(sorted(due)) or None,
-                  detail={"status": self._status(live.workflow, inst)})
-        return inst
+            self._advance(case, live.workflow)
+            audit(actor.name, "timer", instance=case, task=",".join(sorted(due)) or None)
+        return case
 
-    def send_message(self, instance_id: int, name: str, payload: dict | None, actor: Actor) -> ProcessInstance:
-        with self._step(instance_id) as (inst, live):
-            if inst.status not in ACTIVE:
-                raise Conflict(f"the case is {inst.status}")
+    def send_message(self, instance_id: int, name: str, payload: dict | None, actor: Actor) -> store.Case:
+        with self._step(instance_id) as (case, live):
+            if case.status not in ACTIVE:
+                raise Conflict(f"the case is {case.status}")
             live.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload or {}))
-            self._advance(inst, live.workflow)
-            audit(actor.name, "message", instance_id=inst.id, task=name, detail={"in": json_safe(payload or {})})
-        return inst
+            self._advance(case, live.workflow)
+            audit(actor.name, "message", instance=case, task=name, detail={"in": json_safe(payload or {})})
+        return case
 
     @staticmethod
     def _timer_element(live, task_id):
@@ -433,6 +418,33 @@ class Runtime:
             return live.workflow.get_task_from_id(UUID(task_id)).task_spec.bpmn_id
         except Exception:
             return task_id
+
+
+class _Scan:
+    """One pass over an instance's tasks: what people, timers and administrators wait on."""
+
+    __slots__ = ("ready", "timers", "failed")
+
+    def __init__(self):
+        self.ready: dict[str, object] = {}
+        self.timers: dict[str, object] = {}
+        self.failed = False
+
+
+def _scan(wf: BpmnWorkflow) -> _Scan:
+    scan = _Scan()
+    for w in (wf, *wf.subprocesses.values()):
+        for task in w.tasks.values():
+            state = task.state
+            if state == TaskState.READY and task.task_spec.manual:
+                scan.ready[str(task.id)] = task
+            elif state == TaskState.WAITING and "event_value" in task.internal_data and isinstance(
+                getattr(task.task_spec, "event_definition", None), TimerEventDefinition
+            ):
+                scan.timers[str(task.id)] = task
+            elif state == TaskState.ERROR:
+                scan.failed = True
+    return scan
 
 
 def _start_lane(spec) -> str | None:

@@ -169,10 +169,15 @@ def test_the_audit_chain_verifies_and_detects_tampering(runtime, users, client, 
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and "altered" in result.output
 
-    db.session.execute(text("DELETE FROM audit_event WHERE seq = 2"))
+    db.session.execute(text("DELETE FROM audit_event WHERE action = 'start'"))
     db.session.commit()
     _, problems = verify()
-    assert any("event 2 is missing" in p for p in problems)
+    assert any(f"case {inst.id}" in p and "does not follow" in p for p in problems)
+
+    db.session.execute(text("DELETE FROM audit_event WHERE instance_id = :i"), {"i": inst.id})
+    db.session.commit()
+    _, problems = verify()
+    assert problems == [f"case {inst.id} ends before its recorded last event: events were removed from its end"]
 
 
 def test_users_add_prints_a_working_token_last(app, client):

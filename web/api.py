@@ -181,7 +181,7 @@ def start_instance():
 def _visible_instance(instance_id: int) -> ProcessInstance:
     inst = db.session.get(ProcessInstance, instance_id)
     # Another city's case answers exactly like a missing one: its existence is not disclosed.
-    if inst is None or not runtime().may_see(g.actor, inst):
+    if inst is None or not runtime().may_see(g.actor, instance_id):
         raise NotFound(f"instance {instance_id} does not exist")
     return inst
 

@@ -1,8 +1,8 @@
 """engine tables: models, instances, task index, timers, audit chain, users
 
-Revision ID: 51b5f68aab06
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 00:51:24.157948
+Create Date: 2026-11-26 00:59:18.436161
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '51b5f68aab06'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -30,7 +30,7 @@ def upgrade():
     sa.UniqueConstraint('token_hash', name=op.f('uq_app_user_token_hash'))
     )
     op.create_table('audit_event',
-    sa.Column('seq', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('actor', sa.String(length=80), nullable=True),
     sa.Column('action', sa.String(length=40), nullable=False),
@@ -93,6 +93,7 @@ def upgrade():
     sa.Column('error_message', sa.Text(), nullable=True),
     sa.Column('error_element', sa.String(length=255), nullable=True),
     sa.Column('next_timer_at', sa.DateTime(), nullable=True),
+    sa.Column('audit_hash', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['version_id'], ['model_version.id'], name=op.f('fk_process_instance_version_id_model_version')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_process_instance'))
     )
@@ -144,7 +145,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_pending_timer_due_at'), ['due_at'], unique=False)
 
     # ### end Alembic commands ###
-    # The audit chain starts at its genesis link; appends update this one row.
+    # The global audit chain starts at its genesis link; appends update this one row.
     op.bulk_insert(
         sa.table("audit_head", sa.column("id", sa.Integer), sa.column("seq", sa.Integer), sa.column("hash", sa.String)),
         [{"id": 1, "seq": 0, "hash": "0" * 64}],
@@ -173,11 +174,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_process_instance_jurisdiction'))
 
     op.drop_table('process_instance')
+    op.drop_table('process_head')
     with op.batch_alter_table('model_file', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_model_file_version_id'))
 
     op.drop_table('model_file')
-    op.drop_table('process_head')
     op.drop_table('model_version')
     op.drop_table('audit_head')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:

@@ -1,0 +1,168 @@
+"""Engine benchmark: one diagram of 20 user tasks in a line, completed step by step.
+
+Prints, as medians over several rounds:
+- in-memory SpiffWorkflow steps/s (parse once, run, nothing stored);
+- the naive persisted baseline: SpiffWorkflow's own serialiser, whole workflow
+  (spec included) deserialised and serialised again every step, no database;
+- the persisted engine's steps/s on SQLite and, with BENCH_POSTGRES_URL, on
+  PostgreSQL, each step one committed transaction through `Runtime.complete`;
+- stored bytes per finished instance;
+- last line: `persisted/in-memory sqlite: R`.
+
+Run: make bench   (or PYTHONPATH=. .venv/bin/python bench/engine.py [--instances N] [--rounds R])
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lxml import etree  # noqa: E402
+from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer  # noqa: E402
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
+from SpiffWorkflow.util.task import TaskState  # noqa: E402
+
+TASKS = 20
+
+
+def line_diagram(n: int = TASKS) -> bytes:
+    nodes, flows = ['<bpmn:startEvent id="start"/>'], []
+    prev = "start"
+    for i in range(1, n + 1):
+        nodes.append(f'<bpmn:userTask id="task_{i}" name="Step {i}"/>')
+        flows.append(f'<bpmn:sequenceFlow id="f{i}" sourceRef="{prev}" targetRef="task_{i}"/>')
+        prev = f"task_{i}"
+    nodes.append('<bpmn:endEvent id="end"/>')
+    flows.append(f'<bpmn:sequenceFlow id="f_end" sourceRef="{prev}" targetRef="end"/>')
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="bench" '
+        'targetNamespace="http://example.org"><bpmn:process id="line20" isExecutable="true">'
+        + "".join(nodes) + "".join(flows) + "</bpmn:process></bpmn:definitions>"
+    ).encode()
+
+
+def step_data(i: int) -> dict:
+    return {f"field_{i}": f"value {i}", "score": i}
+
+
+def in_memory(spec, instances: int) -> float:
+    from engine.scripting import make_script_engine
+
+    steps, t0 = 0, time.perf_counter()
+    for _ in range(instances):
+        wf = BpmnWorkflow(spec, script_engine=make_script_engine())
+        wf.do_engine_steps()
+        for i in range(1, TASKS + 1):
+            [task] = wf.get_tasks(state=TaskState.READY, manual=True)
+            task.set_data(**step_data(i))
+            task.run()
+            wf.do_engine_steps()
+            steps += 1
+        assert wf.is_completed()
+    return steps / (time.perf_counter() - t0)
+
+
+def naive_persisted(spec, instances: int) -> float:
+    from engine.scripting import make_script_engine
+
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    steps, t0 = 0, time.perf_counter()
+    for _ in range(instances):
+        wf = BpmnWorkflow(spec, script_engine=make_script_engine())
+        wf.do_engine_steps()
+        stored = serializer.serialize_json(wf)
+        for i in range(1, TASKS + 1):
+            wf = serializer.deserialize_json(stored)
+            wf.script_engine = make_script_engine()
+            [task] = wf.get_tasks(state=TaskState.READY, manual=True)
+            task.set_data(**step_data(i))
+            task.run()
+            wf.do_engine_steps()
+            stored = serializer.serialize_json(wf)
+            steps += 1
+    return steps / (time.perf_counter() - t0)
+
+
+def persisted(url: str, instances: int, rounds: int) -> tuple[list[float], float]:
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from engine import store
+    from engine.db import db
+    from engine.models import InstanceTask, ProcessInstance
+    from engine.runtime import Actor
+    from web import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    rates, per_instance = [], 0.0
+    with app.app_context():
+        if url.startswith("postgresql"):
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+        runtime = app.extensions["green_ladder.runtime"]
+        runtime.registry.deploy({"line20.bpmn": line_diagram()}, actor="bench")
+        actor = Actor("bench", "admin")
+        for _ in range(rounds):
+            ids, steps, t0 = [], 0, time.perf_counter()
+            for _ in range(instances):
+                inst = runtime.start("line20", {}, actor)
+                ids.append(inst.id)
+                for i in range(1, TASKS + 1):
+                    task_id = store.conn().execute(store.SELECT_INBOX_IDS_FIRST, {"id": inst.id}).scalar()
+                    runtime.complete(task_id, step_data(i), actor)
+                    steps += 1
+            rates.append(steps / (time.perf_counter() - t0))
+        done = db.session.scalars(db.select(ProcessInstance).where(ProcessInstance.id.in_(ids))).all()
+        assert all(i.status == "completed" for i in done)
+        task_bytes = db.session.scalar(
+            db.select(db.func.sum(db.func.length(InstanceTask.body))).where(InstanceTask.instance_id.in_(ids)))
+        shell_bytes = sum(len(i.shell) + len(str(i.data)) for i in done)
+        per_instance = (task_bytes + shell_bytes) / len(done)
+        db.session.remove()
+        db.engine.dispose()
+    return rates, per_instance
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--instances", type=int, default=20, help="instances per round")
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_xml(etree.ElementTree(etree.fromstring(line_diagram())), "line20.bpmn")
+    spec = parser.get_spec("line20")
+
+    mem = [in_memory(spec, args.instances) for _ in range(args.rounds)]
+    naive = [naive_persisted(spec, args.instances) for _ in range(args.rounds)]
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite, sqlite_bytes = persisted(f"sqlite:///{tmp}/bench.sqlite3", args.instances, args.rounds)
+    pg_url = os.environ.get("BENCH_POSTGRES_URL")
+    pg = None
+    if pg_url:
+        pg, pg_bytes = persisted("postgresql+psycopg://" + pg_url.split("://", 1)[1], args.instances, args.rounds)
+
+    med = statistics.median
+    print(f"diagram: {TASKS} user tasks in a line; {args.instances} instances x {args.rounds} rounds; medians")
+    print(f"in-memory SpiffWorkflow:            {med(mem):8.0f} steps/s")
+    print(f"naive reload+reserialise (no db):   {med(naive):8.0f} steps/s   ({med(naive) / med(mem):.2f} of in-memory)")
+    print(f"persisted engine, SQLite:           {med(sqlite):8.0f} steps/s")
+    if pg is not None:
+        print(f"persisted engine, PostgreSQL:       {med(pg):8.0f} steps/s   ({med(pg) / med(mem):.2f} of in-memory)")
+    print(f"stored bytes per finished instance: {sqlite_bytes:8.0f} (SQLite)")
+    print(f"persisted/in-memory sqlite: {med(sqlite) / med(mem):.2f}")
+
+
+if __name__ == "__main__":
+    main()
