@@ -4,10 +4,9 @@ SpiffWorkflow's own serialiser writes the whole workflow, spec included, as
 one document. We store the spec once per model version (the registry), the
 workflow's small "shell" on the instance row, and each task as its own row;
 after a step only the tasks that changed are written again. A task changes
-when its state or its children change, or when its parent changes (its data
-is stored as a delta against the parent's). Data only changes in the engine
-as a task moves state, except where we set it ourselves before `run()`,
-which also moves it.
+when its state or its children change, when its parent changes (its data is
+stored as a delta against the parent's), or, while it is under way, when its
+data does. A finished or predicted task's data only changes with its state.
 """
 from __future__ import annotations
 
@@ -21,6 +20,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
 
 
 class _ShellConverter(BpmnWorkflowConverter):
@@ -58,8 +58,16 @@ def _dumps(obj) -> str:
     return json.dumps(obj, cls=_ENCODER, separators=(",", ":"), ensure_ascii=False)
 
 
+# A task that is under way can change its data without changing state: a parallel
+# multi-instance task gathers each finished instance's output into its data.
+_ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
+
+
 def _fingerprint(task) -> tuple:
-    return (task.state, task.last_state_change, tuple(task._children), task.triggered)
+    fp = (task.state, task.last_state_change, tuple(task._children), task.triggered)
+    if task.state & _ACTIVE:
+        return fp + (hash(_dumps([task.data, task.internal_data])),)
+    return fp
 
 
 @dataclass

@@ -36,6 +36,9 @@ NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 FORM_PROPERTY = "formJsonSchemaFilename"
 FORM_PREFIX = "forms/"
 MAX_FILE_BYTES = 2 * 1024 * 1024
+# SpiffWorkflow names its own entry task "Start"; an element with that id takes its place
+# and every case then fails to start.
+RESERVED_IDS = frozenset({"Start"})
 
 # No DTDs, no entities, no network, no billion laughs: uploads come from outside.
 _SAFE_PARSER = etree.XMLParser(
@@ -204,6 +207,11 @@ class Validation:
         ok = True
         for process in doc.iterfind(".//bpmn:process", NS):
             ids = {el.get("id") for el in process.iter() if el.get("id")}
+            for el in process.iter():
+                if el.get("id") in RESERVED_IDS:
+                    self.add(name, el.sourceline, el.get("id"),
+                             f"the id '{el.get('id')}' is reserved by the engine; give this element another id")
+                    ok = False
             refs = [(el, attr) for el in process.iter()
                     for attr in ("sourceRef", "targetRef", "attachedToRef", "default")
                     if etree.QName(el).localname in ("sequenceFlow", "boundaryEvent", "exclusiveGateway",

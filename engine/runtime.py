@@ -25,7 +25,7 @@ from sqlalchemy import and_, exists, or_, true
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
-from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
@@ -102,6 +102,8 @@ class Runtime:
         self._reserved = reserved_names()
         # Tests inject failures here to prove a step is all or nothing.
         self.before_commit: Callable[[store.Case], None] | None = None
+        # The timer service learns here when a case's next due time changed.
+        self.after_commit: Callable[[int, datetime | None], None] | None = None
 
     # ------------------------------------------------------------------ who sees what
     def _actionable(self, actor: Actor):
@@ -195,6 +197,7 @@ class Runtime:
                 if case is None:
                     raise NotFound(f"instance {instance_id} does not exist")
                 live = self._load(case)
+                due_before = case.next_timer_at
                 yield case, live
                 self._save(case, live)
                 if self.before_commit is not None:
@@ -203,6 +206,8 @@ class Runtime:
             except BaseException:
                 self.forget(instance_id)
                 raise
+        if case.next_timer_at != due_before and self.after_commit is not None:
+            self.after_commit(case.id, case.next_timer_at)
 
     def _save(self, case: store.Case, live: _Live, created: bool = False):
         """Write what the step changed; the case row last, with its revision check."""
@@ -337,6 +342,8 @@ class Runtime:
             if self.before_commit is not None:
                 self.before_commit(case)
             db.session.commit()
+        if case.next_timer_at is not None and self.after_commit is not None:
+            self.after_commit(case.id, case.next_timer_at)
         return case
 
     def complete(self, task_id: str, data, actor: Actor) -> store.Case:
@@ -407,7 +414,10 @@ class Runtime:
         with self._step(instance_id) as (case, live):
             if case.status not in ACTIVE:
                 raise Conflict(f"the case is {case.status}")
-            live.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload or {}))
+            try:
+                live.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload or {}))
+            except WorkflowException as exc:  # nothing in the case waits for this message now
+                raise Conflict(str(exc)) from None
             self._advance(case, live.workflow)
             audit(actor.name, "message", instance=case, task=name, detail={"in": json_safe(payload or {})})
         return case

@@ -225,3 +225,13 @@ def test_openapi_document_describes_the_pinned_routes(client):
     assert doc["openapi"].startswith("3.")
     for path in ("/models", "/instances", "/instances/{id}", "/tasks", "/tasks/{id}/complete"):
         assert path in doc["paths"]
+
+
+def test_a_message_nothing_waits_for_is_a_conflict(client, users):
+    deploy_creation(client, users)
+    firm = users("firm", "applicant")
+    inst = start(client, firm)
+    r = client.post(f"/api/v1/instances/{inst['id']}/messages", json={"name": "incident_report", "payload": {}},
+                    headers=firm)
+    assert r.status_code == 409 and "incident_report" in r.json["error"]
+    assert client.get(f"/api/v1/instances/{inst['id']}", headers=firm).json["revision"] == inst["revision"]

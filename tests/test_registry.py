@@ -220,3 +220,10 @@ def test_a_form_uploaded_with_the_model_is_part_of_its_version(client, users):
     assert inst["tasks"][0]["form"]["required"] == ["note"]
     r = client.post(f"/api/v1/tasks/{inst['tasks'][0]['id']}/complete", json={"data": {"note": 5}}, headers=admin)
     assert r.status_code == 422 and "note" in r.json["fields"]
+
+
+def test_an_element_with_the_engines_own_start_id_is_refused(registry):
+    content = bpmn(LINE.replace('id="start"', 'id="Start"').replace('sourceRef="start"', 'sourceRef="Start"'))
+    errors = only(registry.check({"start.bpmn": content}).findings)
+    assert [(e.element, e.line) for e in errors] == [("Start", 4)]
+    assert "reserved" in errors[0].message
