@@ -26,7 +26,7 @@ postgres:
 run: setup
 	$(FLASK) db upgrade
 	$(FLASK) demo
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	SCHEDULER=in-process $(FLASK) run --host 127.0.0.1 --port 5000
 
 test: setup postgres
 	PYTHONPATH=$(CURDIR) TEST_POSTGRES_URL=$(PG_URL) $(PY) -m pytest

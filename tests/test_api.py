@@ -235,3 +235,10 @@ def test_a_message_nothing_waits_for_is_a_conflict(client, users):
                     headers=firm)
     assert r.status_code == 409 and "incident_report" in r.json["error"]
     assert client.get(f"/api/v1/instances/{inst['id']}", headers=firm).json["revision"] == inst["revision"]
+
+
+def test_the_landing_page_lists_deployed_procedures(client, users):
+    assert "尚未部署流程" in client.get("/").get_data(as_text=True)
+    deploy_creation(client, users)
+    page = client.get("/").get_data(as_text=True)
+    assert "municipal_creation" in page and "/api/v1/openapi.json" in page

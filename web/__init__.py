@@ -13,6 +13,7 @@ from engine.models import alembic_render_item
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.registry import Registry
 from engine.runtime import Runtime
+from engine.timers import JOB_TABLE, TimerService
 
 ROOT = Path(__file__).resolve().parent.parent
 migrate = Migrate()
@@ -29,6 +30,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         FORMS_DIR=os.environ.get("FORMS_DIR", str(ROOT / "forms")),
         PROCESSES_DIR=os.environ.get("PROCESSES_DIR", str(ROOT / "processes")),
         CLOCK=os.environ.get("CLOCK", "system"),
+        # Run the timer scheduler inside this process (make run); production runs `flask timers run`.
+        SCHEDULER=os.environ.get("SCHEDULER", "") == "in-process",
         JSON_AS_ASCII=False,
     )
     if test_config:
@@ -42,19 +45,28 @@ def create_app(test_config: dict | None = None) -> Flask:
         clock.install(clock.SystemClock())
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_item=alembic_render_item)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_item=alembic_render_item,
+                     include_object=_not_the_scheduler_table)
 
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions["green_ladder.runtime"] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES
     )
 
-    from . import api, cli
+    from . import api, cli, home
 
+    app.register_blueprint(home.bp)
     app.register_blueprint(api.bp)
     api.json_errors(app)
     cli.init_app(app)
+    if app.config["SCHEDULER"] and app.config["CLOCK"] != "virtual":
+        TimerService(app).start()
     return app
+
+
+def _not_the_scheduler_table(obj, name, type_, reflected, compare_to):
+    """APScheduler creates and owns its job table; migrations leave it alone."""
+    return not (type_ == "table" and name == JOB_TABLE)
 
 
 def _database_url(app: Flask) -> str:

@@ -16,6 +16,7 @@ from .users import add_user
 models = AppGroup("models", help="Deploy and check BPMN/DMN models.")
 users = AppGroup("users", help="Manage users and their API tokens.")
 audit = AppGroup("audit", help="The hash-chained audit log.")
+timers = AppGroup("timers", help="The scheduler that fires BPMN timers.")
 
 
 def _registry():
@@ -77,8 +78,17 @@ def verify_cmd():
     sys.exit(1 if problems else 0)
 
 
+@timers.command("run")
+def run_scheduler():
+    """Run the scheduler in the foreground (one per deployment, beside the web workers)."""
+    from engine.timers import TimerService
+
+    click.echo("scheduler running; Ctrl-C stops it")
+    TimerService(current_app._get_current_object(), blocking=True).start()
+
+
 def init_app(app):
-    for group in (models, users, audit):
+    for group in (models, users, audit, timers):
         app.cli.add_command(group)
     from .demo import demo
 

@@ -70,5 +70,5 @@ def demo():
     accounts = seed()
     click.echo("Demo accounts (API: Authorization: Bearer <token>):")
     for name, role, city, token in accounts:
-        where = f" {JURISDICTIONS[city][0]}" if city else ""
-        click.echo(f"  {name:20} {ROLES[role][0]}{where:8}  token {token}")
+        where = f"（{JURISDICTIONS[city][0]}）" if city else ""
+        click.echo(f"  {token:26} {name:18} {ROLES[role][0]}{where}")

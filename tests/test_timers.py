@@ -1,0 +1,78 @@
+"""The scheduler: one job per waiting case, reconciled with the cases, firing
+through the step path, and catching up on timers missed while it was down."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from engine import clock
+from engine.db import db
+from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.runtime import Actor
+from engine.timers import AFTER_DUE, TimerService
+
+ADMIN = Actor("root", "admin")
+TIMED = (Path(__file__).parent / "conformance" / "boundary_timer_interrupting.bpmn").read_bytes()
+
+
+def ready_elements(instance_id):
+    db.session.rollback()  # read past this thread's snapshot: the scheduler writes from its own
+    return sorted(db.session.scalars(db.select(HumanTask.element).where(HumanTask.instance_id == instance_id)))
+
+
+@pytest.fixture
+def timers(app):
+    service = TimerService(app)
+    yield service
+    service.shutdown()
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM apscheduler_jobs")
+
+
+def test_each_waiting_case_has_one_job_at_its_due_time(app, runtime, timers):
+    timers.scheduler.start(paused=True)
+    runtime.after_commit = timers.schedule
+    runtime.registry.deploy({"timed.bpmn": TIMED})
+    case = runtime.start("cf_timer_interrupting", {}, ADMIN)
+    job = timers.scheduler.get_job(f"case-{case.id}")
+    assert job.next_run_time == case.next_timer_at + AFTER_DUE
+    assert round((case.next_timer_at - clock.now()).total_seconds()) == 3600
+
+    other = runtime.start("cf_timer_interrupting", {}, ADMIN)
+    task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == other.id))
+    runtime.complete(task, {"decision": "approve"}, ADMIN)  # done before the deadline: no timer left
+    assert timers.scheduler.get_job(f"case-{other.id}") is None
+
+    # a job lost (another process set the timer, or the store was cleared) comes back with the sweep
+    timers.scheduler.remove_job(f"case-{case.id}")
+    timers.scheduler.add_job(print, "date", run_date=clock.now(), id="case-999999")
+    assert timers.reconcile() == 2
+    assert timers.scheduler.get_job(f"case-{case.id}").next_run_time == case.next_timer_at + AFTER_DUE
+    assert timers.scheduler.get_job("case-999999") is None
+    assert timers.reconcile() == 0
+
+
+def test_a_timer_due_while_the_scheduler_was_down_fires_once_on_start(app, runtime, timers):
+    clock.install(clock.SystemClock())
+    short = TIMED.replace(b'"PT1H"', b'"PT1S"')
+    runtime.registry.deploy({"timed.bpmn": short})
+    first = runtime.start("cf_timer_interrupting", {}, ADMIN)
+    second = runtime.start("cf_timer_interrupting", {}, ADMIN)
+    time.sleep(2.2)  # both deadlines pass with no scheduler running
+    assert ready_elements(first.id) == ["Task_review"]
+
+    timers.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (
+        ready_elements(first.id) != ["Task_escalation"] or ready_elements(second.id) != ["Task_escalation"]
+    ):
+        time.sleep(0.2)
+    assert ready_elements(first.id) == ["Task_escalation"]
+    assert ready_elements(second.id) == ["Task_escalation"]
+    time.sleep(1.5)  # a second firing would show as a second timer event
+    db.session.rollback()
+    fired = db.session.scalars(db.select(AuditEvent.instance_id).where(AuditEvent.action == "timer")).all()
+    assert sorted(fired) == sorted([first.id, second.id])
+    assert db.session.get(ProcessInstance, first.id).next_timer_at is None
