@@ -8,6 +8,8 @@ and never changes; each version is parsed once per process and kept in memory.
 """
 from __future__ import annotations
 
+import ast
+import copy
 import hashlib
 import json
 import os
@@ -15,13 +17,16 @@ import re
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable, Iterable
 
 import jsonschema
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH as BPMN_XSD
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
+from SpiffWorkflow.dmn.specs.model import HitPolicy
 from SpiffWorkflow.spiff.parser.process import SPIFF_XSD, SpiffBpmnParser
 
 from . import clock
@@ -316,6 +321,7 @@ class Validation:
 
     def _lint_dmn(self, name, doc):
         engine = make_script_engine()
+        cells_ok = True
         dmn = etree.QName(doc.getroot()).namespace
         for rule in doc.iter(f"{{{dmn}}}rule"):
             for cell in rule:
@@ -327,6 +333,44 @@ class Validation:
                 candidates = [text] if kind == "outputEntry" else [text, f"v {text}", text.replace("?", "v")]
                 if not any(_compiles(engine, c) for c in candidates):
                     self.add(name, cell.sourceline, rule.get("id"), f"{kind} '{text}' is not a valid expression")
+                    cells_ok = False
+        if cells_ok:
+            self._try_dmn_on_a_sample(name, doc, engine)
+
+    def _try_dmn_on_a_sample(self, name, doc, engine):
+        """Evaluate each decision table once, on inputs taken from its own rules:
+        an entry that cannot be compared with its column's values fails here
+        rather than in a running case."""
+        for decision_id, dmn_parser in self.parser.dmn_parsers.items():
+            if dmn_parser.filename != name:
+                continue
+            try:
+                dmn_parser.parse()
+                table = dmn_parser.decision.decisionTables[0]
+            except Exception as exc:
+                self.add(name, _line_of(doc, decision_id), decision_id, f"decision cannot be read: {exc}")
+                continue
+            sample = {}
+            for column, inp in enumerate(table.inputs):
+                if not (inp.expression or "").isidentifier():
+                    continue
+                literals = [rule.inputEntries[column].lhs[0] for rule in table.rules
+                            if rule.inputEntries[column].lhs and rule.inputEntries[column].lhs[0]]
+                sample[inp.expression] = next((v for v in map(_literal, literals) if v is not _NOT_LITERAL), None)
+            workflow = SimpleNamespace(script_engine=engine, spec=SimpleNamespace(file=name))
+            workflow.top_workflow = workflow
+            task = SimpleNamespace(data=dict(sample), workflow=workflow, task_spec=SimpleNamespace(
+                name=decision_id, bpmn_id=decision_id, bpmn_name=decision_id, description=""))
+            every_rule = copy.copy(table)  # a unique-hit table would stop at its first match
+            every_rule.hit_policy = HitPolicy.COLLECT.value
+            try:
+                DMNEngine(every_rule).result(task)
+            except Exception as exc:
+                message = " ".join([str(exc).strip(), *getattr(exc, "__notes__", [])])
+                row = re.search(r"row (\d+)", message)
+                rule = next((r for r in table.rules if row and str(r.row_number) == row.group(1)), None)
+                element = rule.id if rule is not None else decision_id
+                self.add(name, _line_of(doc, element), element, f"fails on the sample {sample}: {message}")
 
     def _run(self):
         for name, content in sorted(self.files.items()):
@@ -338,6 +382,16 @@ class Validation:
             (self._lint_bpmn if self.kinds[name] == "bpmn" else self._lint_dmn)(name, doc)
         if not self.docs and not self.findings:
             self.add("", None, None, "no BPMN or DMN file given")
+
+
+_NOT_LITERAL = object()
+
+
+def _literal(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return _NOT_LITERAL
 
 
 def _compiles(engine, text) -> bool:

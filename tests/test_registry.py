@@ -153,6 +153,15 @@ def test_a_dmn_cell_that_is_not_an_expression_is_an_error(registry):
     assert "provincial" in errors[0].message
 
 
+def test_a_dmn_table_is_tried_on_a_sample_of_its_own_values(registry):
+    good = DMN.replace('"provincial</text>', '"provincial"</text>')
+    assert registry.check({"awards.dmn": good.encode()}).findings == []
+    mixed = good.replace('<text>"provincial"</text>', "<text>&gt; 5</text>")  # a number test on a text column
+    [e] = registry.check({"awards.dmn": mixed.encode()}).findings
+    assert (e.element, e.line, e.severity) == ("rule_bad", 8, "error")
+    assert "'national'" in e.message and "row 2" in e.message
+
+
 def test_a_plain_bpmn_file_from_another_modeler_has_no_errors(registry):
     assert registry.check({"plain.bpmn": bpmn(LINE)}).findings == []
 

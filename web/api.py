@@ -26,6 +26,7 @@ from .users import actor_of, user_for_token
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
 PAGE_MAX = 500
+ID_MAX = 2**31 - 1  # ids are 32-bit integers in the database
 
 
 def runtime() -> Runtime:
@@ -194,18 +195,18 @@ def list_instances():
         q = q.where(ProcessInstance.status == status)
     if process := request.args.get("process"):
         q = q.where(ProcessInstance.process_id == process)
-    limit, offset = int_arg("limit", 100, 1, PAGE_MAX), int_arg("offset", 0)
+    limit, offset = int_arg("limit", 100, 1, PAGE_MAX), int_arg("offset", 0, 0, ID_MAX)
     rows = db.session.scalars(q.order_by(ProcessInstance.id.desc()).limit(limit).offset(offset)).all()
     return jsonify({"instances": [instance_json(i) for i in rows]})
 
 
-@bp.get("/instances/<int:instance_id>")
+@bp.get(f"/instances/<int(max={ID_MAX}):instance_id>")
 @authenticated
 def get_instance(instance_id):
     return jsonify(instance_json(_visible_instance(instance_id)))
 
 
-@bp.post("/instances/<int:instance_id>/cancel")
+@bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/cancel")
 @authenticated
 def cancel_instance(instance_id):
     _visible_instance(instance_id)
@@ -213,7 +214,7 @@ def cancel_instance(instance_id):
     return jsonify(instance_json(runtime().cancel(instance_id, g.actor, reason)))
 
 
-@bp.post("/instances/<int:instance_id>/retry")
+@bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/retry")
 @authenticated
 def retry_instance(instance_id):
     _visible_instance(instance_id)
@@ -223,7 +224,7 @@ def retry_instance(instance_id):
     return jsonify(instance_json(runtime().retry(instance_id, g.actor, body.get("data"))))
 
 
-@bp.post("/instances/<int:instance_id>/messages")
+@bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/messages")
 @authenticated
 def send_message(instance_id):
     _visible_instance(instance_id)
@@ -242,7 +243,7 @@ def send_message(instance_id):
 def list_tasks():
     q = db.select(HumanTask).where(runtime().visible_tasks(g.actor))
     if request.args.get("instance") is not None:
-        q = q.where(HumanTask.instance_id == int_arg("instance", 0))
+        q = q.where(HumanTask.instance_id == int_arg("instance", 0, 0, ID_MAX))
     if process := request.args.get("process"):
         q = q.where(HumanTask.process_id == process)
     if role := request.args.get("role"):
@@ -254,7 +255,7 @@ def list_tasks():
         now = clock.now()
         q = q.where(HumanTask.due_at < now) if overdue in ("true", "1") else \
             q.where(or_(HumanTask.due_at.is_(None), HumanTask.due_at >= now))
-    limit, offset = int_arg("limit", 100, 1, PAGE_MAX), int_arg("offset", 0)
+    limit, offset = int_arg("limit", 100, 1, PAGE_MAX), int_arg("offset", 0, 0, ID_MAX)
     rows = db.session.scalars(
         q.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
         .limit(limit).offset(offset)

@@ -1,0 +1,73 @@
+"""No request, however malformed, gets a 500: random bodies, ids, queries and uploads."""
+from __future__ import annotations
+
+import io
+import json
+
+from conftest import ROOT, upload
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def ok(r):
+    assert r.status_code < 500, (r.status_code, r.data[:300])
+    assert r.is_json, r.data[:200]
+
+
+@SETTINGS
+@given(body=JSON, process=st.sampled_from(["municipal_creation", "nope", ""]) | st.text(max_size=10))
+def test_start_with_any_body(client, users, body, process):
+    admin = users("root", "admin")
+    ok(client.post("/api/v1/instances", json=body, headers=admin))
+    ok(client.post("/api/v1/instances", json={"process": process, "data": body}, headers=admin))
+
+
+@SETTINGS
+@given(task=st.text(max_size=40).filter(lambda t: "/" not in t and "?" not in t and "#" not in t), body=JSON,
+       instance=st.integers(min_value=-5, max_value=10**12), action=st.sampled_from(["cancel", "retry", "messages"]))
+def test_task_and_instance_actions_with_any_input(client, users, task, body, instance, action):
+    admin = users("root", "admin")
+    if task.strip():
+        ok(client.post(f"/api/v1/tasks/{task}/complete", json=body, headers=admin))
+    ok(client.post(f"/api/v1/tasks/{instance}/complete", data=json.dumps(body), headers=admin,
+                   content_type="application/json"))
+    r = client.post(f"/api/v1/instances/{instance}/{action}", json=body, headers=admin)
+    assert r.status_code < 500
+
+
+@SETTINGS
+@given(params=st.dictionaries(st.sampled_from(["instance", "process", "role", "overdue", "limit", "offset",
+                                               "status", "x"]), st.text(max_size=8), max_size=4))
+def test_listings_with_any_query(client, users, params):
+    admin = users("root", "admin")
+    ok(client.get("/api/v1/tasks", query_string=params, headers=admin))
+    ok(client.get("/api/v1/instances", query_string=params, headers=admin))
+
+
+@SETTINGS
+@given(content=st.binary(max_size=300) | st.sampled_from([
+    b"<?xml version='1.0'?><bpmn:definitions xmlns:bpmn='http://www.omg.org/spec/BPMN/20100524/MODEL'/>",
+    b"<definitions xmlns='https://www.omg.org/spec/DMN/20191111/MODEL/'><decision id='d'/></definitions>",
+    b"{not json", b"[]",
+]), name=st.sampled_from(["a.bpmn", "b.dmn", "c.json", "d.txt", "..\\e.bpmn", "x"]))
+def test_deploy_with_any_file(client, users, content, name):
+    ok(upload(client, users("ana", "analyst"), (name, content)))
+
+
+def test_a_completed_case_refuses_further_actions_cleanly(client, users):
+    admin = users("root", "admin")
+    upload(client, admin, ROOT / "processes" / "municipal_creation.bpmn")
+    inst = client.post("/api/v1/instances", json={"process": "municipal_creation"}, headers=admin).json
+    client.post(f"/api/v1/instances/{inst['id']}/cancel", headers=admin)
+    for action in ("cancel", "retry"):
+        r = client.post(f"/api/v1/instances/{inst['id']}/{action}", headers=admin)
+        assert r.status_code == 409 and r.is_json
+    files = {"files": (io.BytesIO(b""), "")}
+    ok(client.post("/api/v1/models", data=files, headers=admin, content_type="multipart/form-data"))
