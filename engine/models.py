@@ -5,7 +5,7 @@ from datetime import datetime
 
 from datetime import timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -117,8 +117,33 @@ class HumanTask(db.Model):
     form: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(Aware())
     due_at: Mapped[datetime | None] = mapped_column(Aware(), index=True)
+    # The reminder before the due date, until it is sent (提醒).
+    remind_at: Mapped[datetime | None] = mapped_column(Aware())
+    # Who is told when the task is overdue (督办): this role, or the task's own when empty.
+    escalate_to: Mapped[str | None] = mapped_column(String(40))
+    overdue_noticed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_human_task_role_jurisdiction", "role", "jurisdiction"),)
+
+
+class Notification(db.Model):
+    """A reminder or an overdue notice (提醒 / 逾期督办) in a role's or a person's inbox."""
+
+    __tablename__ = "notification"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(Aware())
+    kind: Mapped[str] = mapped_column(String(16))  # reminder | overdue
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element: Mapped[str] = mapped_column(String(255))
+    task_name: Mapped[str | None] = mapped_column(String(255))
+    due_at: Mapped[datetime | None] = mapped_column(Aware())
+    role: Mapped[str | None] = mapped_column(String(40))
+    jurisdiction: Mapped[str | None] = mapped_column(String(12))
+    assignee: Mapped[str | None] = mapped_column(String(80))
+    read_at: Mapped[datetime | None] = mapped_column(Aware())
+
+    __table_args__ = (Index("ix_notification_role_jurisdiction", "role", "jurisdiction"),)
 
 
 class PendingTimer(db.Model):

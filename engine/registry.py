@@ -29,7 +29,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.dmn.specs.model import HitPolicy
 from SpiffWorkflow.spiff.parser.process import SPIFF_XSD, SpiffBpmnParser
 
-from . import clock
+from . import clock, deadlines
 from .audit import append as audit
 from .db import db
 from .models import ModelFile, ModelVersion, ProcessHead
@@ -293,6 +293,29 @@ class Validation:
                     "warning",
                 )
         self._lint_timers(name, doc)
+        self._lint_time_limits(name, doc)
+
+    def _lint_time_limits(self, name, doc):
+        engine = make_script_engine()
+        for prop in doc.iterfind(f".//{{{SPIFF_NS}}}property"):
+            key, value = prop.get("name"), (prop.get("value") or "").strip()
+            task = prop.getparent().getparent().getparent()
+            where = (name, prop.sourceline, task.get("id"))
+            if key == deadlines.DUE_PROPERTY:
+                try:
+                    deadlines.moment(engine.environment.evaluate(value, {}), clock.now())
+                except NameError as exc:
+                    self.add(*where, f"{key} {value} depends on case data ({getattr(exc, 'name', '')}); "
+                                     "checked when the task becomes ready", "warning")
+                except Exception as exc:
+                    self.add(*where, f"{key} {value} does not give a due date: {exc}")
+            elif key == deadlines.REMIND_PROPERTY:
+                try:
+                    deadlines.moment(value.strip('"'), clock.now())
+                except Exception:
+                    self.add(*where, f"{key} {value} is not an ISO duration such as P7D")
+            elif key == deadlines.ESCALATE_PROPERTY and self.role_of(value) is None:
+                self.add(*where, f"{key} '{value}' names no known role")
 
     def _lint_timers(self, name, doc):
         engine = make_script_engine()

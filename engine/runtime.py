@@ -29,7 +29,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundExcepti
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from . import clock, persistence, store
+from . import clock, deadlines, persistence, store
 from .audit import append as audit
 from .db import db, write_intent
 from .errors import Conflict, EngineError, Forbidden, NotFound
@@ -70,12 +70,25 @@ def may_act(actor: Actor, task) -> bool:
     return actor.jurisdiction is None or actor.jurisdiction == task.jurisdiction
 
 
+def addressed_to(actor: Actor, model):
+    """SQL form of `may_act` over a table of tasks or notices: the actor's own
+    items, and their role's unassigned ones within their jurisdiction."""
+    by_role = and_(model.assignee.is_(None), model.role == actor.role)
+    if actor.jurisdiction is not None:
+        by_role = and_(by_role, model.jurisdiction == actor.jurisdiction)
+    return or_(model.assignee == actor.name, by_role)
+
+
 def json_safe(obj):
     return json.loads(json.dumps(persistence._REGISTRY.clean(obj) if isinstance(obj, dict) else obj,
                                  cls=persistence._ENCODER))
 
 
 class _Live:
+    """A case's workflow as last saved, with what the database holds for it:
+    `ready` maps each inbox entry to its pending [reminder, overdue] moments,
+    `timers` each waiting timer to its due time."""
+
     __slots__ = ("revision", "workflow", "snapshot", "ready", "timers")
 
     def __init__(self, revision, workflow, snapshot, ready, timers):
@@ -106,12 +119,6 @@ class Runtime:
         self.after_commit: Callable[[int, datetime | None], None] | None = None
 
     # ------------------------------------------------------------------ who sees what
-    def _actionable(self, actor: Actor):
-        """SQL form of `may_act` over the task index."""
-        by_role = and_(HumanTask.assignee.is_(None), HumanTask.role == actor.role)
-        if actor.jurisdiction is not None:
-            by_role = and_(by_role, HumanTask.jurisdiction == actor.jurisdiction)
-        return or_(HumanTask.assignee == actor.name, by_role)
 
     def visible_instances(self, actor: Actor):
         """Cases the actor may see: all for an administrator and province-wide
@@ -121,14 +128,14 @@ class Runtime:
             return true()
         conds = [
             ProcessInstance.started_by == actor.name,
-            exists().where(HumanTask.instance_id == ProcessInstance.id, self._actionable(actor)),
+            exists().where(HumanTask.instance_id == ProcessInstance.id, addressed_to(actor, HumanTask)),
         ]
         if actor.jurisdiction is not None and actor.role not in self.party_roles:
             conds.append(ProcessInstance.jurisdiction == actor.jurisdiction)
         return or_(*conds)
 
     def visible_tasks(self, actor: Actor):
-        return true() if actor.is_admin else self._actionable(actor)
+        return true() if actor.is_admin else addressed_to(actor, HumanTask)
 
     def may_see(self, actor: Actor, instance_id: int) -> bool:
         return bool(db.session.scalar(db.select(
@@ -169,7 +176,8 @@ class Runtime:
             shell, rows, version.specs[case.process_id], version.subprocess_specs[case.process_id]
         )
         workflow.script_engine = make_script_engine()
-        ready = set(c.execute(store.SELECT_INBOX_IDS, {"id": case.id}).scalars())
+        ready = {tid: [remind, None if noticed else due]
+                 for tid, remind, due, noticed in c.execute(store.SELECT_INBOX_ALERTS, {"id": case.id})}
         timers = dict(c.execute(store.SELECT_TIMERS, {"id": case.id}).all())
         return _Live(case.revision, workflow, snapshot, ready, timers)
 
@@ -231,7 +239,8 @@ class Runtime:
         live.timers = self._sync_timers(c, case, {} if finished else scan.timers, live.timers)
         case.updated_at = now
         case.data = json_safe(self._visible_data(wf))
-        case.next_timer_at = min(live.timers.values(), default=None)
+        case.next_timer_at = min([*live.timers.values(), *(m for alert in live.ready.values() for m in alert if m)],
+                                 default=None)
         if not store.save_case(case, changes.shell):
             raise Conflict("another action on this case was saved first; reload and try again")
         live.snapshot = changes.snapshot
@@ -255,26 +264,32 @@ class Runtime:
             data.update(wf.last_task.data)
         return data
 
-    def _sync_inbox(self, conn, case: store.Case, ready: dict, before: set[str], now) -> set[str]:
+    def _sync_inbox(self, conn, case: store.Case, ready: dict, before: dict, now) -> dict:
         gone = [{"b_id": tid} for tid in before if tid not in ready]
         if gone:
             conn.execute(store.DELETE_INBOX, gone)
-        added = []
+        after, added = {}, []
         for tid, task in ready.items():
             if tid in before:
+                after[tid] = before[tid]
                 continue
             spec = task.task_spec
             role = self.role_of(spec.lane)
+            limit = task.internal_data.get(deadlines.KEY) or {}
+            due = datetime.fromisoformat(limit["due"]) if limit.get("due") else None
+            remind = datetime.fromisoformat(limit["remind"]) if limit.get("remind") else None
             added.append({
                 "id": tid, "instance_id": case.id, "process_id": case.process_id, "element": spec.bpmn_id,
                 "name": spec.bpmn_name, "lane": spec.lane, "role": role, "jurisdiction": case.jurisdiction,
                 "assignee": case.started_by if (spec.lane is None or role in self.party_roles) else None,
                 "form": spec.extensions.get("properties", {}).get(FORM_PROPERTY),
-                "created_at": now, "due_at": None,
+                "created_at": now, "due_at": due, "remind_at": remind,
+                "escalate_to": limit.get("escalate_to"), "overdue_noticed": False,
             })
+            after[tid] = [remind, due]
         if added:
             conn.execute(store.INSERT_INBOX, added)
-        return set(ready)
+        return after
 
     def _sync_timers(self, conn, case: store.Case, waiting: dict, before: dict) -> dict:
         due = {tid: _timer_due(task.internal_data["event_value"]) for tid, task in waiting.items()}
@@ -288,7 +303,8 @@ class Runtime:
         return due
 
     def _advance(self, case: store.Case, wf: BpmnWorkflow):
-        """Run the engine until it waits; a script or DMN error becomes the case's error."""
+        """Run the engine until it waits, and give each newly ready task its time
+        limit; a script, DMN or time-limit error becomes the case's error."""
         try:
             wf.do_engine_steps()
             case.error_message = case.error_element = None
@@ -298,6 +314,42 @@ class Runtime:
             case.error_message = str(exc)
             if task is None:
                 raise
+        now = clock.now()
+        for task in wf.get_tasks(state=TaskState.READY, manual=True):
+            if deadlines.KEY in task.internal_data:
+                continue
+            try:
+                task.internal_data[deadlines.KEY] = deadlines.compute(task, self.role_of, now)
+            except Exception as exc:  # the diagram's time limit is wrong: hold the case for an administrator
+                task.error()
+                case.error_element = task.task_spec.bpmn_id
+                case.error_message = f"{deadlines.DUE_PROPERTY} of {task.task_spec.bpmn_id}: {exc}"
+
+    def _send_alerts(self, case: store.Case, live: _Live, now) -> list[str]:
+        """Reminders and overdue notices whose moment has come; returns what was sent."""
+        c = store.conn()
+        sent = []
+        for tid, alert in live.ready.items():
+            task = _find_task(live.workflow, tid)
+            if task is None or task.state != TaskState.READY:  # this very wake-up ended it
+                continue
+            remind, due = alert
+            for kind, at in (("reminder", remind), ("overdue", due)):
+                if at is None or at > now:
+                    continue
+                entry = c.execute(store.SELECT_INBOX_ENTRY, {"id": tid}).one()
+                overdue = kind == "overdue"
+                c.execute(store.INSERT_NOTICE, {
+                    "at": now, "kind": kind, "instance_id": case.id, "task_id": tid, "element": entry.element,
+                    "task_name": entry.name, "due_at": entry.due_at,
+                    "role": (entry.escalate_to or entry.role) if overdue else entry.role,
+                    "jurisdiction": entry.jurisdiction,
+                    "assignee": entry.assignee if not (overdue and entry.escalate_to) else None,
+                })
+                c.execute(store.MARK_OVERDUE_NOTICED if overdue else store.MARK_REMINDED, {"b_id": tid})
+                alert[1 if overdue else 0] = None
+                sent.append(f"{kind}:{entry.element}")
+        return sent
 
     # ------------------------------------------------------------------ operations
     def start(self, process_id: str, data: dict | None, actor: Actor, jurisdiction: str | None = None):
@@ -338,7 +390,7 @@ class Runtime:
             self._advance(case, wf)
             audit(actor.name, "start", instance=case, task=process_id,
                   detail={"in": json_safe(data), "error": case.error_message})
-            self._save(case, _Live(0, wf, persistence.Snapshot(), set(), {}), created=True)
+            self._save(case, _Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
             if self.before_commit is not None:
                 self.before_commit(case)
             db.session.commit()
@@ -403,11 +455,13 @@ class Runtime:
         with self._step(instance_id) as (case, live):
             if case.status not in ACTIVE:
                 return case
-            due = [e for e, at in ((self._timer_element(live, t), at) for t, at in live.timers.items())
-                   if at <= clock.now()]
+            now = clock.now()
+            fired = [self._timer_element(live, t) for t, at in live.timers.items() if at < now]
             live.workflow.refresh_timers()
             self._advance(case, live.workflow)
-            audit(actor.name, "timer", instance=case, task=",".join(sorted(due)) or None)
+            sent = self._send_alerts(case, live, now)
+            audit(actor.name, "timer", instance=case, task=",".join(sorted(fired)) or None,
+                  detail={"alerts": sent} if sent else None)
         return case
 
     def send_message(self, instance_id: int, name: str, payload: dict | None, actor: Actor) -> store.Case:

@@ -11,6 +11,8 @@ import datetime as _dt
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
+from .calendar import EXPRESSION_HELPERS
+
 SAFE_BUILTINS = {
     name: getattr(builtins, name)
     for name in (
@@ -28,6 +30,7 @@ def script_globals() -> dict:
         "datetime": _dt.datetime,
         "date": _dt.date,
         "timedelta": _dt.timedelta,
+        **EXPRESSION_HELPERS,
     }
 
 

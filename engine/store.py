@@ -13,9 +13,10 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from .db import db
-from .models import HumanTask, InstanceTask, PendingTimer, ProcessInstance
+from .models import HumanTask, InstanceTask, Notification, PendingTimer, ProcessInstance
 
 CASE = ProcessInstance.__table__
+NOTICE = Notification.__table__
 TASK = InstanceTask.__table__
 INBOX = HumanTask.__table__
 TIMER = PendingTimer.__table__
@@ -70,7 +71,11 @@ DELETE_TASK_ROW = delete(TASK).where(TASK.c.instance_id == bindparam("b_instance
 SELECT_INBOX_ENTRY = select(INBOX).where(INBOX.c.id == bindparam("id"))
 # What a worker's inbox read looks like at its simplest: the benchmark's "find my task".
 SELECT_INBOX_IDS_FIRST = select(INBOX.c.id).where(INBOX.c.instance_id == bindparam("id")).limit(1)
-SELECT_INBOX_IDS = select(INBOX.c.id).where(INBOX.c.instance_id == bindparam("id"))
+SELECT_INBOX_ALERTS = select(INBOX.c.id, INBOX.c.remind_at, INBOX.c.due_at, INBOX.c.overdue_noticed).where(
+    INBOX.c.instance_id == bindparam("id"))
+MARK_REMINDED = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(remind_at=None)
+MARK_OVERDUE_NOTICED = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(overdue_noticed=True)
+INSERT_NOTICE = insert(NOTICE)
 INSERT_INBOX = insert(INBOX)
 DELETE_INBOX = delete(INBOX).where(INBOX.c.id == bindparam("b_id"))
 

@@ -21,7 +21,7 @@ from web.users import add_user
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = Path(__file__).resolve().parent / "models"
-START = datetime(2027, 3, 1, 9, 0, tzinfo=clock.SHANGHAI)
+START = datetime(2026, 3, 2, 9, 0, tzinfo=clock.SHANGHAI)  # a Monday; the holiday calendar covers 2026
 
 DATABASES = ["sqlite"]
 if os.environ.get("TEST_POSTGRES_URL"):
@@ -56,7 +56,7 @@ def database_urls(tmp_path_factory):
     return urls
 
 
-TABLES = ["human_task", "pending_timer", "instance_task", "process_instance", "model_file",
+TABLES = ["notification", "human_task", "pending_timer", "instance_task", "process_instance", "model_file",
           "process_head", "model_version", "audit_event", "app_user"]
 
 

@@ -71,3 +71,11 @@ def test_a_completed_case_refuses_further_actions_cleanly(client, users):
         assert r.status_code == 409 and r.is_json
     files = {"files": (io.BytesIO(b""), "")}
     ok(client.post("/api/v1/models", data=files, headers=admin, content_type="multipart/form-data"))
+
+
+def test_the_nul_character_is_refused_everywhere(client, users):
+    admin = users("root", "admin")
+    for r in (client.post("/api/v1/instances", json={"process": "a\x00"}, headers=admin),
+              client.post("/api/v1/instances", json={"process": "p", "data": {"x": "\x00"}}, headers=admin),
+              client.get("/api/v1/tasks?process=%00", headers=admin)):
+        assert r.status_code == 400 and "NUL" in r.json["error"]

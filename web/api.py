@@ -6,19 +6,21 @@ what it returns by the caller's role and jurisdiction on the server.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from functools import wraps
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import or_
 from werkzeug.exceptions import HTTPException
 
-from engine import clock
+from engine import clock, deadlines
 from engine.db import db
 from engine.errors import EngineError, Forbidden, FormInvalid, NotFound
 from engine.green.roles import JURISDICTIONS
-from engine.models import HumanTask, ProcessInstance
+from engine.models import HumanTask, Notification, ProcessInstance
 from engine.registry import FORM_PREFIX, ModelInvalid
-from engine.runtime import Runtime
+from engine.runtime import Runtime, addressed_to
+from engine.timers import run_until
 
 from .openapi import OPENAPI
 from .users import actor_of, user_for_token
@@ -39,6 +41,15 @@ def error(status: int, message: str, **extra):
     if status == 401:
         resp.headers["WWW-Authenticate"] = 'Bearer realm="green-ladder"'
     return resp
+
+
+@bp.before_request
+def _refuse_nul_characters():
+    """PostgreSQL text cannot hold U+0000; no user means one, so it is refused up front."""
+    raw = request.get_data(cache=True) if request.is_json else b""
+    if "\x00" in request.path or any("\x00" in v for v in request.args.values()) \
+            or b"\x00" in raw or b"\\u0000" in raw:
+        return error(400, "text may not contain the NUL character (U+0000)")
 
 
 @bp.errorhandler(EngineError)
@@ -269,3 +280,75 @@ def complete_task(task_id):
     body = body_object()
     inst = runtime().complete(task_id, body.get("data", {}), g.actor)
     return jsonify(instance_json(inst))
+
+
+# --------------------------------------------------------------------------- the virtual clock
+def _virtual_clock_only():
+    if not current_app.config["CLOCK"] == "virtual" or not clock.current().virtual:
+        raise NotFound("not found")
+    if not g.actor.is_admin:
+        raise Forbidden("only an administrator may read or move the clock")
+
+
+@bp.get("/clock")
+@authenticated
+def read_clock():
+    _virtual_clock_only()
+    return jsonify({"now": clock.now().isoformat(), "virtual": True})
+
+
+@bp.post("/clock")
+@authenticated
+def move_clock():
+    """Move the virtual clock: {"advance": "P30D"} or {"to": "2027-04-16T00:00:00+08:00"}.
+    Every timer that falls due on the way fires, in order, before this returns."""
+    _virtual_clock_only()
+    body = body_object()
+    now = clock.now()
+    try:
+        if "advance" in body:
+            target = deadlines.moment(str(body["advance"]), now)
+        elif "to" in body:
+            target = datetime.fromisoformat(str(body["to"]))
+            if target.tzinfo is None:
+                raise ValueError("give the time with its offset, e.g. +08:00")
+        else:
+            raise ValueError("give 'advance' (an ISO duration) or 'to' (an ISO time)")
+        fired = run_until(runtime(), target)
+    except ValueError as exc:
+        raise FormInvalid({"advance" if "advance" in body else "to": [str(exc)]}) from None
+    return jsonify({"now": clock.now().isoformat(), "fired": fired})
+
+
+# --------------------------------------------------------------------------- notifications
+@bp.get("/notifications")
+@authenticated
+def list_notifications():
+    q = db.select(Notification)
+    if not g.actor.is_admin:
+        q = q.where(addressed_to(g.actor, Notification))
+    if request.args.get("unread") in ("true", "1"):
+        q = q.where(Notification.read_at.is_(None))
+    limit, offset = int_arg("limit", 100, 1, PAGE_MAX), int_arg("offset", 0, 0, ID_MAX)
+    rows = db.session.scalars(q.order_by(Notification.at.desc(), Notification.id.desc()).limit(limit).offset(offset))
+    return jsonify({"notifications": [{
+        "id": n.id, "kind": n.kind, "at": n.at.isoformat(), "instance": n.instance_id, "task": n.task_id,
+        "element": n.element, "task_name": n.task_name, "due": n.due_at.isoformat() if n.due_at else None,
+        "role": n.role, "jurisdiction": n.jurisdiction, "assignee": n.assignee,
+        "read": n.read_at is not None,
+    } for n in rows]})
+
+
+@bp.post(f"/notifications/<int(max={ID_MAX}):notification_id>/read")
+@authenticated
+def read_notification(notification_id):
+    query = db.select(Notification).where(Notification.id == notification_id)
+    if not g.actor.is_admin:
+        query = query.where(addressed_to(g.actor, Notification))
+    notice = db.session.scalar(query)
+    if notice is None:
+        raise NotFound(f"notification {notification_id} does not exist")
+    if notice.read_at is None:
+        notice.read_at = clock.now()
+        db.session.commit()
+    return jsonify({"id": notice.id, "read": True})
