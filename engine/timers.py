@@ -7,10 +7,20 @@ worker in another process is picked up, and nothing is lost across restarts:
 jobs whose time passed while the app was down run on start, in due order.
 A job wakes its case through `Runtime.fire_timers`, the same step path,
 transaction and audit as a person's action.
+
+Only one scheduler fires per database. On PostgreSQL a scheduler first takes
+an advisory lock on a connection it keeps open; another scheduler started on
+the same database stands by, trying the lock every few seconds, and takes
+over when the first one's connection ends (it stopped or died). On SQLite the
+lock is an exclusive lock on a file beside the database.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import threading
+import time
 from datetime import timedelta
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -23,7 +33,10 @@ from .models import ProcessInstance
 
 log = logging.getLogger(__name__)
 JOB_TABLE = "apscheduler_jobs"
-SWEEP_SECONDS = 30
+SWEEP_SECONDS = int(os.environ.get("TIMER_SWEEP_SECONDS", 30))
+STANDBY_SECONDS = float(os.environ.get("TIMER_STANDBY_SECONDS", 2))
+# pg_advisory_lock key: one scheduler per database fires timers
+LEADER_LOCK = 0x6772_6C64  # "grld"
 # SpiffWorkflow fires a timer only once "now" is strictly past its due time.
 AFTER_DUE = timedelta(seconds=1)
 
@@ -65,21 +78,41 @@ class TimerService:
             # A job that missed its time (app down) still runs, once.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         )
+        self.leader = _leader_lock(app)
         app.extensions["green_ladder.timers"] = self
 
     def start(self) -> None:
+        """Fire timers once this process holds the leader lock; until then stand by.
+        A blocking service returns only when stopped; a background one at once."""
+        if isinstance(self.scheduler, BlockingScheduler):
+            self._wait_for_lead()
+            self._begin()
+        else:
+            threading.Thread(target=lambda: (self._wait_for_lead(), self._begin()),
+                             name="timers-standby", daemon=True).start()
+
+    def _wait_for_lead(self) -> None:
+        announced = False
+        while not self.leader.acquire():
+            if not announced:
+                log.warning("another scheduler fires timers on this database; standing by")
+                announced = True
+            time.sleep(STANDBY_SECONDS)
+        log.warning("this scheduler now fires timers (pid %s)", os.getpid())
+
+    def _begin(self) -> None:
         global _app
         _app = self.app
         self.scheduler.add_job(sweep, "interval", seconds=SWEEP_SECONDS, id="sweep", replace_existing=True,
                                next_run_time=clock.now())
-        runtime = self.app.extensions["green_ladder.runtime"]
-        runtime.after_commit = self.schedule
+        self.app.extensions["green_ladder.runtime"].after_commit = self.schedule
         self.scheduler.start()
 
     def shutdown(self) -> None:
-        """Stop, letting a wake-up under way finish its step."""
+        """Stop, letting a wake-up under way finish its step, and hand over the lead."""
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self.leader.release()
 
     def schedule(self, instance_id: int, due) -> None:
         """Keep exactly one job for the case, at its next due time (or none)."""
@@ -137,6 +170,52 @@ def run_until(runtime, target) -> list[dict]:
             stuck.add(instance_id)
     clock.current().set(target)
     return fired
+
+
+class _PostgresLead:
+    def __init__(self, engine):
+        self.engine, self.conn = engine, None
+
+    def acquire(self) -> bool:
+        if self.conn is None:
+            self.conn = self.engine.connect()
+        got = self.conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({LEADER_LOCK})").scalar()
+        self.conn.commit()
+        return bool(got)
+
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.close()  # the session ends and its advisory lock with it
+            self.conn = None
+
+
+class _FileLead:
+    def __init__(self, path: str):
+        self.path, self.fd = path, None
+
+    def acquire(self) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _leader_lock(app):
+    engine = _engine(app)
+    if engine.dialect.name == "postgresql":
+        return _PostgresLead(engine)
+    database = engine.url.database or ""
+    path = (database if database and database != ":memory:" else os.path.join(app.instance_path, "timers"))
+    return _FileLead(path + ".scheduler.lock")
 
 
 def _engine(app):

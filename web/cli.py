@@ -16,7 +16,7 @@ from .users import add_user
 models = AppGroup("models", help="Deploy and check BPMN/DMN models.")
 users = AppGroup("users", help="Manage users and their API tokens.")
 audit = AppGroup("audit", help="The hash-chained audit log.")
-timers = AppGroup("timers", help="The scheduler that fires BPMN timers.")
+timers = AppGroup("timers", help="The scheduler that fires BPMN timers, and the virtual clock.")
 
 
 def _registry():
@@ -83,8 +83,33 @@ def run_scheduler():
     """Run the scheduler in the foreground (one per deployment, beside the web workers)."""
     from engine.timers import TimerService
 
-    click.echo("scheduler running; Ctrl-C stops it")
+    click.echo("scheduler started: it fires timers once it holds this database's lead; Ctrl-C stops it")
     TimerService(current_app._get_current_object(), blocking=True).start()
+
+
+@timers.command("simulate")
+@click.option("--from", "start", required=True, help="Where the virtual clock starts, e.g. 2026-03-01T00:00:00+08:00.")
+@click.option("--to", "end", required=True, help="Where it stops.")
+def simulate(start, end):
+    """Run the database's cases on a virtual clock from one moment to another and
+    print every wake-up in order. For training and test copies of the database:
+    the steps it takes are real."""
+    from datetime import datetime
+
+    from engine import clock
+    from engine.timers import run_until
+
+    try:
+        begin, finish = datetime.fromisoformat(start), datetime.fromisoformat(end)
+        if begin.tzinfo is None or finish.tzinfo is None:
+            raise ValueError("give both times with their offset, e.g. +08:00")
+        clock.install(clock.VirtualClock(begin))
+        fired = run_until(current_app.extensions["green_ladder.runtime"], finish)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for f in fired:
+        click.echo(f"{f['at']}  case {f['instance']:>6}  due {f['due']}  -> {f['status']}")
+    click.echo(f"{len(fired)} wake-ups; the clock is at {clock.now().isoformat()}")
 
 
 def init_app(app):
