@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 FLASK := PYTHONPATH=$(CURDIR) $(VENV)/bin/flask --app web
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/green_ladder_test
 
-.PHONY: run test setup postgres bench
+.PHONY: run test setup postgres bench bench-timers
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,3 +33,6 @@ test: setup postgres
 
 bench: setup postgres
 	PYTHONPATH=$(CURDIR) BENCH_POSTGRES_URL=$(PG_URL) $(PY) bench/engine.py
+
+bench-timers: setup postgres
+	PYTHONPATH=$(CURDIR) BENCH_POSTGRES_URL=$(PG_URL) $(PY) bench/timers.py

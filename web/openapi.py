@@ -122,6 +122,28 @@ OPENAPI = {
                 "type": "object", "properties": {"tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}}}}}}}},
                 400, 401),
         }},
+        "/notifications": {"get": {
+            "summary": "Reminders and overdue notices for the caller, newest first",
+            "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in
+                           (("unread", "boolean"), ("limit", "integer"), ("offset", "integer"))],
+            "responses": _answers({"200": {"description": "notifications"}}, 400, 401),
+        }},
+        "/notifications/{id}/read": {"post": {
+            "summary": "Mark a notification read",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": _answers({"200": {"description": "marked"}}, 401, 404),
+        }},
+        "/clock": {
+            "get": {"summary": "The virtual clock (administrator; 404 unless CLOCK=virtual)",
+                    "responses": _answers({"200": {"description": "now"}}, 401, 403, 404)},
+            "post": {
+                "summary": "Move the virtual clock forward; every timer due on the way fires, in order",
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "advance": {"type": "string", "description": "ISO 8601 duration, e.g. P30D"},
+                    "to": {"type": "string", "format": "date-time"}}}}}},
+                "responses": _answers({"200": {"description": "the new time and what fired"}}, 400, 401, 403, 404, 422),
+            },
+        },
         "/tasks/{id}/complete": {"post": {
             "summary": "Complete a task with data checked against its form",
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
