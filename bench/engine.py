@@ -31,6 +31,8 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
+from bench.fresh import fresh_app  # noqa: E402
+
 TASKS = 20
 
 
@@ -133,25 +135,15 @@ def naive_with_database(url: str, spec, instances: int, rounds: int) -> list[flo
 
 
 def persisted(url: str, instances: int, rounds: int) -> tuple[list[float], float]:
-    from flask_migrate import upgrade
-    from sqlalchemy import text
-
     from engine import store
     from engine.db import db
     from engine.models import InstanceTask, ProcessInstance
     from engine.runtime import Actor
-    from web import create_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+    app = fresh_app(url, {"line20.bpmn": line_diagram()})
     rates, per_instance = [], 0.0
     with app.app_context():
-        if url.startswith("postgresql"):
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        upgrade()
         runtime = app.extensions["green_ladder.runtime"]
-        runtime.registry.deploy({"line20.bpmn": line_diagram()}, actor="bench")
         actor = Actor("bench", "admin")
         for _ in range(rounds):
             ids, steps, t0 = [], 0, time.perf_counter()

@@ -28,6 +28,7 @@ from lxml import etree  # noqa: E402
 from SpiffWorkflow.bpmn import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 
+from bench.fresh import fresh_app  # noqa: E402
 from engine import clock  # noqa: E402
 
 DIAGRAM = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -69,24 +70,6 @@ def in_memory_rate(n: int, due: datetime) -> float:
     return rate
 
 
-def _app(url: str, clock_kind: str):
-    from flask_migrate import upgrade
-    from sqlalchemy import text
-
-    from engine.db import db
-    from web import create_app
-
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "CLOCK": clock_kind})
-    with app.app_context():
-        if url.startswith("postgresql"):
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        upgrade()
-        app.extensions["green_ladder.runtime"].registry.deploy({"t.bpmn": DIAGRAM}, actor="bench")
-    return app
-
-
 def _start(app, n: int, due: datetime) -> list[int]:
     from engine.runtime import Actor
 
@@ -104,7 +87,7 @@ def persisted_rate(url: str, n: int, due: datetime) -> float:
     from engine.timers import run_until
 
     clock.install(clock.VirtualClock(due - timedelta(days=30)))
-    app = _app(url, "virtual")
+    app = fresh_app(url, {"t.bpmn": DIAGRAM}, "virtual")
     _start(app, n, due)
     with app.app_context():
         runtime = app.extensions["green_ladder.runtime"]
@@ -127,7 +110,7 @@ def real_clock_delays(url: str, n: int, lead_seconds: float) -> dict:
     from engine.timers import TimerService
 
     clock.install(clock.SystemClock())
-    app = _app(url, "system")
+    app = fresh_app(url, {"t.bpmn": DIAGRAM}, "system")
     due = (clock.now() + timedelta(seconds=lead_seconds + n / 400)).replace(microsecond=0)
     ids = _start(app, n, due)
     service = TimerService(app)

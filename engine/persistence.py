@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -51,6 +52,8 @@ class _ShellConverter(BpmnWorkflowConverter):
 _CONFIG = dict(SPIFF_CONFIG)
 _CONFIG[BpmnWorkflow] = _ShellConverter
 _REGISTRY = BpmnWorkflowSerializer.configure(_CONFIG)
+# Statutory helpers give dates; SpiffWorkflow's registry knows datetimes only.
+_REGISTRY.register(date, lambda d: {"value": d.isoformat()}, lambda v: date.fromisoformat(v["value"]))
 _ENCODER = create_encoder(_REGISTRY)
 
 
@@ -61,6 +64,21 @@ def _dumps(obj) -> str:
 # A task that is under way can change its data without changing state: a parallel
 # multi-instance task gathers each finished instance's output into its data.
 _ACTIVE = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
+
+
+def _plain_value(value):
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def plain(obj):
+    """Task data as plain JSON values (dates as ISO text, callables dropped), as
+    the API shows it and the audit log records it."""
+    return json.loads(json.dumps(_REGISTRY.clean(obj) if isinstance(obj, dict) else obj,
+                                 default=_plain_value, ensure_ascii=False))
 
 
 def _fingerprint(task) -> tuple:

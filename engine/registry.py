@@ -206,7 +206,7 @@ class Validation:
         else:
             self.add(default_file or "", None, None, f"{type(exc).__name__}: {exc}")
 
-    def _check_references(self, name, doc) -> bool:
+    def _check_ids_and_references(self, name, doc) -> bool:
         """Flows and attachments must point at elements of their own process.
         SpiffWorkflow finds these too, but names the wrong element."""
         ok = True
@@ -231,7 +231,7 @@ class Validation:
 
     def _parse(self):
         for name, doc in list(self.docs.items()):
-            if self.kinds[name] == "bpmn" and not self._check_references(name, doc):
+            if self.kinds[name] == "bpmn" and not self._check_ids_and_references(name, doc):
                 del self.docs[name]
         for name, doc in self.docs.items():
             try:

@@ -12,7 +12,6 @@ from, so a step does not re-read and re-build what did not change.
 """
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -77,11 +76,6 @@ def addressed_to(actor: Actor, model):
     if actor.jurisdiction is not None:
         by_role = and_(by_role, model.jurisdiction == actor.jurisdiction)
     return or_(model.assignee == actor.name, by_role)
-
-
-def json_safe(obj):
-    return json.loads(json.dumps(persistence._REGISTRY.clean(obj) if isinstance(obj, dict) else obj,
-                                 cls=persistence._ENCODER))
 
 
 class _Live:
@@ -238,7 +232,7 @@ class Runtime:
         live.ready = self._sync_inbox(c, case, {} if finished else scan.ready, live.ready, now)
         live.timers = self._sync_timers(c, case, {} if finished else scan.timers, live.timers)
         case.updated_at = now
-        case.data = json_safe(self._visible_data(wf))
+        case.data = persistence.plain(self._visible_data(wf))
         case.next_timer_at = min([*live.timers.values(), *(m for alert in live.ready.values() for m in alert if m)],
                                  default=None)
         if not store.save_case(case, changes.shell):
@@ -389,7 +383,7 @@ class Runtime:
             }).scalar_one()
             self._advance(case, wf)
             audit(actor.name, "start", instance=case, task=process_id,
-                  detail={"in": json_safe(data), "error": case.error_message})
+                  detail={"in": persistence.plain(data), "error": case.error_message})
             self._save(case, _Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
             if self.before_commit is not None:
                 self.before_commit(case)
@@ -412,12 +406,12 @@ class Runtime:
             form_name = task.task_spec.extensions.get("properties", {}).get(FORM_PROPERTY)
             schema = version.forms.get(form_name) if form_name else None
             accepted = accepted_data(schema, data, self._reserved | {"jurisdiction"})
-            before = json_safe(self._visible_data(live.workflow))
+            before = persistence.plain(self._visible_data(live.workflow))
             task.set_data(**accepted)
             task.run()
             self._advance(case, live.workflow)
             audit(actor.name, "complete", instance=case, task=task.task_spec.bpmn_id,
-                  detail={"in": json_safe(accepted), "out": _changed(before, self._visible_data(live.workflow)),
+                  detail={"in": persistence.plain(accepted), "out": _changed(before, self._visible_data(live.workflow)),
                           "error": case.error_message})
         return case
 
@@ -447,7 +441,7 @@ class Runtime:
                 task.data.update(patch)
             self._advance(case, live.workflow)
             audit(actor.name, "retry", instance=case, task=failed[0].task_spec.bpmn_id,
-                  detail={"in": json_safe(patch), "error": case.error_message})
+                  detail={"in": persistence.plain(patch), "error": case.error_message})
         return case
 
     def fire_timers(self, instance_id: int, actor: Actor = SYSTEM) -> store.Case:
@@ -473,7 +467,7 @@ class Runtime:
             except WorkflowException as exc:  # nothing in the case waits for this message now
                 raise Conflict(str(exc)) from None
             self._advance(case, live.workflow)
-            audit(actor.name, "message", instance=case, task=name, detail={"in": json_safe(payload or {})})
+            audit(actor.name, "message", instance=case, task=name, detail={"in": persistence.plain(payload or {})})
         return case
 
     @staticmethod
@@ -535,7 +529,7 @@ def _is_uuid(value: str) -> bool:
 
 
 def _changed(before: dict, after: dict) -> dict:
-    after = json_safe(after)
+    after = persistence.plain(after)
     return {k: v for k, v in after.items() if before.get(k) != v}
 
 

@@ -94,6 +94,21 @@ def test_a_boundary_timer_fires_at_its_moment_not_a_second_early(client, users, 
         == ["Task_escalation"]
 
 
+def test_a_non_interrupting_timer_fires_at_its_moment_and_the_task_stays(client, users):
+    body = (Path(__file__).parent / "conformance" / "boundary_timer_non_interrupting.bpmn").read_bytes()
+    upload(client, users("ana", "analyst"), ("reminder.bpmn", body))
+    admin = users("root", "admin")
+    inst = client.post("/api/v1/instances", json={"process": "cf_timer_non_interrupting",
+                                                  "data": {"reviewer": "张工"}}, headers=admin).json
+    due = clock.now() + timedelta(hours=1)
+    assert move(client, users, to=due.isoformat())["fired"] == []
+    fired = move(client, users, advance="PT1S")["fired"]
+    assert [f["at"] for f in fired] == [(due + timedelta(seconds=1)).isoformat()]
+    after = client.get(f"/api/v1/instances/{inst['id']}", headers=admin).json
+    assert [t["element"] for t in after["tasks"]] == ["Task_review"] and after["tasks"][0]["id"] == inst["tasks"][0]["id"]
+    assert after["next_timer"] is None and after["status"] == "running", after  # it fired once
+
+
 def test_many_cases_fire_in_due_order(client, users, runtime):
     upload(client, users("ana", "analyst"), ("timed.bpmn", TIMED))
     admin = users("root", "admin")

@@ -71,3 +71,18 @@ def test_the_simulation_command_prints_what_fired(app, runtime):
     assert lines[-1].startswith("3 wake-ups")
     bad = app.test_cli_runner().invoke(args=["timers", "simulate", "--from", "2026-03-02", "--to", "x"])
     assert bad.exit_code != 0
+
+
+def test_dates_from_the_helpers_survive_storage_and_show_as_iso_text(client, users, runtime):
+    body = (MODELS / "statutory_year.bpmn").read_bytes().replace(
+        b"recommendations_closed = today().isoformat()", b"recommendations_closed = today()")
+    runtime.registry.deploy({"year.bpmn": body})
+    admin = users("root", "admin")
+    inst = client.post("/api/v1/instances", json={"process": "statutory_year",
+                                                  "data": {"notice_published": "2026-03-02"}}, headers=admin).json
+    runtime.forget()  # what follows is read back from the database
+    client.post("/api/v1/clock", json={"to": "2026-04-01T00:00:02+08:00"}, headers=admin)
+    runtime.forget()
+    client.post("/api/v1/clock", json={"to": "2026-06-30T00:00:00+08:00"}, headers=admin)
+    done = client.get(f"/api/v1/instances/{inst['id']}", headers=admin).json
+    assert done["status"] == "completed" and done["data"]["recommendations_closed"] == "2026-04-01"

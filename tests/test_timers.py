@@ -60,9 +60,11 @@ def test_a_timer_due_while_the_scheduler_was_down_fires_once_on_start(app, runti
     clock.install(clock.SystemClock())
     short = TIMED.replace(b'"PT1H"', b'"PT1S"')
     runtime.registry.deploy({"timed.bpmn": short})
+    second_body = short.replace(b'"PT1S"', b'"PT2S"').replace(b'cf_timer_interrupting', b'cf_timer_later')
+    runtime.registry.deploy({"later.bpmn": second_body})
+    second = runtime.start("cf_timer_later", {}, ADMIN)  # started first, due a second later
     first = runtime.start("cf_timer_interrupting", {}, ADMIN)
-    second = runtime.start("cf_timer_interrupting", {}, ADMIN)
-    time.sleep(2.2)  # both deadlines pass with no scheduler running
+    time.sleep(3.2)  # both deadlines pass with no scheduler running
     assert ready_elements(first.id) == ["Task_review"]
 
     timers.start()
@@ -75,6 +77,7 @@ def test_a_timer_due_while_the_scheduler_was_down_fires_once_on_start(app, runti
     assert ready_elements(second.id) == ["Task_escalation"]
     time.sleep(1.5)  # a second firing would show as a second timer event
     db.session.rollback()
-    fired = db.session.scalars(db.select(AuditEvent.instance_id).where(AuditEvent.action == "timer")).all()
-    assert sorted(fired) == sorted([first.id, second.id])
+    fired = db.session.scalars(db.select(AuditEvent.instance_id).where(AuditEvent.action == "timer")
+                               .order_by(AuditEvent.seq)).all()
+    assert fired == [first.id, second.id]  # once each, in due order
     assert db.session.get(ProcessInstance, first.id).next_timer_at is None
