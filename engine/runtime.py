@@ -78,6 +78,10 @@ def addressed_to(actor: Actor, model):
     return or_(model.assignee == actor.name, by_role)
 
 
+class _Unchanged(Exception):
+    """Raised inside a step that finds nothing to do."""
+
+
 class _Live:
     """A case's workflow as last saved, with what the database holds for it:
     `ready` maps each inbox entry to its pending [reminder, overdue] moments,
@@ -200,7 +204,12 @@ class Runtime:
                     raise NotFound(f"instance {instance_id} does not exist")
                 live = self._load(case)
                 due_before = case.next_timer_at
-                yield case, live
+                try:
+                    yield case, live
+                except _Unchanged:
+                    db.session.rollback()  # nothing was written: what was loaded is still this revision
+                    self._remember(case.id, live)
+                    return
                 self._save(case, live)
                 if self.before_commit is not None:
                     self.before_commit(case)
@@ -447,10 +456,11 @@ class Runtime:
     def fire_timers(self, instance_id: int, actor: Actor = SYSTEM) -> store.Case:
         """Wake an instance: every timer now due fires, through the same step path as a person."""
         with self._step(instance_id) as (case, live):
-            if case.status not in ACTIVE:
-                return case
             now = clock.now()
             fired = [self._timer_element(live, t) for t, at in live.timers.items() if at < now]
+            alerts = any(at is not None and at <= now for alert in live.ready.values() for at in alert)
+            if case.status not in ACTIVE or not (fired or alerts):
+                raise _Unchanged  # woken early, or twice: nothing to do, nothing written
             live.workflow.refresh_timers()
             self._advance(case, live.workflow)
             sent = self._send_alerts(case, live, now)

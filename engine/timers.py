@@ -105,8 +105,29 @@ class TimerService:
         _app = self.app
         self.scheduler.add_job(sweep, "interval", seconds=SWEEP_SECONDS, id="sweep", replace_existing=True,
                                next_run_time=clock.now())
+        with self.app.app_context():
+            try:
+                self.catch_up()
+            finally:
+                db.session.remove()
         self.app.extensions["green_ladder.runtime"].after_commit = self.schedule
         self.scheduler.start()
+
+    def catch_up(self) -> int:
+        """Wake, one after another in due order, every case whose time passed
+        while no scheduler ran; their stored jobs then find nothing left to do."""
+        runtime = self.app.extensions["green_ladder.runtime"]
+        due = db.session.scalars(
+            db.select(ProcessInstance.id)
+            .where(ProcessInstance.next_timer_at.is_not(None), ProcessInstance.next_timer_at < clock.now())
+            .order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
+        ).all()
+        for instance_id in due:
+            try:
+                runtime.fire_timers(instance_id)
+            except Exception:
+                log.exception("waking case %s failed; the sweep will try again", instance_id)
+        return len(due)
 
     def shutdown(self) -> None:
         """Stop, letting a wake-up under way finish its step, and hand over the lead."""

@@ -148,3 +148,14 @@ def test_a_wrong_time_limit_holds_the_case_for_an_administrator(client, users, r
                     json={"data": {"report_deadline": "2026-03-31"}}, headers=admin)
     assert r.json["status"] == "running" and r.json["tasks"][0]["due"] == "2026-04-01T00:00:00+08:00"
     assert db.session.get(ProcessInstance, inst["id"]).next_timer_at is not None
+
+
+def test_an_early_or_repeated_wake_up_writes_nothing(client, users, runtime):
+    inst, _ = start_round(client, users)
+    before = db.session.get(ProcessInstance, inst["id"]).revision
+    runtime.fire_timers(inst["id"])  # nothing is due yet
+    runtime.fire_timers(inst["id"])
+    db.session.rollback()
+    assert db.session.get(ProcessInstance, inst["id"]).revision == before
+    from engine.models import AuditEvent
+    assert not db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "timer")).all()
