@@ -424,6 +424,31 @@ class Runtime:
                           "error": case.error_message})
         return case
 
+    def assign(self, task_id: str, actor: Actor, to: "Actor | None") -> None:
+        """Claim (to=actor), release (to=None) or hand over (to=a colleague) a
+        task of a role. A task that belongs to the case's own party is not
+        passed around."""
+        entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
+        if entry is None:
+            raise NotFound(f"task {task_id} is not waiting for anyone")
+        if entry.role is None or entry.role in self.party_roles:
+            raise Conflict("this task belongs to the case's own party and cannot be claimed or handed over")
+        if not (actor.is_admin or may_act(actor, entry)):
+            raise Forbidden("you may not act on this task")
+        if to is not None and not (to.role == entry.role and (entry.jurisdiction is None or to.jurisdiction in
+                                                              (None, entry.jurisdiction))):
+            raise Forbidden(f"{to.name} is not of this task's role and jurisdiction")
+        with self._step(entry.instance_id) as (case, live):
+            current = store.inbox_entry(task_id)
+            if current is None:
+                raise Conflict("this task has already been completed or is no longer waiting")
+            if current.assignee != entry.assignee:
+                raise Conflict("someone else claimed or handed over this task meanwhile; reload")
+            store.conn().execute(store.ASSIGN, {"b_id": task_id, "assignee": to.name if to else None})
+            action = "release" if to is None else ("claim" if to.name == actor.name else "handover")
+            audit(actor.name, action, instance=case, task=entry.element,
+                  detail={"task": task_id, "from": entry.assignee, "to": to.name if to else None})
+
     def cancel(self, instance_id: int, actor: Actor, reason: str | None = None) -> store.Case:
         with self._step(instance_id) as (case, live):
             if not actor.is_admin and case.started_by != actor.name:

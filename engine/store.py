@@ -73,6 +73,7 @@ SELECT_INBOX_ENTRY = select(INBOX).where(INBOX.c.id == bindparam("id"))
 SELECT_INBOX_IDS_FIRST = select(INBOX.c.id).where(INBOX.c.instance_id == bindparam("id")).limit(1)
 SELECT_INBOX_ALERTS = select(INBOX.c.id, INBOX.c.remind_at, INBOX.c.due_at, INBOX.c.overdue_noticed).where(
     INBOX.c.instance_id == bindparam("id"))
+ASSIGN = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(assignee=bindparam("assignee"))
 MARK_REMINDED = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(remind_at=None)
 MARK_OVERDUE_NOTICED = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(overdue_noticed=True)
 INSERT_NOTICE = insert(NOTICE)

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
@@ -70,6 +71,15 @@ def _empty(kind: str):
         conn.execute(text("UPDATE audit_head SET seq = 0, hash = :h WHERE id = 1"), {"h": "0" * 64})
 
 
+class IsolatedClient(FlaskClient):
+    """Each request in an app context of its own, as in a real server: its own
+    `g` and database session, not the test's."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture(params=DATABASES)
 def app(request, database_urls, tmp_path):
     clock.install(clock.VirtualClock(START))
@@ -80,6 +90,7 @@ def app(request, database_urls, tmp_path):
         "FORMS_DIR": str(ROOT / "forms"),
     })
     app.config["DB_KIND"] = request.param
+    app.test_client_class = IsolatedClient
     with app.app_context():
         _empty(request.param)
         yield app

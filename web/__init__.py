@@ -4,8 +4,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask
+from datetime import timedelta
+
+from flask import Flask, request, session
+from flask_babel import Babel
 from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
 
 from engine import clock
 from engine.db import db
@@ -17,13 +21,24 @@ from engine.timers import JOB_TABLE, TimerService
 
 ROOT = Path(__file__).resolve().parent.parent
 migrate = Migrate()
+csrf = CSRFProtect()
+babel = Babel()
+LANGUAGES = ("zh_CN", "en")
+
+
+def _locale():
+    """Chinese unless the user chose English (or their browser asks for it and they chose nothing)."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES, default="zh_CN") if request else "zh_CN"
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("SECRET_KEY", "dev"),
+        SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(app),
         SQLALCHEMY_DATABASE_URI=_database_url(app),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         MAX_CONTENT_LENGTH=int(os.environ.get("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)),
@@ -33,6 +48,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         # Run the timer scheduler inside this process (make run); production runs `flask timers run`.
         SCHEDULER=os.environ.get("SCHEDULER", "") == "in-process",
         JSON_AS_ASCII=False,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # behind HTTPS in production; plain http on a developer's machine
+        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "") == "1",
+        BABEL_DEFAULT_LOCALE="zh_CN",
+        BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "web" / "translations"),
     )
     if test_config:
         app.config.from_mapping(test_config)
@@ -53,20 +76,64 @@ def create_app(test_config: dict | None = None) -> Flask:
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES
     )
 
-    from . import api, cli, home
+    from . import api, auth, cli, home, inbox
 
+    auth.login_manager.init_app(app)
+    csrf.init_app(app)
+    csrf.exempt(api.bp)  # the API authenticates each request with a bearer token, not a cookie
+    babel.init_app(app, locale_selector=_locale)
     app.register_blueprint(home.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(inbox.bp)
     app.register_blueprint(api.bp)
     api.json_errors(app)
+    app.context_processor(_template_helpers)
     cli.init_app(app)
     if app.config["SCHEDULER"] and app.config["CLOCK"] != "virtual":
         TimerService(app).start()
     return app
 
 
+def _template_helpers():
+    from flask_babel import get_locale
+
+    from engine.green.roles import JURISDICTIONS, ROLES
+
+    def english() -> bool:
+        return str(get_locale()) == "en"
+
+    def cn_datetime(moment):
+        """Beijing time, in Chinese form (2026年04月01日 00:00) unless the user chose English."""
+        if not moment:
+            return ""
+        return moment.astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M" if english() else "%Y年%m月%d日 %H:%M")
+
+    def name_in(table, code):
+        names = table.get(code)
+        return code if names is None else names[1 if english() else 0]
+
+    return {
+        "get_locale": get_locale,
+        "role_name": lambda code: name_in(ROLES, code),
+        "city_name": lambda code: name_in(JURISDICTIONS, code),
+        "cn_datetime": cn_datetime,
+    }
+
+
 def _not_the_scheduler_table(obj, name, type_, reflected, compare_to):
     """APScheduler creates and owns its job table; migrations leave it alone."""
     return not (type_ == "table" and name == JOB_TABLE)
+
+
+def _instance_secret(app: Flask) -> str:
+    """A random signing key kept in the instance folder, made on first start."""
+    path = os.path.join(app.instance_path, "secret_key")
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(os.urandom(32).hex())
+    with open(path) as f:
+        return f.read().strip()
 
 
 def _database_url(app: Flask) -> str:

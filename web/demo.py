@@ -13,17 +13,20 @@ from engine.runtime import Actor
 
 from .users import add_user
 
-# Known tokens so a newcomer can call the API at once; never used outside the demo database.
+# Known tokens and one password so a newcomer can sign in and call the API at once;
+# never used outside the demo database.
+DEMO_PASSWORD = "green-ladder"
 DEMO_USERS = [
-    ("admin", "admin", None),
-    ("analyst", "analyst", None),
-    ("provincial", "provincial", None),
-    ("expert", "expert", None),
-    ("lanzhou", "municipal", "620100"),
-    ("tianshui", "municipal", "620500"),
-    ("jinchuan-group", "applicant", None),
-    ("tianshui-electric", "applicant", None),
-    ("agency-gsgreen", "agency", None),
+    ("admin", "admin", None, "系统管理员"),
+    ("analyst", "analyst", None, "流程分析员 李工"),
+    ("provincial", "provincial", None, "省工信厅节能处 张处长"),
+    ("expert", "expert", None, "评审专家 赵教授"),
+    ("lanzhou", "municipal", "620100", "兰州市工信局 王科长"),
+    ("lanzhou2", "municipal", "620100", "兰州市工信局 刘科员"),
+    ("tianshui", "municipal", "620500", "天水市工信局 陈科长"),
+    ("jinchuan-group", "applicant", None, "金川集团股份有限公司"),
+    ("tianshui-electric", "applicant", None, "天水电气传动研究所"),
+    ("agency-gsgreen", "agency", None, "甘肃绿评科技有限公司"),
 ]
 
 CASES = [
@@ -44,10 +47,10 @@ def seed() -> list[tuple[str, str, str | None, str]]:
     runtime = current_app.extensions["green_ladder.runtime"]
     runtime.registry.deploy(collect([current_app.config["PROCESSES_DIR"]]), actor="demo", note="demo seed")
     accounts = []
-    for name, role, city in DEMO_USERS:
+    for name, role, city, display in DEMO_USERS:
         token = f"demo-{name}"
         if db.session.scalar(db.select(User).where(User.name == name)) is None:
-            add_user(name, role, city, actor="demo", token=token)
+            add_user(name, role, city, actor="demo", token=token, password=DEMO_PASSWORD, display_name=display)
         accounts.append((name, role, city, token))
     if db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)) == 0:
         for applicant, city, stage in CASES:
@@ -68,7 +71,8 @@ def seed() -> list[tuple[str, str, str | None, str]]:
 def demo():
     """Deploy processes/, create the demo accounts and cases, print the accounts."""
     accounts = seed()
-    click.echo("Demo accounts (API: Authorization: Bearer <token>):")
+    click.echo(f"Demo accounts: sign in at http://127.0.0.1:5000/login with password {DEMO_PASSWORD};")
+    click.echo("the API takes 'Authorization: Bearer <token>':")
     for name, role, city, token in accounts:
         where = f"（{JURISDICTIONS[city][0]}）" if city else ""
         click.echo(f"  {token:26} {name:18} {ROLES[role][0]}{where}")

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
+
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import clock
 from engine.audit import append as audit
@@ -17,8 +20,14 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+MIN_PASSWORD = 8
+
+
 def add_user(
-    name: str, role: str, jurisdiction: str | None = None, actor: str | None = None, token: str | None = None
+    name: str, role: str, jurisdiction: str | None = None, actor: str | None = None, token: str | None = None,
+    password: str | None = None, display_name: str | None = None,
 ) -> tuple[User, str]:
     """Create a user and return it with its token (shown once, stored hashed).
     A token is generated unless given (the demo's accounts use known ones)."""
@@ -30,8 +39,12 @@ def add_user(
         raise EngineError(f"a {role} user needs --jurisdiction (a division code such as 620100)")
     if db.session.scalar(db.select(User).where(User.name == name)) is not None:
         raise Conflict(f"user '{name}' exists already")
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise EngineError(f"a password needs at least {MIN_PASSWORD} characters")
     token = token or secrets.token_urlsafe(32)
-    user = User(name=name, role=role, jurisdiction=jurisdiction, token_hash=_hash(token), created_at=clock.now())
+    user = User(name=name, role=role, jurisdiction=jurisdiction, token_hash=_hash(token), created_at=clock.now(),
+                display_name=display_name, failed_logins=0,
+                password_hash=generate_password_hash(password) if password else None)
     db.session.add(user)
     audit(actor, "user.add", detail={"name": name, "role": role, "jurisdiction": jurisdiction})
     db.session.commit()
@@ -44,3 +57,29 @@ def user_for_token(token: str) -> User | None:
 
 def actor_of(user: User) -> Actor:
     return Actor(user.name, user.role, user.jurisdiction)
+
+
+class SignInRefused(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def sign_in(name: str, password: str) -> User:
+    """Check a password. Five wrong ones in a row lock the account for 15
+    minutes; an unknown name and a wrong password get the same answer."""
+    user = db.session.scalar(db.select(User).where(User.name == name))
+    now = clock.now()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        raise SignInRefused(f"locked until {user.locked_until.strftime('%H:%M')}")
+    if user is None or not user.password_hash or not check_password_hash(user.password_hash, password):
+        if user is not None:
+            user.failed_logins = (user.failed_logins or 0) + 1
+            if user.failed_logins >= MAX_FAILED_LOGINS:
+                user.locked_until, user.failed_logins = now + LOCKOUT, 0
+                audit(name, "user.locked", detail={"until": user.locked_until.isoformat()})
+            db.session.commit()
+        raise SignInRefused("wrong")
+    user.failed_logins, user.locked_until = 0, None
+    db.session.commit()
+    return user

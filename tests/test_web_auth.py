@@ -1,0 +1,84 @@
+"""Signing in to the web pages: hashed passwords, lockout, CSRF, cookies, redirects."""
+from __future__ import annotations
+
+from webclient import csrf_token, post_form, sign_in
+
+from engine.db import db
+from engine.models import User
+from web.users import add_user
+
+
+def person(name="lz", role="municipal", city="620100", password="correct-horse"):
+    user, _ = add_user(name, role, city, password=password, display_name="王科长")
+    return user
+
+
+def test_sign_in_takes_the_user_to_their_inbox(client):
+    person()
+    r = sign_in(client, "lz")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/inbox/")
+    page = client.get("/inbox/").get_data(as_text=True)
+    assert "王科长" in page and "兰州市" in page
+    stored = db.session.scalar(db.select(User.password_hash).where(User.name == "lz"))
+    assert "correct-horse" not in stored and stored.startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(client):
+    person()
+    wrong = sign_in(client, "lz", "nope-nope")
+    unknown = sign_in(client, "nobody", "nope-nope")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "用户名或密码错误" in wrong.get_data(as_text=True) and "用户名或密码错误" in unknown.get_data(as_text=True)
+    assert 'value="lz"' in wrong.get_data(as_text=True)  # the name typed is kept
+
+
+def test_five_wrong_passwords_lock_the_account(client):
+    from datetime import timedelta
+
+    from engine import clock
+
+    person()
+    for _ in range(5):
+        assert sign_in(client, "lz", "guess-guess").status_code == 401
+    locked = sign_in(client, "lz")  # even the right password
+    assert locked.status_code == 401 and "锁定" in locked.get_data(as_text=True)
+    clock.current().advance(timedelta(minutes=16))
+    assert sign_in(client, "lz").status_code == 302
+
+
+def test_pages_need_a_signed_in_user(client):
+    r = client.get("/inbox/")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+def test_a_form_without_its_csrf_token_is_refused(client):
+    person()
+    r = client.post("/login", data={"username": "lz", "password": "correct-horse"})
+    assert r.status_code == 400
+    sign_in(client, "lz")
+    assert client.post("/logout").status_code == 400
+    assert post_form(client, "/logout").status_code == 302
+    assert client.get("/inbox/").status_code == 302  # signed out
+
+
+def test_the_session_cookie_is_http_only_and_same_site(client):
+    person()
+    r = sign_in(client, "lz")
+    cookie = r.headers.get("Set-Cookie", "")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_no_open_redirect_after_sign_in(client):
+    person()
+    token = csrf_token(client)
+    r = client.post("/login?next=//evil.example/x", data={"username": "lz", "password": "correct-horse",
+                                                          "csrf_token": token})
+    assert r.headers["Location"].endswith("/inbox/")
+
+
+def test_english_on_request(client):
+    person()
+    sign_in(client, "lz")
+    client.get("/lang/en")
+    page = client.get("/inbox/").get_data(as_text=True)
+    assert '<html lang="en"' in page
