@@ -188,6 +188,12 @@ def test_users_add_prints_a_working_token_last(app, client):
     assert client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     refused = app.test_cli_runner().invoke(args=["users", "add", "x", "--role", "municipal"])
     assert refused.exit_code != 0 and "jurisdiction" in refused.output
+    with_password = app.test_cli_runner().invoke(
+        args=["users", "add", "prov", "--role", "provincial", "--password", "--display-name", "张处长"],
+        input="s3cret-pass\ns3cret-pass\n")
+    assert with_password.exit_code == 0, with_password.output
+    from web.users import sign_in
+    assert sign_in("prov", "s3cret-pass").display_name == "张处长"
 
 
 def test_models_deploy_prints_findings_and_fails_on_errors(app, tmp_path):

@@ -57,10 +57,13 @@ def check(paths):
 @click.option("--role", required=True)
 @click.option("--jurisdiction", default=None, help="Division code, e.g. 620100 (municipal users).")
 @click.option("--token", "show_token", is_flag=True, help="Print the new API token as the last line.")
-def add(name, role, jurisdiction, show_token):
+@click.option("--password", "ask_password", is_flag=True, help="Ask for a password to sign in to the web pages.")
+@click.option("--display-name", default=None, help="The name shown on pages, e.g. 兰州市工信局 王科长.")
+def add(name, role, jurisdiction, show_token, ask_password, display_name):
     """Create a user."""
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True) if ask_password else None
     try:
-        user, token = add_user(name, role, jurisdiction, actor="cli")
+        user, token = add_user(name, role, jurisdiction, actor="cli", password=password, display_name=display_name)
     except EngineError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"created {user.name} ({user.role}{', ' + user.jurisdiction if user.jurisdiction else ''})")
