@@ -8,7 +8,7 @@ from engine.db import db
 
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
 REPORT = {
-    "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0C", "evaluation_mode": "self",
+    "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self",
     "basic_requirements_met": True, "score": 88,
 }
 
@@ -248,3 +248,13 @@ def test_the_landing_page_lists_deployed_procedures(client, users):
     deploy_creation(client, users)
     page = client.get("/").get_data(as_text=True)
     assert "municipal_creation" in page and "/api/v1/openapi.json" in page
+
+
+def test_a_mistyped_credit_code_is_refused_with_the_reason(client, users):
+    deploy_creation(client, users)
+    firm = users("firm", "applicant")
+    inst = start(client, firm)
+    typo = REPORT["credit_code"][:-1] + "Q"
+    r = client.post(f"/api/v1/tasks/{inst['tasks'][0]['id']}/complete",
+                    json={"data": {**REPORT, "credit_code": typo}}, headers=firm)
+    assert r.status_code == 422 and "check character" in r.json["fields"]["credit_code"][0]

@@ -14,6 +14,8 @@ from flask_wtf.csrf import CSRFProtect
 from engine import clock
 from engine.db import db
 from engine.models import alembic_render_item
+from engine.forms import register_format
+from engine.green import credit_code
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.registry import Registry
 from engine.runtime import Runtime
@@ -71,6 +73,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_item=alembic_render_item,
                      include_object=_not_the_scheduler_table)
 
+    register_format("gb32100", credit_code.problem)
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions["green_ladder.runtime"] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES
