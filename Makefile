@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 FLASK := PYTHONPATH=$(CURDIR) $(VENV)/bin/flask --app web
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/green_ladder_test
 
+CHROMIUM := /usr/bin/chromium
+
 .PHONY: run test setup postgres bench bench-timers
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -16,6 +18,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 setup: $(VENV)/.installed
 
+# bpmn-js and the other browser libraries the app serves from node_modules, as package-lock.json pins them.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used); a CJK font for its pages.
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei
+
 # The local PostgreSQL the suite also runs on: started if it is down, test database created if missing.
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
@@ -23,12 +35,12 @@ postgres:
 	@psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='green_ladder_test'" | grep -q 1 \
 	  || psql -h 127.0.0.1 -U postgres -d postgres -qc "create database green_ladder_test"
 
-run: setup
+run: setup node_modules/.installed
 	$(FLASK) db upgrade
 	$(FLASK) demo
 	SCHEDULER=in-process $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: setup postgres
+test: setup postgres node_modules/.installed $(CHROMIUM)
 	PYTHONPATH=$(CURDIR) TEST_POSTGRES_URL=$(PG_URL) $(PY) -m pytest
 
 bench: setup postgres

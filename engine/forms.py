@@ -11,18 +11,19 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from .errors import FormInvalid
 
-_FORMAT = FormatChecker()
+FORMAT_CHECKER = FormatChecker()
 _EXPLAIN: dict[str, Callable[[object], str]] = {}
 
 
 def register_format(name: str, problem: Callable[[object], str | None]) -> None:
     """Teach form validation a domain format (e.g. a credit code): `problem`
     says what is wrong with a value, or None when it is right."""
-    _FORMAT.checks(name)(lambda value: not isinstance(value, str) or problem(value) is None)
+    FORMAT_CHECKER.checks(name)(lambda value: not isinstance(value, str) or problem(value) is None)
     _EXPLAIN[name] = problem
 
 
-def _message(error) -> str:
+def explain(error) -> str:
+    """A jsonschema error as a person should read it (domain formats say what is wrong)."""
     if error.validator == "format" and error.validator_value in _EXPLAIN:
         return _EXPLAIN[error.validator_value](error.instance) or error.message
     return error.message
@@ -51,8 +52,8 @@ def accepted_data(schema: dict | None, data, reserved: frozenset[str] = frozense
         for key in data:
             if key not in declared and key not in errors:
                 errors.setdefault(key, []).append(f"'{key}' is not a field of this form")
-        for error in Draft202012Validator(schema, format_checker=_FORMAT).iter_errors(data):
-            errors.setdefault(_field(error), []).append(_message(error))
+        for error in Draft202012Validator(schema, format_checker=FORMAT_CHECKER).iter_errors(data):
+            errors.setdefault(_field(error), []).append(explain(error))
     if errors:
         raise FormInvalid(errors)
     if schema is None:

@@ -29,7 +29,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.dmn.specs.model import HitPolicy
 from SpiffWorkflow.spiff.parser.process import SPIFF_XSD, SpiffBpmnParser
 
-from . import clock, deadlines
+from . import clock, deadlines, services
 from .audit import append as audit
 from .db import db
 from .models import ModelFile, ModelVersion, ProcessHead
@@ -294,6 +294,12 @@ class Validation:
                 )
         self._lint_timers(name, doc)
         self._lint_time_limits(name, doc)
+        for op in doc.iterfind(f".//{{{SPIFF_NS}}}serviceTaskOperator"):
+            if op.get("id") not in services.OPERATIONS:
+                task = op.getparent().getparent()
+                known = ", ".join(sorted(services.OPERATIONS)) or "none"
+                self.add(name, op.sourceline, task.get("id"),
+                         f"no service operation '{op.get('id')}' (known: {known})")
 
     def _lint_time_limits(self, name, doc):
         engine = make_script_engine()

@@ -28,7 +28,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundExcepti
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from . import clock, deadlines, persistence, store
+from . import clock, deadlines, persistence, services, store
 from .audit import append as audit
 from .db import db, write_intent
 from .errors import Conflict, EngineError, Forbidden, NotFound
@@ -161,6 +161,22 @@ class Runtime:
                 self._cache.clear()
             else:
                 self._cache.pop(instance_id, None)
+
+    def read_workflow(self, instance_id: int) -> BpmnWorkflow:
+        """A case's workflow as stored, for display: one consistent read (the row
+        held against a step's write on PostgreSQL), never the live cached object
+        a step may be changing."""
+        c = store.conn()
+        case = c.execute(store.SELECT_CASE_FOR_READING, {"id": instance_id}).first()
+        if case is None:
+            raise NotFound(f"instance {instance_id} does not exist")
+        version = self.registry.load(case.version_id)
+        shell = c.execute(store.SELECT_SHELL, {"id": instance_id}).scalar_one()
+        rows = dict(c.execute(store.SELECT_TASK_ROWS, {"id": instance_id}).all())
+        db.session.commit()
+        workflow, _ = persistence.restore(shell, rows, version.specs[case.process_id],
+                                          version.subprocess_specs[case.process_id])
+        return workflow
 
     def _load(self, case: store.Case) -> _Live:
         live = self._cached(case.id, case.revision)
@@ -305,9 +321,11 @@ class Runtime:
             conn.execute(store.INSERT_TIMERS, added)
         return due
 
-    def _advance(self, case: store.Case, wf: BpmnWorkflow):
+    def _advance(self, case: store.Case, wf: BpmnWorkflow, actor: Actor):
         """Run the engine until it waits, and give each newly ready task its time
-        limit; a script, DMN or time-limit error becomes the case's error."""
+        limit; a script, DMN, service or time-limit error becomes the case's error."""
+        token = services.current_step.set(
+            services.StepContext(case.id, case.process_id, case.version_id, actor.name))
         try:
             wf.do_engine_steps()
             case.error_message = case.error_element = None
@@ -317,6 +335,8 @@ class Runtime:
             case.error_message = str(exc)
             if task is None:
                 raise
+        finally:
+            services.current_step.reset(token)
         now = clock.now()
         for task in wf.get_tasks(state=TaskState.READY, manual=True):
             if deadlines.KEY in task.internal_data:
@@ -390,7 +410,7 @@ class Runtime:
                 "jurisdiction": jurisdiction, "started_by": actor.name, "created_at": now, "updated_at": now,
                 "revision": 0, "shell": "{}", "serializer_version": persistence.SERIALIZER_VERSION, "data": {},
             }).scalar_one()
-            self._advance(case, wf)
+            self._advance(case, wf, actor)
             audit(actor.name, "start", instance=case, task=process_id,
                   detail={"in": persistence.plain(data), "error": case.error_message})
             self._save(case, _Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
@@ -418,7 +438,7 @@ class Runtime:
             before = persistence.plain(self._visible_data(live.workflow))
             task.set_data(**accepted)
             task.run()
-            self._advance(case, live.workflow)
+            self._advance(case, live.workflow, actor)
             audit(actor.name, "complete", instance=case, task=task.task_spec.bpmn_id,
                   detail={"in": persistence.plain(accepted), "out": _changed(before, self._visible_data(live.workflow)),
                           "error": case.error_message})
@@ -473,7 +493,7 @@ class Runtime:
                 live.workflow.reset_from_task_id(task.id)
                 # the reset task inherits its parent's data again; the correction goes on top
                 task.data.update(patch)
-            self._advance(case, live.workflow)
+            self._advance(case, live.workflow, actor)
             audit(actor.name, "retry", instance=case, task=failed[0].task_spec.bpmn_id,
                   detail={"in": persistence.plain(patch), "error": case.error_message})
         return case
@@ -487,7 +507,7 @@ class Runtime:
             if case.status not in ACTIVE or not (fired or alerts):
                 raise _Unchanged  # woken early, or twice: nothing to do, nothing written
             live.workflow.refresh_timers()
-            self._advance(case, live.workflow)
+            self._advance(case, live.workflow, actor)
             sent = self._send_alerts(case, live, now)
             audit(actor.name, "timer", instance=case, task=",".join(sorted(fired)) or None,
                   detail={"alerts": sent} if sent else None)
@@ -501,7 +521,7 @@ class Runtime:
                 live.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload or {}))
             except WorkflowException as exc:  # nothing in the case waits for this message now
                 raise Conflict(str(exc)) from None
-            self._advance(case, live.workflow)
+            self._advance(case, live.workflow, actor)
             audit(actor.name, "message", instance=case, task=name, detail={"in": persistence.plain(payload or {})})
         return case
 

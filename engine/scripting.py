@@ -9,8 +9,10 @@ from __future__ import annotations
 import builtins
 import datetime as _dt
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
+from . import services
 from .calendar import EXPRESSION_HELPERS
 
 SAFE_BUILTINS = {
@@ -39,5 +41,14 @@ def reserved_names() -> frozenset[str]:
     return frozenset(script_globals())
 
 
+class ScriptEngine(PythonScriptEngine):
+    def call_service(self, task, operation_name=None, operation_params=None, **_):
+        # SpiffWorkflow's own version hides the operation's error behind a NameError of its own
+        try:
+            return services.call(operation_name, operation_params)
+        except Exception as err:
+            raise WorkflowTaskException(f"{operation_name}: {err}", task=task, exception=err) from err
+
+
 def make_script_engine() -> PythonScriptEngine:
-    return PythonScriptEngine(environment=TaskDataEnvironment(script_globals()))
+    return ScriptEngine(environment=TaskDataEnvironment(script_globals()))

@@ -46,6 +46,8 @@ class Case:
 _CASE_COLUMNS = [CASE.c[f.name] for f in fields(Case) if f.name != "data"]
 
 SELECT_CASE_FOR_STEP = select(*_CASE_COLUMNS).where(CASE.c.id == bindparam("id")).with_for_update()
+SELECT_CASE_FOR_READING = (select(CASE.c.version_id, CASE.c.process_id).where(CASE.c.id == bindparam("id"))
+                           .with_for_update(read=True))
 SELECT_SHELL = select(CASE.c.shell).where(CASE.c.id == bindparam("id"))
 INSERT_CASE = insert(CASE).returning(CASE.c.id)
 UPDATE_CASE = (

@@ -57,8 +57,9 @@ def database_urls(tmp_path_factory):
     return urls
 
 
-TABLES = ["notification", "human_task", "pending_timer", "instance_task", "process_instance", "model_file",
-          "process_head", "model_version", "audit_event", "app_user"]
+TABLES = ["designation_event", "designation", "organisation", "task_draft", "notification", "human_task",
+          "pending_timer", "instance_task", "process_instance", "model_file", "process_head", "model_version",
+          "audit_event", "app_user"]
 
 
 def _empty(kind: str):

@@ -8,7 +8,7 @@ from engine.db import db
 
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
 REPORT = {
-    "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self",
+    "organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self",
     "basic_requirements_met": True, "score": 88,
 }
 
@@ -47,8 +47,15 @@ def test_a_case_runs_from_application_to_listing(client, users):
     assert r.status_code == 200
     done = client.get(f"/api/v1/instances/{inst['id']}", headers=firm).json
     assert done["status"] == "completed" and done["tasks"] == []
-    assert done["data"]["designation"] == {"unit_type": "green_factory", "level": "municipal",
-                                           "status": "listed", "credit_code": REPORT["credit_code"]}
+    listed = done["data"]["designation"]
+    assert (listed["unit_type"], listed["level"], listed["status"], listed["listed_on"]) == \
+        ("green_factory", "municipal", "listed", "2026-03-02")
+    from engine.green.models import Designation
+
+    record = db.session.get(Designation, listed["designation_id"])
+    assert record.organisation.credit_code == REPORT["credit_code"] and record.organisation.name == "兰州绿源制造有限公司"
+    assert (record.instance_id, record.version_id, record.jurisdiction) == (inst["id"], deployed["version"], "620100")
+    assert [e.action for e in record.events] == ["listed"] and record.events[0].actor == "lz"
     assert done["version"] == deployed["version"]
 
 

@@ -27,6 +27,9 @@ LINE = """<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:st
 
 @pytest.fixture
 def registry():
+    from engine.green import designations
+
+    designations.register()
     return Registry(ROOT / "forms", role_for_lane)
 
 
@@ -236,3 +239,12 @@ def test_an_element_with_the_engines_own_start_id_is_refused(registry):
     errors = only(registry.check({"start.bpmn": content}).findings)
     assert [(e.element, e.line) for e in errors] == [("Start", 4)]
     assert "reserved" in errors[0].message
+
+
+def test_a_service_task_naming_no_operation_is_refused(registry):
+    body = LINE.replace('<bpmn:userTask id="work" name="Work">', '<bpmn:serviceTask id="work"><bpmn:extensionElements>'
+                        '<spiffworkflow:serviceTaskOperator id="designation.lsit"><spiffworkflow:parameters/>'
+                        '</spiffworkflow:serviceTaskOperator></bpmn:extensionElements>').replace(
+        "</bpmn:userTask>", "</bpmn:serviceTask>")
+    [e] = only(registry.check({"svc.bpmn": bpmn(body)}).findings)
+    assert e.element == "work" and "designation.lsit" in e.message and "designation.list" in e.message

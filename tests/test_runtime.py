@@ -15,7 +15,7 @@ from engine.runtime import Actor
 
 ADMIN = Actor("root", "admin")
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
-REPORT = {"unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self",
+REPORT = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self",
           "basic_requirements_met": True, "score": 88}
 
 SCRIPTED = b"""<?xml version="1.0" encoding="UTF-8"?>

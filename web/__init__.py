@@ -15,7 +15,7 @@ from engine import clock
 from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
-from engine.green import credit_code
+from engine.green import credit_code, designations
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.registry import Registry
 from engine.runtime import Runtime
@@ -74,12 +74,13 @@ def create_app(test_config: dict | None = None) -> Flask:
                      include_object=_not_the_scheduler_table)
 
     register_format("gb32100", credit_code.problem)
+    designations.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions["green_ladder.runtime"] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES
     )
 
-    from . import api, auth, cli, home, inbox
+    from . import api, auth, cases, cli, home, inbox, registry, tasks
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
@@ -88,6 +89,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
+    app.register_blueprint(tasks.bp)
+    app.register_blueprint(cases.bp)
+    app.register_blueprint(registry.bp)
     app.register_blueprint(api.bp)
     api.json_errors(app)
     app.context_processor(_template_helpers)
@@ -109,7 +113,11 @@ def _template_helpers():
         """Beijing time, in Chinese form (2026年04月01日 00:00) unless the user chose English."""
         if not moment:
             return ""
-        return moment.astimezone(clock.SHANGHAI).strftime("%Y-%m-%d %H:%M" if english() else "%Y年%m月%d日 %H:%M")
+        local = moment.astimezone(clock.SHANGHAI)
+        day, time = local.date(), local.strftime("%H:%M")
+        if time == "00:00":  # a deadline "by 31 March" ends at midnight: show it on its own day
+            day, time = day - timedelta(days=1), "24:00"
+        return f"{day:%Y-%m-%d} {time}" if english() else f"{day:%Y年%m月%d日} {time}"
 
     def name_in(table, code):
         names = table.get(code)

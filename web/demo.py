@@ -37,7 +37,7 @@ CASES = [
 ]
 
 REPORT = {
-    "unit_type": "green_factory", "credit_code": "91620000224330075D", "evaluation_mode": "third_party",
+    "organisation_name": "金川集团股份有限公司", "unit_type": "green_factory", "credit_code": "91620000224330075D", "evaluation_mode": "third_party",
     "agency_name": "甘肃绿评科技有限公司", "basic_requirements_met": True, "score": 86.5,
     "summary": "基础设施、管理体系、能源资源投入等指标均满足 GB/T 36132 要求。",
 }

@@ -18,15 +18,15 @@ def check_character(first17: str) -> str:
 def problem(code: str) -> str | None:
     """Why `code` is not a valid credit code, or None when it is."""
     if not isinstance(code, str) or len(code) != 18:
-        return "a unified social credit code has 18 characters"
+        return "统一社会信用代码应为18位 (a credit code has 18 characters)"
     bad = sorted({c for c in code if c not in ALPHABET})
     if bad:
-        return f"characters not allowed in a credit code: {' '.join(bad)} (I, O, S, V, Z and lower case are never used)"
+        return f"含有不允许的字符 {' '.join(bad)}（不使用 I、O、S、V、Z 和小写字母） (characters not allowed in a credit code)"
     if not code[2:8].isdigit():
-        return "characters 3 to 8 must be the administrative division code (digits)"
+        return "第3至8位应为登记管理机关行政区划码（数字） (characters 3-8 are the division code)"
     expected = check_character(code[:17])
     if code[17] != expected:
-        return f"the check character is wrong (expected {expected}): a character was mistyped"
+        return f"校验码不符（应为 {expected}），请检查是否输错 (the check character is wrong: a character was mistyped)"
     return None
 
 

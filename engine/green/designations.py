@@ -1,0 +1,78 @@
+"""Service operations on designations, called from the diagrams' service tasks."""
+from __future__ import annotations
+
+from engine import clock, services
+from engine.db import db
+from engine.services import ServiceError, StepContext
+
+from . import credit_code
+from .models import LEVELS, UNIT_TYPES, Designation, DesignationEvent, Organisation
+from .roles import JURISDICTIONS
+
+
+def _organisation(code: str, name: str | None, jurisdiction: str | None) -> Organisation:
+    if (why := credit_code.problem(code)) is not None:
+        raise ServiceError(f"credit code {code!r}: {why}")
+    org = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == code))
+    if org is None:
+        if not name:
+            raise ServiceError(f"no organisation with credit code {code} is known; give its name")
+        org = Organisation(credit_code=code, name=name, jurisdiction=jurisdiction, created_at=clock.now())
+        db.session.add(org)
+        db.session.flush()
+    return org
+
+
+def list_designation(params: dict, step: StepContext) -> dict:
+    """List an organisation as a unit type at a level (公布), from today."""
+    unit_type, level = params.get("unit_type"), params.get("level")
+    if unit_type not in UNIT_TYPES:
+        raise ServiceError(f"unknown unit type {unit_type!r}")
+    if level not in LEVELS:
+        raise ServiceError(f"unknown level {level!r}")
+    jurisdiction = params.get("jurisdiction")
+    if jurisdiction is not None and jurisdiction not in JURISDICTIONS:
+        raise ServiceError(f"unknown jurisdiction {jurisdiction!r}")
+    org = _organisation(params.get("credit_code"), params.get("name"), jurisdiction)
+    held = db.session.scalar(db.select(Designation).where(
+        Designation.organisation_id == org.id, Designation.unit_type == unit_type,
+        Designation.level == level, Designation.status == "listed"))
+    if held is not None:
+        raise ServiceError(f"{org.name} already holds {UNIT_TYPES[unit_type][0]} at {LEVELS[level][0]} level "
+                           f"(since {held.listed_on.isoformat()})")
+    today = clock.now().date()
+    designation = Designation(
+        organisation_id=org.id, unit_type=unit_type, level=level, status="listed",
+        jurisdiction=jurisdiction or org.jurisdiction, decision=params.get("decision"), listed_on=today,
+        instance_id=step.instance_id, version_id=step.version_id,
+    )
+    db.session.add(designation)
+    db.session.flush()
+    db.session.add(DesignationEvent(designation_id=designation.id, at=clock.now(), action="listed",
+                                    reason=params.get("decision"), instance_id=step.instance_id, actor=step.actor))
+    return {"designation_id": designation.id, "organisation_id": org.id, "listed_on": today.isoformat(),
+            "unit_type": unit_type, "level": level, "status": "listed"}
+
+
+def end_designation(params: dict, step: StepContext) -> dict:
+    """End a designation: revoked under Art 21, or withdrawn at the unit's request."""
+    designation = db.session.get(Designation, params.get("designation_id") or 0)
+    if designation is None:
+        raise ServiceError(f"no designation {params.get('designation_id')!r}")
+    status = params.get("status", "revoked")
+    if status not in ("revoked", "withdrawn"):
+        raise ServiceError(f"a designation ends as revoked or withdrawn, not {status!r}")
+    if designation.status != "listed":
+        raise ServiceError(f"designation {designation.id} is already {designation.status}")
+    reason = params.get("reason")
+    if not reason:
+        raise ServiceError("give the reason (e.g. the Art 21 ground)")
+    designation.status, designation.ended_on, designation.end_reason = status, clock.now().date(), reason
+    db.session.add(DesignationEvent(designation_id=designation.id, at=clock.now(), action=status, reason=reason,
+                                    instance_id=step.instance_id, actor=step.actor))
+    return {"designation_id": designation.id, "status": status, "ended_on": designation.ended_on.isoformat()}
+
+
+def register() -> None:
+    """Make these operations callable from the diagrams' service tasks."""
+    services.OPERATIONS.update({"designation.list": list_designation, "designation.end": end_designation})

@@ -1,0 +1,71 @@
+"""Domain records of the green-manufacturing system: organisations and their
+designations (称号), with the history of every change. A designation changes
+only through a process step (a service operation), which the step's audit
+event covers."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.db import db
+from engine.models import Aware
+
+UNIT_TYPES = {
+    "green_factory": ("绿色工厂", "Green factory"),
+    "green_park": ("绿色工业园区", "Green industrial park"),
+    "green_supply_chain": ("绿色供应链管理企业", "Green supply-chain management enterprise"),
+    "water_saving_enterprise": ("工业节水型企业", "Industrial water-saving enterprise"),
+    "water_saving_park": ("工业节水型园区", "Industrial water-saving park"),
+}
+LEVELS = {"municipal": ("市级", "Municipal"), "provincial": ("省级", "Provincial"), "national": ("国家级", "National")}
+STATUSES = {"listed": ("有效", "Listed"), "revoked": ("已撤销", "Revoked"), "withdrawn": ("主动退出", "Withdrawn")}
+
+
+class Organisation(db.Model):
+    """An enterprise or a park management body (申报主体), by its credit code."""
+
+    __tablename__ = "organisation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    jurisdiction: Mapped[str | None] = mapped_column(String(12), index=True)
+    created_at: Mapped[datetime] = mapped_column(Aware())
+    designations: Mapped[list["Designation"]] = relationship(back_populates="organisation",
+                                                             order_by="Designation.listed_on")
+
+
+class Designation(db.Model):
+    """One unit type at one level held by an organisation (绿色制造单位称号)."""
+
+    __tablename__ = "designation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    unit_type: Mapped[str] = mapped_column(String(40))
+    level: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    jurisdiction: Mapped[str | None] = mapped_column(String(12))
+    decision: Mapped[str | None] = mapped_column(Text)  # the listing decision or notice
+    listed_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    instance_id: Mapped[int | None] = mapped_column(Integer)  # the case that listed it
+    version_id: Mapped[str | None] = mapped_column(String(64))  # the model version that governed it
+    organisation: Mapped[Organisation] = relationship(back_populates="designations")
+    events: Mapped[list["DesignationEvent"]] = relationship(order_by="DesignationEvent.id")
+
+    __table_args__ = (Index("ix_designation_level_type_status", "level", "unit_type", "status"),)
+
+
+class DesignationEvent(db.Model):
+    """The history of a designation: listed, revoked, withdrawn, changed."""
+
+    __tablename__ = "designation_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id"), index=True)
+    at: Mapped[datetime] = mapped_column(Aware())
+    action: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str | None] = mapped_column(Text)
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str | None] = mapped_column(String(80))

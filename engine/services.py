@@ -1,0 +1,47 @@
+"""Service tasks (服务任务): named operations a diagram calls to act on the
+system's own records, inside the step that runs them.
+
+A BPMN service task names its operation with `spiffworkflow:serviceTaskOperator
+id="designation.list"` and passes parameters as expressions over the case data.
+The operation writes through the step's database session, so its records
+commit with the step or not at all; what it returns lands in the task's
+`resultVariable`. The domain puts its operations in `OPERATIONS` when the app starts.
+"""
+from __future__ import annotations
+
+import json
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """Which case's step is running, and for whom: what an operation records as its source."""
+
+    instance_id: int
+    process_id: str
+    version_id: str
+    actor: str | None
+
+
+current_step: ContextVar[StepContext | None] = ContextVar("current_step", default=None)
+OPERATIONS: dict[str, Callable[[dict, StepContext], dict]] = {}
+
+
+class ServiceError(ValueError):
+    """An operation refused its input; the step fails and the case is held for an administrator."""
+
+
+def call(operation_name: str, operation_params: dict | None) -> str:
+    """Run an operation for the current step; the JSON text SpiffWorkflow expects back."""
+    fn = OPERATIONS.get(operation_name)
+    if fn is None:
+        raise ServiceError(f"no service operation '{operation_name}'")
+    step = current_step.get()
+    if step is None:
+        raise ServiceError(f"'{operation_name}' can only run inside a case's step")
+    params = {name: p["value"] for name, p in (operation_params or {}).items()}
+    from .persistence import plain
+
+    return json.dumps(plain(fn(params, step)), ensure_ascii=False)

@@ -1,0 +1,102 @@
+"""Designations made by process steps: the registry for officials (scoped by
+city, with history and an Excel export), the public lists and revocations."""
+from __future__ import annotations
+
+import io
+
+from conftest import ROOT
+from openpyxl import load_workbook
+from webclient import sign_in
+
+from engine.db import db
+from engine.green.models import Designation
+from engine.models import HumanTask
+from engine.runtime import Actor
+from web.users import add_user
+
+CODE = "91620100MA74XJ2P0P"
+REPORT = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": CODE,
+          "evaluation_mode": "self", "basic_requirements_met": True, "score": 88}
+END = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://example.org">
+<bpmn:process id="revoke" isExecutable="true">
+<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:serviceTask id="Service_revoke"><bpmn:extensionElements>
+  <spiffworkflow:serviceTaskOperator id="designation.end" resultVariable="ended"><spiffworkflow:parameters>
+    <spiffworkflow:parameter id="designation_id" type="int" value="designation_id"/>
+    <spiffworkflow:parameter id="reason" type="str" value="reason"/>
+  </spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>
+  <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
+<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Service_revoke"/>
+<bpmn:sequenceFlow id="f2" sourceRef="Service_revoke" targetRef="end"/>
+</bpmn:process></bpmn:definitions>"""
+
+
+def list_unit(runtime, city="620100", report=REPORT):
+    firm, official = Actor("firm", "applicant"), Actor("official", "municipal", city)
+    case = runtime.start("municipal_creation", {}, firm, city)
+    task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
+    runtime.complete(task, report, firm)
+    task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
+    return runtime.complete(task, {"decision": "approve", "opinion": "符合市级绿色工厂条件"}, official)
+
+
+def people():
+    for name, role, city in (("lz", "municipal", "620100"), ("ts", "municipal", "620500"),
+                             ("prov", "provincial", None), ("firm1", "applicant", None)):
+        add_user(name, role, city, password="correct-horse")
+
+
+def test_a_listing_step_records_the_designation_for_the_registry(client, runtime):
+    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    case = list_unit(runtime)
+    assert case.status == "completed"
+    people()
+    sign_in(client, "lz")
+    page = client.get("/registry/").get_data(as_text=True)
+    assert "兰州绿源制造有限公司" in page and "绿色工厂" in page and "市级" in page
+    designation = db.session.scalar(db.select(Designation))
+    detail = client.get(f"/registry/{designation.id}").get_data(as_text=True)
+    assert f"#{case.id}" in detail and "符合市级绿色工厂条件" in detail  # history: the decision, from which case
+
+    book = load_workbook(io.BytesIO(client.get("/registry.xlsx").data))
+    rows = list(book.active.values)
+    assert rows[0][:2] == ("单位名称", "统一社会信用代码") and rows[1][:4] == ("兰州绿源制造有限公司", CODE, "绿色工厂", "市级")
+
+    other = client.application.test_client()
+    sign_in(other, "ts")  # 天水 sees nothing of 兰州
+    assert "兰州绿源" not in other.get("/registry/").get_data(as_text=True)
+    assert other.get(f"/registry/{designation.id}").status_code == 404
+    assert len(list(load_workbook(io.BytesIO(other.get("/registry.xlsx").data)).active.values)) == 1
+    applicant = client.application.test_client()
+    sign_in(applicant, "firm1")
+    assert applicant.get("/registry/").status_code == 403
+
+    public = client.application.test_client().get("/public/lists?level=municipal").get_data(as_text=True)
+    assert "兰州绿源制造有限公司" in public
+
+
+def test_listing_the_same_designation_twice_holds_the_case(runtime):
+    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    list_unit(runtime)
+    again = list_unit(runtime)
+    assert again.status == "error" and again.error_element == "Service_list_unit"
+    assert "already holds" in again.error_message
+    assert db.session.scalar(db.select(db.func.count()).select_from(Designation)) == 1
+
+
+def test_a_revocation_is_announced_with_its_ground(client, runtime):
+    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    runtime.registry.deploy({"revoke.bpmn": END})
+    list_unit(runtime)
+    designation = db.session.scalar(db.select(Designation))
+    ended = runtime.start("revoke", {"designation_id": designation.id, "reason": "第二十一条第（六）项：未按时报送动态管理表"},
+                          Actor("prov", "provincial"))
+    assert ended.status == "completed", ended.error_message
+    page = client.get("/public/revocations").get_data(as_text=True)
+    assert "兰州绿源制造有限公司" in page and "未按时报送动态管理表" in page
+    assert "兰州绿源" not in client.get("/public/lists").get_data(as_text=True)
+    db.session.expire_all()
+    assert [e.action for e in db.session.get(Designation, designation.id).events] == ["listed", "revoked"]

@@ -1,0 +1,468 @@
+"""Task forms as web pages (表单渲染): JSON Schema in, fields for a template out,
+and a submitted form back to typed JSON.
+
+`build(schema, values, errors)` turns a form's JSON Schema (draft 2020-12, as in
+`forms/*.json`) into `Field`s the macros in `_schema_form.html` draw. `values` are
+the raw texts of the inputs (a submission or a saved draft, keyed by input name),
+so whatever the user typed is shown again, wrong entries included.
+
+`parse(schema, form)` converts the inputs back: numbers, booleans, choices, dates;
+empty optional fields are left out; text that cannot be converted becomes a field
+error. `validate` also checks the result against the schema with Chinese messages,
+so a page can show every problem at once before the engine's own check runs.
+
+Input names: a property's name (`score`); a table cell (array of objects)
+`items[2][value]`. Error paths are jsonschema's (`score`, `items/2/value`, `$`),
+with a table's row numbers being the rows of the page, not of the JSON array
+(empty rows are dropped from the JSON).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import has_request_context
+from flask_babel import gettext
+from jsonschema import Draft202012Validator
+
+# The engine checks forms with this format checker (domain formats such as the
+# credit code are registered on it), and explains a domain format's problem.
+from engine.forms import FORMAT_CHECKER, explain as _engine_message
+
+TABLE_ROWS = 5  # rows a table of entries offers
+MAX_ROWS = 100  # more rows than this in a submission are ignored
+TEXTAREA_OVER = 200  # a longer maxLength gets a multi-line box
+_CELL = re.compile(r"^(.+)\[(\d{1,6})\]\[([^\[\]]+)\]$")
+_DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
+_EMPTY = object()
+
+
+def _t(msgid: str, **kw) -> str:
+    """Chinese msgid, translated when a request chose another language."""
+    if has_request_context():
+        return gettext(msgid, **kw)
+    return msgid % kw if kw else msgid
+
+
+@dataclass
+class Field:
+    """One input (or one table of inputs) of a form."""
+
+    name: str  # the input's name
+    path: str  # its jsonschema error path
+    kind: str  # text textarea date number integer boolean select table json
+    label: str
+    help: str = ""
+    required: bool = False
+    value: str = ""  # raw text as typed
+    errors: list[str] = field(default_factory=list)
+    attrs: dict = field(default_factory=dict)  # HTML attributes: maxlength, pattern, min, max, step
+    options: list[tuple[str, str]] = field(default_factory=list)  # (value, title) of a choice
+    columns: list["Field"] = field(default_factory=list)  # a table's column headings
+    rows: list[list["Field"]] = field(default_factory=list)  # a table's cells
+    row: int | None = None  # a cell's row on the page
+
+    @property
+    def id(self) -> str:
+        return "f-" + re.sub(r"[^A-Za-z0-9_-]+", "-", self.name).strip("-")
+
+    @property
+    def invalid(self) -> bool:
+        return bool(self.errors) or any(c.errors for r in self.rows for c in r)
+
+
+@dataclass
+class Form:
+    title: str
+    description: str
+    fields: list[Field]
+    messages: list[str]  # problems that belong to no single field
+
+    def __iter__(self):
+        return iter(self.fields)
+
+    def __getitem__(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def invalid(self) -> bool:
+        return bool(self.messages) or any(f.invalid for f in self.fields)
+
+
+# --------------------------------------------------------------------------- schema reading
+def _type(schema: dict) -> str | None:
+    t = schema.get("type")
+    if isinstance(t, list):
+        t = next((x for x in t if x != "null"), None)
+    return t
+
+
+def _choices(schema: dict) -> list[tuple[object, str]] | None:
+    for key in ("oneOf", "anyOf"):
+        alts = schema.get(key)
+        if isinstance(alts, list) and alts and all(isinstance(a, dict) and "const" in a for a in alts):
+            return [(a["const"], str(a.get("title", a["const"]))) for a in alts]
+    if isinstance(schema.get("enum"), list):
+        return [(v, str(v)) for v in schema["enum"]]
+    return None
+
+
+def _option_value(const) -> str:
+    return const if isinstance(const, str) else json.dumps(const, ensure_ascii=False)
+
+
+def _columns(schema: dict) -> dict | None:
+    items = schema.get("items")
+    if _type(schema) == "array" and isinstance(items, dict) and _type(items) == "object" \
+            and isinstance(items.get("properties"), dict) and items["properties"]:
+        return items["properties"]
+    return None
+
+
+def kind_of(schema: dict) -> str:
+    if _choices(schema) is not None:
+        return "select"
+    t = _type(schema)
+    if t == "array" and _columns(schema) is not None:
+        return "table"
+    if t in ("boolean", "number", "integer"):
+        return t
+    if t == "string":
+        if schema.get("format") == "date":
+            return "date"
+        if isinstance(schema.get("maxLength"), int) and schema["maxLength"] > TEXTAREA_OVER:
+            return "textarea"
+        return "text"
+    return "json"  # anything else: typed as JSON text, so every schema stays usable
+
+
+def _html_pattern(pattern: str) -> str:
+    """JSON Schema patterns search; the HTML attribute must match the whole value."""
+    left = "" if pattern.startswith("^") else ".*"
+    right = "" if pattern.endswith("$") and not pattern.endswith("\\$") else ".*"
+    return f"{left}{pattern}{right}"
+
+
+def _attrs(schema: dict, kind: str) -> dict:
+    attrs = {}
+    if kind in ("text", "textarea"):
+        if isinstance(schema.get("maxLength"), int):
+            attrs["maxlength"] = schema["maxLength"]
+        if isinstance(schema.get("minLength"), int):
+            attrs["minlength"] = schema["minLength"]
+        if kind == "text" and isinstance(schema.get("pattern"), str):
+            attrs["pattern"] = _html_pattern(schema["pattern"])
+    if kind in ("number", "integer"):
+        if isinstance(schema.get("minimum"), (int, float)):
+            attrs["min"] = schema["minimum"]
+        if isinstance(schema.get("maximum"), (int, float)):
+            attrs["max"] = schema["maximum"]
+        attrs["step"] = 1 if kind == "integer" else "any"
+    return attrs
+
+
+def _raw(value) -> str:
+    """A JSON value as the text of its input (defaults, and values of the case)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _field(name: str, path: str, prop: dict, required: bool, values: dict) -> Field:
+    kind = kind_of(prop)
+    f = Field(name=name, path=path, kind=kind, label=str(prop.get("title") or name.rsplit("[", 1)[-1].rstrip("]")),
+              help=str(prop.get("description") or ""), required=required, value=str(values.get(name, "")),
+              attrs=_attrs(prop, kind))
+    if kind == "select":
+        f.options = [(_option_value(v), title) for v, title in _choices(prop)]
+    if kind == "boolean":
+        f.options = [("true", _t("是")), ("false", _t("否"))]
+    return f
+
+
+def _row_indices(values, key: str) -> set[int]:
+    rows = set()
+    for name in values:
+        m = _CELL.match(name)
+        if m and m.group(1) == key and int(m.group(2)) < MAX_ROWS:
+            rows.add(int(m.group(2)))
+    return rows
+
+
+def _table(key: str, prop: dict, required: bool, values: dict) -> Field:
+    cols = _columns(prop)
+    item_required = set(prop["items"].get("required", []))
+    table = Field(name=key, path=key, kind="table", label=str(prop.get("title") or key),
+                  help=str(prop.get("description") or ""), required=required)
+    table.columns = [_field(f"{key}[][{c}]", "", s, c in item_required, {}) for c, s in cols.items()]
+    present = _row_indices(values, key)
+    filled = [i for i in present if any(str(values.get(f"{key}[{i}][{c}]", "")).strip() for c in cols)]
+    limit = prop.get("maxItems") if isinstance(prop.get("maxItems"), int) else MAX_ROWS
+    n = min(TABLE_ROWS, limit)
+    if isinstance(prop.get("minItems"), int):
+        n = max(n, prop["minItems"])
+    if filled and max(filled) + 2 <= limit:  # a spare empty row after the last one used
+        n = max(n, max(filled) + 2)
+    n = min(max(n, max(present, default=-1) + 1), MAX_ROWS)
+    for i in range(n):
+        row = []
+        for c, s in cols.items():
+            cell = _field(f"{key}[{i}][{c}]", f"{key}/{i}/{c}", s, False, values)
+            cell.row = i
+            row.append(cell)
+        table.rows.append(row)
+    return table
+
+
+def defaults(schema: dict | None) -> dict[str, str]:
+    """Input texts from the schema's `default`s, for a form nobody has typed into."""
+    values = {}
+    for key, prop in ((schema or {}).get("properties") or {}).items():
+        if not isinstance(prop, dict) or "default" not in prop:
+            continue
+        if kind_of(prop) == "table" and isinstance(prop["default"], list):
+            for i, row in enumerate(prop["default"][:MAX_ROWS]):
+                for c, v in (row.items() if isinstance(row, dict) else ()):
+                    values[f"{key}[{i}][{c}]"] = _raw(v)
+        else:
+            values[key] = _raw(prop["default"])
+    return values
+
+
+def build(schema: dict | None, values: dict | None = None, errors: dict | None = None) -> Form:
+    """The fields of a form, with the texts to show in them and the messages beside them.
+    `values` None means a fresh form: the schema's defaults."""
+    schema = schema or {}
+    values = defaults(schema) if values is None else values
+    required = set(schema.get("required", []))
+    fields = []
+    for key, prop in (schema.get("properties") or {}).items():
+        if not isinstance(prop, dict):
+            continue
+        if kind_of(prop) == "table":
+            fields.append(_table(key, prop, key in required, values))
+        else:
+            fields.append(_field(key, key, prop, key in required, values))
+    form = Form(title=str(schema.get("title") or ""), description=str(schema.get("description") or ""),
+                fields=fields, messages=[])
+    _place(form, errors or {})
+    return form
+
+
+def _place(form: Form, errors: dict) -> None:
+    """Each message beside its field; what fits no field goes to the top."""
+    by_path = {}
+    for f in form.fields:
+        by_path[f.path] = f
+        for row in f.rows:
+            for cell in row:
+                by_path[cell.path] = cell
+    for path, messages in errors.items():
+        messages = [messages] if isinstance(messages, str) else list(messages)
+        path = str(path)
+        if path in by_path:
+            by_path[path].errors.extend(messages)
+            continue
+        parts = path.split("/")
+        owner = next((by_path[p] for p in ("/".join(parts[:n]) for n in range(len(parts) - 1, 0, -1))
+                      if p in by_path), None)
+        if owner is not None:
+            if owner.kind == "table" and len(parts) > 1 and parts[1].isdigit():
+                messages = [_t("第 %(n)s 行：", n=int(parts[1]) + 1) + m for m in messages]
+            owner.errors.extend(messages)
+        elif path in ("", "$"):
+            form.messages.extend(messages)
+        else:
+            form.messages.extend(f"{path}: {m}" for m in messages)
+
+
+# --------------------------------------------------------------------------- parsing
+def raw_values(schema: dict | None, form) -> dict[str, str]:
+    """The texts of the form's own inputs in a submission (what a draft keeps)."""
+    props = (schema or {}).get("properties") or {}
+    kept = {}
+    for name in form:
+        value = form.get(name)
+        if not isinstance(value, str):
+            continue
+        m = _CELL.match(name)
+        if name in props and kind_of(props[name]) != "table":
+            kept[name] = value
+        elif m and m.group(1) in props and int(m.group(2)) < MAX_ROWS \
+                and m.group(3) in (_columns(props[m.group(1)]) or {}):
+            kept[name] = value
+    return kept
+
+
+def _convert(prop: dict, raw):
+    """(value, None), (_EMPTY, None) for an empty input, or (_EMPTY, message)."""
+    if raw is None:
+        return _EMPTY, None
+    kind = kind_of(prop)
+    text = str(raw).replace("\r\n", "\n").strip()
+    if text == "":
+        return _EMPTY, None
+    if kind == "select":
+        for const, _title in _choices(prop):
+            if _option_value(const) == text:
+                return const, None
+        return _EMPTY, _t("请从列表中选择。")
+    if kind == "boolean":
+        if text in ("true", "false"):
+            return text == "true", None
+        return _EMPTY, _t("请选择“是”或“否”。")
+    if kind in ("number", "integer"):
+        try:
+            value = int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
+        except ValueError:
+            return _EMPTY, _t("请填写整数。") if kind == "integer" else _t("请填写数字。")
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                return _EMPTY, _t("请填写数字。")
+            if kind == "integer":
+                if not value.is_integer():
+                    return _EMPTY, _t("请填写整数。")
+                value = int(value)
+        return value, None
+    if kind == "date":
+        m = _DATE.match(text)
+        try:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat(), None
+        except (AttributeError, ValueError):
+            return _EMPTY, _t("请填写有效日期，如 2026-03-31。")
+    if kind == "json":
+        try:
+            return json.loads(text), None
+        except ValueError:
+            return _EMPTY, _t("请填写有效的 JSON。")
+    return text, None
+
+
+def _parse(schema: dict | None, form):
+    """(data, errors by page path, rows: table → the page row of each JSON item)."""
+    data, errors, rows = {}, {}, {}
+    for key, prop in ((schema or {}).get("properties") or {}).items():
+        if not isinstance(prop, dict):
+            continue
+        if kind_of(prop) != "table":
+            value, problem = _convert(prop, form.get(key))
+            if problem:
+                errors[key] = [problem]
+            elif value is not _EMPTY:
+                data[key] = value
+            continue
+        items, used = [], []
+        for i in sorted(_row_indices(form, key)):
+            item, typed = {}, False
+            for col, sub in _columns(prop).items():
+                raw = form.get(f"{key}[{i}][{col}]")
+                typed = typed or bool(str(raw or "").strip())
+                value, problem = _convert(sub, raw)
+                if problem:
+                    errors[f"{key}/{i}/{col}"] = [problem]
+                elif value is not _EMPTY:
+                    item[col] = value
+            if typed:
+                items.append(item)
+                used.append(i)
+        rows[key] = used
+        if items:
+            data[key] = items
+    return data, errors, rows
+
+
+def parse(schema: dict | None, form) -> tuple[dict, dict[str, list[str]]]:
+    """A submitted form as typed JSON, and the inputs whose text could not be converted."""
+    data, errors, _rows = _parse(schema, form)
+    return data, errors
+
+
+def _page_path(parts: list, rows: dict) -> str:
+    parts = [int(p) if isinstance(p, str) and p.isdigit() else p for p in parts]
+    if len(parts) >= 2 and parts[0] in rows and isinstance(parts[1], int) and parts[1] < len(rows[parts[0]]):
+        parts[1] = rows[parts[0]][parts[1]]
+    return "/".join(str(p) for p in parts) or "$"
+
+
+def page_errors(schema: dict | None, form, fields: dict) -> dict[str, list[str]]:
+    """The engine's field errors (paths into the submitted JSON) as paths on the page."""
+    _data, _errors, rows = _parse(schema, form)
+    out: dict[str, list[str]] = {}
+    for path, messages in fields.items():
+        parts = [] if path in ("", "$") else str(path).split("/")
+        out.setdefault(_page_path(parts, rows), []).extend(messages)
+    return out
+
+
+def _message(error) -> str:
+    v, limit = error.validator, error.validator_value
+    if v == "required":
+        return _t("此项为必填项。")
+    if v == "pattern":
+        return _t("格式不正确。")
+    if v == "format":
+        if limit == "date":
+            return _t("请填写有效日期，如 2026-03-31。")
+        explained = _engine_message(error)
+        return explained if explained != error.message else _t("格式不正确。")
+    if v == "minimum":
+        return _t("不能小于 %(limit)s。", limit=limit)
+    if v == "maximum":
+        return _t("不能大于 %(limit)s。", limit=limit)
+    if v == "exclusiveMinimum":
+        return _t("必须大于 %(limit)s。", limit=limit)
+    if v == "exclusiveMaximum":
+        return _t("必须小于 %(limit)s。", limit=limit)
+    if v == "minLength":
+        return _t("至少填写 %(limit)s 个字。", limit=limit)
+    if v == "maxLength":
+        return _t("最多填写 %(limit)s 个字。", limit=limit)
+    if v in ("enum", "const", "oneOf", "anyOf"):
+        return _t("请从列表中选择。")
+    if v == "minItems":
+        return _t("至少填写 %(limit)s 行。", limit=limit)
+    if v == "maxItems":
+        return _t("最多填写 %(limit)s 行。", limit=limit)
+    if v == "multipleOf":
+        return _t("应为 %(limit)s 的整数倍。", limit=limit)
+    return error.message
+
+
+def _error_parts(error) -> list:
+    parts = list(error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [n for n in error.validator_value if n not in error.instance and repr(n) in error.message]
+        if missing:
+            parts.append(missing[0])
+    return parts
+
+
+def validate(schema: dict | None, form) -> tuple[dict, dict[str, list[str]]]:
+    """`parse`, then the schema's rules on what parsed: every problem of the
+    submission at once, by page path. A field whose text could not be converted
+    keeps that one message."""
+    data, errors, rows = _parse(schema, form)
+    if schema is None:
+        return data, errors
+    converted = set(errors)
+    for error in Draft202012Validator(schema, format_checker=FORMAT_CHECKER).iter_errors(data):
+        path = _page_path(_error_parts(error), rows)
+        if any(path == p or path.startswith(p + "/") for p in converted):
+            continue
+        messages = errors.setdefault(path, [])
+        message = _message(error)
+        if message not in messages:
+            messages.append(message)
+    return data, errors

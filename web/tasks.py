@@ -1,0 +1,191 @@
+"""The task page (办理页面): a task's case, instructions and history, and its
+form, to submit or to save as a draft (草稿).
+
+Thin over the engine: the form is the task's JSON Schema, checked again by
+`Runtime.complete`; who may open a task is `may_act`, decided on the server.
+A task the user may not act on answers exactly like a missing one (404).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from uuid import UUID
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from engine import clock
+from engine.db import db, write_intent
+from engine.errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
+from engine.models import AuditEvent, HumanTask, ProcessInstance, TaskDraft, User
+from engine.runtime import may_act
+
+from . import formrender
+from .api import runtime
+from .users import actor_of
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+NOTE = "note"  # the one field of a task without a form
+# What each audit action is called in a case's history.
+ACTIONS = {
+    "start": _l("发起"), "complete": _l("办理"), "claim": _l("认领"), "release": _l("退回待认领"),
+    "handover": _l("转交"), "cancel": _l("撤销"), "retry": _l("重试"), "timer": _l("定时触发"),
+    "message": _l("收到消息"),
+}
+
+
+def _note_schema() -> dict:
+    return {"type": "object", "properties": {
+        NOTE: {"title": _("办理意见"), "type": "string", "maxLength": 4000,
+               "description": _("此事项没有表单，可填写说明（选填）。")}}}
+
+
+def _visible_task(task_id: str) -> HumanTask | None:
+    """The inbox entry if this user may act on it; None when no task waits
+    under this id; 404 when it is someone else's (its existence is not disclosed)."""
+    try:
+        UUID(task_id)
+    except ValueError:
+        abort(404)
+    task = db.session.get(HumanTask, task_id)
+    if task is not None and not may_act(actor_of(current_user), task):
+        abort(404)
+    return task
+
+
+def _gone_meanwhile():
+    flash(_("该事项已由他人办理或已不再等待办理。"), "error")
+    return redirect(url_for("inbox.index"), 303)
+
+
+def _spec(version, process_id: str, element: str):
+    """The BPMN element's task spec in a deployed version (for its name and documentation)."""
+    specs = [version.specs.get(process_id)]
+    specs += list((version.subprocess_specs.get(process_id) or {}).values())
+    for spec in specs:
+        if spec is not None and element in spec.task_specs:
+            return spec.task_specs[element]
+    return None
+
+
+@bp.errorhandler(404)
+def _gone(exc):
+    return render_template("task.html", task=None), 404
+
+
+@bp.route("/<task_id>", methods=["GET", "POST"])
+@login_required
+def view(task_id):
+    task = _visible_task(task_id)
+    if task is None:
+        if request.method == "POST":  # typed into a page whose task was completed meanwhile
+            return _gone_meanwhile()
+        abort(404)
+    case = db.session.get(ProcessInstance, task.instance_id)
+    version = runtime().registry.load(case.version_id)
+    real_schema = version.forms.get(task.form) if task.form else None
+    schema = real_schema if real_schema is not None else _note_schema()
+    actor = actor_of(current_user)
+    task_id, name = task.id, task.name or task.element
+
+    if request.method == "GET":
+        draft = db.session.get(TaskDraft, (task.id, actor.name))
+        form = formrender.build(schema, draft.values if draft else None)
+        return _page(task, case, version, form, draft=draft)
+
+    action = request.form.get("action")
+    values = formrender.raw_values(schema, request.form)
+    if action == "draft":
+        return _save_draft(task, actor, values)
+    if action != "submit":
+        abort(400)
+
+    data, errors = formrender.validate(real_schema, request.form) if real_schema is not None \
+        else formrender.parse(schema, request.form)
+    if not errors:
+        try:
+            runtime().complete(task_id, data, actor)
+        except FormInvalid as exc:
+            errors = formrender.page_errors(real_schema, request.form, exc.fields)
+        except (Conflict, NotFound):
+            return _gone_meanwhile()
+        except Forbidden:
+            abort(403)
+        except EngineError as exc:
+            errors = {"$": [exc.message]}
+        else:
+            # the step removed the inbox entry, and with it its drafts (ON DELETE CASCADE); make sure
+            with _writing():
+                db.session.execute(delete(TaskDraft).where(TaskDraft.task_id == task_id))
+            flash(_("已提交“%(name)s”。", name=name), "info")
+            return redirect(url_for("inbox.index"), 303)
+    form = formrender.build(schema, values, errors)
+    return _page(task, case, version, form), 422
+
+
+@contextmanager
+def _writing():
+    """A write transaction of its own (on SQLite it takes the write lock when it begins)."""
+    db.session.commit()  # end the page's read transaction first
+    token = write_intent.set(True)
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        write_intent.reset(token)
+
+
+def _save_draft(task: HumanTask, actor, values: dict):
+    task_id = task.id
+    try:
+        with _writing():
+            draft = db.session.get(TaskDraft, (task_id, actor.name))
+            if draft is None:
+                draft = TaskDraft(task_id=task_id, user_name=actor.name)
+                db.session.add(draft)
+            draft.values, draft.saved_at = values, clock.now()
+    except IntegrityError:  # the task was completed meanwhile, and its drafts went with it
+        return _gone_meanwhile()
+    flash(_("草稿已保存。"), "info")
+    return redirect(url_for(".view", task_id=task_id), 303)
+
+
+def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
+    spec = _spec(version, case.process_id, task.element)
+    process = version.specs.get(case.process_id)
+    events = db.session.scalars(
+        db.select(AuditEvent).where(AuditEvent.instance_id == case.id).order_by(AuditEvent.seq)).all()
+    names = dict(db.session.execute(db.select(User.name, User.display_name).where(
+        User.name.in_({e.actor for e in events if e.actor}), User.display_name.is_not(None))).all())
+    history = [{
+        "at": e.at, "actor": names.get(e.actor, e.actor) if e.actor else "—",
+        "action": str(ACTIONS.get(e.action, e.action)),
+        "element": _element_names(version, case.process_id, e.task),
+    } for e in events]
+    now = clock.now()
+    return render_template(
+        "task.html", task=task, case=case, form=form, draft=draft, history=history,
+        process_name=(process.description if process is not None else None) or case.process_id,
+        instructions=getattr(spec, "documentation", None) or "",
+        overdue=bool(task.due_at and task.due_at < now),
+    )
+
+
+def _element_names(version, process_id: str, elements: str | None) -> str:
+    if not elements:
+        return ""
+    if elements == process_id:
+        spec = version.specs.get(process_id)
+        return (spec.description if spec is not None else None) or elements
+    out = []
+    for element in elements.split(","):
+        spec = _spec(version, process_id, element)
+        out.append(getattr(spec, "bpmn_name", None) or element)
+    return "、".join(out)
+
