@@ -55,6 +55,7 @@ def test_pages(app, world, name):
         f"/cases/{case}/markers.json": expect(name, CASE_READERS, 200, 404),
         "/registry/": expect(name, REGISTRY_READERS, 200, 403),
         "/registry.xlsx": expect(name, REGISTRY_READERS, 200, 403),
+        "/dashboard": expect(name, REGISTRY_READERS, 200, 403),
     }
     got = {path: client.get(path).status_code for path in checks}
     assert got == checks

@@ -100,3 +100,29 @@ def test_a_revocation_is_announced_with_its_ground(client, runtime):
     assert "兰州绿源" not in client.get("/public/lists").get_data(as_text=True)
     db.session.expire_all()
     assert [e.action for e in db.session.get(Designation, designation.id).events] == ["listed", "revoked"]
+
+
+def test_the_dashboard_counts_what_each_official_may_see(client, runtime):
+    import re
+
+    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    list_unit(runtime)
+    runtime.start("municipal_creation", {}, Actor("firm2", "applicant"), "620500")  # an open case in 天水
+    people()
+
+    def bars(name, chart):
+        c = client.application.test_client()
+        sign_in(c, name)
+        page = c.get("/dashboard").get_data(as_text=True)
+        figure = re.search(rf'<figure class="chart card" id="{chart}">(.*?)</figure>', page, re.S)
+        return dict(re.findall(r'data-label="([^"]+)" data-value="(\d+)"', figure.group(1))) if figure else None
+
+    assert bars("prov", "chart-type")["绿色工厂"] == "1"
+    assert bars("prov", "chart-city")["兰州市"] == "1" and bars("prov", "chart-city")["天水市"] == "0"
+    assert bars("prov", "chart-pipeline") == {"municipal_creation · running": "1"}
+    assert bars("lz", "chart-type")["绿色工厂"] == "1" and bars("lz", "chart-city") is None
+    assert bars("lz", "chart-pipeline") == {}  # 兰州's only case is done; 天水's is not 兰州's
+    assert bars("ts", "chart-type")["绿色工厂"] == "0"
+    applicant = client.application.test_client()
+    sign_in(applicant, "firm1")
+    assert applicant.get("/dashboard").status_code == 403

@@ -80,7 +80,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES
     )
 
-    from . import api, auth, cases, cli, home, inbox, registry, tasks
+    from . import api, auth, cases, cli, dashboard, home, inbox, registry, tasks
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
@@ -92,6 +92,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(registry.bp)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(api.bp)
     api.json_errors(app)
     app.context_processor(_template_helpers)
