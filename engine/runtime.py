@@ -375,7 +375,10 @@ class Runtime:
         return sent
 
     # ------------------------------------------------------------------ operations
-    def start(self, process_id: str, data: dict | None, actor: Actor, jurisdiction: str | None = None):
+    def start(self, process_id: str, data: dict | None, actor: Actor, jurisdiction: str | None = None,
+              records: Callable[[store.Case], None] | None = None):
+        """Start a case. `records` writes domain records that belong to its first
+        step (e.g. the evidence handed in with it), in the same transaction."""
         data = dict(data or {})
         bad = [k for k in data if k in self._reserved or k.startswith("_")]
         if bad:
@@ -414,6 +417,8 @@ class Runtime:
             audit(actor.name, "start", instance=case, task=process_id,
                   detail={"in": persistence.plain(data), "error": case.error_message})
             self._save(case, _Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
+            if records is not None:
+                records(case)
             if self.before_commit is not None:
                 self.before_commit(case)
             db.session.commit()

@@ -57,7 +57,7 @@ def database_urls(tmp_path_factory):
     return urls
 
 
-TABLES = ["designation_event", "designation", "organisation", "task_draft", "notification", "human_task",
+TABLES = ["attachment", "complaint_receipt", "designation_event", "designation", "organisation", "task_draft", "notification", "human_task",
           "pending_timer", "instance_task", "process_instance", "model_file", "process_head", "model_version",
           "audit_event", "app_user"]
 

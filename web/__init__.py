@@ -45,6 +45,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         MAX_CONTENT_LENGTH=int(os.environ.get("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)),
         FORMS_DIR=os.environ.get("FORMS_DIR", str(ROOT / "forms")),
+        # uploaded evidence, outside the web root, under the SHA-256 of each file
+        UPLOAD_DIR=os.environ.get("UPLOAD_DIR", os.path.join(app.instance_path, "uploads")),
         PROCESSES_DIR=os.environ.get("PROCESSES_DIR", str(ROOT / "processes")),
         CLOCK=os.environ.get("CLOCK", "system"),
         # Run the timer scheduler inside this process (make run); production runs `flask timers run`.
@@ -80,7 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES
     )
 
-    from . import api, auth, cases, cli, dashboard, home, inbox, registry, tasks
+    from . import api, auth, cases, cli, complaints, dashboard, home, inbox, registry, tasks
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
@@ -93,6 +95,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(cases.bp)
     app.register_blueprint(registry.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(complaints.bp)
     app.register_blueprint(api.bp)
     api.json_errors(app)
     app.context_processor(_template_helpers)

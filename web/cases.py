@@ -17,6 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
 from engine.db import db
+from engine.green.models import Attachment
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 from engine.registry import FORM_PREFIX
 
@@ -145,10 +146,12 @@ def show(instance_id):
     tasks = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id)
                                .order_by(HumanTask.created_at, HumanTask.id)).all()
     labels, choices = field_labels(case)
+    files = db.session.scalars(db.select(Attachment).where(Attachment.instance_id == case.id)
+                               .order_by(Attachment.id)).all()
     return render_template(
         "case.html", case=case, process_name=process_name(case), names=names, events=events, tasks=tasks,
         now=clock.now(), status_label=STATUS.get(case.status, case.status), actions=ACTIONS,
-        data=case.data or {}, labels=labels, choices=choices,
+        data=case.data or {}, labels=labels, choices=choices, files=files,
     )
 
 

@@ -69,3 +69,27 @@ class DesignationEvent(db.Model):
     reason: Mapped[str | None] = mapped_column(Text)
     instance_id: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str | None] = mapped_column(String(80))
+
+
+class Attachment(db.Model):
+    """A file handed in with a case (附件): stored outside the web root under the
+    SHA-256 of its content, which is also how its integrity is checked."""
+
+    __tablename__ = "attachment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(80))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(Aware())
+    uploaded_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class ComplaintReceipt(db.Model):
+    """What lets a reporter follow their report without an account (举报回执):
+    the case number they are given, and the hash of the code shown to them once."""
+
+    __tablename__ = "complaint_receipt"
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
