@@ -48,3 +48,80 @@ def test_another_city_sees_no_case(page, live_server, runtime):
     page.wait_for_url(f"{live_server}/inbox/**")
     assert page.goto(f"{live_server}/cases/{case}").status == 404
     assert page.goto(f"{live_server}/cases/{case}/markers.json").status == 404
+
+
+def test_an_applicant_corrects_a_refused_report_and_the_city_sees_it_done(page, live_server, runtime, screenshot):
+    from test_web_cases import CREATION
+
+    from engine.registry import collect
+
+    runtime.registry.deploy(collect([CREATION]), actor="ana")
+    from web.users import add_user
+
+    add_user("firm", "applicant", password=PASSWORD, display_name="兰州绿源制造有限公司")
+    add_user("lz", "municipal", "620100", password=PASSWORD)
+    from engine.runtime import Actor
+
+    case = runtime.start("municipal_creation", {}, Actor("firm", "applicant"), "620100").id
+
+    def sign_in_as(name):
+        page.goto(f"{live_server}/login")
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server}/inbox/**")
+
+    sign_in_as("firm")
+    page.click("#tasks tbody tr a:has-text('提交评价报告')")
+    page.wait_for_url(f"{live_server}/tasks/**")
+    page.fill("input[name=organisation_name]", "兰州绿源制造有限公司")
+    page.fill("input[name=credit_code]", "91620100MA74XJ2P0Q")  # one character mistyped
+    page.select_option("select[name=unit_type]", "green_factory")
+    page.select_option("select[name=evaluation_mode]", "self")
+    page.check("input[name=basic_requirements_met][value=true]")
+    page.fill("input[name=score]", "88.5")
+    page.click("button[value=submit]")
+    error = page.locator("[data-field=credit_code] .field-error")
+    error.wait_for()
+    assert "校验码" in error.inner_text()
+    assert page.input_value("input[name=organisation_name]") == "兰州绿源制造有限公司"  # entries kept
+    assert page.input_value("input[name=score]") == "88.5"
+    screenshot(page, "task-refused")
+
+    page.fill("input[name=credit_code]", "91620100MA74XJ2P0P")
+    page.click("button[value=submit]")
+    page.wait_for_url(f"{live_server}/inbox/**")
+
+    page.click("header.top form button")  # sign out
+    sign_in_as("lz")
+    page.goto(f"{live_server}/cases/{case}")
+    page.wait_for_selector("#case-diagram[data-state=ready] .djs-container svg")
+    element = 'g.djs-element[data-element-id="{}"]'.format
+    assert "done" in page.get_attribute(element("Task_submit_report"), "class").split()
+    assert "active" in page.get_attribute(element("Task_municipal_review"), "class").split()
+    assert [e for e in page.errors if "422 (UNPROCESSABLE ENTITY)" not in e] == []  # the refusal was meant
+
+
+def test_a_citizen_reports_with_evidence(page, live_server, runtime, app, tmp_path, screenshot):
+    from pathlib import Path
+
+    from conftest import ROOT
+
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    runtime.registry.deploy({"complaint.bpmn": (ROOT / "processes" / "complaint.bpmn").read_bytes()})
+    evidence = Path(tmp_path / "证据.pdf")
+    evidence.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    page.goto(f"{live_server}/public/complaint")
+    page.fill("input[name=reporter_name]", "张三")
+    page.fill("input[name=contact]", "13800000000")
+    page.check("input[name=target_kind][value=unit]")
+    page.fill("input[name=target_name]", "兰州某化工有限公司")
+    page.select_option("select[name=city]", "620100")
+    page.fill("textarea[name=description]", "该公司在动态管理表中虚报能耗数据。")
+    page.set_input_files("input[name=evidence]", str(evidence))
+    screenshot(page, "complaint")
+    page.click("#complaint-form button[type=submit]")
+    page.wait_for_selector("#receipt-number")
+    number, code = page.inner_text("#receipt-number"), page.inner_text("#receipt-code")
+    page.goto(f"{live_server}/public/complaint/status?no={number}&code={code}")
+    assert "正在核实办理中" in page.inner_text("#complaint-status")
