@@ -4,12 +4,13 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+PYBABEL := $(VENV)/bin/pybabel
 FLASK := PYTHONPATH=$(CURDIR) $(VENV)/bin/flask --app web
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/green_ladder_test
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test setup postgres bench bench-timers
+.PHONY: run test setup postgres bench bench-timers translations bench-inbox
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +18,19 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 setup: $(VENV)/.installed
+
+# The English pages' texts: each catalog (.po) is kept in git, its compiled form (.mo) is built here.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
+
+$(CATALOGS): %.mo: %.po | $(VENV)/.installed
+	$(PYBABEL) compile --statistics -i $< -o $@
+
+# After changing a text in web/: re-extract the Chinese msgids and merge them into each catalog,
+# then translate what is new or marked fuzzy in the .po (tests/test_translations.py checks that none is left).
+translations: setup
+	$(PYBABEL) extract -F babel.cfg -k _l -k lazy_gettext --project "Green Ladder" --copyright-holder "Green Ladder" \
+	  -o web/translations/messages.pot .
+	$(PYBABEL) update -i web/translations/messages.pot -d web/translations
 
 # bpmn-js and the other browser libraries the app serves from node_modules, as package-lock.json pins them.
 node_modules/.installed: package.json package-lock.json
@@ -35,12 +49,12 @@ postgres:
 	@psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='green_ladder_test'" | grep -q 1 \
 	  || psql -h 127.0.0.1 -U postgres -d postgres -qc "create database green_ladder_test"
 
-run: setup node_modules/.installed
+run: setup node_modules/.installed $(CATALOGS)
 	$(FLASK) db upgrade
 	$(FLASK) demo
 	SCHEDULER=in-process $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: setup postgres node_modules/.installed $(CHROMIUM)
+test: setup postgres node_modules/.installed $(CHROMIUM) $(CATALOGS)
 	PYTHONPATH=$(CURDIR) TEST_POSTGRES_URL=$(PG_URL) $(PY) -m pytest
 
 bench: setup postgres
@@ -48,3 +62,6 @@ bench: setup postgres
 
 bench-timers: setup postgres
 	PYTHONPATH=$(CURDIR) BENCH_POSTGRES_URL=$(PG_URL) $(PY) bench/timers.py
+
+bench-inbox: setup postgres
+	PYTHONPATH=$(CURDIR) BENCH_POSTGRES_URL=$(PG_URL) $(PY) bench/inbox.py
