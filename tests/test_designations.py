@@ -74,8 +74,12 @@ def test_a_listing_step_records_the_designation_for_the_registry(client, runtime
     sign_in(applicant, "firm1")
     assert applicant.get("/registry/").status_code == 403
 
-    public = client.application.test_client().get("/public/lists?level=municipal").get_data(as_text=True)
-    assert "兰州绿源制造有限公司" in public
+    visitor = client.application.test_client()
+    public = visitor.get("/public/lists?level=municipal").get_data(as_text=True)
+    assert "兰州绿源制造有限公司" in public and "2026年03月02日" in public
+    visitor.get("/lang/en")
+    english = visitor.get("/public/lists?level=municipal").get_data(as_text=True)
+    assert "Green factory" in english and "Lanzhou" in english and "2026-03-02" in english
 
 
 def test_listing_the_same_designation_twice_holds_the_case(runtime):
@@ -119,7 +123,7 @@ def test_the_dashboard_counts_what_each_official_may_see(client, runtime):
 
     assert bars("prov", "chart-type")["绿色工厂"] == "1"
     assert bars("prov", "chart-city")["兰州市"] == "1" and bars("prov", "chart-city")["天水市"] == "0"
-    assert bars("prov", "chart-pipeline") == {"municipal_creation · running": "1"}
+    assert bars("prov", "chart-pipeline") == {"municipal_creation · 办理中": "1"}
     assert bars("lz", "chart-type")["绿色工厂"] == "1" and bars("lz", "chart-city") is None
     assert bars("lz", "chart-pipeline") == {}  # 兰州's only case is done; 天水's is not 兰州's
     assert bars("ts", "chart-type")["绿色工厂"] == "0"

@@ -127,11 +127,16 @@ def _template_helpers():
         names = table.get(code)
         return code if names is None else names[1 if english() else 0]
 
+    def cn_date(day):
+        return "" if not day else (f"{day:%Y-%m-%d}" if english() else f"{day:%Y年%m月%d日}")
+
     return {
         "get_locale": get_locale,
         "role_name": lambda code: name_in(ROLES, code),
         "city_name": lambda code: name_in(JURISDICTIONS, code),
+        "name_in": name_in,
         "cn_datetime": cn_datetime,
+        "cn_date": cn_date,
     }
 
 
