@@ -3,8 +3,9 @@ working-day periods on China's official holiday calendar.
 
 Working days follow the State Council's yearly arrangement as published in
 the `chinese_calendar` package, adjusted working weekends (调休) included. A
-date in a year the package does not cover yet is an error that says so:
-a deadline is never guessed.
+year the package does not cover yet can be entered by an operator from the
+State Council's notice (`flask calendar load`): see `Arrangements`. A date in
+a year neither covers is an error that says so: a deadline is never guessed.
 
 The helpers are also available inside BPMN expressions (timer, script,
 condition, due date): see `EXPRESSION_HELPERS`.
@@ -12,6 +13,7 @@ condition, due date): see `EXPRESSION_HELPERS`.
 from __future__ import annotations
 
 import calendar as _cal
+import time as time_module
 from datetime import date, datetime, time, timedelta
 
 import chinese_calendar
@@ -28,13 +30,38 @@ class CalendarNotCovered(ValueError):
         super().__init__(
             f"{day.isoformat()}: the official holiday calendar for {day.year} is not known to this system yet "
             f"(chinesecalendar covers up to {_last_covered_year()}); working days in {day.year} cannot be counted "
-            "until it is updated"
+            f"until the State Council's arrangement for {day.year} is entered (flask calendar load)"
         )
         self.day = day
 
 
 def _last_covered_year() -> int:
     return max(chinese_calendar.constants.holidays).year
+
+
+class Arrangements:
+    """Years entered from the State Council's notice, for when the package lags:
+    {year: {day: working?}} for the days that differ from Monday-to-Friday.
+    The app installs a loader that reads them from the database."""
+
+    REFRESH_SECONDS = 300  # another process may enter or correct a year
+
+    def __init__(self):
+        self._years: dict[int, dict[date, bool]] = {}
+        self._loaded = float("-inf")
+        self.loader = None
+
+    def forget(self) -> None:
+        self._loaded = float("-inf")
+
+    def for_year(self, year: int) -> dict[date, bool] | None:
+        stale = time_module.monotonic() - self._loaded > self.REFRESH_SECONDS
+        if self.loader is not None and (stale or year not in self._years):
+            self._years, self._loaded = self.loader(), time_module.monotonic()
+        return self._years.get(year)
+
+
+ARRANGEMENTS = Arrangements()
 
 
 def _as_date(value) -> date:
@@ -58,7 +85,10 @@ def is_working_day(day) -> bool:
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError:
-        raise CalendarNotCovered(day) from None
+        entered = ARRANGEMENTS.for_year(day.year)
+        if entered is None:
+            raise CalendarNotCovered(day) from None
+        return entered.get(day, day.weekday() < 5)
 
 
 def working_days_after(start, n: int) -> date:

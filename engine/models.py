@@ -1,11 +1,9 @@
 """Tables of the workflow engine. Domain records live in `engine.green`."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timezone
 
-from datetime import timezone
-
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -205,6 +203,27 @@ class User(db.Model):
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+class OfficialCalendarYear(db.Model):
+    """A year's holiday arrangement entered from the State Council's notice (节假日安排)."""
+
+    __tablename__ = "official_calendar_year"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(255))  # the notice, e.g. 国办发明电〔2026〕号
+    entered_by: Mapped[str | None] = mapped_column(String(80))
+    entered_at: Mapped[datetime] = mapped_column(Aware())
+
+
+class OfficialCalendarDay(db.Model):
+    """A day of such a year that is not as Monday-to-Friday would say: a holiday
+    on a weekday, or a weekend day worked in lieu (调休)."""
+
+    __tablename__ = "official_calendar_day"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    year: Mapped[int] = mapped_column(ForeignKey("official_calendar_year.year", ondelete="CASCADE"), index=True)
+    working: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(80))
 
 
 class TaskDraft(db.Model):

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
-from engine import clock
+from engine import calendar, clock
 from engine.db import db
 from web import create_app
 from web.users import add_user
@@ -57,7 +57,7 @@ def database_urls(tmp_path_factory):
     return urls
 
 
-TABLES = ["attachment", "complaint_receipt", "designation_event", "designation", "organisation", "task_draft", "notification", "human_task",
+TABLES = ["official_calendar_day", "official_calendar_year", "attachment", "complaint_receipt", "designation_event", "designation", "organisation", "task_draft", "notification", "human_task",
           "pending_timer", "instance_task", "process_instance", "model_file", "process_head", "model_version",
           "audit_event", "app_user"]
 
@@ -91,6 +91,7 @@ def app(request, database_urls, tmp_path):
         "FORMS_DIR": str(ROOT / "forms"),
     })
     app.config["DB_KIND"] = request.param
+    calendar.ARRANGEMENTS.forget()
     app.test_client_class = IsolatedClient
     with app.app_context():
         _empty(request.param)
@@ -98,6 +99,7 @@ def app(request, database_urls, tmp_path):
         db.session.remove()
         _empty(request.param)
         db.engine.dispose()
+    calendar.ARRANGEMENTS.forget()
     clock.install(clock.SystemClock())
 
 

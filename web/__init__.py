@@ -11,7 +11,7 @@ from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
-from engine import clock
+from engine import calendar, clock, holidays
 from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
@@ -75,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_item=alembic_render_item,
                      include_object=_not_the_scheduler_table)
 
+    calendar.ARRANGEMENTS.loader = holidays.load_from_database
     register_format("gb32100", credit_code.problem)
     designations.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)

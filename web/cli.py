@@ -115,8 +115,30 @@ def simulate(start, end):
     click.echo(f"{len(fired)} wake-ups; the clock is at {clock.now().isoformat()}")
 
 
+holiday_calendar = AppGroup("calendar", help="The official holiday calendar.")
+
+
+@holiday_calendar.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--year", type=int, required=True)
+@click.option("--source", required=True, help="The State Council notice it comes from.")
+@click.option("--by", "actor", default="cli", show_default=True)
+def load_calendar(path, year, source, actor):
+    """Enter a year's holiday arrangement: lines 'YYYY-MM-DD,yes|no,note' for the
+    days that differ from Monday-to-Friday (holidays on weekdays: no; weekend days
+    worked in lieu: yes)."""
+    from engine.holidays import ArrangementInvalid, enter
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            count = enter(year, f.read(), source, actor)
+    except ArrangementInvalid as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"entered {count} days of {year} from {source}")
+
+
 def init_app(app):
-    for group in (models, users, audit, timers):
+    for group in (models, users, audit, timers, holiday_calendar):
         app.cli.add_command(group)
     from .demo import demo
 

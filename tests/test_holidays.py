@@ -1,0 +1,63 @@
+"""Years the holiday package does not cover yet, entered from the State Council's
+notice: deadlines across New Year 2027 are counted instead of refused."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from engine import calendar
+from engine.holidays import ArrangementInvalid, enter, parse
+from engine.models import AuditEvent
+from engine.db import db
+
+# An arrangement in the notice's form. These 2027 days are made up for the test:
+# the real notice is entered by an operator when it is published.
+SAMPLE_2027 = """date,working,note
+2027-01-01,no,元旦
+2027-02-07,yes,春节调休
+2027-02-08,no,春节
+2027-02-09,no,春节
+2027-02-10,no,春节
+2027-02-11,no,春节
+2027-02-12,no,春节
+"""
+
+
+def test_without_the_notice_a_2027_deadline_is_refused_with_what_to_do(app):
+    with pytest.raises(calendar.CalendarNotCovered, match="flask calendar load"):
+        calendar.working_days_after(date(2026, 12, 29), 5)
+
+
+def test_with_the_notice_deadlines_into_2027_are_counted(app):
+    assert enter(2027, SAMPLE_2027, "国办发明电（测试）", "ops") == 7
+    # 30, 31 Dec 2026; 1 Jan off; 2-3 Jan weekend; 4, 5, 6 Jan
+    assert calendar.working_days_after(date(2026, 12, 29), 5) == date(2027, 1, 6)
+    assert calendar.is_working_day(date(2027, 2, 7)) and not calendar.is_working_day(date(2027, 2, 10))
+    assert calendar.is_working_day(date(2027, 3, 1)) and not calendar.is_working_day(date(2027, 3, 6))
+    with pytest.raises(calendar.CalendarNotCovered):
+        calendar.is_working_day(date(2028, 1, 3))
+    event = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "calendar.enter"))
+    assert event.actor == "ops" and '"year":2027' in event.detail
+
+
+def test_a_wrong_notice_is_refused_line_by_line(app):
+    with pytest.raises(ArrangementInvalid, match="line 2"):
+        parse("2027-01-01,no,元旦\n2027-13-01,no,x\n", 2027)
+    with pytest.raises(ArrangementInvalid, match="weekday already"):
+        parse("2027-01-04,yes,not a change\n", 2027)
+    with pytest.raises(ArrangementInvalid, match="not in 2027"):
+        parse("2028-01-03,no,x\n", 2027)
+    with pytest.raises(ArrangementInvalid, match="covered"):
+        enter(2026, "2026-01-05,no,x\n", "x", "ops")
+
+
+def test_the_cli_enters_a_year(app, tmp_path):
+    notice = tmp_path / "2027.csv"
+    notice.write_text(SAMPLE_2027, encoding="utf-8")
+    out = app.test_cli_runner().invoke(args=["calendar", "load", str(notice), "--year", "2027",
+                                             "--source", "国办发明电（测试）"])
+    assert out.exit_code == 0 and "entered 7 days of 2027" in out.output
+    notice.write_text("2027-01-04,yes,x\n", encoding="utf-8")
+    bad = app.test_cli_runner().invoke(args=["calendar", "load", str(notice), "--year", "2027", "--source", "x"])
+    assert bad.exit_code != 0 and "weekday already" in bad.output
