@@ -226,6 +226,17 @@ class OfficialCalendarDay(db.Model):
     note: Mapped[str | None] = mapped_column(String(80))
 
 
+class RateHit(db.Model):
+    """One attempt counted against a limit (限流): sign-ins from an address, public reports."""
+
+    __tablename__ = "rate_hit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(Aware())
+
+    __table_args__ = (Index("ix_rate_hit_key_at", "key", "at"),)
+
+
 class TaskDraft(db.Model):
     """Entries typed into a task's form and saved, not yet submitted (草稿), one per task and user.
     `values` keeps the raw text of each input, invalid entries included; a draft goes with its task."""

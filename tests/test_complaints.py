@@ -97,3 +97,18 @@ def test_a_confirmed_report_needs_its_measure(intake, runtime):
     with pytest.raises(FormInvalid) as refused:
         runtime.complete(task, {"confirmed": True, "findings": "属实属实"}, Actor("lz", "municipal", "620100"))
     assert "measure" in refused.value.fields
+
+
+def test_one_address_may_send_only_a_few_reports_an_hour(intake):
+    from datetime import timedelta
+
+    from engine import clock
+
+    client = intake.test_client()
+    for _ in range(5):
+        assert submit(client, GOOD, [("e.pdf", PDF)]).status_code == 201
+    sixth = submit(client, GOOD, [("e.pdf", PDF)])
+    assert sixth.status_code == 429 and "一小时后再试" in sixth.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)) == 5
+    clock.current().advance(timedelta(minutes=61))
+    assert submit(client, GOOD, [("e.pdf", PDF)]).status_code == 201

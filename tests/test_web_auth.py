@@ -82,3 +82,17 @@ def test_english_on_request(client):
     client.get("/lang/en")
     page = client.get("/inbox/").get_data(as_text=True)
     assert '<html lang="en"' in page
+
+
+def test_many_failed_sign_ins_from_one_address_are_slowed_down(client):
+    person()
+    for n in range(20):
+        assert sign_in(client, f"guess{n}", "nope-nope").status_code == 401
+    refused = sign_in(client, "lz")  # a real user, right password, but this address is spraying
+    assert refused.status_code == 429 and "稍后再试" in refused.get_data(as_text=True)
+    from datetime import timedelta
+
+    from engine import clock
+
+    clock.current().advance(timedelta(minutes=16))
+    assert sign_in(client, "lz").status_code == 302

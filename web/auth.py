@@ -8,6 +8,7 @@ from flask_login import LoginManager, login_required, login_user, logout_user
 from engine.db import db
 from engine.models import User
 
+from . import ratelimit
 from .users import SignInRefused, sign_in
 
 bp = Blueprint("auth", __name__)
@@ -38,9 +39,14 @@ def _safe_next(target: str | None) -> str:
 def login():
     name = request.form.get("username", "").strip()
     if request.method == "POST":
+        key = f"sign-in:{ratelimit.address()}"
+        if ratelimit.exceeded(key, ratelimit.FAILED_SIGN_INS_PER_ADDRESS):
+            flash(_("登录失败次数过多，请稍后再试。"), "error")
+            return render_template("login.html", username=name), 429
         try:
             user = sign_in(name, request.form.get("password", ""))
         except SignInRefused as refused:
+            ratelimit.count(key)
             if refused.message == "wrong":
                 flash(_("用户名或密码错误。"), "error")
             else:

@@ -18,6 +18,7 @@ from engine.green.roles import JURISDICTIONS
 from engine.models import ProcessInstance
 from engine.runtime import Actor
 
+from . import ratelimit
 from .api import runtime
 from .users import actor_of
 
@@ -53,6 +54,10 @@ def intake():
     form = {k: request.form.get(k, "") for k in FIELDS}
     if request.method == "GET":
         return render_template("complaint.html", form=form, problems={}, cities=JURISDICTIONS)
+    key = f"public-report:{ratelimit.address()}"
+    if ratelimit.exceeded(key, ratelimit.PUBLIC_REPORTS_PER_ADDRESS):
+        return render_template("complaint.html", form=form, cities=JURISDICTIONS,
+                               problems={"evidence": _("提交过于频繁，请一小时后再试。")}), 429
     problems = _problems(form)
     files = [(f.filename or "", f.read()) for f in request.files.getlist("evidence") if f and f.filename]
     checked = []
@@ -77,6 +82,7 @@ def intake():
         attachments.store(current_app.config["UPLOAD_DIR"], case.id, checked, by=data["reporter"]["name"])
         db.session.add(ComplaintReceipt(instance_id=case.id, code_hash=_hash(code)))
 
+    ratelimit.count(key)
     try:
         case = runtime().start(PROCESS, data, INTAKE, form["city"], records=records)
     except EngineError as exc:
