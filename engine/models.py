@@ -120,6 +120,9 @@ class HumanTask(db.Model):
     # Who is told when the task is overdue (督办): this role, or the task's own when empty.
     escalate_to: Mapped[str | None] = mapped_column(String(40))
     overdue_noticed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What the case is about, for filtering inboxes (the domain says which data these are).
+    unit_type: Mapped[str | None] = mapped_column(String(40))
+    level: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (Index("ix_human_task_role_jurisdiction", "role", "jurisdiction"),)
 

@@ -101,12 +101,15 @@ class Runtime:
         role_of: Callable[[str | None], str | None],
         party_roles: frozenset[str] = frozenset(),
         province_wide_roles: frozenset[str] = frozenset(),
+        task_labels: Callable[[dict], dict] | None = None,
         cache_size: int = 512,
     ):
         self.registry = registry
         self.role_of = role_of
         self.party_roles = party_roles
         self.province_wide_roles = province_wide_roles
+        # from a task's data, the inbox columns unit_type and level
+        self.task_labels = task_labels or (lambda data: {})
         self.cache_size = cache_size
         self._cache: OrderedDict[int, _Live] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -304,6 +307,7 @@ class Runtime:
                 "form": spec.extensions.get("properties", {}).get(FORM_PROPERTY),
                 "created_at": now, "due_at": due, "remind_at": remind,
                 "escalate_to": limit.get("escalate_to"), "overdue_noticed": False,
+                "unit_type": None, "level": None, **self.task_labels(task.data),
             })
             after[tid] = [remind, due]
         if added:

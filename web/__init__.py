@@ -16,6 +16,7 @@ from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
 from engine.green import credit_code, designations
+from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.registry import Registry
 from engine.runtime import Runtime
@@ -80,7 +81,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     designations.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions["green_ladder.runtime"] = Runtime(
-        registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES
+        registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
+        task_labels=task_labels,
     )
 
     from . import api, auth, cases, cli, complaints, dashboard, home, inbox, registry, tasks

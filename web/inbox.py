@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, or_
 from engine import clock
 from engine.db import db
 from engine.errors import EngineError
+from engine.green.models import LEVELS, UNIT_TYPES
 from engine.green.roles import JURISDICTIONS
 from engine.models import HumanTask, ProcessInstance, User
 
@@ -46,6 +47,10 @@ def index():
     q = db.select(HumanTask).where(tabs[tab])
     if process := request.args.get("process"):
         q = q.where(HumanTask.process_id == process)
+    if (unit_type := request.args.get("unit_type")) in UNIT_TYPES:
+        q = q.where(HumanTask.unit_type == unit_type)
+    if (level := request.args.get("level")) in LEVELS:
+        q = q.where(HumanTask.level == level)
     if (city := request.args.get("city")) and city in JURISDICTIONS:
         q = q.where(HumanTask.jurisdiction == city)
     now = clock.now()
@@ -69,6 +74,7 @@ def index():
     return render_template("inbox.html", tab=tab, tasks=rows, counts=counts, page=page,
                            pages=max((total + PAGE - 1) // PAGE, 1), total=total, now=now, soon=now + SOON,
                            colleagues=colleagues, processes=sorted(processes), cities=JURISDICTIONS,
+                           unit_types=UNIT_TYPES, levels=LEVELS,
                            party=actor.role in runtime().party_roles, args=request.args)
 
 

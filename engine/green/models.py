@@ -23,6 +23,16 @@ LEVELS = {"municipal": ("市级", "Municipal"), "provincial": ("省级", "Provin
 STATUSES = {"listed": ("有效", "Listed"), "revoked": ("已撤销", "Revoked"), "withdrawn": ("主动退出", "Withdrawn")}
 
 
+def task_labels(data: dict) -> dict:
+    """What an inbox can filter a task by: the unit type and level its case is about."""
+    labels = {}
+    if data.get("unit_type") in UNIT_TYPES:
+        labels["unit_type"] = data["unit_type"]
+    if data.get("level") in LEVELS:
+        labels["level"] = data["level"]
+    return labels
+
+
 class Organisation(db.Model):
     """An enterprise or a park management body (申报主体), by its credit code."""
 

@@ -1,0 +1,41 @@
+"""The inbox: filters by what a case is about, and the role tab of a city."""
+from __future__ import annotations
+
+from conftest import ROOT
+from webclient import sign_in
+
+from engine.db import db
+from engine.models import HumanTask
+from engine.runtime import Actor
+from web.users import add_user
+
+BASE = {"organisation_name": "兰州某企业", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self",
+        "basic_requirements_met": True, "score": 80}
+
+
+def in_review(runtime, unit_type):
+    firm = Actor("firm", "applicant")
+    case = runtime.start("municipal_creation", {}, firm, "620100")
+    task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
+    runtime.complete(task, {**BASE, "unit_type": unit_type}, firm)
+    return db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
+
+
+def test_the_inbox_filters_by_unit_type_and_level(client, runtime):
+    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    factory = in_review(runtime, "green_factory")
+    water = in_review(runtime, "water_saving_enterprise")
+    add_user("lz", "municipal", "620100", password="correct-horse")
+    sign_in(client, "lz")
+    page = client.get("/inbox/?tab=role&unit_type=green_factory").get_data(as_text=True)
+    assert factory in page and water not in page
+    page = client.get("/inbox/?tab=role&unit_type=water_saving_enterprise").get_data(as_text=True)
+    assert water in page and factory not in page
+    assert factory in client.get("/inbox/?tab=role&unit_type=nonsense").get_data(as_text=True)  # ignored
+
+    line = (ROOT / "tests" / "models" / "time_limits.bpmn").read_bytes()
+    runtime.registry.deploy({"limits.bpmn": line})
+    provincial = runtime.start("city_recommendation", {"level": "provincial"}, Actor("lz", "municipal", "620100"))
+    provincial_task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == provincial.id))
+    page = client.get("/inbox/?tab=role&level=provincial").get_data(as_text=True)
+    assert provincial_task in page and factory not in page
