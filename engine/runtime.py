@@ -69,13 +69,18 @@ def may_act(actor: Actor, task) -> bool:
     return actor.jurisdiction is None or actor.jurisdiction == task.jurisdiction
 
 
-def addressed_to(actor: Actor, model):
-    """SQL form of `may_act` over a table of tasks or notices: the actor's own
-    items, and their role's unassigned ones within their jurisdiction."""
+def role_queue(actor: Actor, model):
+    """SQL: the unassigned items of the actor's role, within their jurisdiction."""
     by_role = and_(model.assignee.is_(None), model.role == actor.role)
     if actor.jurisdiction is not None:
         by_role = and_(by_role, model.jurisdiction == actor.jurisdiction)
-    return or_(model.assignee == actor.name, by_role)
+    return by_role
+
+
+def addressed_to(actor: Actor, model):
+    """SQL form of `may_act` over a table of tasks or notices: the actor's own
+    items, and their role's unassigned ones."""
+    return or_(model.assignee == actor.name, role_queue(actor, model))
 
 
 class _Unchanged(Exception):

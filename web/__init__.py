@@ -108,6 +108,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+def name_in(table: dict, code):
+    """A code's name from a (Chinese, English) table, in the language the user chose."""
+    from flask_babel import get_locale
+
+    names = table.get(code)
+    return code if names is None else names[1 if str(get_locale()) == "en" else 0]
+
+
 def _template_helpers():
     from flask_babel import get_locale
 
@@ -125,10 +133,6 @@ def _template_helpers():
         if time == "00:00":  # a deadline "by 31 March" ends at midnight: show it on its own day
             day, time = day - timedelta(days=1), "24:00"
         return f"{day:%Y-%m-%d} {time}" if english() else f"{day:%Y年%m月%d日} {time}"
-
-    def name_in(table, code):
-        names = table.get(code)
-        return code if names is None else names[1 if english() else 0]
 
     def cn_date(day):
         return "" if not day else (f"{day:%Y-%m-%d}" if english() else f"{day:%Y年%m月%d日}")

@@ -3,7 +3,6 @@ level and city, the pipeline of open cases, overdue steps by city."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
-from flask_babel import get_locale
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -13,15 +12,12 @@ from engine.green.models import LEVELS, UNIT_TYPES, Designation
 from engine.green.roles import JURISDICTIONS
 from engine.models import HumanTask, ProcessInstance
 
+from . import name_in
 from .cases import STATUS
 from .registry import READERS
 
 bp = Blueprint("dashboard", __name__)
 OPEN = ("running", "waiting", "error")
-
-
-def _name(table, code) -> str:
-    return table[code][1 if str(get_locale()) == "en" else 0]
 
 
 def _scoped(query, column):
@@ -55,10 +51,10 @@ def index():
     cities = [current_user.jurisdiction] if current_user.jurisdiction else list(JURISDICTIONS)
     return render_template(
         "dashboard.html",
-        by_type=[(_name(UNIT_TYPES, t), n) for t, n in by_type.items()],
-        by_level=[(_name(LEVELS, lv), n) for lv, n in by_level.items()],
-        by_city=[(_name(JURISDICTIONS, c), by_city.get(c, 0)) for c in cities],
+        by_type=[(name_in(UNIT_TYPES, t), n) for t, n in by_type.items()],
+        by_level=[(name_in(LEVELS, lv), n) for lv, n in by_level.items()],
+        by_city=[(name_in(JURISDICTIONS, c), by_city.get(c, 0)) for c in cities],
         pipeline=[(f"{p} · {STATUS.get(s, s)}", n) for p, s, n in sorted(pipeline)],
-        overdue=[(_name(JURISDICTIONS, c), overdue.get(c, 0)) for c in cities],
+        overdue=[(name_in(JURISDICTIONS, c), overdue.get(c, 0)) for c in cities],
         total_listed=sum(by_type.values()),
     )

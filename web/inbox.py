@@ -7,14 +7,15 @@ from datetime import timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import and_, func, or_
+from sqlalchemy import func, or_
 
 from engine import clock
 from engine.db import db
 from engine.errors import EngineError
 from engine.green.models import LEVELS, UNIT_TYPES
 from engine.green.roles import JURISDICTIONS
-from engine.models import HumanTask, ProcessInstance, User
+from engine.models import HumanTask, User
+from engine.runtime import role_queue
 
 from .api import runtime
 from .users import actor_of
@@ -26,11 +27,7 @@ SOON = timedelta(days=3)  # "nearly due" in the list
 
 def tab_filters(actor):
     """Each tab as a condition on the task index, for this user only."""
-    mine = HumanTask.assignee == actor.name
-    role = and_(HumanTask.assignee.is_(None), HumanTask.role == actor.role)
-    if actor.jurisdiction is not None:
-        role = and_(role, HumanTask.jurisdiction == actor.jurisdiction)
-    tabs = {"mine": mine, "role": role}
+    tabs = {"mine": HumanTask.assignee == actor.name, "role": role_queue(actor, HumanTask)}
     if actor.is_admin:
         tabs["all"] = HumanTask.id.is_not(None)
     return tabs
@@ -107,6 +104,3 @@ def assign(task_id, action):
     flash(messages[action], "info")
     return redirect(url_for(".index", tab="mine" if action == "claim" else None)), 303
 
-
-def case_of(task: HumanTask) -> ProcessInstance:
-    return db.session.get(ProcessInstance, task.instance_id)
