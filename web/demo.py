@@ -36,6 +36,10 @@ CASES = [
     ("jinchuan-group", "620100", "listed"),
 ]
 
+# Each procedure's own demo cases, seeded after the accounts above exist; each seeder
+# checks what is already there so `make run` can be repeated.
+FEATURE_SEEDERS: list = []
+
 REPORT = {
     "organisation_name": "金川集团股份有限公司", "unit_type": "green_factory", "credit_code": "91620000224330075D", "evaluation_mode": "third_party",
     "agency_name": "甘肃绿评科技有限公司", "basic_requirements_met": True, "score": 86.5,
@@ -64,6 +68,8 @@ def seed() -> list[tuple[str, str, str | None, str]]:
                 task = db.session.scalar(db.select(HumanTask).where(HumanTask.instance_id == inst.id))
                 runtime.complete(task.id, {"decision": "approve", "opinion": "符合市级绿色工厂条件。"},
                                  Actor("lanzhou", "municipal", city))
+    for seed_feature in FEATURE_SEEDERS:
+        seed_feature(runtime)
     return accounts
 
 
