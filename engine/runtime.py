@@ -307,7 +307,8 @@ class Runtime:
             remind = datetime.fromisoformat(limit["remind"]) if limit.get("remind") else None
             added.append({
                 "id": tid, "instance_id": case.id, "process_id": case.process_id, "element": spec.bpmn_id,
-                "name": spec.bpmn_name, "lane": spec.lane, "role": role, "jurisdiction": case.jurisdiction,
+                "name": spec.bpmn_name, "lane": spec.lane, "role": role,
+                "jurisdiction": case.jurisdiction or _task_jurisdiction(task),
                 "assignee": case.started_by if (spec.lane is None or role in self.party_roles) else None,
                 "form": spec.extensions.get("properties", {}).get(FORM_PROPERTY),
                 "created_at": now, "due_at": due, "remind_at": remind,
@@ -580,6 +581,14 @@ def _start_lane(spec) -> str | None:
         if isinstance(ts, StartEvent) and ts.lane:
             return ts.lane
     return None
+
+
+def _task_jurisdiction(task) -> str | None:
+    """A province-wide case can address one task to one city: a multi-instance
+    over the cities gives each instance its `jurisdiction` (e.g. each city's
+    recommendation in the provincial round)."""
+    value = task.data.get("jurisdiction")
+    return value if isinstance(value, str) else None
 
 
 def _find_task(wf: BpmnWorkflow, task_id: str):

@@ -1,0 +1,149 @@
+"""Public notices (公示) of proposed lists, and the objections the public lodges
+against them while the notice is open (Art 15).
+
+A notice is published by a process step with its length in working days, which
+the diagram gives (an analyst changes it there); it ends at the close of its
+last working day on China's official calendar. The step that waits for that
+moment then closes the notice and takes the objections into the case.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine import audit, calendar, clock, services
+from engine.db import db
+from engine.models import Aware
+from engine.services import ServiceError, StepContext
+
+from .credit_code import problem as credit_code_problem
+
+MAX_WORKING_DAYS = 60
+
+
+class PublicNotice(db.Model):
+    """A proposed list on public notice (公示), open to objections until `ends_at`."""
+
+    __tablename__ = "public_notice"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    year: Mapped[int] = mapped_column(Integer)
+    items: Mapped[list] = mapped_column(JSON)  # [{credit_code, name, unit_type, level, jurisdiction}]
+    working_days: Mapped[int] = mapped_column(Integer)
+    published_on: Mapped[date] = mapped_column(Date)
+    ends_at: Mapped[datetime] = mapped_column(Aware(), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(Aware())
+    # after the objections are dealt with: the credit codes listed, and those struck off
+    listed: Mapped[list | None] = mapped_column(JSON)
+    struck_off: Mapped[list | None] = mapped_column(JSON)
+    objections: Mapped[list["Objection"]] = relationship(back_populates="notice", order_by="Objection.id")
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        return self.closed_at is None and (now or clock.now()) < self.ends_at
+
+    def item(self, code: str) -> dict | None:
+        return next((i for i in self.items if i.get("credit_code") == code), None)
+
+
+class Objection(db.Model):
+    """A written, real-name objection (异议) to one unit on a notice, with evidence."""
+
+    __tablename__ = "notice_objection"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("public_notice.id", ondelete="CASCADE"), index=True)
+    credit_code: Mapped[str] = mapped_column(String(18))  # the unit objected to
+    real_name: Mapped[str] = mapped_column(String(100))
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    contact: Mapped[str] = mapped_column(String(200))
+    reasons: Mapped[str] = mapped_column(Text)
+    attachment_ids: Mapped[list] = mapped_column(JSON)
+    submitted_at: Mapped[datetime] = mapped_column(Aware())
+    notice: Mapped[PublicNotice] = relationship(back_populates="objections")
+
+
+class NoticeClosed(ValueError):
+    """The objection window is over (or the unit is not on the notice)."""
+
+
+def lodge_objection(notice: PublicNotice, *, credit_code: str, real_name: str, organisation: str | None,
+                    contact: str, reasons: str, attachment_ids: list[int]) -> Objection:
+    """Record an objection while the notice is open. The caller commits, after
+    storing the evidence under the notice's case."""
+    if not notice.is_open():
+        raise NoticeClosed("公示期已结束，不再受理异议。")
+    if notice.item(credit_code) is None:
+        raise NoticeClosed("该单位不在本次公示名单中。")
+    objection = Objection(notice_id=notice.id, credit_code=credit_code, real_name=real_name,
+                          organisation=organisation or None, contact=contact, reasons=reasons,
+                          attachment_ids=list(attachment_ids), submitted_at=clock.now())
+    db.session.add(objection)
+    db.session.flush()
+    # the public has no case step to carry this, so the global chain records it
+    audit.append(f"public:{real_name}", "objection",
+                 detail={"notice": notice.id, "objection": objection.id, "credit_code": credit_code})
+    return objection
+
+
+def _items(value) -> list[dict]:
+    if not isinstance(value, list) or not value:
+        raise ServiceError("a public notice needs the list of units it proposes")
+    items = []
+    for unit in value:
+        code = (unit or {}).get("credit_code") if isinstance(unit, dict) else None
+        if not code or credit_code_problem(code) is not None:
+            raise ServiceError(f"a notice item needs a valid credit code, not {code!r}")
+        items.append({k: unit.get(k) for k in ("credit_code", "name", "unit_type", "level", "jurisdiction")})
+    return items
+
+
+def publish(params: dict, step: StepContext) -> dict:
+    """Put a proposed list on public notice for `working_days` working days from tomorrow."""
+    days = params.get("working_days")
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_WORKING_DAYS:
+        raise ServiceError(f"the notice length must be 1 to {MAX_WORKING_DAYS} working days, not {days!r}")
+    today = clock.now().date()
+    # the day of publication does not count (as for any period in days under Chinese law)
+    last_day = calendar.working_days_after(today, days)
+    notice = PublicNotice(instance_id=step.instance_id, title=str(params.get("title") or "公示"),
+                          year=int(params.get("year") or today.year), items=_items(params.get("items")),
+                          working_days=days, published_on=today, ends_at=datetime.fromisoformat(
+                              calendar.end_of_day(last_day)))
+    db.session.add(notice)
+    db.session.flush()
+    return {"notice_id": notice.id, "published_on": today.isoformat(), "last_day": last_day.isoformat(),
+            "ends_at": notice.ends_at.isoformat(), "working_days": days}
+
+
+def _notice(params) -> PublicNotice:
+    notice = db.session.get(PublicNotice, params.get("notice_id") or 0)
+    if notice is None:
+        raise ServiceError(f"no public notice {params.get('notice_id')!r}")
+    return notice
+
+
+def close(params: dict, step: StepContext) -> list[dict]:
+    """End the objection window and hand the objections to the case."""
+    notice = _notice(params)
+    if clock.now() < notice.ends_at:
+        raise ServiceError(f"notice {notice.id} is open until {notice.ends_at.isoformat()}")
+    notice.closed_at = notice.closed_at or clock.now()
+    return [{"objection_id": o.id, "credit_code": o.credit_code, "unit": (notice.item(o.credit_code) or {}).get("name"),
+             "by": o.real_name + (f"（{o.organisation}）" if o.organisation else ""), "contact": o.contact,
+             "reasons": o.reasons, "attachment_ids": o.attachment_ids,
+             "submitted_at": o.submitted_at.isoformat()} for o in notice.objections]
+
+
+def conclude(params: dict, step: StepContext) -> dict:
+    """Record the outcome on the notice: who was listed, who was struck off after an objection."""
+    notice = _notice(params)
+    listed = [u.get("credit_code") for u in params.get("listed") or []]
+    notice.listed = listed
+    notice.struck_off = [i["credit_code"] for i in notice.items if i["credit_code"] not in listed]
+    return {"notice_id": notice.id, "listed": len(listed), "struck_off": len(notice.struck_off)}
+
+
+def register() -> None:
+    services.OPERATIONS.update({"notice.publish": publish, "notice.close": close, "notice.conclude": conclude})
