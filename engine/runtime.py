@@ -33,7 +33,7 @@ from .audit import append as audit
 from .db import db, write_intent
 from .errors import Conflict, EngineError, Forbidden, NotFound
 from .forms import accepted_data
-from .models import HumanTask, ProcessInstance
+from .models import HumanTask, ProcessHead, ProcessInstance
 from .registry import FORM_PROPERTY, Registry, UnknownProcess
 from .scripting import make_script_engine, reserved_names
 
@@ -383,6 +383,19 @@ class Runtime:
                 alert[1 if overdue else 0] = None
                 sent.append(f"{kind}:{entry.element}")
         return sent
+
+    def startable(self, actor: Actor) -> list[tuple[str, str]]:
+        """(process id, name) of the deployed processes the actor's role may start:
+        those whose start event lies in the actor's lane (an administrator: all)."""
+        out = []
+        for head in db.session.scalars(db.select(ProcessHead).order_by(ProcessHead.process_id)):
+            spec = self.registry.load(head.version_id).specs.get(head.process_id)
+            if spec is None:
+                continue
+            lane = _start_lane(spec)
+            if actor.is_admin or (lane is not None and self.role_of(lane) == actor.role):
+                out.append((head.process_id, spec.description or head.process_id))
+        return out
 
     # ------------------------------------------------------------------ operations
     def start(self, process_id: str, data: dict | None, actor: Actor, jurisdiction: str | None = None,

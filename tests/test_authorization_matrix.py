@@ -56,6 +56,8 @@ def test_pages(app, world, name):
         "/registry/": expect(name, REGISTRY_READERS, 200, 403),
         "/registry.xlsx": expect(name, REGISTRY_READERS, 200, 403),
         "/dashboard": expect(name, REGISTRY_READERS, 200, 403),
+        "/cases/new": 200,  # each role sees what it may start; starting is checked on POST
+        "/public/notices/": 200,
     }
     got = {path: client.get(path).status_code for path in checks}
     assert got == checks
@@ -85,3 +87,6 @@ def test_signed_out(app, world):
         assert r.status_code == 302 and "/login" in r.headers["Location"], path
     assert client.get(f"/api/v1/instances/{world['case']}").status_code == 401
     assert client.get("/public/lists").status_code == 200
+    assert client.get("/public/notices/").status_code == 200
+    r = client.get("/cases/new")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]

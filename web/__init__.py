@@ -15,7 +15,8 @@ from engine import calendar, clock, holidays
 from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
-from engine.green import credit_code, designations, notices, selection
+from engine.green import credit_code, designations, selection
+from engine.green import notices as public_notices
 from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.registry import Registry
@@ -79,7 +80,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     calendar.ARRANGEMENTS.loader = holidays.load_from_database
     register_format("gb32100", credit_code.problem)
     designations.register()
-    notices.register()
+    public_notices.register()
     selection.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions["green_ladder.runtime"] = Runtime(
@@ -87,7 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         task_labels=task_labels,
     )
 
-    from . import api, auth, cases, cli, complaints, dashboard, home, inbox, registry, tasks
+    from . import api, auth, cases, cli, complaints, dashboard, home, inbox, notices, registry, tasks
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
@@ -99,6 +100,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(registry.bp)
+    app.register_blueprint(notices.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(complaints.bp)
     app.register_blueprint(api.bp)
@@ -121,6 +123,7 @@ def name_in(table: dict, code):
 def _template_helpers():
     from flask_babel import get_locale
 
+    from engine.green.models import LEVELS, UNIT_TYPES
     from engine.green.roles import JURISDICTIONS, ROLES
 
     def english() -> bool:
@@ -143,6 +146,8 @@ def _template_helpers():
         "get_locale": get_locale,
         "role_name": lambda code: name_in(ROLES, code),
         "city_name": lambda code: name_in(JURISDICTIONS, code),
+        "unit_type_name": lambda code: name_in(UNIT_TYPES, code),
+        "level_name": lambda code: name_in(LEVELS, code),
         "name_in": name_in,
         "cn_datetime": cn_datetime,
         "cn_date": cn_date,

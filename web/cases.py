@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, jsonify, render_template, send_from_directory
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, send_from_directory, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from lxml import etree
@@ -17,6 +18,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
 from engine.db import db
+from engine.errors import EngineError
 from engine.green.models import Attachment
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 from engine.registry import FORM_PREFIX
@@ -133,6 +135,29 @@ def markers(case: ProcessInstance) -> dict[str, list[str]]:
     # A task done before and waiting again (a return for correction) shows where it is now.
     done -= active | failed
     return {"completed": sorted(done), "active": sorted(active), "overdue": sorted(overdue), "failed": sorted(failed)}
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Start a case of a procedure the user's role starts (新建办件), e.g. the
+    province opening the year's round, a city nominating a candidate."""
+    actor = actor_of(current_user)
+    startable = runtime().startable(actor)
+    if request.method == "GET":
+        return render_template("case_new.html", startable=startable)
+    process_id = request.form.get("process", "")
+    if process_id not in dict(startable):
+        abort(403)  # refused on the server, whatever the page offered
+    try:
+        case = runtime().start(process_id, {}, actor, actor.jurisdiction)
+    except EngineError as exc:
+        flash(exc.message, "error")
+        return render_template("case_new.html", startable=startable), 422
+    mine = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id,
+                                                           runtime().visible_tasks(actor)).limit(1))
+    flash(_("已发起“%(name)s”，编号 %(id)s。", name=dict(startable)[process_id], id=case.id), "info")
+    return redirect(url_for("tasks.view", task_id=mine) if mine else url_for("cases.show", instance_id=case.id), 303)
 
 
 @bp.get(f"/cases/{CASE_ID}")

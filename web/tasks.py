@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from engine import clock
 from engine.db import db, write_intent
 from engine.errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
+from engine.green.notices import Objection, PublicNotice
 from engine.models import AuditEvent, HumanTask, ProcessInstance, TaskDraft, User
 from engine.runtime import may_act
 
@@ -174,6 +175,8 @@ def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
         process_name=(process.description if process is not None else None) or case.process_id,
         instructions=getattr(spec, "documentation", None) or "",
         overdue=bool(task.due_at and task.due_at < now),
+        objections=db.session.scalars(db.select(Objection).join(PublicNotice).where(
+            PublicNotice.instance_id == case.id, PublicNotice.closed_at.is_not(None)).order_by(Objection.id)).all(),
     )
 
 
