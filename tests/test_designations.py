@@ -64,6 +64,10 @@ def test_a_listing_step_records_the_designation_for_the_registry(client, runtime
     book = load_workbook(io.BytesIO(client.get("/registry.xlsx").data))
     rows = list(book.active.values)
     assert rows[0][:2] == ("单位名称", "统一社会信用代码") and rows[1][:4] == ("兰州绿源制造有限公司", CODE, "绿色工厂", "市级")
+    client.get("/lang/en")
+    rows = list(load_workbook(io.BytesIO(client.get("/registry.xlsx").data)).active.values)
+    assert rows[1][2:6] == ("Green factory", "Municipal", "Lanzhou", "Listed")  # the rows follow the language too
+    client.get("/lang/zh_CN")
 
     other = client.application.test_client()
     sign_in(other, "ts")  # 天水 sees nothing of 兰州

@@ -126,6 +126,8 @@ def _template_helpers():
     from engine.green.models import LEVELS, UNIT_TYPES
     from engine.green.roles import JURISDICTIONS, ROLES
 
+    from .registry import READERS
+
     def english() -> bool:
         return str(get_locale()) == "en"
 
@@ -148,6 +150,7 @@ def _template_helpers():
         "city_name": lambda code: name_in(JURISDICTIONS, code),
         "unit_type_name": lambda code: name_in(UNIT_TYPES, code),
         "level_name": lambda code: name_in(LEVELS, code),
+        "registry_readers": READERS,
         "name_in": name_in,
         "cn_datetime": cn_datetime,
         "cn_date": cn_date,

@@ -25,6 +25,10 @@ DEMO_USERS = [
     ("lanzhou", "municipal", "620100", "兰州市工信局 王科长"),
     ("lanzhou2", "municipal", "620100", "兰州市工信局 刘科员"),
     ("tianshui", "municipal", "620500", "天水市工信局 陈科长"),
+    # one official for each of the other cities, named by the city's pinyin
+    *((names[1].lower().replace(" ", "-"), "municipal", code,
+       f"{names[0]}{'经发局' if code == '620171' else '工信局'}")  # Lanzhou New Area's authority is its 经发局
+      for code, names in JURISDICTIONS.items() if code not in ("620100", "620500")),
     ("jinchuan-group", "applicant", None, "金川集团股份有限公司"),
     ("tianshui-electric", "applicant", None, "天水电气传动研究所"),
     ("agency-gsgreen", "agency", None, "甘肃绿评科技有限公司"),

@@ -10,6 +10,12 @@ from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
 
 
+def official_of(city: str) -> str:
+    from .demo import DEMO_USERS
+
+    return next(name for name, role, where, _ in DEMO_USERS if role == "municipal" and where == city)
+
+
 def seed(runtime) -> None:
     if db.session.scalar(db.select(ProcessInstance.id).where(ProcessInstance.process_id == "provincial_selection")):
         return
@@ -22,7 +28,7 @@ def seed(runtime) -> None:
                                                                HumanTask.jurisdiction == city))
         units = [{"credit_code": code, "unit_type": unit_type, "reason": "能效水平行业领先，示范带动作用明显。"}
                  for code, unit_type, where in listed if where == city]
-        runtime.complete(task, {"units": units}, Actor(f"demo-{city}", "municipal", city))
+        runtime.complete(task, {"units": units}, Actor(official_of(city), "municipal", city))
     for task in db.session.scalars(db.select(HumanTask.id).where(HumanTask.instance_id == case.id)).all():
         runtime.complete(task, {"conclusion": "pass", "score": 90, "opinion": "材料齐全，主要指标达到省级要求。"},
                          Actor("expert", "expert"))

@@ -15,6 +15,8 @@ from engine.db import db
 from engine.green.models import LEVELS, STATUSES, UNIT_TYPES, Designation, Organisation
 from engine.green.roles import JURISDICTIONS
 
+from . import name_in
+
 bp = Blueprint("registry", __name__)
 # Officials who read the registry; a city's officials see their own city only.
 READERS = frozenset({"municipal", "provincial", "analyst", "admin", "ecology", "emergency", "market"})
@@ -72,9 +74,9 @@ def export():
     sheet.append([_("单位名称"), _("统一社会信用代码"), _("类型"), _("级别"), _("地区"), _("状态"),
                   _("公布日期"), _("终止日期"), _("终止原因")])
     for d, org in rows:
-        sheet.append([org.name, org.credit_code, UNIT_TYPES[d.unit_type][0], LEVELS[d.level][0],
-                      JURISDICTIONS.get(d.jurisdiction, ("",))[0], STATUSES[d.status][0], d.listed_on,
-                      d.ended_on, d.end_reason])
+        sheet.append([org.name, org.credit_code, name_in(UNIT_TYPES, d.unit_type), name_in(LEVELS, d.level),
+                      name_in(JURISDICTIONS, d.jurisdiction) if d.jurisdiction else "", name_in(STATUSES, d.status),
+                      d.listed_on, d.ended_on, d.end_reason])
     for column, width in zip("ABCDEFGHI", (36, 22, 22, 8, 16, 10, 12, 12, 40)):
         sheet.column_dimensions[column].width = width
     out = io.BytesIO()
