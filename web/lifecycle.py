@@ -28,6 +28,19 @@ bp = Blueprint("lifecycle", __name__)
 MESSAGE = "incident_report"
 FORM = "incident_report.json"
 REPORTERS = frozenset({"municipal"})  # Art 20: the city reports
+# code: (Chinese, English), shown with name_in
+CHANGE_KINDS = {"name": ("名称", "Name"), "scope": ("经营范围", "Scope"), "address": ("地址", "Address"),
+                "boundary": ("组织边界", "Boundary")}
+CHANGE_STATUSES = {"declared": ("待市级审核", "Declared"), "confirmed": ("市级已确认", "Confirmed by the city"),
+                   "pending_province": ("待省工信厅审定", "Waiting for the province"),
+                   "approved": ("省工信厅已审定", "Approved by the province"),
+                   "passed_to_miit": ("已报工信部", "Passed to MIIT"),
+                   "not_meeting_standard": ("不再符合标准", "No longer meets the standard")}
+INCIDENT_KINDS = {"production_safety": ("生产安全事故", "Production-safety accident"),
+                  "quality": ("质量事故", "Quality accident"), "environmental": ("突发环境事件", "Environmental incident")}
+SEVERITIES = {"particularly_serious": ("特别重大（Ⅰ级）", "Particularly serious (I)"),
+              "serious": ("重大（Ⅱ级）", "Major (II)"), "larger": ("较大（Ⅲ级）", "Larger (III)"),
+              "general": ("一般（Ⅳ级）", "General (IV)")}
 
 
 def _designation(designation_id: int):
@@ -57,8 +70,9 @@ def show(designation_id):
         "lifecycle.html", d=d, org=org, case=case, levels=LEVELS, unit_types=UNIT_TYPES, statuses=STATUSES,
         filings=rows(DynamicTableFiling, DynamicTableFiling.year), missed=rows(MissedFiling, MissedFiling.id),
         reviews=rows(OnsiteReview, OnsiteReview.year), changes=rows(DesignationChange, DesignationChange.id),
-        incidents=rows(IncidentReport, IncidentReport.id),
-        may_report=_may_report(d, case))
+        incidents=rows(IncidentReport, IncidentReport.id), may_report=_may_report(d, case),
+        change_kinds=CHANGE_KINDS, change_statuses=CHANGE_STATUSES, incident_kinds=INCIDENT_KINDS,
+        severities=SEVERITIES)
 
 
 def _may_report(d: Designation, case) -> bool:
