@@ -495,3 +495,18 @@ def test_an_ended_case_takes_no_incident(world):
 def test_the_tables_fields_are_the_forms():
     form = json.loads((ROOT / "forms" / "dynamic_management_table.json").read_text())
     assert set(TABLE_FIELDS) == set(form["properties"])
+
+
+def test_designations_listed_before_the_procedure_get_their_case_by_backfill(app, runtime):
+    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    add_user("firm", "applicant", None)
+    designation_id, case = list_unit(runtime)  # the lifecycle process is not deployed yet
+    assert case is None
+    runtime.registry.deploy({n: (ROOT / "processes" / n).read_bytes() for n in MODELS})
+    db.session.execute(db.delete(StartRequest))  # as before the outbox existed
+    db.session.commit()
+    out = app.test_cli_runner().invoke(args=["lifecycle", "backfill"])
+    assert out.exit_code == 0 and "1 lifecycle case(s) requested, 1 started" in out.output, out.output
+    assert lifecycle_case(designation_id).started_by == "firm"
+    again = app.test_cli_runner().invoke(args=["lifecycle", "backfill"])
+    assert "0 lifecycle case(s) requested" in again.output

@@ -8,14 +8,16 @@ city's designation is not found (404), other roles are refused (403).
 """
 from __future__ import annotations
 
+import click
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine.db import db
 from engine.errors import Conflict, EngineError, Forbidden
+from engine import outbox
 from engine.green.lifecycle import (DesignationChange, DynamicTableFiling, IncidentReport, MissedFiling,
-                                    OnsiteReview, case_of)
+                                    OnsiteReview, backfill, case_of)
 from engine.green.models import LEVELS, STATUSES, UNIT_TYPES, Designation, Organisation
 from engine.models import ProcessInstance
 
@@ -24,7 +26,7 @@ from .api import runtime
 from .registry import READERS
 from .users import actor_of
 
-bp = Blueprint("lifecycle", __name__)
+bp = Blueprint("lifecycle", __name__, cli_group="lifecycle")
 MESSAGE = "incident_report"
 FORM = "incident_report.json"
 REPORTERS = frozenset({"municipal"})  # Art 20: the city reports
@@ -118,3 +120,11 @@ def report(designation_id):
     return render_template("incident_report.html", d=d, org=org, case=case,
                            form=formrender.build(schema, values, errors),
                            levels=LEVELS, unit_types=UNIT_TYPES), 422
+
+
+@bp.cli.command("backfill")
+def backfill_command():
+    """Start the lifecycle case of every listed designation that has none (listed before it was deployed)."""
+    asked = backfill()
+    started = outbox.drain(runtime(), outbox.take_requested() or None) if asked else []
+    click.echo(f"{asked} lifecycle case(s) requested, {len(started)} started; any left pending start with the timer sweep")

@@ -170,6 +170,26 @@ def request_lifecycle(designation: Designation, org: Organisation, step: StepCon
         party=party_of(org, step), requested_by=step.instance_id)
 
 
+def backfill() -> int:
+    """Ask for the lifecycle case of every listed designation that has none and
+    none requested (designations listed before this procedure was deployed).
+    Commits the requests; the runtime's drain or the timer sweep starts them."""
+    have = db.select(DesignationLifecycle.designation_id)
+    designations = db.session.scalars(db.select(Designation).where(
+        Designation.status == "listed", Designation.id.not_in(have)).order_by(Designation.id)).all()
+    asked = 0
+    for designation in designations:
+        key = f"{PROCESS}:designation:{designation.id}"
+        if db.session.scalar(db.select(outbox.StartRequest.id).where(outbox.StartRequest.key == key)) is not None:
+            continue
+        org = db.session.get(Organisation, designation.organisation_id)
+        source = StepContext(designation.instance_id or 0, "", "", "backfill")
+        request_lifecycle(designation, org, source)
+        asked += 1
+    db.session.commit()
+    return asked
+
+
 # --------------------------------------------------------------------------- operations
 def _designation(params: dict) -> Designation:
     designation = db.session.get(Designation, params.get("designation_id") or 0)
