@@ -12,6 +12,7 @@ from, so a step does not re-read and re-build what did not change.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundExcepti
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from . import clock, deadlines, persistence, services, store
+from . import clock, deadlines, outbox, persistence, services, store
 from .audit import append as audit
 from .db import db, write_intent
 from .errors import Conflict, EngineError, Forbidden, NotFound
@@ -38,6 +39,7 @@ from .registry import FORM_PROPERTY, Registry, UnknownProcess
 from .scripting import make_script_engine, reserved_names
 
 ACTIVE = ("running", "waiting", "error")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,7 @@ class Runtime:
             yield
         except BaseException:
             db.session.rollback()
+            outbox.take_requested()  # what the failed step asked to start was rolled back with it
             raise
         finally:
             write_intent.reset(token)
@@ -243,6 +246,7 @@ class Runtime:
                 raise
         if case.next_timer_at != due_before and self.after_commit is not None:
             self.after_commit(case.id, case.next_timer_at)
+        self.start_requested(outbox.take_requested())
 
     def _save(self, case: store.Case, live: _Live, created: bool = False):
         """Write what the step changed; the case row last, with its revision check."""
@@ -399,9 +403,11 @@ class Runtime:
 
     # ------------------------------------------------------------------ operations
     def start(self, process_id: str, data: dict | None, actor: Actor, jurisdiction: str | None = None,
-              records: Callable[[store.Case], None] | None = None):
+              records: Callable[[store.Case], None] | None = None, party: str | None = None):
         """Start a case. `records` writes domain records that belong to its first
-        step (e.g. the evidence handed in with it), in the same transaction."""
+        step (e.g. the evidence handed in with it), in the same transaction.
+        `party`: the case's own party when the system starts it for someone
+        (a start request); their applicant and agency tasks go to them."""
         data = dict(data or {})
         bad = [k for k in data if k in self._reserved or k.startswith("_")]
         if bad:
@@ -428,12 +434,12 @@ class Runtime:
             now = clock.now()
             case = store.Case(
                 id=0, process_id=process_id, version_id=version.id, status="running", jurisdiction=jurisdiction,
-                started_by=actor.name, created_at=now, updated_at=now, revision=0, error_message=None,
+                started_by=party or actor.name, created_at=now, updated_at=now, revision=0, error_message=None,
                 error_element=None, next_timer_at=None, audit_hash=None,
             )
             case.id = store.conn().execute(store.INSERT_CASE, {
                 "process_id": process_id, "version_id": version.id, "status": "running",
-                "jurisdiction": jurisdiction, "started_by": actor.name, "created_at": now, "updated_at": now,
+                "jurisdiction": jurisdiction, "started_by": party or actor.name, "created_at": now, "updated_at": now,
                 "revision": 0, "shell": "{}", "serializer_version": persistence.SERIALIZER_VERSION, "data": {},
             }).scalar_one()
             self._advance(case, wf, actor)
@@ -447,7 +453,18 @@ class Runtime:
             db.session.commit()
         if case.next_timer_at is not None and self.after_commit is not None:
             self.after_commit(case.id, case.next_timer_at)
+        self.start_requested(outbox.take_requested())
         return case
+
+    def start_requested(self, request_ids: list[int]) -> None:
+        """After a commit: start the cases its step asked for (the outbox). A failure
+        here loses nothing: the request stays pending and the timer sweep starts it."""
+        if not request_ids:
+            return
+        try:
+            outbox.drain(self, request_ids)
+        except Exception:
+            log.exception("starting requested cases %s failed; the timer sweep will start them", request_ids)
 
     def complete(self, task_id: str, data, actor: Actor) -> store.Case:
         entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
@@ -545,6 +562,7 @@ class Runtime:
         with self._step(instance_id) as (case, live):
             if case.status not in ACTIVE:
                 raise Conflict(f"the case is {case.status}")
+            self._may_send(live.workflow, name, actor)
             try:
                 live.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload or {}))
             except WorkflowException as exc:  # nothing in the case waits for this message now
@@ -552,6 +570,21 @@ class Runtime:
             self._advance(case, live.workflow, actor)
             audit(actor.name, "message", instance=case, task=name, detail={"in": persistence.plain(payload or {})})
         return case
+
+    def _may_send(self, wf: BpmnWorkflow, name: str, actor: Actor) -> None:
+        """A message that a catching event in a lane waits for is the lane's role's
+        to send (an incident report is the city's, not the unit's); events outside
+        any lane take a message from whoever may see the case."""
+        if actor.is_admin:
+            return
+        roles = set()
+        for w in (wf, *wf.subprocesses.values()):
+            for task in w.get_tasks(state=TaskState.WAITING):
+                definition = getattr(task.task_spec, "event_definition", None)
+                if isinstance(definition, MessageEventDefinition) and definition.name == name:
+                    roles.add(self.role_of(task.task_spec.lane) if task.task_spec.lane else None)
+        if roles and None not in roles and actor.role not in roles:
+            raise Forbidden(f"only {', '.join(sorted(roles))} may send '{name}' to this case")
 
     @staticmethod
     def _timer_element(live, task_id):

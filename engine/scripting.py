@@ -44,10 +44,13 @@ def reserved_names() -> frozenset[str]:
 class ScriptEngine(PythonScriptEngine):
     def call_service(self, task, operation_name=None, operation_params=None, **_):
         # SpiffWorkflow's own version hides the operation's error behind a NameError of its own
+        token = services.current_data.set(task.data)
         try:
             return services.call(operation_name, operation_params)
         except Exception as err:
             raise WorkflowTaskException(f"{operation_name}: {err}", task=task, exception=err) from err
+        finally:
+            services.current_data.reset(token)
 
 
 def make_script_engine() -> PythonScriptEngine:

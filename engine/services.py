@@ -26,11 +26,22 @@ class StepContext:
 
 
 current_step: ContextVar[StepContext | None] = ContextVar("current_step", default=None)
+# The data of the service task being run: for operations that record a whole form the case
+# was given (its fields are too many, and some optional, to pass one parameter each).
+current_data: ContextVar[dict | None] = ContextVar("current_data", default=None)
 OPERATIONS: dict[str, Callable[[dict, StepContext], dict]] = {}
 
 
 class ServiceError(ValueError):
     """An operation refused its input; the step fails and the case is held for an administrator."""
+
+
+def task_data() -> dict:
+    """The running service task's data (read-only by convention)."""
+    data = current_data.get()
+    if data is None:
+        raise ServiceError("this operation reads the case's data and can only run inside a service task")
+    return data
 
 
 def call(operation_name: str, operation_params: dict | None) -> str:

@@ -6,7 +6,8 @@ periodic sweep reconciles those jobs with the cases, so a timer set by a web
 worker in another process is picked up, and nothing is lost across restarts:
 jobs whose time passed while the app was down run on start, in due order.
 A job wakes its case through `Runtime.fire_timers`, the same step path,
-transaction and audit as a person's action.
+transaction and audit as a person's action. The sweep also starts the cases
+that steps asked for and a crash left unstarted (`engine.outbox`).
 
 Only one scheduler fires per database. On PostgreSQL a scheduler first takes
 an advisory lock on a connection it keeps open; another scheduler started on
@@ -27,7 +28,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from . import clock
+from . import clock, outbox
 from .db import db
 from .models import ProcessInstance
 
@@ -63,6 +64,13 @@ def sweep() -> None:
     with _app.app_context():
         try:
             _app.extensions["green_ladder.timers"].reconcile()
+        finally:
+            db.session.remove()
+        try:
+            # cases a step asked for whose start a crash or an error left undone (engine.outbox)
+            outbox.drain(_app.extensions["green_ladder.runtime"])
+        except Exception:
+            log.exception("starting requested cases failed; the next sweep will try again")
         finally:
             db.session.remove()
 

@@ -90,3 +90,52 @@ def test_signed_out(app, world):
     assert client.get("/public/notices/").status_code == 200
     r = client.get("/cases/new")
     assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+# -- a designation's dynamic management and the incident report (Art 20)
+MINOR = {"kind": "quality", "severity": "general", "occurred_on": "2026-03-01",
+         "description": "一批次产品抽检不合格，已召回并整改。"}
+INCIDENT_REPORTERS = {"lanzhou"}
+INCIDENT_SENDERS = {"admin", "lanzhou"}  # by the API: the catching event's lane is the city's
+
+
+@pytest.fixture
+def listed(app, runtime, world):
+    runtime.registry.deploy({n: (ROOT / "processes" / n).read_bytes()
+                             for n in ("municipal_creation.bpmn", "designation_lifecycle.bpmn",
+                                       "incident_revokes_at_once.dmn")})
+    from engine.green.lifecycle import DesignationLifecycle
+    from engine.green.models import Designation
+
+    runtime.complete(world["task"], {"decision": "approve", "opinion": "符合市级绿色工厂条件"},
+                     Actor("lanzhou", "municipal", "620100"))
+    designation = db.session.scalar(db.select(Designation.id))
+    case = db.session.scalar(db.select(DesignationLifecycle.instance_id))
+    assert case is not None
+    return {"designation": designation, "case": case}
+
+
+@pytest.mark.parametrize("name", sorted(PEOPLE))
+def test_lifecycle_pages(app, world, listed, name):
+    from webclient import csrf_token
+
+    client = app.test_client()
+    sign_in(client, name)
+    d = listed["designation"]
+    own_city_only = 404 if name == "tianshui" else None
+    reading = own_city_only or expect(name, REGISTRY_READERS, 200, 403)
+    reporting = own_city_only or expect(name, INCIDENT_REPORTERS, 200, 403)
+    assert client.get(f"/registry/{d}/lifecycle").status_code == reading
+    assert client.get(f"/registry/{d}/incident").status_code == reporting
+    r = client.post(f"/registry/{d}/incident", data={**MINOR, "csrf_token": csrf_token(client, "/inbox/")})
+    assert r.status_code == (303 if reporting == 200 else reporting)
+
+
+@pytest.mark.parametrize("name", sorted(PEOPLE))
+def test_incident_message_by_api(app, world, listed, name):
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {world['tokens'][name]}"}
+    r = client.post(f"/api/v1/instances/{listed['case']}/messages", json={"name": "incident_report", "payload": MINOR},
+                    headers=auth)
+    sees = name in CASE_READERS
+    assert r.status_code == (200 if name in INCIDENT_SENDERS else 403 if sees else 404), r.json

@@ -5,7 +5,7 @@ from engine import clock, services
 from engine.db import db
 from engine.services import ServiceError, StepContext
 
-from . import credit_code
+from . import credit_code, lifecycle
 from .models import LEVELS, UNIT_TYPES, Designation, DesignationEvent, Organisation
 from .roles import JURISDICTIONS
 
@@ -50,6 +50,8 @@ def list_designation(params: dict, step: StepContext) -> dict:
     db.session.flush()
     db.session.add(DesignationEvent(designation_id=designation.id, at=clock.now(), action="listed",
                                     reason=params.get("decision"), instance_id=step.instance_id, actor=step.actor))
+    # its annual dynamic management (Arts 19-22) starts once this step has committed
+    lifecycle.request_lifecycle(designation, org, step)
     return {"designation_id": designation.id, "organisation_id": org.id, "listed_on": today.isoformat(),
             "unit_type": unit_type, "level": level, "status": "listed"}
 
