@@ -150,9 +150,9 @@ def check_organisation(org: Organisation, as_of: date, look_back_years: int, sto
             continue
         zh, en, article, _how = KINDS[fact.kind]
         found.append({"fact_id": fact.id, "credit_code": org.credit_code, "organisation": org.name, "kind": fact.kind,
-                      "kind_name": zh, "kind_name_en": en, "article": article, "date": counts_on.isoformat(),
-                      "occurred_on": fact.occurred_on.isoformat(),
-                      "ended_on": fact.ended_on.isoformat() if fact.ended_on else None,
+                      "kind_name": zh, "kind_name_en": en, "article": article, "date": fact.occurred_on.isoformat(),
+                      "counts_on": counts_on.isoformat(),
+                      "ended_on": fact.ended_on.isoformat() if fact.ended_on and fact.ended_on <= as_of else None,
                       "source": fact.source, "reference": fact.reference, "via": via})
     revoked = db.session.scalars(db.select(Designation).where(
         Designation.organisation_id == org.id, Designation.status == "revoked",
@@ -160,7 +160,7 @@ def check_organisation(org: Organisation, as_of: date, look_back_years: int, sto
     for d in revoked:
         found.append({"designation_id": d.id, "credit_code": org.credit_code, "organisation": org.name,
                       "kind": "designation_revoked", "kind_name": REVOKED[0], "kind_name_en": REVOKED[1],
-                      "article": REVOKED[2], "date": d.ended_on.isoformat(), "occurred_on": d.ended_on.isoformat(),
+                      "article": REVOKED[2], "date": d.ended_on.isoformat(), "counts_on": d.ended_on.isoformat(),
                       "ended_on": None, "source": "designation", "reference": d.end_reason, "via": via})
     return found
 
@@ -199,9 +199,15 @@ def check(params: dict, step: StepContext | None = None) -> dict:
     result["barred"] = bool(facts)
     result["reasons"] = [
         f"{f['article']}：{f['organisation']}" + ("（园区内企业）" if f["via"] else "")
-        + f"{f['kind_name']}（{f['date']}" + (f"，{f['reference']}" if f.get("reference") else "") + "）"
+        + f"{f['kind_name']}（{_span(f)}" + (f"，{f['reference']}" if f.get("reference") else "") + "）"
         for f in facts]
     return result
+
+
+def _span(found: dict) -> str:
+    if KINDS.get(found["kind"], (None,) * 4)[3] in (None, "event"):  # an event, or a revocation
+        return found["date"]
+    return f"{found['date']}至{found['ended_on'] or '今'}"
 
 
 def record(params: dict, step: StepContext) -> dict:
