@@ -15,7 +15,8 @@ from engine import calendar, clock, holidays
 from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
-from engine.green import credit_code, cultivation, designations
+from engine.green import credit_code, designations
+from engine.green import cultivation as cultivation_records
 from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.registry import Registry
@@ -79,14 +80,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     calendar.ARRANGEMENTS.loader = holidays.load_from_database
     register_format("gb32100", credit_code.problem)
     designations.register()
-    cultivation.register()
+    cultivation_records.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions["green_ladder.runtime"] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
         task_labels=task_labels,
     )
 
-    from . import api, auth, cases, cli, complaints, dashboard, home, inbox, registry, tasks
+    from . import api, auth, cases, cli, complaints, cultivation, dashboard, home, inbox, registry, tasks
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
@@ -100,6 +101,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(registry.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(complaints.bp)
+    app.register_blueprint(cultivation.bp)
     app.register_blueprint(api.bp)
     api.json_errors(app)
     app.context_processor(_template_helpers)

@@ -118,6 +118,22 @@ def record_links(params: dict, step: StepContext) -> dict:
     return {"organisation_id": owner.id, "kind": kind, "added": added}
 
 
+def links_of(org: Organisation) -> dict[str, list[tuple[OrganisationLink, Organisation]]]:
+    """An organisation's current Art 2 links, both ways: the firms in its park and
+    its suppliers; the parks it is in and the leaders it supplies."""
+    def rows(own, other, kind):
+        return db.session.execute(db.select(OrganisationLink, Organisation)
+                                  .join(Organisation, Organisation.id == getattr(OrganisationLink, other))
+                                  .where(getattr(OrganisationLink, own) == org.id, OrganisationLink.kind == kind,
+                                         OrganisationLink.ended_on.is_(None))
+                                  .order_by(Organisation.name)).all()
+
+    return {"park_members": rows("organisation_id", "member_id", "park_member"),
+            "parks": rows("member_id", "organisation_id", "park_member"),
+            "suppliers": rows("organisation_id", "member_id", "supplier"),
+            "supplies": rows("member_id", "organisation_id", "supplier")}
+
+
 def _plan(params: dict) -> dict:
     plan = {k: params.get(k) for k in PLAN_FIELDS}
     missing = [k for k in PLAN_FIELDS if plan[k] in (None, "")]
