@@ -121,3 +121,25 @@ def test_a_registry_page_shows_the_park_firms_and_the_park_a_firm_is_in(app, wor
     assert "兰州某工业园区管委会" in re.search(r'id="links-parks".*?</ul>', firm_page, re.S).group(0)
     assert client_of(app, "city-620500").get(f"/registry/{ids[park.id]}").status_code == 404
     assert clock.now().date().isoformat() == "2026-03-02"
+
+
+def test_the_demo_seeds_pools_in_several_cities_and_adverse_facts(app):
+    from engine.green.cultivation import CultivationPoolEntry
+    from engine.green.exclusions import AdverseFact
+
+    for _ in range(2):  # the second run adds nothing
+        assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    db.session.expire_all()
+    pool = {(e.jurisdiction, e.unit_type): (e.status, e.remarks)
+            for e in db.session.scalars(db.select(CultivationPoolEntry))}
+    assert pool[("620100", "green_factory")][0] == "filed"
+    assert pool[("620100", "water_saving_park")][0] == "nominated"
+    assert pool[("620500", "water_saving_enterprise")][0] == "filed"
+    assert pool[("620900", "green_park")][0] == "nominated" and "统计口径" in pool[("620900", "green_park")][1]
+    assert len(pool) == 4 and db.session.scalar(db.select(db.func.count()).select_from(AdverseFact)) == 3
+    refused = db.session.scalar(db.select(HumanTask).where(HumanTask.element == "Task_nominate_candidate"))
+    assert refused.jurisdiction == "620100"  # the supply-chain leader with a 2025 tax-evasion fact, sent back
+    lz = app.test_client()
+    sign_in(lz, "lanzhou", password="green-ladder")
+    page = lz.get(f"/tasks/{refused.id}").get_data(as_text=True)
+    assert "偷漏税" in re.search(r'id="return-reasons".*?</section>', page, re.S).group(0)

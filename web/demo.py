@@ -11,6 +11,7 @@ from engine.models import HumanTask, ProcessInstance, User
 from engine.registry import collect
 from engine.runtime import Actor
 
+from . import demo_cultivation
 from .users import add_user
 
 # Known tokens and one password so a newcomer can sign in and call the API at once;
@@ -24,6 +25,7 @@ DEMO_USERS = [
     ("lanzhou", "municipal", "620100", "兰州市工信局 王科长"),
     ("lanzhou2", "municipal", "620100", "兰州市工信局 刘科员"),
     ("tianshui", "municipal", "620500", "天水市工信局 陈科长"),
+    ("jiuquan", "municipal", "620900", "酒泉市工信局 马科长"),
     ("jinchuan-group", "applicant", None, "金川集团股份有限公司"),
     ("tianshui-electric", "applicant", None, "天水电气传动研究所"),
     ("agency-gsgreen", "agency", None, "甘肃绿评科技有限公司"),
@@ -39,6 +41,7 @@ CASES = [
 # Each procedure's own demo cases, seeded after the accounts above exist; each seeder
 # checks what is already there so `make run` can be repeated.
 FEATURE_SEEDERS: list = []
+FEATURE_SEEDERS.append(demo_cultivation.seed)
 
 REPORT = {
     "organisation_name": "金川集团股份有限公司", "unit_type": "green_factory", "credit_code": "91620000224330075D", "evaluation_mode": "third_party",
