@@ -192,3 +192,51 @@ def test_only_officials_record_adverse_facts(world):
     case = record_fact(world, Actor("firm", "applicant"), code(1), "tax_evasion", "2025-01-01")
     assert case.status == "error" and "only a municipal or provincial official" in case.error_message
     assert db.session.scalar(db.select(db.func.count()).select_from(AdverseFact)) == 0
+
+
+# The two elements the creation and provincial-selection diagrams add to check Art 18
+# (the snippet handed to the lead), here with `as_of`, the day a listing decision is taken.
+CHECK = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://example.org">
+<bpmn:process id="check_on_a_day" isExecutable="true">
+<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:businessRuleTask id="Rule_art18_periods"><bpmn:extensionElements>
+  <spiffworkflow:calledDecisionId>art18_exclusion_periods</spiffworkflow:calledDecisionId></bpmn:extensionElements>
+  <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:businessRuleTask>
+<bpmn:serviceTask id="Service_check_exclusions"><bpmn:extensionElements>
+  <spiffworkflow:serviceTaskOperator id="exclusions.check" resultVariable="exclusions"><spiffworkflow:parameters>
+    <spiffworkflow:parameter id="credit_code" type="any" value="credit_code"/>
+    <spiffworkflow:parameter id="unit_type" type="any" value="unit_type"/>
+    <spiffworkflow:parameter id="look_back_years" type="any" value="art18_look_back_years"/>
+    <spiffworkflow:parameter id="stoppage_months" type="any" value="art18_stoppage_months"/>
+    <spiffworkflow:parameter id="as_of" type="any" value="as_of"/>
+  </spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>
+  <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:serviceTask>
+<bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Rule_art18_periods"/>
+<bpmn:sequenceFlow id="f2" sourceRef="Rule_art18_periods" targetRef="Service_check_exclusions"/>
+<bpmn:sequenceFlow id="f3" sourceRef="Service_check_exclusions" targetRef="end"/>
+</bpmn:process></bpmn:definitions>"""
+
+
+def test_the_check_answers_for_the_day_asked_about(world):
+    world.registry.deploy({"check.bpmn": CHECK,
+                           "art18_exclusions.dmn": (ROOT / "processes" / "art18_exclusions.dmn").read_bytes()})
+    fact(world, code(1), "inspection_problem", "2024-05-20")
+
+    def check(as_of, credit_code=code(1)):
+        case = world.start("check_on_a_day", {"credit_code": credit_code, "unit_type": "green_factory",
+                                              "as_of": as_of}, PROVINCE)
+        assert case.status == "completed", case.error_message
+        return case.data["exclusions"]
+
+    assert check("2024-05-19")["facts"] == []  # the day before it happened
+    assert check("2024-05-20")["barred"] and check("2027-05-20")["barred"]
+    assert not check("2027-05-21")["barred"]
+    assert check("2027-05-21")["window_start"] == "2024-05-21"
+    unknown = check("2026-03-02", credit_code=code(99))  # an organisation the system has never heard of
+    assert unknown == {**unknown, "barred": False, "facts": [], "reasons": []}
+    bad = world.start("check_on_a_day", {"credit_code": code(1)[:-1] + "0", "unit_type": "green_factory",
+                                         "as_of": "2026-03-02"}, PROVINCE)
+    assert bad.status == "error" and "check character" in bad.error_message
