@@ -135,14 +135,23 @@ def test_the_city_may_withdraw_a_candidate_sent_back(world):
     assert entry.status == "withdrawn" and entry.remarks == "企业暂无创建意愿"
 
 
-def test_a_candidate_already_in_a_pool_is_not_entered_twice(world):
+def test_a_candidate_already_in_a_pool_is_sent_back_and_may_come_again_once_withdrawn(world):
     first = nominate(world, "green_factory", code(1))
     step(world, first.id, "Task_cultivation_plan", PLAN, official())
-    second = nominate(world, "green_factory", code(1))
-    second = step(world, second.id, "Task_cultivation_plan", PLAN, official())
-    assert second.status == "error" and second.error_element == "Service_enter_pool"
-    assert "already in the 兰州市 cultivation pool" in second.error_message
-    assert len(entries()) == 1
+    second = nominate(world, "green_factory", code(1), city="620500")  # another city, the same type
+    assert task_of(second.id).element == "Task_nominate_candidate"
+    (reason,) = data_of(second.id)["return_reasons"]
+    assert reason.startswith("第六条") and "已在兰州市培育库" in reason and f"#{first.id}" in reason
+    other_type = nominate(world, "water_saving_enterprise", code(1))  # as another unit type: admitted
+    assert task_of(other_type.id).element == "Task_cultivation_plan"
+
+    step(world, first.id, "Task_acknowledge_filing", {"filing_decision": "send_back", "remarks": "暂缓"}, PROVINCE)
+    step(world, first.id, "Task_cultivation_plan", {"plan_action": "withdraw", "withdraw_reason": "转由天水培育"},
+         official())
+    again = step(world, second.id, "Task_nominate_candidate", nomination("green_factory", code(1)), official("620500"))
+    assert task_of(again.id).element == "Task_cultivation_plan"
+    step(world, again.id, "Task_cultivation_plan", PLAN, official("620500"))
+    assert [(e.jurisdiction, e.status) for e in entries()] == [("620100", "withdrawn"), ("620500", "nominated")]
 
 
 def test_a_park_nomination_records_the_firms_in_the_park(world):

@@ -174,6 +174,24 @@ def enter_pool(params: dict, step: StepContext) -> dict:
     return {"entry_id": entry.id, "status": entry.status, "organisation_id": org.id}
 
 
+def check_pool(params: dict, step: StepContext) -> dict:
+    """`cultivation.check_pool`: whether the candidate is already in a pool as this
+    unit type (nominated or filed, by another case), so the city hears it with the
+    other reasons instead of after writing a plan."""
+    code, unit_type = params.get("credit_code"), params.get("unit_type")
+    if (why := credit_code.problem(code)) is not None:
+        raise ServiceError(f"credit code {code!r}: {why}")
+    if unit_type not in UNIT_TYPES:
+        raise ServiceError(f"unknown unit type {unit_type!r}")
+    entries = db.session.scalars(db.select(CultivationPoolEntry).join(Organisation).where(
+        Organisation.credit_code == code, CultivationPoolEntry.unit_type == unit_type,
+        CultivationPoolEntry.status.in_(("nominated", "filed")),
+        CultivationPoolEntry.instance_id != step.instance_id)).all()
+    reasons = [f"第六条：{e.organisation.name}已在{JURISDICTIONS[e.jurisdiction][0]}培育库"
+               f"（{UNIT_TYPES[unit_type][0]}，{POOL_STATUSES[e.status][0]}，案件 #{e.instance_id}）" for e in entries]
+    return {"in_pool": bool(entries), "reasons": reasons}
+
+
 def _entry_of(step: StepContext) -> CultivationPoolEntry:
     entry = db.session.scalar(db.select(CultivationPoolEntry).where(
         CultivationPoolEntry.instance_id == step.instance_id))
@@ -214,6 +232,7 @@ def withdraw(params: dict, step: StepContext) -> dict:
 def register() -> None:
     services.OPERATIONS.update({
         "organisation.link": record_links,
+        "cultivation.check_pool": check_pool,
         "cultivation.enter_pool": enter_pool,
         "cultivation.file": file_entry,
         "cultivation.send_back": send_back,
