@@ -139,3 +139,47 @@ def test_incident_message_by_api(app, world, listed, name):
                     headers=auth)
     sees = name in CASE_READERS
     assert r.status_code == (200 if name in INCIDENT_SENDERS else 403 if sees else 404), r.json
+
+
+POOL_SEERS = {"admin", "analyst", "provincial", "ecology", "lanzhou"}  # 兰州's pool: the province-wide and 兰州
+NOMINATORS = {"lanzhou", "tianshui"}
+FACT_RECORDERS = {"lanzhou", "tianshui", "provincial"}
+
+
+@pytest.fixture
+def pool_world(world, runtime):
+    from cultivation_helpers import PLAN, code, deploy, nomination, record_fact
+
+    deploy(runtime)
+    city = Actor("lanzhou", "municipal", "620100")
+    case = runtime.start("cultivation", {}, city)
+    task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
+    runtime.complete(task, nomination("green_factory", code(1), name="兰州培育候选工厂"), city)
+    task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
+    runtime.complete(task, PLAN, city)
+    record_fact(runtime, city, code(2), "tax_evasion", "2025-01-01", name="兰州欠税企业")
+    return world
+
+
+@pytest.mark.parametrize("name", sorted(PEOPLE))
+def test_cultivation_pages(app, pool_world, name):
+    from webclient import post_form
+
+    client = app.test_client()
+    assert sign_in(client, name).status_code == 302
+    checks = {path: expect(name, REGISTRY_READERS, 200, 403)
+              for path in ("/cultivation/", "/cultivation.xlsx", "/adverse-facts/")}
+    got = {path: client.get(path).status_code for path in checks}
+    assert got == checks
+    if name in REGISTRY_READERS:
+        assert ("兰州培育候选工厂" in client.get("/cultivation/").get_data(as_text=True)) == (name in POOL_SEERS)
+        assert ("兰州欠税企业" in client.get("/adverse-facts/").get_data(as_text=True)) == (name in POOL_SEERS)
+    assert post_form(client, "/cultivation/nominate").status_code == expect(name, NOMINATORS, 303, 403)
+    assert post_form(client, "/adverse-facts/new").status_code == expect(name, FACT_RECORDERS, 303, 403)
+
+
+def test_cultivation_pages_signed_out(app, pool_world):
+    client = app.test_client()
+    for path in ("/cultivation/", "/cultivation.xlsx", "/adverse-facts/"):
+        r = client.get(path)
+        assert r.status_code == 302 and "/login" in r.headers["Location"], path

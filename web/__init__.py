@@ -16,6 +16,7 @@ from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
 from engine.green import credit_code, designations, selection
+from engine.green import cultivation as cultivation_records
 from engine.green import lifecycle as designation_lifecycle
 from engine.green import notices as public_notices
 from engine.green.models import task_labels
@@ -84,13 +85,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     public_notices.register()
     selection.register()
     designation_lifecycle.register()
+    cultivation_records.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions["green_ladder.runtime"] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
         task_labels=task_labels,
     )
 
-    from . import api, auth, cases, cli, complaints, dashboard, home, inbox, notices, registry, tasks
+    from . import api, auth, cases, cli, complaints, cultivation, dashboard, home, inbox, notices, registry, tasks
     from . import lifecycle as lifecycle_pages
 
     auth.login_manager.init_app(app)
@@ -107,6 +109,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(complaints.bp)
     app.register_blueprint(lifecycle_pages.bp)
+    app.register_blueprint(cultivation.bp)
     app.register_blueprint(api.bp)
     api.json_errors(app)
     app.context_processor(_template_helpers)

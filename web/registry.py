@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine import clock
 from engine.db import db
 from engine.green.models import LEVELS, STATUSES, UNIT_TYPES, Designation, Organisation
+from engine.green.cultivation import links_of
 from engine.green.roles import JURISDICTIONS
 
 from . import name_in
@@ -60,7 +61,8 @@ def detail(designation_id):
     if row is None:
         abort(404)  # another city's designation is not disclosed
     return render_template("designation.html", d=row.Designation, org=row.Organisation,
-                           levels=LEVELS, unit_types=UNIT_TYPES, statuses=STATUSES)
+                           levels=LEVELS, unit_types=UNIT_TYPES, statuses=STATUSES,
+                           links=links_of(row.Organisation))
 
 
 @bp.get("/registry.xlsx")
