@@ -38,6 +38,12 @@ from .registry import FORM_PROPERTY, Registry, UnknownProcess
 from .scripting import make_script_engine, reserved_names
 
 ACTIVE = ("running", "waiting", "error")
+# A case about an organisation that someone else started (a spot check the province
+# opened) names the account acting for that organisation here; its party's tasks go there.
+PARTY_ACCOUNT = "party_account"
+# A start event's property naming the roles that may start the process, when more
+# than the role of its lane may (a revocation is proposed by a city or by the province).
+START_ROLES_PROPERTY = "startRoles"
 
 
 @dataclass(frozen=True)
@@ -308,7 +314,8 @@ class Runtime:
             added.append({
                 "id": tid, "instance_id": case.id, "process_id": case.process_id, "element": spec.bpmn_id,
                 "name": spec.bpmn_name, "lane": spec.lane, "role": role, "jurisdiction": case.jurisdiction,
-                "assignee": case.started_by if (spec.lane is None or role in self.party_roles) else None,
+                "assignee": (task.data.get(PARTY_ACCOUNT) or case.started_by)
+                if (spec.lane is None or role in self.party_roles) else None,
                 "form": spec.extensions.get("properties", {}).get(FORM_PROPERTY),
                 "created_at": now, "due_at": due, "remind_at": remind,
                 "escalate_to": limit.get("escalate_to"), "overdue_noticed": False,
@@ -397,10 +404,10 @@ class Runtime:
         except UnknownProcess:
             raise NotFound(f"no deployed process '{process_id}'") from None
         spec = version.specs[process_id]
-        start_lane = _start_lane(spec)
-        start_role = self.role_of(start_lane)
-        if start_lane and not actor.is_admin and start_role != actor.role:
-            raise Forbidden(f"only the role of lane '{start_lane}' may start {process_id}")
+        start_lane, start_roles = _start_lane(spec), self._start_roles(spec)
+        if start_roles and not actor.is_admin and actor.role not in start_roles:
+            raise Forbidden(f"only the role of lane '{start_lane}' may start {process_id}" if start_lane else
+                            f"only {', '.join(sorted(start_roles))} may start {process_id}")
         if actor.jurisdiction is not None:
             if jurisdiction not in (None, actor.jurisdiction):
                 raise Forbidden("you may only start cases in your own jurisdiction")
@@ -539,6 +546,17 @@ class Runtime:
             audit(actor.name, "message", instance=case, task=name, detail={"in": persistence.plain(payload or {})})
         return case
 
+    def _start_roles(self, spec) -> frozenset[str]:
+        """Who may start a process: the roles its start event names in `startRoles`,
+        else the role of the start event's lane; empty when anyone may."""
+        event = _start_event(spec)
+        named = (event.extensions.get("properties", {}).get(START_ROLES_PROPERTY) if event is not None
+                 and hasattr(event, "extensions") else None)
+        if named:
+            return frozenset(r for r in (self.role_of(n) for n in named.replace(",", " ").split()) if r)
+        lane = _start_lane(spec)
+        return frozenset({self.role_of(lane)}) if lane else frozenset()
+
     @staticmethod
     def _timer_element(live, task_id):
         try:
@@ -572,6 +590,13 @@ def _scan(wf: BpmnWorkflow) -> _Scan:
             elif state == TaskState.ERROR:
                 scan.failed = True
     return scan
+
+
+def _start_event(spec):
+    for ts in spec.task_specs.values():
+        if isinstance(ts, StartEvent):
+            return ts
+    return None
 
 
 def _start_lane(spec) -> str | None:

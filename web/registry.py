@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine import clock
 from engine.db import db
 from engine.green.models import LEVELS, STATUSES, UNIT_TYPES, Designation, Organisation
+from engine.green.revocations import GROUNDS, RevocationAnnouncement, not_yet_public, public_announcements
 from engine.green.roles import JURISDICTIONS
 
 bp = Blueprint("registry", __name__)
@@ -57,7 +58,10 @@ def detail(designation_id):
     row = db.session.execute(_official_query().where(Designation.id == designation_id)).first()
     if row is None:
         abort(404)  # another city's designation is not disclosed
-    return render_template("designation.html", d=row.Designation, org=row.Organisation,
+    announcement = db.session.scalar(select(RevocationAnnouncement)
+                                     .where(RevocationAnnouncement.designation_id == designation_id))
+    return render_template("designation.html", d=row.Designation, org=row.Organisation, announcement=announcement,
+                           grounds=GROUNDS, today=clock.now().date(),
                            levels=LEVELS, unit_types=UNIT_TYPES, statuses=STATUSES)
 
 
@@ -87,9 +91,13 @@ def export():
 
 @bp.get("/public/lists")
 def public_lists():
-    """The published lists (公布名单), for everyone: units currently listed."""
-    query = _filtered(select(Designation, Organisation).join(Organisation).where(Designation.status == "listed"),
-                      request.args)
+    """The published lists (公布名单), for everyone: units currently listed. A
+    designation whose end is decided but not yet announced is still on the list
+    until its announcement (Art 21: revoked with the year's publication)."""
+    shown = (Designation.status == "listed") | Designation.id.in_(not_yet_public())
+    # a status filter here would tell which listed units are about to be revoked
+    args = {k: v for k, v in request.args.items() if k != "status"}
+    query = _filtered(select(Designation, Organisation).join(Organisation).where(shown), args)
     rows = db.session.execute(query.order_by(Designation.level.desc(), Designation.unit_type,
                                              Designation.listed_on.desc())).all()
     return render_template("public_lists.html", rows=rows, args=request.args, levels=LEVELS,
@@ -98,8 +106,13 @@ def public_lists():
 
 @bp.get("/public/revocations")
 def public_revocations():
-    """Revocation announcements (撤销公告): designations revoked, with the ground."""
-    rows = db.session.execute(select(Designation, Organisation).join(Organisation)
-                              .where(Designation.status == "revoked")
-                              .order_by(Designation.ended_on.desc())).all()
-    return render_template("public_revocations.html", rows=rows, levels=LEVELS, unit_types=UNIT_TYPES)
+    """Revocation announcements (撤销公告), by year: only those already public
+    (at once for a major accident or incident, else from the year's publication)."""
+    rows = db.session.execute(public_announcements().order_by(RevocationAnnouncement.public_on.desc(),
+                                                              RevocationAnnouncement.id.desc())).all()
+    years = sorted({r.RevocationAnnouncement.public_on.year for r in rows}, reverse=True)
+    year = request.args.get("year", type=int)
+    by_year = {y: [r for r in rows if r.RevocationAnnouncement.public_on.year == y]
+               for y in years if year in (None, y)}
+    return render_template("public_revocations.html", by_year=by_year, years=years, year=year, levels=LEVELS,
+                           unit_types=UNIT_TYPES, statuses=STATUSES, grounds=GROUNDS, cities=JURISDICTIONS)
