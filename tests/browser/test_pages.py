@@ -108,7 +108,8 @@ def test_a_citizen_reports_with_evidence(page, live_server, runtime, app, tmp_pa
     from conftest import ROOT
 
     app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    runtime.registry.deploy({"complaint.bpmn": (ROOT / "processes" / "complaint.bpmn").read_bytes()})
+    runtime.registry.deploy({name: (ROOT / "processes" / name).read_bytes() for name in
+                             ("complaint.bpmn", "rectification.bpmn", "revocation.bpmn", "revocation_grounds.dmn")})
     evidence = Path(tmp_path / "证据.pdf")
     evidence.write_bytes(b"%PDF-1.4\n%%EOF\n")
     page.goto(f"{live_server}/public/complaint")
