@@ -14,7 +14,7 @@ from engine.db import db
 from engine.errors import Forbidden
 from engine.green.models import Designation
 from engine.green.revocations import RevocationAnnouncement, barred_by_revocation
-from engine.models import HumanTask
+from engine.models import HumanTask, ProcessInstance
 from engine.registry import collect
 from engine.runtime import Actor
 from engine.timers import run_until
@@ -406,3 +406,39 @@ def test_a_confirmed_measure_names_the_designation(procedures):
     with pytest.raises(FormInvalid) as refused:
         act(runtime, case.id, "Task_verify", {"confirmed": True, "findings": "属实属实", "measure": "revocation"}, CITY)
     assert {"designation_id", "ground"} <= set(refused.value.fields)
+
+
+# ------------------------------------------------------------------ opening cases from a designation's page
+def test_officials_open_a_spot_check_or_a_revocation_from_the_designation_page(procedures, client):
+    from webclient import post_form
+
+    runtime = procedures
+    designation = designate(runtime)
+    sign_in(client, "prov")
+    page = client.get(f"/registry/{designation}").get_data(as_text=True)
+    assert 'id="spot-check-form"' in page and 'id="revocation-form"' in page
+    r = post_form(client, f"/registry/{designation}/spot-check", {"batch": "2026年第一批"})
+    assert r.status_code == 303 and "/cases/" in r.headers["Location"]
+    case = db.session.get(ProcessInstance, int(r.headers["Location"].rsplit("/", 1)[1]))
+    assert case.process_id == "spot_check" and case.jurisdiction == LANZHOU and waiting(case.id).element == "Task_spot_check"
+
+    city = client.application.test_client()
+    sign_in(city, "lz")
+    assert 'id="spot-check-form"' not in city.get(f"/registry/{designation}").get_data(as_text=True)
+    assert post_form(city, f"/registry/{designation}/spot-check", {"batch": "x批次"}).status_code == 403
+    wrong = post_form(city, f"/registry/{designation}/revocation", {"ground": "bad_faith", "facts": ""})
+    assert wrong.status_code == 422 and 'id="error-facts"' in wrong.get_data(as_text=True)
+    assert 'value="bad_faith" selected' in wrong.get_data(as_text=True)
+    r = post_form(city, f"/registry/{designation}/revocation", {"ground": "bad_faith", "facts": "列入严重失信主体名单。"})
+    assert r.status_code == 303
+    db.session.rollback()  # what the request committed, not this session's earlier snapshot
+    proposal = db.session.scalar(db.select(HumanTask).where(HumanTask.element == "Task_city_proposal"))
+    assert proposal.jurisdiction == LANZHOU
+
+    other = client.application.test_client()
+    sign_in(other, "ts")
+    assert post_form(other, f"/registry/{designation}/revocation",
+                     {"ground": "bad_faith", "facts": "列入严重失信主体名单。"}).status_code == 404
+    municipal = designate(runtime, level="municipal", code=CODES[1], name="金川集团股份有限公司")
+    r = post_form(client, f"/registry/{municipal}/spot-check", {"batch": "2026年第一批"})
+    assert r.status_code == 422 and "省级、国家级" in r.get_data(as_text=True)
