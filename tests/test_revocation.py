@@ -442,3 +442,20 @@ def test_officials_open_a_spot_check_or_a_revocation_from_the_designation_page(p
     municipal = designate(runtime, level="municipal", code=CODES[1], name="金川集团股份有限公司")
     r = post_form(client, f"/registry/{municipal}/spot-check", {"batch": "2026年第一批"})
     assert r.status_code == 422 and "省级、国家级" in r.get_data(as_text=True)
+
+
+def test_a_start_event_may_name_several_roles_that_start_it_and_names_only_known_ones(runtime):
+    from engine.registry import ModelInvalid
+
+    body = (ROOT / "processes" / "revocation.bpmn").read_bytes()
+    files = {n: (ROOT / "processes" / n).read_bytes() for n in ("revocation_grounds.dmn",)}
+    with pytest.raises(ModelInvalid) as refused:
+        runtime.registry.deploy({**files, "revocation.bpmn": body.replace(b'value="municipal provincial"',
+                                                                         b'value="municipal mayor"')})
+    assert "startRoles" in str(refused.value) and "mayor" in str(refused.value)
+    runtime.registry.deploy({**files, "revocation.bpmn": body})
+    for actor in (Actor("prov", "provincial"), Actor("lz", "municipal", LANZHOU), Actor("root", "admin")):
+        runtime.start("revocation", {"designation_id": 1, "ground": "bad_faith"}, actor, LANZHOU)
+    for actor in (FIRM, Actor("eco", "ecology"), Actor("exp", "expert")):
+        with pytest.raises(Forbidden):
+            runtime.start("revocation", {"designation_id": 1, "ground": "bad_faith"}, actor, LANZHOU)
