@@ -124,7 +124,8 @@ class Runtime:
         self.cache_size = cache_size
         self._cache: OrderedDict[int, _Live] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._reserved = reserved_names()
+        # the party's account is the process's to set (from the designation), never a submission's
+        self._reserved = reserved_names() | {PARTY_ACCOUNT}
         # Tests inject failures here to prove a step is all or nothing.
         self.before_commit: Callable[[store.Case], None] | None = None
         # The timer service learns here when a case's next due time changed.

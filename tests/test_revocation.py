@@ -459,3 +459,13 @@ def test_a_start_event_may_name_several_roles_that_start_it_and_names_only_known
     for actor in (FIRM, Actor("eco", "ecology"), Actor("exp", "expert")):
         with pytest.raises(Forbidden):
             runtime.start("revocation", {"designation_id": 1, "ground": "bad_faith"}, actor, LANZHOU)
+
+
+def test_no_one_routes_a_units_tasks_to_another_account_by_submitting_data(procedures):
+    from engine.errors import EngineError
+
+    runtime = procedures
+    with pytest.raises(EngineError) as refused:
+        runtime.start("spot_check", {"designation_id": designate(runtime), "party_account": "someone-else"},
+                      PROVINCE, LANZHOU)
+    assert "party_account" in str(refused.value)
