@@ -108,6 +108,7 @@ PROVINCE_REVOKES = {"revoke": True, "opinion": "同意取消资格。", "decisio
     ("art18_situation", "revoked", False, True),
     ("other_violation", "revoked", False, True),
     ("major_incident", "revoked", True, True),
+    ("no_longer_meets_standard", "revoked", False, True),  # Art 22, after a declared change
 ])
 def test_each_ground_ends_the_designation_with_its_status_and_announcement(procedures, ground, status, immediate,
                                                                            bars):
@@ -127,7 +128,7 @@ def test_each_ground_ends_the_designation_with_its_status_and_announcement(proce
     assert record.ground == ground and record.status == status and record.bars_reapplication is bars
     assert record.decided_on == date(2026, 3, 2)
     assert record.public_on == (date(2026, 3, 2) if immediate else PUBLICATION)
-    assert record.decision == "甘工信发〔2026〕12号" and record.article.startswith("第二十一条")
+    assert record.decision == "甘工信发〔2026〕12号" and record.article.startswith("第二十")
     event = db.session.get(Designation, designation).events[-1]
     assert event.action == status and record.article in event.reason and "电网计量" in event.reason
 

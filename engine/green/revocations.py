@@ -38,6 +38,8 @@ GROUNDS: dict[str, tuple[str, str]] = {
     "other_violation": ("违反其他相关法律法规", "Other violation of law"),
     "major_incident": ("重大及以上生产安全和质量事故、Ⅱ级及以上突发环境污染事件",
                        "Major safety or quality accident, Level II+ environmental incident"),
+    # Art 22: a change of name, scope, address or boundary after which the unit no longer meets the standard
+    "no_longer_meets_standard": ("变更后不再符合相关标准（第二十二条）", "No longer meets the standard after a change (Art 22)"),
 }
 ANNOUNCEMENTS = ("immediate", "with_publication")
 END_STATUSES = ("revoked", "withdrawn")
