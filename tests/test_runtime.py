@@ -213,5 +213,10 @@ def test_the_demo_seeds_accounts_and_cases(app, client):
     assert "demo-lanzhou" in result.output
     tasks = client.get("/api/v1/tasks", headers={"Authorization": "Bearer demo-lanzhou"}).json["tasks"]
     assert tasks and all(t["jurisdiction"] == "620100" for t in tasks)
+    cases = db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance))
     assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0  # runs again without duplicating
-    assert db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)) == 3
+    db.session.rollback()
+    # the procedures' own seeders add their cases; a second run adds none
+    assert db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)) == cases
+    assert db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)
+                             .where(ProcessInstance.process_id == "municipal_creation")) == 3
