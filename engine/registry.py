@@ -322,6 +322,10 @@ class Validation:
                     self.add(*where, f"{key} {value} is not an ISO duration such as P7D")
             elif key == deadlines.ESCALATE_PROPERTY and self.role_of(value) is None:
                 self.add(*where, f"{key} '{value}' names no known role")
+            elif key == "startRoles":  # runtime.START_ROLES_PROPERTY: who may start the process
+                unknown = [r for r in value.replace(",", " ").split() if self.role_of(r) is None]
+                if unknown or not value:
+                    self.add(*where, f"{key} '{value}' must name known roles (unknown: {', '.join(unknown)})")
 
     def _lint_timers(self, name, doc):
         engine = make_script_engine()

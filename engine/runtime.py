@@ -32,7 +32,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import clock, deadlines, outbox, persistence, services, store
 from .audit import append as audit
 from .db import db, write_intent
-from .errors import Conflict, EngineError, Forbidden, NotFound
+from .errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
 from .forms import accepted_data
 from .models import HumanTask, ProcessHead, ProcessInstance
 from .registry import FORM_PROPERTY, Registry, UnknownProcess
@@ -40,6 +40,15 @@ from .scripting import make_script_engine, reserved_names
 
 ACTIVE = ("running", "waiting", "error")
 log = logging.getLogger(__name__)
+# A case about an organisation that someone else started (a spot check the province
+# opened) names the account acting for that organisation here; its party's tasks go there.
+PARTY_ACCOUNT = "party_account"
+# A start event's property naming the roles that may start the process, when more
+# than the role of its lane may (a revocation is proposed by a city or by the province).
+START_ROLES_PROPERTY = "startRoles"
+# A start event's property naming the data a case cannot start without (a revocation
+# needs its designation and ground); such a process is started from the page that has them.
+START_DATA_PROPERTY = "startData"
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,8 @@ class Runtime:
         self.cache_size = cache_size
         self._cache: OrderedDict[int, _Live] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._reserved = reserved_names()
+        # the party's account is the process's to set (from the designation), never a submission's
+        self._reserved = reserved_names() | {PARTY_ACCOUNT}
         # Tests inject failures here to prove a step is all or nothing.
         self.before_commit: Callable[[store.Case], None] | None = None
         # The timer service learns here when a case's next due time changed.
@@ -313,7 +323,8 @@ class Runtime:
                 "id": tid, "instance_id": case.id, "process_id": case.process_id, "element": spec.bpmn_id,
                 "name": spec.bpmn_name, "lane": spec.lane, "role": role,
                 "jurisdiction": case.jurisdiction or _task_jurisdiction(task),
-                "assignee": case.started_by if (spec.lane is None or role in self.party_roles) else None,
+                "assignee": (task.data.get(PARTY_ACCOUNT) or case.started_by)
+                if (spec.lane is None or role in self.party_roles) else None,
                 "form": spec.extensions.get("properties", {}).get(FORM_PROPERTY),
                 "created_at": now, "due_at": due, "remind_at": remind,
                 "escalate_to": limit.get("escalate_to"), "overdue_noticed": False,
@@ -389,15 +400,18 @@ class Runtime:
         return sent
 
     def startable(self, actor: Actor) -> list[tuple[str, str]]:
-        """(process id, name) of the deployed processes the actor's role may start:
-        those whose start event lies in the actor's lane (an administrator: all)."""
+        """(process id, name) of the deployed processes the actor's role may start
+        (its start event's lane, or its `startRoles`); an administrator: all. A
+        process anyone may start (no lane) is left out: such processes are started
+        for someone, by the system or the public intake."""
         out = []
         for head in db.session.scalars(db.select(ProcessHead).order_by(ProcessHead.process_id)):
             spec = self.registry.load(head.version_id).specs.get(head.process_id)
             if spec is None:
                 continue
-            lane = _start_lane(spec)
-            if actor.is_admin or (lane is not None and self.role_of(lane) == actor.role):
+            if _start_data(spec):
+                continue
+            if actor.is_admin or actor.role in self._start_roles(spec):
                 out.append((head.process_id, spec.description or head.process_id))
         return out
 
@@ -417,10 +431,13 @@ class Runtime:
         except UnknownProcess:
             raise NotFound(f"no deployed process '{process_id}'") from None
         spec = version.specs[process_id]
-        start_lane = _start_lane(spec)
-        start_role = self.role_of(start_lane)
-        if start_lane and not actor.is_admin and start_role != actor.role:
-            raise Forbidden(f"only the role of lane '{start_lane}' may start {process_id}")
+        start_lane, start_roles = _start_lane(spec), self._start_roles(spec)
+        if start_roles and not actor.is_admin and actor.role not in start_roles:
+            raise Forbidden(f"only the role of lane '{start_lane}' may start {process_id}" if start_lane else
+                            f"only {', '.join(sorted(start_roles))} may start {process_id}")
+        missing = [k for k in _start_data(spec) if data.get(k) in (None, "", [], {})]
+        if missing:
+            raise FormInvalid({k: [f"{process_id} cannot start without {k}"] for k in missing})
         if actor.jurisdiction is not None:
             if jurisdiction not in (None, actor.jurisdiction):
                 raise Forbidden("you may only start cases in your own jurisdiction")
@@ -586,6 +603,17 @@ class Runtime:
         if roles and None not in roles and actor.role not in roles:
             raise Forbidden(f"only {', '.join(sorted(roles))} may send '{name}' to this case")
 
+    def _start_roles(self, spec) -> frozenset[str]:
+        """Who may start a process: the roles its start event names in `startRoles`,
+        else the role of the start event's lane; empty when anyone may."""
+        event = _start_event(spec)
+        named = (event.extensions.get("properties", {}).get(START_ROLES_PROPERTY) if event is not None
+                 and hasattr(event, "extensions") else None)
+        if named:
+            return frozenset(r for r in (self.role_of(n) for n in named.replace(",", " ").split()) if r)
+        lane = _start_lane(spec)
+        return frozenset({self.role_of(lane)}) if lane else frozenset()
+
     @staticmethod
     def _timer_element(live, task_id):
         try:
@@ -619,6 +647,20 @@ def _scan(wf: BpmnWorkflow) -> _Scan:
             elif state == TaskState.ERROR:
                 scan.failed = True
     return scan
+
+
+def _start_data(spec) -> list[str]:
+    event = _start_event(spec)
+    named = event.extensions.get("properties", {}).get(START_DATA_PROPERTY) if event is not None \
+        and hasattr(event, "extensions") else None
+    return named.replace(",", " ").split() if named else []
+
+
+def _start_event(spec):
+    for ts in spec.task_specs.values():
+        if isinstance(ts, StartEvent):
+            return ts
+    return None
 
 
 def _start_lane(spec) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import ROOT
-from webclient import sign_in
+from webclient import post_form, sign_in
 
 from engine.db import db
 from engine.models import HumanTask
@@ -49,6 +49,7 @@ def test_pages(app, world, name):
     checks = {
         "/inbox/": 200,
         "/public/lists": 200,
+        "/public/revocations": 200,
         f"/tasks/{task}": expect(name, TASK_DOERS, 200, 404),
         f"/cases/{case}": expect(name, CASE_READERS, 200, 404),
         f"/cases/{case}/diagram.xml": expect(name, CASE_READERS, 200, 404),
@@ -182,4 +183,44 @@ def test_cultivation_pages_signed_out(app, pool_world):
     client = app.test_client()
     for path in ("/cultivation/", "/cultivation.xlsx", "/adverse-facts/"):
         r = client.get(path)
+        assert r.status_code == 302 and "/login" in r.headers["Location"], path
+
+
+# Opening a case about a designation from its page (web/registry.py): the province
+# spot-checks; a city (its own units only) or the province proposes a revocation.
+SPOT_CHECKERS = {"admin", "provincial"}
+PROPOSERS = {"admin", "provincial", "lanzhou"}
+
+
+@pytest.mark.parametrize("name", sorted(PEOPLE))
+def test_opening_a_spot_check_or_a_revocation(app, world, runtime, name):
+    from engine.registry import collect
+    from test_revocation import LIST
+
+    runtime.registry.deploy({**collect([ROOT / "processes"]), "list_for_test.bpmn": LIST})
+    listed = runtime.start("list_for_test", {"credit_code": "91620000224330075D", "name": "金川集团股份有限公司",
+                                             "level": "provincial"}, Actor("firm", "applicant"), "620100")
+    designation = listed.data["designation"]["designation_id"]
+    client = app.test_client()
+    sign_in(client, name)
+
+    def refused(allowed):
+        if name == "tianshui":
+            return 404  # 兰州's designation is not disclosed to 天水
+        return 303 if name in allowed else 403
+
+    page = client.get(f"/registry/{designation}").get_data(as_text=True)
+    assert ('id="spot-check-form"' in page) == (name in SPOT_CHECKERS)
+    assert ('id="revocation-form"' in page) == (name in PROPOSERS)
+    r = post_form(client, f"/registry/{designation}/spot-check", {"batch": "2026年第一批"})
+    assert r.status_code == refused(SPOT_CHECKERS)
+    r = post_form(client, f"/registry/{designation}/revocation", {"ground": "bad_faith", "facts": "列入失信名单。"})
+    assert r.status_code == refused(PROPOSERS)
+
+
+def test_signed_out_cannot_open_cases_about_designations(app, world):
+    client = app.test_client()
+    for path in ("/registry/1/spot-check", "/registry/1/revocation"):
+        assert client.post(path, data={}).status_code == 400, path  # no CSRF token
+        r = post_form(client, path, {}, page="/login")
         assert r.status_code == 302 and "/login" in r.headers["Location"], path

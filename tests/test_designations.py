@@ -26,6 +26,10 @@ END = b"""<?xml version="1.0" encoding="UTF-8"?>
   <spiffworkflow:serviceTaskOperator id="designation.end" resultVariable="ended"><spiffworkflow:parameters>
     <spiffworkflow:parameter id="designation_id" type="int" value="designation_id"/>
     <spiffworkflow:parameter id="reason" type="str" value="reason"/>
+    <spiffworkflow:parameter id="ground" type="str" value="ground"/>
+    <spiffworkflow:parameter id="article" type="str" value="article"/>
+    <spiffworkflow:parameter id="announcement" type="str" value="&quot;immediate&quot;"/>
+    <spiffworkflow:parameter id="bars_reapplication" type="bool" value="True"/>
   </spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>
   <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
 <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
@@ -100,11 +104,16 @@ def test_a_revocation_is_announced_with_its_ground(client, runtime):
     runtime.registry.deploy({"revoke.bpmn": END})
     list_unit(runtime)
     designation = db.session.scalar(db.select(Designation))
-    ended = runtime.start("revoke", {"designation_id": designation.id, "reason": "第二十一条第（六）项：未按时报送动态管理表"},
+    without_ground = runtime.start("revoke", {"designation_id": designation.id, "reason": "未按时报送动态管理表",
+                                              "ground": None, "article": "第二十一条"}, Actor("prov", "provincial"))
+    assert without_ground.status == "error" and "unknown Art 21 ground" in without_ground.error_message
+    ended = runtime.start("revoke", {"designation_id": designation.id, "reason": "未按时报送动态管理表",
+                                     "ground": "refuses_supervision", "article": "第二十一条第（六）项"},
                           Actor("prov", "provincial"))
     assert ended.status == "completed", ended.error_message
     page = client.get("/public/revocations").get_data(as_text=True)
-    assert "兰州绿源制造有限公司" in page and "未按时报送动态管理表" in page
+    assert "兰州绿源制造有限公司" in page and "第二十一条第（六）项" in page
+    assert "未按时报送动态管理表" not in page  # the public reads the ground; the facts stay with the officials
     assert "兰州绿源" not in client.get("/public/lists").get_data(as_text=True)
     db.session.expire_all()
     assert [e.action for e in db.session.get(Designation, designation.id).events] == ["listed", "revoked"]

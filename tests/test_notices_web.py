@@ -116,6 +116,14 @@ def test_a_role_starts_only_the_procedures_whose_start_lies_in_its_lane(app, run
     case = db.session.scalar(db.select(ProcessInstance).where(ProcessInstance.process_id == "provincial_selection"))
     assert r.headers["Location"].endswith(f"/cases/{case.id}") and case.started_by == "prov"
 
+    add_user("lz", "municipal", "620100", password="correct-horse")
+    city = client.application.test_client()
+    sign_in(city, "lz")  # a revocation or a complaint needs its data: started from the page that has it
+    offered = city.get("/cases/new").get_data(as_text=True)
+    assert 'id="start-cultivation"' in offered and "start-revocation" not in offered and "start-complaint" not in offered
+    r = post_form(city, "/cases/new", {"process": "revocation"}, page="/cases/new")
+    assert r.status_code == 403
+
     firm = client.application.test_client()
     sign_in(firm, "firm")
     assert 'id="start-provincial_selection"' not in firm.get("/cases/new").get_data(as_text=True)

@@ -12,6 +12,7 @@ from engine.registry import collect
 from engine.runtime import Actor
 
 from . import demo_cultivation, demo_rounds, lifecycle_demo
+from . import demo_revocation
 from .users import add_user
 
 # Known tokens and one password so a newcomer can sign in and call the API at once;
@@ -44,6 +45,8 @@ CASES = [
 # Each procedure's own demo cases, seeded after the accounts above exist; each seeder
 # checks what is already there so `make run` can be repeated.
 FEATURE_SEEDERS: list = [demo_cultivation.seed, lifecycle_demo.seed, demo_rounds.seed]
+FEATURE_SEEDERS: list = []
+FEATURE_SEEDERS.append(demo_revocation.seed)
 
 REPORT = {
     "organisation_name": "金川集团股份有限公司", "unit_type": "green_factory", "credit_code": "91620000224330075D", "evaluation_mode": "third_party",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from openpyxl import Workbook
@@ -12,8 +12,10 @@ from sqlalchemy import select
 
 from engine import clock
 from engine.db import db
+from engine.errors import EngineError, Forbidden
 from engine.green.models import LEVELS, STATUSES, UNIT_TYPES, Designation, Organisation
 from engine.green.cultivation import links_of
+from engine.green.revocations import GROUNDS, RevocationAnnouncement, not_yet_public, public_announcements
 from engine.green.roles import JURISDICTIONS
 
 from . import name_in
@@ -54,15 +56,98 @@ def index():
                            levels=LEVELS, unit_types=UNIT_TYPES, statuses=STATUSES, cities=JURISDICTIONS)
 
 
-@bp.get("/registry/<int:designation_id>")
-@login_required
-def detail(designation_id):
+# Who may open a case about a designation from its page: the province spot-checks
+# provincial and national units (Art 20 ¶2); a city (its own units) or the province
+# proposes a revocation (Arts 20-21).
+SPOT_CHECKERS = frozenset({"provincial", "admin"})
+PROPOSERS = frozenset({"municipal", "provincial", "admin"})
+SPOT_CHECKED_LEVELS = ("provincial", "national")
+
+
+def _designation_row(designation_id):
     row = db.session.execute(_official_query().where(Designation.id == designation_id)).first()
     if row is None:
         abort(404)  # another city's designation is not disclosed
-    return render_template("designation.html", d=row.Designation, org=row.Organisation,
-                           levels=LEVELS, unit_types=UNIT_TYPES, statuses=STATUSES,
-                           links=links_of(row.Organisation))
+    return row
+
+
+def _detail_page(row, form=None, problems=None, status=200):
+    designation_id = row.Designation.id
+    announcement = db.session.scalar(select(RevocationAnnouncement)
+                                     .where(RevocationAnnouncement.designation_id == designation_id))
+    role = current_user.role
+    listed = row.Designation.status == "listed"
+    return render_template(
+        "designation.html", d=row.Designation, org=row.Organisation, announcement=announcement,
+        grounds=GROUNDS, today=clock.now().date(), levels=LEVELS, unit_types=UNIT_TYPES, statuses=STATUSES,
+        links=links_of(row.Organisation),
+        may_spot_check=listed and role in SPOT_CHECKERS and row.Designation.level in SPOT_CHECKED_LEVELS,
+        may_propose=listed and role in PROPOSERS, form=form or {}, problems=problems or {}), status
+
+
+@bp.get("/registry/<int:designation_id>")
+@login_required
+def detail(designation_id):
+    return _detail_page(_designation_row(designation_id))
+
+
+def _start(process_id, data, designation):
+    from .api import runtime
+    from .users import actor_of
+
+    case = runtime().start(process_id, data, actor_of(current_user), designation.jurisdiction)
+    flash(_("已立案：第 %(id)s 号案件。", id=case.id), "success")
+    return redirect(url_for("cases.show", instance_id=case.id), 303)
+
+
+@bp.post("/registry/<int:designation_id>/spot-check")
+@login_required
+def start_spot_check(designation_id):
+    """The province opens a spot check (抽查复核) of one unit: one case per unit."""
+    row = _designation_row(designation_id)
+    designation = row.Designation
+    if current_user.role not in SPOT_CHECKERS:
+        abort(403)
+    form = {"batch": request.form.get("batch", "").strip()}
+    problems = {}
+    if designation.status != "listed" or designation.level not in SPOT_CHECKED_LEVELS:
+        problems["spot_check"] = _("只能抽查有效的省级、国家级绿色制造单位。")
+    if len(form["batch"]) < 2:
+        problems["batch"] = _("请填写抽查批次。")
+    if problems:
+        return _detail_page(row, form, problems, 422)
+    try:
+        return _start("spot_check", {"designation_id": designation.id, "batch": form["batch"]}, designation)
+    except Forbidden:
+        abort(403)
+    except EngineError as exc:
+        return _detail_page(row, form, {"spot_check": exc.message}, 422)
+
+
+@bp.post("/registry/<int:designation_id>/revocation")
+@login_required
+def start_revocation(designation_id):
+    """A city (its own units) or the province proposes to revoke (取消资格) on an Art 21 ground."""
+    row = _designation_row(designation_id)
+    designation = row.Designation
+    if current_user.role not in PROPOSERS:
+        abort(403)
+    form = {"ground": request.form.get("ground", ""), "facts": request.form.get("facts", "").strip()}
+    problems = {}
+    if designation.status != "listed":
+        problems["revocation"] = _("该称号已终止。")
+    if form["ground"] not in GROUNDS:
+        problems["ground"] = _("请选择第二十一条规定的取消情形。")
+    if len(form["facts"]) < 4:
+        problems["facts"] = _("请说明事实（至少4个字）。")
+    if problems:
+        return _detail_page(row, form, problems, 422)
+    try:
+        return _start("revocation", {"designation_id": designation.id, **form}, designation)
+    except Forbidden:
+        abort(403)
+    except EngineError as exc:
+        return _detail_page(row, form, {"revocation": exc.message}, 422)
 
 
 @bp.get("/registry.xlsx")
@@ -91,9 +176,13 @@ def export():
 
 @bp.get("/public/lists")
 def public_lists():
-    """The published lists (公布名单), for everyone: units currently listed."""
-    query = _filtered(select(Designation, Organisation).join(Organisation).where(Designation.status == "listed"),
-                      request.args)
+    """The published lists (公布名单), for everyone: units currently listed. A
+    designation whose end is decided but not yet announced is still on the list
+    until its announcement (Art 21: revoked with the year's publication)."""
+    shown = (Designation.status == "listed") | Designation.id.in_(not_yet_public())
+    # a status filter here would tell which listed units are about to be revoked
+    args = {k: v for k, v in request.args.items() if k != "status"}
+    query = _filtered(select(Designation, Organisation).join(Organisation).where(shown), args)
     rows = db.session.execute(query.order_by(Designation.level.desc(), Designation.unit_type,
                                              Designation.listed_on.desc())).all()
     return render_template("public_lists.html", rows=rows, args=request.args, levels=LEVELS,
@@ -102,8 +191,13 @@ def public_lists():
 
 @bp.get("/public/revocations")
 def public_revocations():
-    """Revocation announcements (撤销公告): designations revoked, with the ground."""
-    rows = db.session.execute(select(Designation, Organisation).join(Organisation)
-                              .where(Designation.status == "revoked")
-                              .order_by(Designation.ended_on.desc())).all()
-    return render_template("public_revocations.html", rows=rows, levels=LEVELS, unit_types=UNIT_TYPES)
+    """Revocation announcements (撤销公告), by year: only those already public
+    (at once for a major accident or incident, else from the year's publication)."""
+    rows = db.session.execute(public_announcements().order_by(RevocationAnnouncement.public_on.desc(),
+                                                              RevocationAnnouncement.id.desc())).all()
+    years = sorted({r.RevocationAnnouncement.public_on.year for r in rows}, reverse=True)
+    year = request.args.get("year", type=int)
+    by_year = {y: [r for r in rows if r.RevocationAnnouncement.public_on.year == y]
+               for y in years if year in (None, y)}
+    return render_template("public_revocations.html", by_year=by_year, years=years, year=year, levels=LEVELS,
+                           unit_types=UNIT_TYPES, statuses=STATUSES, grounds=GROUNDS, cities=JURISDICTIONS)

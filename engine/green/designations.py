@@ -7,6 +7,7 @@ from engine.services import ServiceError, StepContext
 
 from . import credit_code, lifecycle
 from .models import LEVELS, UNIT_TYPES, Designation, DesignationEvent, Organisation
+from .revocations import END_STATUSES, announce
 from .roles import JURISDICTIONS
 
 
@@ -57,24 +58,38 @@ def list_designation(params: dict, step: StepContext) -> dict:
 
 
 def end_designation(params: dict, step: StepContext) -> dict:
-    """End a designation: revoked under Art 21, or withdrawn at the unit's request."""
+    """End a designation under Art 21 (取消资格): revoked on one of its grounds, or
+    withdrawn at the unit's request, with the announcement that makes it public
+    at once or with the year's publication (see `revocations`).
+
+    Parameters: designation_id; status (revoked | withdrawn); ground (an Art 21
+    code); article (the ground's words); announcement (immediate |
+    with_publication); public_on (the announcement's date; today when immediate);
+    bars_reapplication (Art 18(3)); reason (the facts); decision (document number)."""
     designation = db.session.get(Designation, params.get("designation_id") or 0)
     if designation is None:
         raise ServiceError(f"no designation {params.get('designation_id')!r}")
     status = params.get("status", "revoked")
-    if status not in ("revoked", "withdrawn"):
+    if status not in END_STATUSES:
         raise ServiceError(f"a designation ends as revoked or withdrawn, not {status!r}")
     if designation.status != "listed":
         raise ServiceError(f"designation {designation.id} is already {designation.status}")
     reason = params.get("reason")
     if not reason:
-        raise ServiceError("give the reason (e.g. the Art 21 ground)")
-    designation.status, designation.ended_on, designation.end_reason = status, clock.now().date(), reason
-    db.session.add(DesignationEvent(designation_id=designation.id, at=clock.now(), action=status, reason=reason,
+        raise ServiceError("give the reason (the facts found)")
+    record = announce(designation, params, status, step)
+    end_reason = f"{record.article}：{reason}"
+    designation.status, designation.ended_on, designation.end_reason = status, clock.now().date(), end_reason
+    db.session.add(DesignationEvent(designation_id=designation.id, at=clock.now(), action=status, reason=end_reason,
                                     instance_id=step.instance_id, actor=step.actor))
-    return {"designation_id": designation.id, "status": status, "ended_on": designation.ended_on.isoformat()}
+    return {"designation_id": designation.id, "status": status, "ended_on": designation.ended_on.isoformat(),
+            "ground": record.ground, "public_on": record.public_on.isoformat(),
+            "bars_reapplication": record.bars_reapplication}
 
 
 def register() -> None:
     """Make these operations callable from the diagrams' service tasks."""
+    from . import revocations
+
     services.OPERATIONS.update({"designation.list": list_designation, "designation.end": end_designation})
+    revocations.register()

@@ -108,7 +108,8 @@ def test_a_citizen_reports_with_evidence(page, live_server, runtime, app, tmp_pa
     from conftest import ROOT
 
     app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    runtime.registry.deploy({"complaint.bpmn": (ROOT / "processes" / "complaint.bpmn").read_bytes()})
+    runtime.registry.deploy({name: (ROOT / "processes" / name).read_bytes() for name in
+                             ("complaint.bpmn", "rectification.bpmn", "revocation.bpmn", "revocation_grounds.dmn")})
     evidence = Path(tmp_path / "证据.pdf")
     evidence.write_bytes(b"%PDF-1.4\n%%EOF\n")
     page.goto(f"{live_server}/public/complaint")
@@ -125,3 +126,52 @@ def test_a_citizen_reports_with_evidence(page, live_server, runtime, app, tmp_pa
     number, code = page.inner_text("#receipt-number"), page.inner_text("#receipt-code")
     page.goto(f"{live_server}/public/complaint/status?no={number}&code={code}")
     assert "正在核实办理中" in page.inner_text("#complaint-status")
+
+
+def test_a_unit_sees_its_rectification_order_and_the_province_the_spot_check_and_revocation(page, live_server,
+                                                                                            runtime, screenshot):
+    from test_revocation import CITY, CITY_PROPOSAL, FAILED, PROVINCE, designate, waiting
+
+    from engine.registry import collect
+    from test_revocation import LIST, ROOT
+
+    from web.users import add_user
+
+    runtime.registry.deploy({**collect([ROOT / "processes"]), "list_for_test.bpmn": LIST})
+    for name, role, city in (("lz", "municipal", "620100"), ("prov", "provincial", None), ("firm", "applicant", None)):
+        add_user(name, role, city, password=PASSWORD)
+    check = runtime.start("spot_check", {"designation_id": designate(runtime)}, PROVINCE, "620100")
+    runtime.complete(waiting(check.id).id, FAILED, PROVINCE)
+    order = waiting(check.id)
+    revocation = runtime.start("revocation", {"designation_id": designate(runtime, level="national",
+                                                                          code="91620000224330075D",
+                                                                          name="金川集团股份有限公司"),
+                                              "ground": "false_materials"}, CITY, "620100")
+    runtime.complete(waiting(revocation.id).id, CITY_PROPOSAL, CITY)
+
+    def sign_in_as(name):
+        page.context.clear_cookies()
+        page.goto(f"{live_server}/login")
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server}/inbox/**")
+
+    sign_in_as("firm")
+    page.goto(f"{live_server}/tasks/{order.id}")
+    assert "2026年05月31日 24:00" in page.inner_text("#due")
+    screenshot(page, "rectification-order")
+
+    sign_in_as("prov")
+    element = 'g.djs-element[data-element-id="{}"]'.format
+    page.goto(f"{live_server}/cases/{check.id}")
+    page.wait_for_selector("#case-diagram[data-state=ready] .djs-container svg")
+    assert "done" in page.get_attribute(element("Task_spot_check"), "class").split()
+    assert "active" in page.get_attribute(element("Call_rectification"), "class").split()
+    screenshot(page, "spot-check-case")
+    page.goto(f"{live_server}/cases/{revocation.id}")
+    page.wait_for_selector("#case-diagram[data-state=ready] .djs-container svg")
+    assert "done" in page.get_attribute(element("Task_city_proposal"), "class").split()
+    assert "active" in page.get_attribute(element("Task_provincial_decision"), "class").split()
+    screenshot(page, "revocation-case")
+    assert page.errors == []

@@ -1,0 +1,86 @@
+"""Demo cases for spot checks and revocations (抽查与撤销演示): a provincial
+unit in rectification after a failed spot check, a revocation announced at
+once (a major accident), and one waiting for the year's publication."""
+from __future__ import annotations
+
+from engine.db import db
+from engine.models import HumanTask, ProcessInstance
+from engine.runtime import Actor
+
+# Until the provincial selection procedure is merged, the demo's provincial units are
+# recorded by this one-step diagram, through `designation.list` like any listing.
+DEMO_LISTING = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_demo_provincial_listing"
+  targetNamespace="http://green-ladder.gansu/demo">
+<bpmn:process id="demo_provincial_listing" name="演示：登记省级称号 Demo: record a provincial designation" isExecutable="true">
+<bpmn:startEvent id="Start_demo"><bpmn:outgoing>Flow_demo_1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:serviceTask id="Service_list_unit" name="登记称号 Record the designation"><bpmn:extensionElements>
+  <spiffworkflow:serviceTaskOperator id="designation.list" resultVariable="designation"><spiffworkflow:parameters>
+    <spiffworkflow:parameter id="credit_code" type="str" value="credit_code"/>
+    <spiffworkflow:parameter id="name" type="str" value="organisation_name"/>
+    <spiffworkflow:parameter id="unit_type" type="str" value="unit_type"/>
+    <spiffworkflow:parameter id="level" type="str" value="level"/>
+    <spiffworkflow:parameter id="jurisdiction" type="str" value="jurisdiction"/>
+    <spiffworkflow:parameter id="decision" type="str" value="decision"/>
+  </spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>
+  <bpmn:incoming>Flow_demo_1</bpmn:incoming><bpmn:outgoing>Flow_demo_2</bpmn:outgoing></bpmn:serviceTask>
+<bpmn:endEvent id="End_demo"><bpmn:incoming>Flow_demo_2</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="Flow_demo_1" sourceRef="Start_demo" targetRef="Service_list_unit"/>
+<bpmn:sequenceFlow id="Flow_demo_2" sourceRef="Service_list_unit" targetRef="End_demo"/>
+</bpmn:process></bpmn:definitions>""".encode()
+
+PROVINCE = Actor("provincial", "provincial")
+UNITS = {  # key: (account, city, credit code, name, unit type)
+    "in_rectification": ("jinchuan-group", "620100", "91620000224330075D", "金川集团股份有限公司", "green_factory"),
+    "announced": ("tianshui-electric", "620500", "91620500MA73T8001A", "天水电气传动研究所", "water_saving_enterprise"),
+    "awaiting_publication": ("jinchuan-group", "620100", "91620100MA72XC002A", "兰州新材料科技有限公司",
+                             "green_supply_chain"),
+}
+
+
+def _designate(runtime, key) -> int:
+    account, city, code, name, unit_type = UNITS[key]
+    case = runtime.start("demo_provincial_listing", {
+        "credit_code": code, "organisation_name": name, "unit_type": unit_type, "level": "provincial",
+        "decision": "甘工信发〔2025〕30号 省级绿色制造名单"}, Actor(account, "applicant"), city)
+    return case.data["designation"]["designation_id"]
+
+
+def _complete(runtime, case_id, data, actor):
+    task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case_id))
+    return runtime.complete(task, data, actor)
+
+
+def seed(runtime) -> None:
+    done = db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance).where(
+        ProcessInstance.process_id.in_(("spot_check", "revocation"))))
+    if done:
+        return
+    runtime.registry.deploy({"demo_provincial_listing.bpmn": DEMO_LISTING}, actor="demo",
+                            note="demo seed: provincial designations for the spot-check and revocation demo")
+
+    # a failed spot check: 金川集团 now has the rectification order, with its 90-day deadline, in its inbox
+    check = runtime.start("spot_check", {"designation_id": _designate(runtime, "in_rectification"),
+                                         "batch": "2026年省级绿色制造单位第一批抽查"}, PROVINCE, "620100")
+    _complete(runtime, check.id, {"spot_check_passed": False,
+                                  "spot_check_findings": "单位产品综合能耗高于行业基准值，能源管理体系未有效运行。"}, PROVINCE)
+
+    # a Level II environmental incident: revoked and announced at once
+    tianshui = Actor("tianshui", "municipal", "620500")
+    case = runtime.start("revocation", {"designation_id": _designate(runtime, "announced"), "ground": "major_incident",
+                                        "facts": "发生Ⅱ级（重大）突发环境污染事件。"}, tianshui, "620500")
+    _complete(runtime, case.id, {"propose": True, "facts": "2026年发生Ⅱ级（重大）突发环境污染事件，已实时上报省工信厅。",
+                                 "evidence": "天水市生态环境局事件认定书"}, tianshui)
+    _complete(runtime, case.id, {"revoke": True, "opinion": "依第二十一条第二款即时取消资格并公告。",
+                                 "decision_no": "甘工信发〔2026〕101号"}, PROVINCE)
+
+    # false data: revoked, announced with the year's publication
+    lanzhou = Actor("lanzhou", "municipal", "620100")
+    case = runtime.start("revocation", {"designation_id": _designate(runtime, "awaiting_publication"),
+                                        "ground": "false_materials", "facts": "动态管理表能耗数据与计量不符。"},
+                         lanzhou, "620100")
+    _complete(runtime, case.id, {"propose": True, "facts": "动态管理表所报能耗数据与供电计量严重不符，系虚报。",
+                                 "evidence": "国网兰州供电公司计量记录"}, lanzhou)
+    _complete(runtime, case.id, {"revoke": True, "opinion": "同意取消资格，随年度公布公告。",
+                                 "decision_no": "甘工信发〔2026〕102号"}, PROVINCE)
