@@ -15,7 +15,7 @@ from engine import calendar, clock, holidays
 from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
-from engine.green import credit_code, designations
+from engine.green import awards, credit_code, designations, national
 from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.registry import Registry
@@ -79,6 +79,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     calendar.ARRANGEMENTS.loader = holidays.load_from_database
     register_format("gb32100", credit_code.problem)
     designations.register()
+    national.register()
+    awards.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions["green_ladder.runtime"] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,

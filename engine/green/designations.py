@@ -7,6 +7,7 @@ from engine.services import ServiceError, StepContext
 
 from . import credit_code
 from .models import LEVELS, UNIT_TYPES, Designation, DesignationEvent, Organisation
+from .national_types import NATIONAL_UNIT_TYPES
 from .roles import JURISDICTIONS
 
 
@@ -24,7 +25,8 @@ def _organisation(code: str, name: str | None, jurisdiction: str | None) -> Orga
 
 
 def list_designation(params: dict, step: StepContext) -> dict:
-    """List an organisation as a unit type at a level (公布), from today."""
+    """List an organisation as a unit type at a level (公布), from today; a national
+    listing carries MIIT's platform number (`platform_reference`, Art 5)."""
     unit_type, level = params.get("unit_type"), params.get("level")
     if unit_type not in UNIT_TYPES:
         raise ServiceError(f"unknown unit type {unit_type!r}")
@@ -33,6 +35,14 @@ def list_designation(params: dict, step: StepContext) -> dict:
     jurisdiction = params.get("jurisdiction")
     if jurisdiction is not None and jurisdiction not in JURISDICTIONS:
         raise ServiceError(f"unknown jurisdiction {jurisdiction!r}")
+    if level == "national" and unit_type not in NATIONAL_UNIT_TYPES:
+        raise ServiceError(f"{UNIT_TYPES[unit_type][0]} has no national level: water-saving units are linked "
+                           "province-city only (Art 2) 工业节水型单位无国家级")
+    reference = (params.get("platform_reference") or "").strip() or None
+    if reference is not None:
+        holder = db.session.scalar(db.select(Designation).where(Designation.platform_reference == reference))
+        if holder is not None:
+            raise ServiceError(f"MIIT platform number {reference} is already on designation {holder.id}")
     org = _organisation(params.get("credit_code"), params.get("name"), jurisdiction)
     held = db.session.scalar(db.select(Designation).where(
         Designation.organisation_id == org.id, Designation.unit_type == unit_type,
@@ -44,14 +54,14 @@ def list_designation(params: dict, step: StepContext) -> dict:
     designation = Designation(
         organisation_id=org.id, unit_type=unit_type, level=level, status="listed",
         jurisdiction=jurisdiction or org.jurisdiction, decision=params.get("decision"), listed_on=today,
-        instance_id=step.instance_id, version_id=step.version_id,
+        instance_id=step.instance_id, version_id=step.version_id, platform_reference=reference,
     )
     db.session.add(designation)
     db.session.flush()
     db.session.add(DesignationEvent(designation_id=designation.id, at=clock.now(), action="listed",
                                     reason=params.get("decision"), instance_id=step.instance_id, actor=step.actor))
     return {"designation_id": designation.id, "organisation_id": org.id, "listed_on": today.isoformat(),
-            "unit_type": unit_type, "level": level, "status": "listed"}
+            "unit_type": unit_type, "level": level, "status": "listed", "platform_reference": reference}
 
 
 def end_designation(params: dict, step: StepContext) -> dict:
