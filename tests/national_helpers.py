@@ -42,7 +42,7 @@ def list_unit(runtime, n, name, unit_type, level="provincial", city="620100", re
 
 
 def ready(instance_id, element=None) -> list[HumanTask]:
-    db.session.expire_all()
+    db.session.rollback()  # a fresh read: pages answered in their own sessions meanwhile
     query = db.select(HumanTask).where(HumanTask.instance_id == instance_id).order_by(HumanTask.element)
     if element:
         query = query.where(HumanTask.element == element)
