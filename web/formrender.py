@@ -218,7 +218,9 @@ def _table(key: str, prop: dict, required: bool, values: dict) -> Field:
     item_required = set(prop["items"].get("required", []))
     table = Field(name=key, path=key, kind="table", label=str(prop.get("title") or key),
                   help=str(prop.get("description") or ""), required=required)
-    table.columns = [_field(f"{key}[][{c}]", "", s, c in item_required, {}) for c, s in cols.items()]
+    # a column the case fills in is not marked for the user to fill
+    table.columns = [_field(f"{key}[][{c}]", "", s, c in item_required and s.get("readOnly") is not True, {})
+                     for c, s in cols.items()]
     present = _row_indices(values, key, _max_rows(prop))
     filled = [i for i in present if any(str(values.get(f"{key}[{i}][{c}]", "")).strip() for c in cols)]
     limit = prop.get("maxItems") if isinstance(prop.get("maxItems"), int) else MAX_ROWS
