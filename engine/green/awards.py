@@ -126,6 +126,9 @@ def grant(params: dict, step: StepContext) -> dict:
         return _answer(existing, again=True)
     if designation.status != "listed":
         raise ServiceError(f"designation {designation.id} is {designation.status}; only a listed unit is awarded")
+    # Two rounds listing the same unit at once must not both see "nothing paid this year":
+    # the organisation's row is held until this step commits (PostgreSQL; SQLite writes one at a time).
+    db.session.get(Organisation, designation.organisation_id, with_for_update=True, populate_existing=True)
     facts = facts_for(designation)
     result = decide(decision_table(step.version_id), facts)
     if "amount" not in result or not result.get("reason"):
