@@ -251,8 +251,8 @@ def defaults(schema: dict | None, context: dict | None = None) -> dict[str, str]
         if items is not None and kind_of(prop) == "table":
             columns = _columns(prop)
             for i, item in enumerate(items[:ROWS_FROM_MAX]):
-                for c in columns:
-                    values[f"{key}[{i}][{c}]"] = _raw(item.get(c))
+                for c, sub in columns.items():  # what the item does not give, the column's default
+                    values[f"{key}[{i}][{c}]"] = _raw(item[c] if c in item else sub.get("default"))
             continue
         if not isinstance(prop, dict) or "default" not in prop:
             continue
