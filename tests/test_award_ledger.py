@@ -135,3 +135,21 @@ def test_a_department_answers_on_a_page_that_lists_every_candidate(ledger, runti
     r = post_form(client, f"/tasks/{market.id}", form, page=f"/tasks/{market.id}")
     assert r.status_code == 303
     assert {t.element for t in ready(case.id)} == {"Task_consult_ecology", "Task_consult_emergency"}
+
+
+def test_the_demo_has_a_round_in_consultation_and_awards_in_several_cities(app):
+    from engine.db import db
+    from engine.green.awards import Award
+    from engine.models import HumanTask, ProcessInstance
+
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    db.session.rollback()
+    round_ = db.session.scalar(db.select(ProcessInstance).where(ProcessInstance.process_id == "national_recommendation"))
+    waiting = set(db.session.scalars(db.select(HumanTask.role).where(HumanTask.instance_id == round_.id)))
+    assert waiting == {"emergency", "market"}  # the ecology department has answered
+    paid = db.session.execute(db.select(Award.jurisdiction, db.func.sum(Award.amount)).group_by(Award.jurisdiction)).all()
+    assert len([city for city, amount in paid if amount > 0]) >= 3
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    db.session.rollback()
+    assert db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)
+                             .where(ProcessInstance.process_id == "national_recommendation")) == 1

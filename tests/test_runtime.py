@@ -213,5 +213,8 @@ def test_the_demo_seeds_accounts_and_cases(app, client):
     assert "demo-lanzhou" in result.output
     tasks = client.get("/api/v1/tasks", headers={"Authorization": "Bearer demo-lanzhou"}).json["tasks"]
     assert tasks and all(t["jurisdiction"] == "620100" for t in tasks)
+    seeded = db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance))
+    assert seeded >= 3  # the three creation cases, and each procedure's own demo cases
+    db.session.rollback()
     assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0  # runs again without duplicating
-    assert db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)) == 3
+    assert db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)) == seeded
