@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from national_helpers import PROVINCE, deploy, list_unit, ready, task_data
+from national_helpers import FILES, PROVINCE, deploy, list_unit, ready, task_data
 
 from engine import clock
 from engine.db import db
@@ -15,7 +15,7 @@ from engine.errors import FormInvalid
 from engine.green.awards import Award
 from engine.green.models import Designation
 from engine.green.national import NationalRecommendation
-from engine.models import Notification
+from engine.models import Notification, ProcessInstance
 from engine.runtime import Actor
 from engine.timers import run_until
 
@@ -184,8 +184,7 @@ def test_a_department_answers_for_every_candidate_and_cannot_change_them(runtime
 
 def test_a_late_department_is_escalated_to_the_province(runtime, units):
     case, _ = start_round(runtime, units)
-    consult_all_but = [(EMERGENCY, "emergency"), (MARKET, "market")]
-    for actor, key in consult_all_but:
+    for actor, key in ((EMERGENCY, "emergency"), (MARKET, "market")):  # ecology is late
         [task] = ready(case.id, f"Task_consult_{key}")
         runtime.complete(task.id, {f"{key}_opinions": opinions(task_data(runtime, task)["candidates"])}, actor)
     run_until(runtime, datetime(2026, 3, 14, 0, 0, 1, tzinfo=clock.SHANGHAI))
@@ -221,9 +220,7 @@ def test_the_round_closes_when_31_july_passes_without_a_submission(runtime, unit
     run_until(runtime, datetime(2026, 8, 1, 0, 0, 1, tzinfo=clock.SHANGHAI))
     db.session.expire_all()
     assert ready(case.id) == []
-    from engine.models import ProcessInstance
-
-    done = db.session.get(ProcessInstance, case.id)
+    done = db.session.get(ProcessInstance, case.id)  # the boundary timer ended the round
     assert done.status == "completed" and done.error_message is None
     assert db.session.scalar(db.select(NationalRecommendation.status)) == "missed"
     assert db.session.scalar(db.select(db.func.count()).select_from(Designation)
@@ -239,7 +236,7 @@ def test_a_round_started_after_31_july_runs_to_next_year(runtime, units):
 def test_water_saving_units_have_no_national_level(runtime, units):
     water = db.session.get(Designation, units["water"])
     # a diagram that puts water-saving enterprises in a national round is held, with the reason
-    model = (deploy.__globals__["FILES"]["national_recommendation.bpmn"]).read_text().replace(
+    model = FILES["national_recommendation.bpmn"].read_text().replace(
         '"green_supply_chain"]', '"green_supply_chain", "water_saving_enterprise"]')
     deploy(runtime, **{"national_recommendation.bpmn": model.encode()})
     case = runtime.start("national_recommendation", {}, PROVINCE)
