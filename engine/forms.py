@@ -12,6 +12,12 @@ from jsonschema import Draft202012Validator, FormatChecker
 from .errors import FormInvalid
 
 FORMAT_CHECKER = FormatChecker()
+# A table answered item by item (逐项填写): `"x-rowsFrom": "candidates"` names a list in
+# the task's data, `"x-rowKey": "designation_id"` the column that identifies an item.
+# The form opens with one row per item, and is accepted only with exactly one row per
+# item, its `readOnly` columns as they were given.
+ROWS_FROM = "x-rowsFrom"
+ROW_KEY = "x-rowKey"
 _EXPLAIN: dict[str, Callable[[object], str]] = {}
 
 
@@ -38,9 +44,58 @@ def _field(error) -> str:
     return "/".join(str(p) for p in path) or "$"
 
 
-def accepted_data(schema: dict | None, data, reserved: frozenset[str] = frozenset()) -> dict:
+def source_rows(prop: dict, context: dict | None) -> list[dict] | None:
+    """The items an item-by-item table answers, from the task's data; None when
+    the table is not one, or the data has no such list."""
+    if not isinstance(prop, dict) or not prop.get(ROWS_FROM):
+        return None
+    items = (context or {}).get(prop[ROWS_FROM])
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else None
+
+
+def _check_rows(schema: dict, data: dict, context: dict | None, errors: dict) -> None:
+    for key, prop in (schema.get("properties") or {}).items():
+        if not isinstance(prop, dict) or not prop.get(ROWS_FROM):
+            continue
+        row_key = prop.get(ROW_KEY)
+        items = source_rows(prop, context)
+        if items is None or not row_key:
+            errors.setdefault(key, []).append(
+                f"此表应逐项填写“{prop[ROWS_FROM]}”中的事项，但本事项没有该清单 "
+                f"(this table answers the items of '{prop[ROWS_FROM]}', which this task does not have)")
+            continue
+        expected = {item.get(row_key): item for item in items}
+        columns = ((prop.get("items") or {}).get("properties") or {})
+        fixed = [c for c, s in columns.items() if isinstance(s, dict) and s.get("readOnly")]
+        seen = set()
+        rows = data.get(key) if isinstance(data.get(key), list) else []
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                continue
+            k = row.get(row_key)
+            if k not in expected:
+                errors.setdefault(f"{key}/{i}/{row_key}", []).append(
+                    "不是本事项清单中的一项 (not one of this task's items)")
+                continue
+            if k in seen:
+                errors.setdefault(f"{key}/{i}/{row_key}", []).append("同一项填写了两次 (this item is answered twice)")
+                continue
+            seen.add(k)
+            for column in fixed:
+                if row.get(column) != expected[k].get(column):
+                    errors.setdefault(f"{key}/{i}/{column}", []).append(
+                        "此栏由系统给出，不可修改 (this column is given and cannot be changed)")
+        missing = [str(k) for k in expected if k not in seen]
+        if missing:
+            errors.setdefault(key, []).append(
+                f"以下事项尚未填写：{'、'.join(missing)} (no answer yet for: {', '.join(missing)})")
+
+
+def accepted_data(schema: dict | None, data, reserved: frozenset[str] = frozenset(),
+                  context: dict | None = None) -> dict:
     """The part of `data` a task with this form accepts; FormInvalid with
-    messages per field otherwise."""
+    messages per field otherwise. `context` is the task's own data, which
+    item-by-item tables are checked against."""
     if not isinstance(data, dict):
         raise FormInvalid({"$": ["data must be a JSON object"]})
     errors: dict[str, list[str]] = {}
@@ -54,6 +109,7 @@ def accepted_data(schema: dict | None, data, reserved: frozenset[str] = frozense
                 errors.setdefault(key, []).append(f"'{key}' is not a field of this form")
         for error in Draft202012Validator(schema, format_checker=FORMAT_CHECKER).iter_errors(data):
             errors.setdefault(_field(error), []).append(explain(error))
+        _check_rows(schema, data, context, errors)
     if errors:
         raise FormInvalid(errors)
     if schema is None:

@@ -496,7 +496,7 @@ class Runtime:
             version = self.registry.load(case.version_id)
             form_name = task.task_spec.extensions.get("properties", {}).get(FORM_PROPERTY)
             schema = version.forms.get(form_name) if form_name else None
-            accepted = accepted_data(schema, data, self._reserved | {"jurisdiction"})
+            accepted = accepted_data(schema, data, self._reserved | {"jurisdiction"}, context=task.data)
             before = persistence.plain(self._visible_data(live.workflow))
             task.set_data(**accepted)
             task.run()

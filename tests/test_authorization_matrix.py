@@ -22,6 +22,7 @@ PEOPLE = {  # name: (role, city)
 CASE_READERS = {"admin", "analyst", "provincial", "lanzhou", "firm"}
 TASK_DOERS = {"admin", "lanzhou"}
 REGISTRY_READERS = {"admin", "analyst", "provincial", "ecology", "lanzhou", "tianshui"}
+AWARD_READERS = {"admin", "analyst", "provincial", "lanzhou", "tianshui"}
 
 
 @pytest.fixture
@@ -59,6 +60,8 @@ def test_pages(app, world, name):
         "/dashboard": expect(name, REGISTRY_READERS, 200, 403),
         "/cases/new": 200,  # each role sees what it may start; starting is checked on POST
         "/public/notices/": 200,
+        "/awards/": expect(name, AWARD_READERS, 200, 403),
+        "/awards.xlsx": expect(name, AWARD_READERS, 200, 403),
     }
     got = {path: client.get(path).status_code for path in checks}
     assert got == checks
@@ -83,7 +86,8 @@ def test_api(app, world, name):
 
 def test_signed_out(app, world):
     client = app.test_client()
-    for path in ("/inbox/", f"/tasks/{world['task']}", f"/cases/{world['case']}", "/registry/"):
+    for path in ("/inbox/", f"/tasks/{world['task']}", f"/cases/{world['case']}", "/registry/", "/awards/",
+                 "/awards.xlsx"):
         r = client.get(path)
         assert r.status_code == 302 and "/login" in r.headers["Location"], path
     assert client.get(f"/api/v1/instances/{world['case']}").status_code == 401
@@ -104,7 +108,7 @@ INCIDENT_SENDERS = {"admin", "lanzhou"}  # by the API: the catching event's lane
 def listed(app, runtime, world):
     runtime.registry.deploy({n: (ROOT / "processes" / n).read_bytes()
                              for n in ("municipal_creation.bpmn", "designation_lifecycle.bpmn",
-                                       "incident_revokes_at_once.dmn")})
+                                       "incident_revokes_at_once.dmn", "revocation_grounds.dmn")})
     from engine.green.lifecycle import DesignationLifecycle
     from engine.green.models import Designation
 
@@ -224,3 +228,33 @@ def test_signed_out_cannot_open_cases_about_designations(app, world):
         assert client.post(path, data={}).status_code == 400, path  # no CSRF token
         r = post_form(client, path, {}, page="/login")
         assert r.status_code == 302 and "/login" in r.headers["Location"], path
+
+
+@pytest.fixture
+def national_round(app, runtime, world):
+    """A national round in consultation: the ecology department's task is waiting."""
+    from national_helpers import PROVINCE, deploy, list_unit, ready, task_data
+
+    deploy(runtime)
+    list_unit(runtime, 1, "兰州绿源制造有限公司", "green_factory")
+    case = runtime.start("national_recommendation", {}, PROVINCE)
+    [shortlist] = ready(case.id)
+    [e] = task_data(runtime, shortlist)["eligible"]
+    runtime.complete(shortlist.id, {"shortlist": [{**{k: e[k] for k in (
+        "designation_id", "organisation_name", "unit_type", "jurisdiction")}, "consult": True}]}, PROVINCE)
+    [ecology] = ready(case.id, "Task_consult_ecology")
+    return {"case": case.id, "task": ecology.id}
+
+
+@pytest.mark.parametrize("name", sorted(PEOPLE))
+def test_a_national_round_is_the_provinces_and_the_consulted_departments(app, world, national_round, name):
+    """A province-wide case: the province and the department asked see it; no city, no firm."""
+    client = app.test_client()
+    sign_in(client, name)
+    case, task = national_round["case"], national_round["task"]
+    readers = {"admin", "analyst", "provincial", "ecology"}
+    assert client.get(f"/cases/{case}").status_code == expect(name, readers, 200, 404)
+    assert client.get(f"/tasks/{task}").status_code == expect(name, {"admin", "ecology"}, 200, 404)
+    auth = {"Authorization": f"Bearer {world['tokens'][name]}"}
+    r = client.post(f"/api/v1/tasks/{task}/complete", json={"data": {"ecology_opinions": []}}, headers=auth)
+    assert r.status_code == expect(name, {"admin", "ecology"}, 422, 403)

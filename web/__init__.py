@@ -15,7 +15,7 @@ from engine import calendar, clock, holidays
 from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
-from engine.green import credit_code, designations, selection
+from engine.green import awards, credit_code, designations, national, selection
 from engine.green import cultivation as cultivation_records
 from engine.green import lifecycle as designation_lifecycle
 from engine.green import notices as public_notices
@@ -86,13 +86,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     selection.register()
     designation_lifecycle.register()
     cultivation_records.register()
+    national.register()
+    awards.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions["green_ladder.runtime"] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
         task_labels=task_labels,
     )
 
-    from . import api, auth, cases, cli, complaints, cultivation, dashboard, home, inbox, notices, registry, tasks
+    from . import api, auth, award_ledger, cases, cli, complaints, cultivation, dashboard, home, inbox, notices, registry, tasks
     from . import lifecycle as lifecycle_pages
 
     auth.login_manager.init_app(app)
@@ -107,6 +109,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(registry.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(award_ledger.bp)
     app.register_blueprint(complaints.bp)
     app.register_blueprint(lifecycle_pages.bp)
     app.register_blueprint(cultivation.bp)

@@ -1,5 +1,6 @@
 """The dashboard (统计看板) for the province and each city: units by type,
-level and city, the pipeline of open cases, overdue steps by city."""
+level and city, the pipeline of open cases, overdue steps by city, and the
+awards paid by year and city (Art 25)."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
@@ -8,11 +9,13 @@ from sqlalchemy import func, select
 
 from engine import clock
 from engine.db import db
+from engine.green.awards import Award
 from engine.green.models import LEVELS, UNIT_TYPES, Designation
 from engine.green.roles import JURISDICTIONS
 from engine.models import HumanTask, ProcessInstance
 
 from . import name_in
+from .award_ledger import READERS as AWARD_READERS
 from .cases import STATUS
 from .registry import READERS
 
@@ -49,6 +52,7 @@ def index():
         select(HumanTask.jurisdiction, func.count()).where(HumanTask.due_at < clock.now()), HumanTask.jurisdiction)
         .group_by(HumanTask.jurisdiction)).all())
     cities = [current_user.jurisdiction] if current_user.jurisdiction else list(JURISDICTIONS)
+    awards = _awards() if current_user.role in AWARD_READERS else None
     return render_template(
         "dashboard.html",
         by_type=[(name_in(UNIT_TYPES, t), n) for t, n in by_type.items()],
@@ -57,4 +61,27 @@ def index():
         pipeline=[(f"{p} · {STATUS.get(s, s)}", n) for p, s, n in sorted(pipeline)],
         overdue=[(name_in(JURISDICTIONS, c), overdue.get(c, 0)) for c in cities],
         total_listed=sum(by_type.values()),
+        awards=awards,
     )
+
+
+def _wan(yuan: int):
+    """Yuan as 万元, the unit officials count awards in."""
+    value = (yuan or 0) / 10000
+    return int(value) if float(value).is_integer() else round(value, 1)
+
+
+def _awards() -> dict:
+    """Awards paid (万元) by year, and by year and city, for the caller's scope."""
+    paid = _scoped(select(Award.year, Award.jurisdiction, func.sum(Award.amount)).where(Award.amount > 0),
+                   Award.jurisdiction).group_by(Award.year, Award.jurisdiction)
+    rows = db.session.execute(paid).all()
+    by_year: dict[int, int] = {}
+    for year, _city, amount in rows:
+        by_year[year] = by_year.get(year, 0) + (amount or 0)
+    return {
+        "by_year": [(str(y), _wan(a)) for y, a in sorted(by_year.items())],
+        "by_year_city": [(f"{y} · {name_in(JURISDICTIONS, c)}", _wan(a))
+                         for y, c, a in sorted(rows, key=lambda r: (-r[0], list(JURISDICTIONS).index(r[1])
+                                                                   if r[1] in JURISDICTIONS else 99))],
+    }

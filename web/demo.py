@@ -11,8 +11,8 @@ from engine.models import HumanTask, ProcessInstance, User
 from engine.registry import collect
 from engine.runtime import Actor
 
-from . import demo_cultivation, demo_rounds, lifecycle_demo
-from . import demo_revocation
+from . import demo_cultivation, demo_revocation, demo_rounds, lifecycle_demo
+from .demo_national import seed as seed_national
 from .users import add_user
 
 # Known tokens and one password so a newcomer can sign in and call the API at once;
@@ -23,6 +23,9 @@ DEMO_USERS = [
     ("analyst", "analyst", None, "流程分析员 李工"),
     ("provincial", "provincial", None, "省工信厅节能处 张处长"),
     ("expert", "expert", None, "评审专家 赵教授"),
+    ("ecology", "ecology", None, "省生态环境厅 孙处长"),
+    ("emergency", "emergency", None, "省应急管理厅 周处长"),
+    ("market", "market", None, "省市场监管局 吴处长"),
     ("lanzhou", "municipal", "620100", "兰州市工信局 王科长"),
     ("lanzhou2", "municipal", "620100", "兰州市工信局 刘科员"),
     ("tianshui", "municipal", "620500", "天水市工信局 陈科长"),
@@ -44,9 +47,7 @@ CASES = [
 
 # Each procedure's own demo cases, seeded after the accounts above exist; each seeder
 # checks what is already there so `make run` can be repeated.
-FEATURE_SEEDERS: list = [demo_cultivation.seed, lifecycle_demo.seed, demo_rounds.seed]
-FEATURE_SEEDERS: list = []
-FEATURE_SEEDERS.append(demo_revocation.seed)
+FEATURE_SEEDERS: list = [demo_cultivation.seed, seed_national, lifecycle_demo.seed, demo_revocation.seed, demo_rounds.seed]
 
 REPORT = {
     "organisation_name": "金川集团股份有限公司", "unit_type": "green_factory", "credit_code": "91620000224330075D", "evaluation_mode": "third_party",

@@ -30,10 +30,11 @@ from jsonschema import Draft202012Validator
 
 # The engine checks forms with this format checker (domain formats such as the
 # credit code are registered on it), and explains a domain format's problem.
-from engine.forms import FORMAT_CHECKER, explain as _engine_message
+from engine.forms import FORMAT_CHECKER, ROWS_FROM, explain as _engine_message, source_rows
 
 TABLE_ROWS = 5  # rows a table of entries offers
 MAX_ROWS = 100  # more rows than this in a submission are ignored
+ROWS_FROM_MAX = 1000  # an item-by-item table (x-rowsFrom) has one row per item of the case, up to this
 TEXTAREA_OVER = 200  # a longer maxLength gets a multi-line box
 _CELL = re.compile(r"^(.+)\[(\d{1,6})\]\[([^\[\]]+)\]$")
 _DATE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
@@ -64,6 +65,12 @@ class Field:
     columns: list["Field"] = field(default_factory=list)  # a table's column headings
     rows: list[list["Field"]] = field(default_factory=list)  # a table's cells
     row: int | None = None  # a cell's row on the page
+    readonly: bool = False  # given by the case (readOnly): shown, sent back unchanged, not typed
+
+    @property
+    def shown(self) -> str:
+        """The text a reader sees for a given value: a choice's title rather than its code."""
+        return dict(self.options).get(self.value, self.value) if self.options else self.value
 
     @property
     def id(self) -> str:
@@ -189,14 +196,19 @@ def _field(name: str, path: str, prop: dict, required: bool, values: dict) -> Fi
         f.options = [(_option_value(v), title) for v, title in _choices(prop)]
     if kind == "boolean":
         f.options = [("true", _t("是")), ("false", _t("否"))]
+    f.readonly = prop.get("readOnly") is True
     return f
 
 
-def _row_indices(values, key: str) -> set[int]:
+def _max_rows(prop: dict) -> int:
+    return ROWS_FROM_MAX if isinstance(prop, dict) and prop.get(ROWS_FROM) else MAX_ROWS
+
+
+def _row_indices(values, key: str, limit: int = MAX_ROWS) -> set[int]:
     rows = set()
     for name in values:
         m = _CELL.match(name)
-        if m and m.group(1) == key and int(m.group(2)) < MAX_ROWS:
+        if m and m.group(1) == key and int(m.group(2)) < limit:
             rows.add(int(m.group(2)))
     return rows
 
@@ -206,8 +218,10 @@ def _table(key: str, prop: dict, required: bool, values: dict) -> Field:
     item_required = set(prop["items"].get("required", []))
     table = Field(name=key, path=key, kind="table", label=str(prop.get("title") or key),
                   help=str(prop.get("description") or ""), required=required)
-    table.columns = [_field(f"{key}[][{c}]", "", s, c in item_required, {}) for c, s in cols.items()]
-    present = _row_indices(values, key)
+    # a column the case fills in is not marked for the user to fill
+    table.columns = [_field(f"{key}[][{c}]", "", s, c in item_required and s.get("readOnly") is not True, {})
+                     for c, s in cols.items()]
+    present = _row_indices(values, key, _max_rows(prop))
     filled = [i for i in present if any(str(values.get(f"{key}[{i}][{c}]", "")).strip() for c in cols)]
     limit = prop.get("maxItems") if isinstance(prop.get("maxItems"), int) else MAX_ROWS
     n = min(TABLE_ROWS, limit)
@@ -216,6 +230,8 @@ def _table(key: str, prop: dict, required: bool, values: dict) -> Field:
     if filled and max(filled) + 2 <= limit:  # a spare empty row after the last one used
         n = max(n, max(filled) + 2)
     n = min(max(n, max(present, default=-1) + 1), MAX_ROWS)
+    if prop.get(ROWS_FROM):  # the case's items, no more and no fewer
+        n = max(present, default=-1) + 1
     for i in range(n):
         row = []
         for c, s in cols.items():
@@ -226,10 +242,18 @@ def _table(key: str, prop: dict, required: bool, values: dict) -> Field:
     return table
 
 
-def defaults(schema: dict | None) -> dict[str, str]:
-    """Input texts from the schema's `default`s, for a form nobody has typed into."""
+def defaults(schema: dict | None, context: dict | None = None) -> dict[str, str]:
+    """Input texts from the schema's `default`s, for a form nobody has typed into;
+    an item-by-item table gets one row per item of the task's data (`context`)."""
     values = {}
     for key, prop in ((schema or {}).get("properties") or {}).items():
+        items = source_rows(prop, context)
+        if items is not None and kind_of(prop) == "table":
+            columns = _columns(prop)
+            for i, item in enumerate(items[:ROWS_FROM_MAX]):
+                for c, sub in columns.items():  # what the item does not give, the column's default
+                    values[f"{key}[{i}][{c}]"] = _raw(item[c] if c in item else sub.get("default"))
+            continue
         if not isinstance(prop, dict) or "default" not in prop:
             continue
         if kind_of(prop) == "table" and isinstance(prop["default"], list):
@@ -241,11 +265,12 @@ def defaults(schema: dict | None) -> dict[str, str]:
     return values
 
 
-def build(schema: dict | None, values: dict | None = None, errors: dict | None = None) -> Form:
+def build(schema: dict | None, values: dict | None = None, errors: dict | None = None,
+          context: dict | None = None) -> Form:
     """The fields of a form, with the texts to show in them and the messages beside them.
-    `values` None means a fresh form: the schema's defaults."""
+    `values` None means a fresh form: the schema's defaults (and the task's items, `context`)."""
     schema = schema or {}
-    values = defaults(schema) if values is None else values
+    values = defaults(schema, context) if values is None else values
     required = set(schema.get("required", []))
     fields = []
     for key, prop in (schema.get("properties") or {}).items():
@@ -300,7 +325,7 @@ def raw_values(schema: dict | None, form) -> dict[str, str]:
         m = _CELL.match(name)
         if name in props and kind_of(props[name]) != "table":
             kept[name] = value
-        elif m and m.group(1) in props and int(m.group(2)) < MAX_ROWS \
+        elif m and m.group(1) in props and int(m.group(2)) < _max_rows(props[m.group(1)]) \
                 and m.group(3) in (_columns(props[m.group(1)]) or {}):
             kept[name] = value
     return kept
@@ -364,7 +389,7 @@ def _parse(schema: dict | None, form):
                 data[key] = value
             continue
         items, used = [], []
-        for i in sorted(_row_indices(form, key)):
+        for i in sorted(_row_indices(form, key, _max_rows(prop))):
             item, typed = {}, False
             for col, sub in _columns(prop).items():
                 raw = form.get(f"{key}[{i}][{col}]")

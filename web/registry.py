@@ -159,12 +159,12 @@ def export():
     sheet = book.active
     sheet.title = _("绿色制造单位名录")
     sheet.append([_("单位名称"), _("统一社会信用代码"), _("类型"), _("级别"), _("地区"), _("状态"),
-                  _("公布日期"), _("终止日期"), _("终止原因")])
+                  _("公布日期"), _("终止日期"), _("终止原因"), _("工信部平台编号")])
     for d, org in rows:
         sheet.append([org.name, org.credit_code, name_in(UNIT_TYPES, d.unit_type), name_in(LEVELS, d.level),
                       name_in(JURISDICTIONS, d.jurisdiction) if d.jurisdiction else "", name_in(STATUSES, d.status),
-                      d.listed_on, d.ended_on, d.end_reason])
-    for column, width in zip("ABCDEFGHI", (36, 22, 22, 8, 16, 10, 12, 12, 40)):
+                      d.listed_on, d.ended_on, d.end_reason, d.platform_reference])
+    for column, width in zip("ABCDEFGHIJ", (36, 22, 22, 8, 16, 10, 12, 12, 40, 20)):
         sheet.column_dimensions[column].width = width
     out = io.BytesIO()
     book.save(out)

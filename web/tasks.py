@@ -15,10 +15,12 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
+from SpiffWorkflow.exceptions import TaskNotFoundException
 
 from engine import clock
 from engine.db import db, write_intent
 from engine.errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
+from engine.forms import ROWS_FROM
 from engine.green.notices import Objection, PublicNotice
 from engine.models import AuditEvent, HumanTask, ProcessInstance, TaskDraft, User
 from engine.runtime import may_act
@@ -94,7 +96,8 @@ def view(task_id):
 
     if request.method == "GET":
         draft = db.session.get(TaskDraft, (task.id, actor.name))
-        form = formrender.build(schema, draft.values if draft else None)
+        form = formrender.build(schema, draft.values if draft else None,
+                                context=None if draft else _items_for(schema, task))
         return _page(task, case, version, form, draft=draft)
 
     action = request.form.get("action")
@@ -125,6 +128,16 @@ def view(task_id):
             return redirect(url_for("inbox.index"), 303)
     form = formrender.build(schema, values, errors)
     return _page(task, case, version, form), 422
+
+
+def _items_for(schema: dict, task: HumanTask) -> dict | None:
+    """The task's own data, when its form has an item-by-item table to fill from it."""
+    if not any(isinstance(p, dict) and p.get(ROWS_FROM) for p in (schema.get("properties") or {}).values()):
+        return None
+    try:
+        return runtime().read_workflow(task.instance_id).get_task_from_id(UUID(task.id)).data
+    except (NotFound, TaskNotFoundException):  # the task ended meanwhile: the form opens empty and the submission says so
+        return None
 
 
 @contextmanager

@@ -1,13 +1,16 @@
 """Service operations on designations, called from the diagrams' service tasks."""
 from __future__ import annotations
 
-from engine import clock, services
+from datetime import date
+
+from engine import clock, decisions, services
 from engine.db import db
 from engine.services import ServiceError, StepContext
 
 from . import credit_code, lifecycle
 from .models import LEVELS, UNIT_TYPES, Designation, DesignationEvent, Organisation
 from .revocations import END_STATUSES, announce
+from .national_types import NATIONAL_UNIT_TYPES
 from .roles import JURISDICTIONS
 
 
@@ -25,7 +28,8 @@ def _organisation(code: str, name: str | None, jurisdiction: str | None) -> Orga
 
 
 def list_designation(params: dict, step: StepContext) -> dict:
-    """List an organisation as a unit type at a level (公布), from today."""
+    """List an organisation as a unit type at a level (公布), from today; a national
+    listing carries MIIT's platform number (`platform_reference`, Art 5)."""
     unit_type, level = params.get("unit_type"), params.get("level")
     if unit_type not in UNIT_TYPES:
         raise ServiceError(f"unknown unit type {unit_type!r}")
@@ -34,6 +38,14 @@ def list_designation(params: dict, step: StepContext) -> dict:
     jurisdiction = params.get("jurisdiction")
     if jurisdiction is not None and jurisdiction not in JURISDICTIONS:
         raise ServiceError(f"unknown jurisdiction {jurisdiction!r}")
+    if level == "national" and unit_type not in NATIONAL_UNIT_TYPES:
+        raise ServiceError(f"{UNIT_TYPES[unit_type][0]} has no national level: water-saving units are linked "
+                           "province-city only (Art 2) 工业节水型单位无国家级")
+    reference = (params.get("platform_reference") or "").strip() or None
+    if reference is not None:
+        holder = db.session.scalar(db.select(Designation).where(Designation.platform_reference == reference))
+        if holder is not None:
+            raise ServiceError(f"MIIT platform number {reference} is already on designation {holder.id}")
     org = _organisation(params.get("credit_code"), params.get("name"), jurisdiction)
     held = db.session.scalar(db.select(Designation).where(
         Designation.organisation_id == org.id, Designation.unit_type == unit_type,
@@ -45,7 +57,7 @@ def list_designation(params: dict, step: StepContext) -> dict:
     designation = Designation(
         organisation_id=org.id, unit_type=unit_type, level=level, status="listed",
         jurisdiction=jurisdiction or org.jurisdiction, decision=params.get("decision"), listed_on=today,
-        instance_id=step.instance_id, version_id=step.version_id,
+        instance_id=step.instance_id, version_id=step.version_id, platform_reference=reference,
     )
     db.session.add(designation)
     db.session.flush()
@@ -54,7 +66,7 @@ def list_designation(params: dict, step: StepContext) -> dict:
     # its annual dynamic management (Arts 19-22) starts once this step has committed
     lifecycle.request_lifecycle(designation, org, step)
     return {"designation_id": designation.id, "organisation_id": org.id, "listed_on": today.isoformat(),
-            "unit_type": unit_type, "level": level, "status": "listed"}
+            "unit_type": unit_type, "level": level, "status": "listed", "platform_reference": reference}
 
 
 def end_designation(params: dict, step: StepContext) -> dict:
@@ -77,6 +89,9 @@ def end_designation(params: dict, step: StepContext) -> dict:
     reason = params.get("reason")
     if not reason:
         raise ServiceError("give the reason (the facts found)")
+    if params.get("ground") and not params.get("article"):
+        params = _ground_rules(params, step)
+        status = params["status"]
     record = announce(designation, params, status, step)
     end_reason = f"{record.article}：{reason}"
     designation.status, designation.ended_on, designation.end_reason = status, clock.now().date(), end_reason
@@ -85,6 +100,22 @@ def end_designation(params: dict, step: StepContext) -> dict:
     return {"designation_id": designation.id, "status": status, "ended_on": designation.ended_on.isoformat(),
             "ground": record.ground, "public_on": record.public_on.isoformat(),
             "bars_reapplication": record.bars_reapplication}
+
+
+def _ground_rules(params: dict, step: StepContext) -> dict:
+    """A diagram that names only the ground (the lifecycle's missed filing, a
+    change no longer meeting the standard, an incident) gets what the ground
+    entails from the ground table deployed with its version; an announcement made
+    with the year's publication is dated 31 December unless the diagram says when."""
+    rules = decisions.decide(step.version_id, "revocation_grounds", {"ground": params["ground"]})
+    if not rules.get("article"):
+        raise ServiceError(f"the ground table has no row for {params['ground']!r}")
+    today = clock.now().date()
+    public_on = params.get("public_on") or (today if rules["announcement"] == "immediate"
+                                            else date(today.year, 12, 31)).isoformat()
+    return {**params, "article": rules["article"], "announcement": rules["announcement"],
+            "bars_reapplication": rules["bars_reapplication"], "status": params.get("status") or rules["end_status"],
+            "public_on": public_on}
 
 
 def register() -> None:

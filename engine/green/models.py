@@ -62,6 +62,7 @@ class Designation(db.Model):
     end_reason: Mapped[str | None] = mapped_column(Text)
     instance_id: Mapped[int | None] = mapped_column(Integer)  # the case that listed it
     version_id: Mapped[str | None] = mapped_column(String(64))  # the model version that governed it
+    platform_reference: Mapped[str | None] = mapped_column(String(40))  # MIIT 管理平台 number (Art 5)
     organisation: Mapped[Organisation] = relationship(back_populates="designations")
     events: Mapped[list["DesignationEvent"]] = relationship(order_by="DesignationEvent.id")
 
