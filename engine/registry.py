@@ -24,6 +24,7 @@ import jsonschema
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH as BPMN_XSD
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.dmn.specs.model import HitPolicy
@@ -446,6 +447,20 @@ def _looks_like_iso_time(value: str, kind: str) -> bool:
         return False
 
 
+def _connect_loop_children(spec):
+    """A multi-instance task learns that an instance finished through an event its
+    instances' step fires. SpiffWorkflow connects it when it creates the first
+    instance, on the spec object of that moment; a case restored onto a freshly
+    parsed spec (after a restart, or moved to another version) with instances
+    under way would wait forever. Connect it up front, as SpiffWorkflow's own spec
+    deserializer does."""
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, LoopTask) and hasattr(task_spec, "merge_child"):
+            child = spec.task_specs.get(task_spec.task_spec)
+            if child is not None and not child.completed_event.is_connected(task_spec.merge_child):
+                child.completed_event.connect(task_spec.merge_child)
+
+
 def collect(paths: Iterable[str | os.PathLike]) -> dict[str, bytes]:
     """Read model files from files and folders (folders: *.bpmn and *.dmn)."""
     files: dict[str, bytes] = {}
@@ -525,6 +540,8 @@ class Registry:
                 parser.add_dmn_xml(root, filename=name)
         specs = {pid: parser.get_spec(pid) for pid in version.processes}
         subs = {pid: parser.get_subprocess_specs(pid) for pid in version.processes}
+        for spec in [*specs.values(), *(s for deps in subs.values() for s in deps.values())]:
+            _connect_loop_children(spec)
         forms = {n[len(FORM_PREFIX):]: json.loads(c) for n, c in files.items() if n.startswith(FORM_PREFIX)}
         loaded = LoadedVersion(version_id, specs, subs, forms)
         with self._lock:
