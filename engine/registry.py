@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import textwrap
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.dmn.specs.model import HitPolicy
 from SpiffWorkflow.spiff.parser.process import SPIFF_XSD, SpiffBpmnParser
 
-from . import clock, deadlines, services
+from . import clock, deadlines, scripting, services
 from .audit import append as audit
 from .db import db
 from .models import ModelFile, ModelVersion, ProcessHead
@@ -295,12 +296,25 @@ class Validation:
                 )
         self._lint_timers(name, doc)
         self._lint_time_limits(name, doc)
+        self._lint_scripts(name, doc)
         for op in doc.iterfind(f".//{{{SPIFF_NS}}}serviceTaskOperator"):
             if op.get("id") not in services.OPERATIONS:
                 task = op.getparent().getparent()
                 known = ", ".join(sorted(services.OPERATIONS)) or "none"
                 self.add(name, op.sourceline, task.get("id"),
                          f"no service operation '{op.get('id')}' (known: {known})")
+
+    def _lint_scripts(self, name, doc):
+        """Scripts and conditions the restricted environment would refuse at run time."""
+        for el in doc.iter(f"{{{BPMN_NS}}}script", f"{{{BPMN_NS}}}conditionExpression",
+                           f"{{{SPIFF_NS}}}preScript", f"{{{SPIFF_NS}}}postScript"):
+            mode = "eval" if etree.QName(el).localname == "conditionExpression" else "exec"
+            why = scripting.refusal(textwrap.dedent(el.text or ""), mode)
+            if why is not None:
+                owner = el.getparent() if el.get("id") is None else el
+                while owner is not None and owner.get("id") is None:
+                    owner = owner.getparent()
+                self.add(name, el.sourceline, owner.get("id") if owner is not None else None, f"script refused: {why}")
 
     def _lint_time_limits(self, name, doc):
         engine = make_script_engine()
