@@ -88,11 +88,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         task_labels=task_labels,
     )
 
-    from . import api, auth, cases, cli, complaints, dashboard, home, inbox, registry, tasks
+    from . import api, auth, case_migration, cases, cli, complaints, dashboard, home, inbox, registry, tasks
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
     csrf.exempt(api.bp)  # the API authenticates each request with a bearer token, not a cookie
+    csrf.exempt(case_migration.api_bp)
     babel.init_app(app, locale_selector=_locale)
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
@@ -103,6 +104,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(complaints.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(case_migration.bp)
+    app.register_blueprint(case_migration.api_bp)
     api.json_errors(app)
     app.context_processor(_template_helpers)
     cli.init_app(app)
