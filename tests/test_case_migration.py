@@ -246,6 +246,59 @@ def test_a_draft_and_a_reminder_stay_with_the_moved_task(runtime, cases, app):
     assert draft is not None and draft.values == {"opinion": "同意"}
 
 
+def test_a_waiting_step_renamed_moves_and_its_inbox_entry_shows_the_new_name(runtime, cases):
+    renamed = V1.read_bytes().replace("审核整改方案 Review the plan".encode(), "审核整改方案及承诺书 Review the plan and pledge".encode()) \
+        .replace('name="市级工业和信息化主管部门"'.encode(), b'name="municipal"')  # the same role, by its code
+    v4, _ = runtime.registry.deploy({"rectification_check.bpmn": renamed}, actor="ana")
+    before = inbox(cases["at_review"])[0]
+    report = case_migration.run(runtime, ANALYST, PROCESS, cases["v1"], v4.id, [cases["at_review"]])
+    assert [v.outcome for v in report.cases] == ["migrated"]
+    db.session.expire_all()
+    [after] = inbox(cases["at_review"])
+    assert (after.id, after.role, after.jurisdiction) == (before.id, before.role, before.jurisdiction)
+    assert (after.name, after.lane) == ("审核整改方案及承诺书 Review the plan and pledge", "municipal")
+
+
+def test_the_run_looks_again_under_the_lock(runtime, cases):
+    """A case the dry run found movable moved on meanwhile, to a step the target
+    version no longer has: the run finds that and leaves it."""
+    v2 = deploy(runtime, V2)
+    assert by_case(case_migration.plan(runtime, ANALYST, PROCESS, cases["v1"], v2))[cases["in_period"]].outcome \
+        == "movable"
+    clock.current().advance(timedelta(days=20, seconds=1))
+    runtime.fire_timers(cases["in_period"])  # the period ended: the expert's opinion is due
+    revision = case(cases["in_period"]).revision
+    report = case_migration.run(runtime, ANALYST, PROCESS, cases["v1"], v2, [cases["in_period"]])
+    [verdict] = report.cases
+    assert verdict.outcome == "blocked" and [r.code for r in verdict.reasons] == ["removed_waiting"]
+    assert case(cases["in_period"]).revision == revision and case(cases["in_period"]).version_id == cases["v1"]
+
+
+def test_a_case_that_did_a_step_the_target_lacks_cannot_move_back(runtime, cases):
+    v2 = deploy(runtime, V2)
+    visited = runtime.start(PROCESS, {}, FIRM, "620100").id  # version 2 is the current one now
+    for actor in (FIRM, CITY, CITY):
+        do(runtime, visited, actor)
+    assert timers(visited) and case(visited).version_id == v2
+    fresh = runtime.start(PROCESS, {}, FIRM, "620100").id
+    report = case_migration.plan(runtime, ANALYST, PROCESS, v2, cases["v1"])
+    verdicts = by_case(report)
+    [why] = verdicts[visited].reasons
+    assert (why.code, why.element, verdicts[visited].outcome) == ("removed_history", "Task_site_visit", "blocked")
+    assert "has done step '现场核查 Site visit'" in why.message
+    assert verdicts[fresh].outcome == "movable"
+
+
+def test_a_failed_case_is_not_moved(runtime, cases):
+    v2 = deploy(runtime, V2)
+    db.session.execute(db.update(ProcessInstance).where(ProcessInstance.id == cases["at_submit"])
+                       .values(status="error", error_element="Task_submit_plan"))
+    db.session.commit()
+    verdict = by_case(case_migration.plan(runtime, ANALYST, PROCESS, cases["v1"], v2))[cases["at_submit"]]
+    assert verdict.outcome == "blocked" and verdict.reasons[0].code == "case_failed"
+    assert "administrator" in verdict.reasons[0].message
+
+
 # ---------------------------------------------------------------------- every construct the engine runs
 def _conformance_params():
     from test_conformance import PARAMS
