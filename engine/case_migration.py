@@ -17,12 +17,16 @@ time limit, timer, script, role or type changed would carry old promises into
 the new version (a time limit computed under the old rule, a form the entries
 were made for), so such a case waits until that step is done, or stays.
 
-The steps a case waits on are carried over as they are: SpiffWorkflow's
-`migrate_workflow` resets them to pick up the flows after them in the new
-version, which would restart their clocks; their computed time limits, timer
-due times and data are put back, so a 30-day rectification period that has run
-for 20 days still ends on its day, the inbox entry (claim, draft, reminders
-sent) stays the same row, and the pending timer row does not change.
+The steps a case waits on are carried over as they are (see `migrate`): only
+what is planned after them is planned again from the new version, so a 30-day
+rectification period that has run for 20 days still ends on its day, the inbox
+entry (claim, draft, reminders sent) stays the same row, and the pending timer
+row does not change.
+
+Report codes, for the pages to word in their language: removed_waiting,
+removed_history, changed_in_progress, subprocess_removed, unplanned, unaligned,
+case_failed (blocked); finished, same_version, other_version, other_process,
+missing (skipped); conflict, error (failed).
 """
 from __future__ import annotations
 

@@ -289,6 +289,40 @@ def test_a_case_that_did_a_step_the_target_lacks_cannot_move_back(runtime, cases
     assert verdicts[fresh].outcome == "movable"
 
 
+def test_steps_planned_behind_a_call_activity_under_way_keep_the_case(runtime):
+    """Behind a subprocess under way the steps are planned already and not planned
+    again when it ends: a change there keeps the case; a case past it moves."""
+    conformance = ROOT / "tests" / "conformance"
+    child = {"call_child.bpmn": (conformance / "call_child.bpmn").read_bytes()}
+    parent = (conformance / "call_parent.bpmn").read_bytes()
+    v1, _ = runtime.registry.deploy({"call_parent.bpmn": parent, **child})
+    archive = parent.replace(b'<bpmn:outgoing>Flow_end</bpmn:outgoing>\n    </bpmn:userTask>', b"""<bpmn:outgoing>Flow_end</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:userTask id="Task_archive" name="Archive"><bpmn:incoming>Flow_end</bpmn:incoming>
+      <bpmn:outgoing>Flow_archived</bpmn:outgoing></bpmn:userTask>""").replace(
+        b'<bpmn:incoming>Flow_end</bpmn:incoming>\n    </bpmn:endEvent>',
+        b'<bpmn:incoming>Flow_archived</bpmn:incoming>\n    </bpmn:endEvent>').replace(
+        b'targetRef="End_case" />', b'targetRef="Task_archive" />\n    '
+        b'<bpmn:sequenceFlow id="Flow_archived" sourceRef="Task_archive" targetRef="End_case" />')
+    admin = Actor("root", "admin")
+    inside = runtime.start("cf_call_parent", {"unit": "U7"}, admin).id
+    past = runtime.start("cf_call_parent", {"unit": "U8"}, admin).id
+    do(runtime, past, admin, {"findings": 1})
+    assert [t.element for t in inbox(past)] == ["Task_confirm"]
+    v2, _ = runtime.registry.deploy({"call_parent.bpmn": archive, **child})
+
+    verdicts = by_case(case_migration.run(runtime, ANALYST, "cf_call_parent", v1.id, v2.id))
+
+    assert verdicts[inside].outcome == "blocked"
+    assert [(r.code, r.element) for r in verdicts[inside].reasons] == [("unplanned", "Task_confirm")]
+    assert verdicts[past].outcome == "migrated"
+    do(runtime, past, admin, {"confirmed": True})
+    assert [t.element for t in inbox(past)] == ["Task_archive"]  # the step the new version added
+    do(runtime, inside, admin, {"findings": 2})
+    do(runtime, inside, admin, {"confirmed": True})
+    assert case(inside).status == "completed"  # on its own version, without the archive step
+
+
 def test_a_failed_case_is_not_moved(runtime, cases):
     v2 = deploy(runtime, V2)
     db.session.execute(db.update(ProcessInstance).where(ProcessInstance.id == cases["at_submit"])

@@ -37,6 +37,7 @@ REASONS = {
     "changed_in_progress": _l("正在办理的环节「%(name)s」在目标版本中有改动（%(detail)s），须办结后再迁移"),
     "subprocess_removed": _l("正在进行的子流程「%(name)s」在目标版本中已删除"),
     "unplanned": _l("环节「%(name)s」之后的步骤在前一环节办结前无法按目标版本安排"),
+    "unaligned": _l("环节「%(name)s」在目标版本中没有对应的环节"),
     "case_failed": _l("案件有出错的环节「%(name)s」，须由管理员重试后再迁移"),
     "finished": _l("案件已结束（%(detail)s）"),
     "same_version": _l("案件已在目标版本上"),

@@ -40,7 +40,7 @@ _REASON = {
     "type": "object",
     "properties": {
         "code": {"enum": ["removed_waiting", "removed_history", "changed_in_progress", "subprocess_removed",
-                          "unplanned", "case_failed", "finished", "same_version", "other_version", "other_process",
+                          "unplanned", "unaligned", "case_failed", "finished", "same_version", "other_version", "other_process",
                           "missing", "conflict", "error"]},
         "element": {"type": ["string", "null"], "description": "the diagram element the reason is about"},
         "name": {"type": ["string", "null"]}, "detail": {"type": ["string", "null"]},
