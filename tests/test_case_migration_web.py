@@ -159,3 +159,13 @@ def test_the_api_refuses_everyone_but_analysts(client, users, two_versions, role
     assert r.status_code == 403 and "analyst" in r.json["error"]
     assert db.session.get(ProcessInstance, w["at_review"]).version_id == w["v1"]
     assert client.get(f"{url}?from={w['v1']}&to={w['v2']}").status_code == 401
+
+
+def test_the_pages_in_english(client, two_versions):
+    w = two_versions
+    sign_in(client, "ana")
+    client.get("/lang/en")
+    page = client.get(f"/models/{PROCESS}/migration/?from={w['v1']}&to={w['v2']}").get_data(as_text=True)
+    assert '<html lang="en"' in page and "Deployed versions" in page and "1 can move, 1 cannot" in page
+    assert "Cannot move" in page and "no longer exists in the target version" in page
+    assert "Move the chosen cases" in page and "不能迁移" not in page
