@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import MODELS
+from conftest import MODELS, ROOT
 from webclient import csrf_token, sign_in
 
 from engine import clock
@@ -97,12 +97,15 @@ def test_the_migration_form_needs_its_csrf_token(client, two_versions):
     assert db.session.get(ProcessInstance, w["at_review"]).version_id == w["v1"]
 
 
-def test_bad_choices_get_a_clear_answer(client, two_versions):
+def test_bad_choices_get_a_clear_answer(client, runtime, two_versions):
     w = two_versions
     sign_in(client, "ana")
     page = client.get(f"/models/{PROCESS}/migration/?from={w['v2']}&to={w['v2']}").get_data(as_text=True)
     assert "the two versions are the same" in page
     assert client.get("/models/no_such_process/migration/").status_code == 404
+    runtime.registry.deploy({"complaint.bpmn": (ROOT / "processes" / "complaint.bpmn").read_bytes()})
+    page = client.get("/models/complaint/migration/").get_data(as_text=True)
+    assert 'id="one-version"' in page and 'id="choose-versions"' not in page
     token = csrf_token(client, "/migrations/")
     r = client.post(f"/models/{PROCESS}/migration/", data={"csrf_token": token, "from": w["v1"], "to": w["v2"]})
     assert r.status_code == 400 and "没有选择要迁移的案件" in r.get_data(as_text=True)
