@@ -21,9 +21,10 @@ raising asynchronously into the worker (`PyThreadState_SetAsyncExc`) may land
 after the script has returned, in the engine's own code, mid-save. A trace
 function runs in the script's own thread and raises inside the script's frame,
 so the error takes the normal path of a failing script. Its cost (a clock read
-per line executed) is nothing next to a step's database work. A single C-level
-operation (a huge power, a huge string repeat) is not interrupted by it; the
-range cap and the request timeouts of the server are the backstop there.
+per line of the script, and per call it makes) is nothing next to a step's
+database work. A single C-level operation (a huge power, a huge string repeat)
+is not interrupted by it; the range cap and the request timeouts of the server
+are the backstop there.
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from . import services
 from .calendar import EXPRESSION_HELPERS
 
+# Where SpiffWorkflow looks for the failing line of a script, and how the time limit knows a script's frames.
+SCRIPT_FILENAME = "<string>"
 DEFAULT_TIME_LIMIT = 2.0  # seconds per script or expression; a legitimate one takes microseconds
 MAX_RANGE = 10_000_000
 
@@ -133,8 +136,7 @@ def _compiled(source: str, mode: str):
     why = refusal(source, mode)
     if why is not None:
         raise ScriptRefused(why)
-    # '<string>' is where SpiffWorkflow looks for the failing line of a script
-    return compile(source, "<string>", mode)
+    return compile(source, SCRIPT_FILENAME, mode)
 
 
 @contextmanager
@@ -150,7 +152,9 @@ def time_limit(seconds: float | None):
         if time.monotonic() > deadline:
             raise ScriptTimeout(f"the script ran longer than its time limit of {seconds:g} s "
                                 "(SCRIPT_TIME_LIMIT); is there a loop that never ends?")
-        return tracer
+        # Line by line only in the script's own frames (its loops, its generator
+        # expressions); library code it calls is checked at each call it makes.
+        return tracer if frame.f_code.co_filename == SCRIPT_FILENAME else None
 
     sys.settrace(tracer)
     try:

@@ -175,3 +175,10 @@ def test_a_refused_script_is_a_finding_when_deployed(runtime):
     bad = LOOPING_CONDITION.replace(b"sum(1", b"'{0.__class__}'.format(1) and sum(1")
     [finding] = runtime.registry.check({"bad.bpmn": bad}).errors
     assert finding.element == "f_yes" and "f-string" in finding.message
+
+
+def test_a_loop_inside_a_function_the_script_defines_is_stopped_too(short_limit):
+    with pytest.raises(ScriptTimeout):
+        execute("def spin():\n    while True:\n        pass\nspin()")
+    with pytest.raises(ScriptTimeout):
+        evaluate("(lambda: [x for x in range(10 ** 7) for y in range(10 ** 7)])()")
