@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+import textwrap
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,12 +25,13 @@ import jsonschema
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH as BPMN_XSD
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.dmn.specs.model import HitPolicy
 from SpiffWorkflow.spiff.parser.process import SPIFF_XSD, SpiffBpmnParser
 
-from . import clock, deadlines, services
+from . import clock, deadlines, scripting, services
 from .audit import append as audit
 from .db import db
 from .models import ModelFile, ModelVersion, ProcessHead
@@ -294,12 +296,25 @@ class Validation:
                 )
         self._lint_timers(name, doc)
         self._lint_time_limits(name, doc)
+        self._lint_scripts(name, doc)
         for op in doc.iterfind(f".//{{{SPIFF_NS}}}serviceTaskOperator"):
             if op.get("id") not in services.OPERATIONS:
                 task = op.getparent().getparent()
                 known = ", ".join(sorted(services.OPERATIONS)) or "none"
                 self.add(name, op.sourceline, task.get("id"),
                          f"no service operation '{op.get('id')}' (known: {known})")
+
+    def _lint_scripts(self, name, doc):
+        """Scripts and conditions the restricted environment would refuse at run time."""
+        for el in doc.iter(f"{{{BPMN_NS}}}script", f"{{{BPMN_NS}}}conditionExpression",
+                           f"{{{SPIFF_NS}}}preScript", f"{{{SPIFF_NS}}}postScript"):
+            mode = "eval" if etree.QName(el).localname == "conditionExpression" else "exec"
+            why = scripting.refusal(textwrap.dedent(el.text or ""), mode)
+            if why is not None:
+                owner = el.getparent() if el.get("id") is None else el
+                while owner is not None and owner.get("id") is None:
+                    owner = owner.getparent()
+                self.add(name, el.sourceline, owner.get("id") if owner is not None else None, f"script refused: {why}")
 
     def _lint_time_limits(self, name, doc):
         engine = make_script_engine()
@@ -450,6 +465,20 @@ def _looks_like_iso_time(value: str, kind: str) -> bool:
         return False
 
 
+def _connect_loop_children(spec):
+    """A multi-instance task learns that an instance finished through an event its
+    instances' step fires. SpiffWorkflow connects it when it creates the first
+    instance, on the spec object of that moment; a case restored onto a freshly
+    parsed spec (after a restart, or moved to another version) with instances
+    under way would wait forever. Connect it up front, as SpiffWorkflow's own spec
+    deserializer does."""
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, LoopTask) and hasattr(task_spec, "merge_child"):
+            child = spec.task_specs.get(task_spec.task_spec)
+            if child is not None and not child.completed_event.is_connected(task_spec.merge_child):
+                child.completed_event.connect(task_spec.merge_child)
+
+
 def collect(paths: Iterable[str | os.PathLike]) -> dict[str, bytes]:
     """Read model files from files and folders (folders: *.bpmn and *.dmn)."""
     files: dict[str, bytes] = {}
@@ -529,6 +558,8 @@ class Registry:
                 parser.add_dmn_xml(root, filename=name)
         specs = {pid: parser.get_spec(pid) for pid in version.processes}
         subs = {pid: parser.get_subprocess_specs(pid) for pid in version.processes}
+        for spec in [*specs.values(), *(s for deps in subs.values() for s in deps.values())]:
+            _connect_loop_children(spec)
         forms = {n[len(FORM_PREFIX):]: json.loads(c) for n, c in files.items() if n.startswith(FORM_PREFIX)}
         loaded = LoadedVersion(version_id, specs, subs, forms)
         with self._lock:

@@ -55,6 +55,7 @@ UPDATE_CASE = (
     .where(CASE.c.id == bindparam("b_id"), CASE.c.revision == bindparam("b_revision"))
     .values(
         revision=bindparam("b_next"), shell=bindparam("shell"), status=bindparam("status"),
+        version_id=bindparam("version_id"),
         data=bindparam("data"), updated_at=bindparam("updated_at"), next_timer_at=bindparam("next_timer_at"),
         error_message=bindparam("error_message"), error_element=bindparam("error_element"),
         audit_hash=bindparam("audit_hash"),
@@ -104,6 +105,7 @@ def save_case(case: Case, shell: str) -> bool:
     """Write the case row if nobody else did since it was read; False when somebody did."""
     moved = conn().execute(UPDATE_CASE, {
         "b_id": case.id, "b_revision": case.revision, "b_next": case.revision + 1, "shell": shell,
+        "version_id": case.version_id,
         "status": case.status, "data": case.data, "updated_at": case.updated_at,
         "next_timer_at": case.next_timer_at, "error_message": case.error_message,
         "error_element": case.error_element, "audit_hash": case.audit_hash,

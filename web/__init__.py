@@ -11,7 +11,7 @@ from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
-from engine import calendar, clock, holidays
+from engine import calendar, clock, holidays, scripting
 from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
@@ -53,6 +53,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         UPLOAD_DIR=os.environ.get("UPLOAD_DIR", os.path.join(app.instance_path, "uploads")),
         PROCESSES_DIR=os.environ.get("PROCESSES_DIR", str(ROOT / "processes")),
         CLOCK=os.environ.get("CLOCK", "system"),
+        # Seconds a script, condition or decision cell may run before its step fails (0: no limit).
+        SCRIPT_TIME_LIMIT=float(os.environ.get("SCRIPT_TIME_LIMIT", scripting.DEFAULT_TIME_LIMIT)),
         # Run the timer scheduler inside this process (make run); production runs `flask timers run`.
         SCHEDULER=os.environ.get("SCHEDULER", "") == "in-process",
         JSON_AS_ASCII=False,
@@ -79,6 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_item=alembic_render_item,
                      include_object=_not_the_scheduler_table)
 
+    scripting.configure(app.config["SCRIPT_TIME_LIMIT"])
     calendar.ARRANGEMENTS.loader = holidays.load_from_database
     register_format("gb32100", credit_code.problem)
     designations.register()
@@ -94,12 +97,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         task_labels=task_labels,
     )
 
-    from . import api, auth, award_ledger, cases, cli, complaints, cultivation, dashboard, home, inbox, notices, registry, tasks
+    from . import (api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard, home, inbox,
+                   notices, registry, tasks)
     from . import lifecycle as lifecycle_pages
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
     csrf.exempt(api.bp)  # the API authenticates each request with a bearer token, not a cookie
+    csrf.exempt(case_migration.api_bp)
     babel.init_app(app, locale_selector=_locale)
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
@@ -114,6 +119,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(lifecycle_pages.bp)
     app.register_blueprint(cultivation.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(case_migration.bp)
+    app.register_blueprint(case_migration.api_bp)
     api.json_errors(app)
     app.context_processor(_template_helpers)
     cli.init_app(app)

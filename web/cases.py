@@ -55,6 +55,7 @@ ACTIONS = {
     "retry": _l("重试"),
     "timer": _l("定时触发"),
     "message": _l("收到消息"),
+    "migrate": _l("迁移到新版本"),
 }
 
 CASE_ID = f"<int(max={ID_MAX}):instance_id>"

@@ -36,6 +36,36 @@ _INSTANCE = {
     },
 }
 
+_REASON = {
+    "type": "object",
+    "properties": {
+        "code": {"enum": ["removed_waiting", "removed_history", "changed_in_progress", "subprocess_removed",
+                          "unplanned", "unaligned", "case_failed", "finished", "same_version", "other_version", "other_process",
+                          "missing", "conflict", "error"]},
+        "element": {"type": ["string", "null"], "description": "the diagram element the reason is about"},
+        "name": {"type": ["string", "null"]}, "detail": {"type": ["string", "null"]},
+        "message": {"type": "string"},
+    },
+}
+_MIGRATION_REPORT = {
+    "type": "object",
+    "properties": {
+        "process": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"},
+        "dry_run": {"type": "boolean"},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "cases": {"type": "array", "items": {"type": "object", "properties": {
+            "instance": {"type": "integer"},
+            "outcome": {"enum": ["movable", "migrated", "blocked", "skipped", "failed"],
+                        "description": "movable (dry run) / migrated: it moves; blocked: it cannot and stays; "
+                                       "skipped: not this migration's case; failed: the move was rolled back"},
+            "status": {"type": ["string", "null"]}, "version": {"type": ["string", "null"]},
+            "jurisdiction": {"type": ["string", "null"]},
+            "waiting_at": {"type": "array", "items": {"type": "object", "properties": {
+                "element": {"type": "string"}, "name": {"type": ["string", "null"]}}}},
+            "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/MigrationReason"}}}}},
+    },
+}
+
 
 def _json(schema_ref):
     return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
@@ -59,7 +89,8 @@ OPENAPI = {
     "security": [{"bearer": []}],
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {"Error": _ERROR, "Finding": _FINDING, "Task": _TASK, "Instance": _INSTANCE},
+        "schemas": {"Error": _ERROR, "Finding": _FINDING, "Task": _TASK, "Instance": _INSTANCE,
+                    "MigrationReason": _REASON, "MigrationReport": _MIGRATION_REPORT},
     },
     "paths": {
         "/models": {"post": {
@@ -142,6 +173,37 @@ OPENAPI = {
                     "advance": {"type": "string", "description": "ISO 8601 duration, e.g. P30D"},
                     "to": {"type": "string", "format": "date-time"}}}}}},
                 "responses": _answers({"200": {"description": "the new time and what fired"}}, 400, 401, 403, 404, 422),
+            },
+        },
+        "/processes/{id}/migration": {
+            "get": {
+                "summary": "Dry run of moving running cases between two versions of a process (analyst): "
+                           "case by case, whether it can move and why not; nothing changes",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
+                     "description": "the process id"},
+                    {"name": "from", "in": "query", "required": True, "schema": {"type": "string"},
+                     "description": "the version the cases run on"},
+                    {"name": "to", "in": "query", "required": True, "schema": {"type": "string"},
+                     "description": "the version to move them to"},
+                    {"name": "instance", "in": "query", "schema": {"type": "array", "items": {"type": "integer"}},
+                     "description": "only these cases (default: every running case of the source version)"},
+                ],
+                "responses": _answers({"200": {"description": "the dry run", **_json("MigrationReport")}},
+                                      400, 401, 403, 404),
+            },
+            "post": {
+                "summary": "Move running cases to another version (analyst); each case all or nothing, "
+                           "with its inbox, timers and a 'migrate' audit event",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"},
+                     "description": "the process id"}],
+                "requestBody": {"content": {"application/json": {"schema": {
+                    "type": "object", "required": ["from", "to"], "properties": {
+                        "from": {"type": "string"}, "to": {"type": "string"},
+                        "instances": {"type": "array", "items": {"type": "integer"},
+                                      "description": "only these cases (default: every running case of 'from')"}}}}}},
+                "responses": _answers({"200": {"description": "what happened to each case",
+                                               **_json("MigrationReport")}}, 400, 401, 403, 404),
             },
         },
         "/tasks/{id}/complete": {"post": {
