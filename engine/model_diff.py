@@ -55,6 +55,17 @@ def _short(qname: str) -> str:
     return f"{prefix}:{q.localname}" if prefix and prefix != "bpmn" else q.localname
 
 
+def _folded(el) -> bool:
+    """Parts drawn as part of their element (a timer's definition on its event, a loop marker on its task):
+    a change to them is a change of the element an analyst sees."""
+    local = etree.QName(el).localname
+    return local.endswith("EventDefinition") or local.endswith("LoopCharacteristics")
+
+
+def _own(el) -> bool:
+    return bool(el.get("id")) and not _folded(el)
+
+
 def _is_layout(el) -> bool:
     return etree.QName(el).namespace in _LAYOUT_NAMESPACES
 
@@ -69,11 +80,11 @@ def _facts(el) -> dict[str, str]:
     def walk(node, path):
         counts: dict[str, int] = {}
         for child in node:
-            if not isinstance(child.tag, str) or _is_layout(child) or child.get("id"):
+            if not isinstance(child.tag, str) or _is_layout(child) or _own(child):
                 continue
             tag = _short(child.tag)
             # properties are told apart by their name, not their position
-            key = child.get("name") or child.get("id")
+            key = child.get("name") or (None if _folded(child) else child.get("id"))
             if key:
                 step = f"{tag}[{key}]"
             else:
@@ -81,7 +92,8 @@ def _facts(el) -> dict[str, str]:
                 step = tag if counts[tag] == 1 else f"{tag}[{counts[tag]}]"
             here = f"{path}/{step}" if path else step
             for k, v in child.attrib.items():
-                facts[f"{here}@{_short(k)}"] = v
+                if not (k == "id" and _folded(child)):  # a definition's own id is not the procedure
+                    facts[f"{here}@{_short(k)}"] = v
             t = (child.text or "").strip()
             if t:
                 facts[here] = t
@@ -102,7 +114,7 @@ def elements(content: bytes | str) -> dict[str, tuple[str, str | None, dict]]:
         if any(_is_layout(a) for a in el.iterancestors()):
             continue
         eid = el.get("id")
-        if eid:
+        if eid and not _folded(el):
             found[eid] = (etree.QName(el).localname, el.get("name"), _facts(el))
     return found
 

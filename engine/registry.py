@@ -295,12 +295,41 @@ class Validation:
         self._lint_timers(name, doc)
         self._lint_time_limits(name, doc)
         self._lint_unsupported(name, doc)
+        self._lint_connections(name, doc)
         for op in doc.iterfind(f".//{{{SPIFF_NS}}}serviceTaskOperator"):
             if op.get("id") not in services.OPERATIONS:
                 task = op.getparent().getparent()
                 known = ", ".join(sorted(services.OPERATIONS)) or "none"
                 self.add(name, op.sourceline, task.get("id"),
                          f"no service operation '{op.get('id')}' (known: {known})")
+
+    def _lint_connections(self, name, doc):
+        """A step no sequence flow leads to is never reached; one none leaves ends its path unseen.
+        Each is an analyst's slip (a flow deleted or reconnected by mistake), found before a case meets it."""
+        for container in [*doc.iterfind(".//bpmn:process", NS), *doc.iterfind(".//bpmn:subProcess", NS),
+                          *doc.iterfind(".//bpmn:transaction", NS)]:
+            process = container if etree.QName(container).localname == "process" else next(
+                a for a in container.iterancestors() if etree.QName(a).localname == "process")
+            if process.get("isExecutable") != "true":
+                continue  # drawn for the reader only: named once by the lint below
+            flows = container.findall("bpmn:sequenceFlow", NS)
+            targets = {f.get("targetRef") for f in flows}
+            sources = {f.get("sourceRef") for f in flows}
+            for node in container:
+                if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
+                    continue
+                kind = etree.QName(node).localname
+                if kind not in _FLOW_NODES or node.get("isForCompensation") == "true" \
+                        or node.get("triggeredByEvent") == "true":
+                    continue
+                label = node.get("name") or node.get("id")
+                if kind != "startEvent" and node.get("id") not in targets:
+                    self.add(name, node.sourceline, node.get("id"),
+                             f"no sequence flow leads to '{label}': a case never reaches it")
+                if kind != "endEvent" and node.get("id") not in sources:
+                    self.add(name, node.sourceline, node.get("id"),
+                             f"no sequence flow leaves '{label}': the path ends there without an end event",
+                             "warning")
 
     def _lint_unsupported(self, name, doc):
         """Elements a diagram drawn elsewhere may carry that this engine cannot run, or would run
@@ -453,6 +482,11 @@ class Validation:
 
 _NOT_LITERAL = object()
 
+_FLOW_NODES = frozenset({
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "businessRuleTask", "sendTask", "receiveTask",
+    "callActivity", "subProcess", "transaction", "exclusiveGateway", "inclusiveGateway", "parallelGateway",
+    "eventBasedGateway", "complexGateway", "intermediateCatchEvent", "intermediateThrowEvent", "startEvent", "endEvent",
+})
 # BPMN elements SpiffWorkflow 3.2 as run here cannot execute as drawn, with the reason an analyst reads.
 UNSUPPORTED = {
     "complexGateway": "complex gateway is not supported by the engine (SpiffWorkflow 3.2); "

@@ -85,7 +85,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         task_labels=task_labels,
     )
 
-    from . import api, auth, cases, cli, complaints, dashboard, home, inbox, registry, tasks
+    from . import api, auth, cases, cli, complaints, dashboard, home, inbox, modeler, registry, tasks
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
@@ -99,6 +99,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(registry.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(complaints.bp)
+    app.register_blueprint(modeler.bp)
     app.register_blueprint(api.bp)
     api.json_errors(app)
     app.context_processor(_template_helpers)
