@@ -12,15 +12,17 @@ another version keeps its own newer head).
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 from dataclasses import dataclass
 
 from lxml import etree
 
-from . import model_diff
+from . import clock, model_diff
+from .audit import append as audit
 from .db import db
-from .models import ModelFile, ModelVersion, ProcessHead
+from .models import AuditEvent, ModelFile, ModelVersion, ProcessHead
 from .registry import (BPMN_NS, FORM_PREFIX, MAX_FILE_BYTES, Finding, ModelInvalid, Registry, Validation,
                        _SAFE_PARSER)
 
@@ -54,9 +56,28 @@ def files_of(version_id: str) -> dict[str, bytes]:
     return {f.name: f.content.encode("utf-8") for f in rows}
 
 
+def _deployment_order() -> dict[str, int]:
+    """Version id -> the place of its deployment in the audit log. Two versions deployed in the same
+    second (or on a virtual clock that stood still) are still told apart in the order they came."""
+    order = {}
+    for seq, detail in db.session.execute(db.select(AuditEvent.seq, AuditEvent.detail)
+                                          .where(AuditEvent.action == "deploy").order_by(AuditEvent.seq)):
+        try:
+            order[json.loads(detail)["version"]] = seq
+        except (ValueError, KeyError, TypeError):
+            continue
+    return order
+
+
+def versions_newest_first() -> list[ModelVersion]:
+    order = _deployment_order()
+    versions = db.session.scalars(db.select(ModelVersion)).all()
+    return sorted(versions, key=lambda v: (order.get(v.id, -1), v.deployed_at), reverse=True)
+
+
 def latest_version() -> ModelVersion | None:
-    return db.session.scalars(db.select(ModelVersion).order_by(ModelVersion.deployed_at.desc(),
-                                                               ModelVersion.id).limit(1)).first()
+    versions = versions_newest_first()
+    return versions[0] if versions else None
 
 
 def _processes_in(content: bytes) -> list[tuple[str, str]]:
@@ -92,8 +113,7 @@ def catalogue() -> list[ProcessEntry]:
 
 def history(process_id: str) -> list[ModelVersion]:
     """The versions containing a process, newest first."""
-    versions = db.session.scalars(db.select(ModelVersion).order_by(ModelVersion.deployed_at.desc())).all()
-    return [v for v in versions if process_id in (v.processes or [])]
+    return [v for v in versions_newest_first() if process_id in (v.processes or [])]
 
 
 def decisions_in(files: dict[str, bytes]) -> list[str]:
@@ -169,7 +189,25 @@ def deploy(registry: Registry, base_id: str | None, file_name: str, xml: bytes |
     def moves_head(pid, current):
         return pid in own or current is None or (base is not None and current == base.id)
 
-    return registry.deploy(files, actor=actor, note=note, moves_head=moves_head)
+    version, created = registry.deploy(files, actor=actor, note=note, moves_head=moves_head)
+    if not created:
+        _reinstate(version, own, moves_head, actor, note)
+    return version, created
+
+
+def _reinstate(version: ModelVersion, own: set[str], moves_head, actor: str, note: str):
+    """The edit gives the content of an earlier version (a change undone): that version, unchanged,
+    is again the one new cases of the edited processes start on, and the log says who did it and why."""
+    moved = []
+    for pid in version.processes:
+        head = db.session.get(ProcessHead, pid)
+        if head is None or head.version_id == version.id or not moves_head(pid, head.version_id):
+            continue
+        head.version_id, head.updated_at = version.id, clock.now()
+        moved.append(pid)
+    if moved:
+        audit(actor, "deploy", detail={"version": version.id, "processes": moved, "note": note, "reinstated": True})
+        db.session.commit()
 
 
 def import_file(registry: Registry, file_name: str, xml: bytes | str, actor: str, note: str):

@@ -220,3 +220,20 @@ def test_the_dmn_editor_and_a_new_process_open(analyst, runtime):
     assert r.status_code == 200 and "city_spot_check.bpmn" in r.get_data(as_text=True)
     assert analyst.get("/models/new?process_id=modeler_public_notice").status_code == 400
     assert "Start_city_spot_check" in analyst.get("/models/new.bpmn?process_id=city_spot_check").get_data(as_text=True)
+
+
+def test_versions_deployed_in_the_same_second_keep_their_order(runtime, deployed):
+    second, _ = modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, TEN), "ana", "2")
+    third, _ = modeling.deploy(runtime.registry, second.id, NOTICE_FILE, NOTICE.replace(FIVE, "working_days_after(notice_published, 7)"), "ana", "3")
+    assert [v.note for v in modeling.history("modeler_public_notice")] == ["3", "2", "first"]
+    assert modeling.latest_version().id == third.id
+
+
+def test_undoing_a_change_brings_back_the_earlier_version_for_new_cases(runtime, deployed):
+    ten, _ = modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, TEN), "ana", "ten")
+    back, created = modeling.deploy(runtime.registry, ten.id, NOTICE_FILE, NOTICE, "ana", "back to five")
+    assert (back.id, created) == (deployed.id, False)  # the same content is the same version
+    assert db.session.get(ProcessHead, "modeler_public_notice").version_id == deployed.id
+    case = runtime.start("modeler_public_notice", {}, PROVINCE)
+    assert timer_due(case.id) == datetime(2026, 3, 10, 0, 0, tzinfo=clock.SHANGHAI)
+    assert [v.id for v in modeling.history("modeler_public_notice")] == [deployed.id, ten.id]

@@ -307,7 +307,6 @@ function entries(element, config) {
 }
 
 function GreenLadderPropertiesProvider(propertiesPanel, config) {
-  propertiesPanel.registerProvider(500, this);
   this.getGroups = function (element) {
     return function (groups) {
       const list = entries(element, config);
@@ -317,6 +316,7 @@ function GreenLadderPropertiesProvider(propertiesPanel, config) {
       return groups;
     };
   };
+  propertiesPanel.registerProvider(500, this);
 }
 GreenLadderPropertiesProvider.$inject = ['propertiesPanel', 'greenLadderConfig'];
 
