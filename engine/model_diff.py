@@ -49,6 +49,19 @@ class Change:
         return asdict(self)
 
 
+# Attributes whose absence means this value: one editor writes them, another leaves them out
+# (dmn-js drops hitPolicy="UNIQUE"), and that is no change of the procedure.
+_DEFAULTS = {
+    ("decisionTable", "hitPolicy"): "UNIQUE",
+    ("decisionTable", "preferredOrientation"): "Rule-as-Row",
+    ("boundaryEvent", "cancelActivity"): "true",
+    ("process", "isClosed"): "false",
+    ("process", "processType"): "None",
+    ("startEvent", "isInterrupting"): "true",
+    ("subProcess", "triggeredByEvent"): "false",
+}
+
+
 def _short(qname: str) -> str:
     q = etree.QName(qname)
     prefix = _PREFIXES.get(q.namespace or "")
@@ -72,7 +85,11 @@ def _is_layout(el) -> bool:
 
 def _facts(el) -> dict[str, str]:
     """An element's own content: attributes, and what its id-less descendants say, by path."""
+    local = etree.QName(el).localname
     facts = {f"@{_short(k)}": v for k, v in el.attrib.items()}
+    for (kind, attr), default in _DEFAULTS.items():
+        if kind == local:
+            facts.setdefault(f"@{attr}", default)
     text = (el.text or "").strip()
     if text:
         facts["text"] = text

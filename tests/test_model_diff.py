@@ -86,3 +86,10 @@ def test_a_decision_cell_changed_and_a_form_file_changed():
 
 def test_identical_versions_have_no_changes():
     assert diff_versions({"n.bpmn": NOTICE.encode()}, {"n.bpmn": NOTICE.encode()}) == []
+
+
+def test_an_attribute_written_out_at_its_default_value_is_no_change():
+    # dmn-js leaves out hitPolicy="UNIQUE" when it saves a table: the same table
+    assert diff_files("a.dmn", DMN, DMN.replace(' hitPolicy="UNIQUE"', "")) == []
+    [change] = diff_files("a.dmn", DMN, DMN.replace('hitPolicy="UNIQUE"', 'hitPolicy="FIRST"'))
+    assert change.details == [{"what": "@hitPolicy", "before": "UNIQUE", "after": "FIRST"}]

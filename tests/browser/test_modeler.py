@@ -125,3 +125,45 @@ def test_an_analyst_lengthens_the_public_notice_in_the_modeler(page, live_server
     assert change.index(FIVE) < change.index("→") < change.index(TEN)  # from the old length to the new
     screenshot(page, "modeler-diff")
     assert page.errors == []
+
+
+def test_an_analyst_raises_an_award_in_a_decision_table(page, live_server, runtime, screenshot):
+    from conftest import ROOT
+
+    from engine.registry import collect
+
+    conformance = ROOT / "tests" / "conformance"
+    first, _ = runtime.registry.deploy(collect([conformance / "business_rule.bpmn", conformance / "award_by_level.dmn"]),
+                                       actor="dev", note="tables")
+    add_user("ana", "analyst", password=PASSWORD)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "ana")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/inbox/**")
+    page.goto(f"{live_server}/models/")
+    page.click("#decision-tables >> text=award_by_level.dmn")
+    page.wait_for_selector("#modeler[data-state=ready] .tjs-table")
+
+    cell = page.locator('td[data-element-id="Out_provincial_award"]')
+    assert cell.inner_text().strip() == "100000"
+    cell.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("150000")
+    page.click("#modeler-validate")  # leaves the cell, which commits its text
+    page.wait_for_selector("#modeler-findings li.finding")
+    assert page.locator("#modeler-findings li.finding.error").count() == 0
+    screenshot(page, "modeler-dmn")
+
+    page.fill("#modeler-note", "省级奖励提高到15万元")
+    page.click("#modeler-deploy")
+    page.wait_for_selector("#modeler[data-deployed]")
+    version = page.get_attribute("#modeler", "data-deployed")
+    db.session.rollback()
+    from engine import modeling
+
+    assert version != first.id
+    assert "<text>150000</text>" in modeling.files_of(version)["award_by_level.dmn"].decode()
+    [change] = modeling.diff(first.id, version)
+    assert (change.element, change.details[0]["after"]) == ("Out_provincial_award", "150000")
+    assert page.errors == []

@@ -20,7 +20,7 @@ function say(text, kind) {
   status.className = 'modeler-status ' + (kind || '');
 }
 
-const modeler = new DmnModeler({ container: '#modeler-canvas', common: { keyboard: { bindTo: window } } });
+const modeler = new DmnModeler({ container: '#modeler-canvas' });
 window.greenLadderModeler = modeler;
 
 function openDecisionTable() {
