@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
@@ -88,6 +88,7 @@ def _editor(version: ModelVersion | None, file_name: str, xml_url: str, files: d
         "operations": sorted(services.OPERATIONS),
         "decisions": modeling.decisions_in(files),
         "texts": _texts(),
+        "lang": "en" if str(get_locale()) == "en" else "zh",
     }
     return render_template("modeler/editor.html", kind=kind, file_name=file_name, version=version,
                            config=json.dumps(config, ensure_ascii=False))

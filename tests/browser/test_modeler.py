@@ -56,6 +56,7 @@ def test_an_analyst_lengthens_the_public_notice_in_the_modeler(page, live_server
     # the timer's expression, in bpmn-js-properties-panel's timer group
     page.click(shape(TIMER))
     page.wait_for_selector(".bio-properties-panel-header-label >> text=公示期满 Notice period over")
+    assert page.locator('.bio-properties-panel-group[data-group-id="group-timer"] .bio-properties-panel-group-header-title').inner_text() == "定时器"
     timer_group = page.locator('.bio-properties-panel-group[data-group-id="group-timer"]')
     if not timer_group.locator("#bio-properties-panel-timerEventDefinitionValue").is_visible():
         timer_group.locator(".bio-properties-panel-group-header").click()

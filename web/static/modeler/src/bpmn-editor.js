@@ -12,6 +12,7 @@ import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js
 import spiffworkflow from '../spiffworkflow.json';
 import GreenLadderProperties from './properties.js';
 import { setupFindings } from './findings.js';
+import translateModule from './translate-zh.js';
 
 const root = document.getElementById('modeler');
 const config = JSON.parse(root.dataset.config);
@@ -29,7 +30,8 @@ const modeler = new BpmnModeler({
     BpmnPropertiesPanelModule,
     BpmnPropertiesProviderModule,
     GreenLadderProperties,
-    { greenLadderConfig: ['value', config] }
+    { greenLadderConfig: ['value', config] },
+    translateModule(config.lang)
   ],
   moddleExtensions: { spiffworkflow }
 });
