@@ -175,7 +175,9 @@ def deploy(registry: Registry, base_id: str | None, file_name: str, xml: bytes |
         raise ModelingError(f"no version {base_id}")
     files = edited_files(base, file_name, xml)
     own = {pid for pid, _ in _processes_in(files[file_name])} if file_name.endswith(".bpmn") else set()
-    if base is not None:
+    unchanged = base is not None and files == {n: c for n, c in files_of(base.id).items()
+                                               if not n.startswith(FORM_PREFIX)}
+    if base is not None and not unchanged:  # an opened version deployed unchanged is reinstated on purpose
         stale = [pid for pid in own if (head := db.session.get(ProcessHead, pid)) is not None
                  and head.version_id != base.id]
         if file_name.endswith(".dmn") and not any(

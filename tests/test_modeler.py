@@ -237,3 +237,21 @@ def test_undoing_a_change_brings_back_the_earlier_version_for_new_cases(runtime,
     case = runtime.start("modeler_public_notice", {}, PROVINCE)
     assert timer_due(case.id) == datetime(2026, 3, 10, 0, 0, tzinfo=clock.SHANGHAI)
     assert [v.id for v in modeling.history("modeler_public_notice")] == [deployed.id, ten.id]
+
+
+def test_an_older_version_opened_and_deployed_unchanged_becomes_current_again(runtime, deployed):
+    ten, _ = modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, TEN), "ana", "ten")
+    with pytest.raises(modeling.StaleBase):  # changing an old version would drop the newer change
+        modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, "x"), "ana", "edit")
+    back, created = modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE, "ana", "五个工作日恢复")
+    assert (back.id, created) == (deployed.id, False)
+    assert db.session.get(ProcessHead, "modeler_public_notice").version_id == deployed.id
+    assert modeling.latest_version().id == deployed.id
+
+
+def test_a_downloaded_file_cannot_run_what_it_carries(analyst, deployed):
+    r = analyst.get(f"/models/versions/{deployed.id}/files/{NOTICE_FILE}")
+    assert r.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert analyst.get(f"/models/versions/{deployed.id}/files/forms/nothing.json").status_code == 404
+    assert analyst.get(f"/models/versions/{'0' * 64}/files/{NOTICE_FILE}").status_code == 404

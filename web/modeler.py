@@ -222,8 +222,10 @@ def download(version_id, file_name):
     mimetype = "application/json" if file_name.endswith(".json") else "application/xml"
     inline = request.args.get("download") is None
     disposition = "inline" if inline else f'attachment; filename="{os.path.basename(file_name)}"'
-    return Response(content, mimetype=mimetype, headers={"Content-Disposition": disposition,
-                                                          "Cache-Control": "private, max-age=3600"})
+    # An uploaded XML file opened in a tab must not run anything it carries (an XHTML script).
+    return Response(content, mimetype=mimetype, headers={
+        "Content-Disposition": disposition, "Cache-Control": "private, max-age=3600",
+        "Content-Security-Policy": "default-src 'none'; sandbox", "X-Content-Type-Options": "nosniff"})
 
 
 @bp.get(f"/versions/{VERSION}.zip")
