@@ -255,3 +255,20 @@ def test_a_downloaded_file_cannot_run_what_it_carries(analyst, deployed):
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert analyst.get(f"/models/versions/{deployed.id}/files/forms/nothing.json").status_code == 404
     assert analyst.get(f"/models/versions/{'0' * 64}/files/{NOTICE_FILE}").status_code == 404
+
+
+def test_the_modeler_pages_in_english_show_no_chinese(app):
+    import re
+
+    add_user("ana", "analyst", password="correct-horse")
+    client = app.test_client()
+    sign_in(client, "ana")
+    client.get("/lang/en")
+    cjk = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+    for path in ("/models/", "/models/import"):
+        page = client.get(path).get_data(as_text=True)
+        assert "Process modeling" in page
+        # the language link, and the example of a process name (names are Chinese, then English)
+        leftovers = [line.strip() for line in page.splitlines()
+                     if cjk.search(line) and "中文" not in line and 'placeholder="市级抽查 City spot check"' not in line]
+        assert leftovers == [], path
