@@ -157,9 +157,10 @@ def validate(registry: Registry, base_id: str | None, file_name: str, xml: bytes
     return registry.check(edited_files(base, file_name, xml))
 
 
-def findings_json(check: Validation) -> list[dict]:
+def findings_json(findings: list[Finding]) -> list[dict]:
+    """Errors first, then warnings, each in the order of the file."""
     order = {"error": 0, "warning": 1}
-    return [f.as_dict() for f in sorted(check.findings, key=lambda f: (order.get(f.severity, 2), f.file, f.line or 0))]
+    return [f.as_dict() for f in sorted(findings, key=lambda f: (order.get(f.severity, 2), f.file, f.line or 0))]
 
 
 def deploy(registry: Registry, base_id: str | None, file_name: str, xml: bytes | str, actor: str, note: str):

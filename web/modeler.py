@@ -151,7 +151,7 @@ def validate():
         check = modeling.validate(runtime().registry, base, file_name, xml)
     except modeling.ModelingError as exc:
         return jsonify(error=str(exc)), 400
-    return jsonify(findings=modeling.findings_json(check), processes=check.processes)
+    return jsonify(findings=modeling.findings_json(check.findings), processes=check.processes)
 
 
 @bp.post("/deploy")
@@ -166,7 +166,7 @@ def deploy():
     except modeling.ModelingError as exc:
         return jsonify(error=str(exc)), 400
     except ModelInvalid as exc:
-        return jsonify(findings=[f.as_dict() for f in exc.findings]), 422
+        return jsonify(findings=modeling.findings_json(exc.findings)), 422
     first = (version.processes or [None])[0]
     return jsonify(
         version=version.id, created=created, processes=version.processes, warnings=version.warnings,
@@ -189,7 +189,7 @@ def import_diagram():
         except modeling.ModelingError as exc:
             return render_template("modeler/import.html", error=str(exc)), 400
         except ModelInvalid as exc:
-            findings = [f.as_dict() for f in exc.findings]
+            findings = modeling.findings_json(exc.findings)
             return render_template("modeler/import.html", findings=findings, file_name=name), 422
         result = {"version": version, "created": created}
         findings = version.warnings or []

@@ -168,3 +168,32 @@ def test_an_analyst_raises_an_award_in_a_decision_table(page, live_server, runti
     [change] = modeling.diff(first.id, version)
     assert (change.element, change.details[0]["after"]) == ("Out_provincial_award", "150000")
     assert page.errors == []
+
+
+def test_an_analyst_imports_a_camunda_diagram(page, live_server, screenshot):
+    add_user("ana", "analyst", password=PASSWORD)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "ana")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/inbox/**")
+    page.goto(f"{live_server}/models/")
+    page.click("text=导入其他建模工具绘制的图")
+
+    page.set_input_files("input[name=file]", str(MODELS / "foreign" / "camunda_unsupported.bpmn"))
+    page.click("text=校验并部署")
+    page.wait_for_selector("#import-findings")
+    rows = page.locator("#import-findings tbody tr.error")
+    named = {rows.nth(i).get_attribute("data-element") for i in range(rows.count())}
+    assert {"Gateway_outcome", "Event_compensate_fetch", "Event_rectified", "Activity_score"} <= named
+    assert "complex gateway is not supported" in page.inner_text('#import-findings tr[data-element="Gateway_outcome"]')
+    screenshot(page, "modeler-import-refused")
+
+    page.set_input_files("input[name=file]", str(MODELS / "foreign" / "camunda_pool_lanes.bpmn"))
+    page.fill("input[name=note]", "城市评审流程（Camunda 绘制）")
+    page.click("text=校验并部署")
+    page.wait_for_selector("#import-result")
+    assert "city_review_camunda" in page.inner_text("#import-result")
+    assert "camunda:assignee" in page.inner_text("#import-findings")  # deployed, with what it ignores
+    screenshot(page, "modeler-import-deployed")
+    assert [e for e in page.errors if "422 (UNPROCESSABLE ENTITY)" not in e] == []  # the refusal was meant
