@@ -67,6 +67,8 @@ function currentXml() {
   return modeler.saveXML({ format: true }).then((r) => r.xml);
 }
 
+document.getElementById('modeler-undo').addEventListener('click', () => modeler.get('commandStack').undo());
+
 document.getElementById('modeler-validate').addEventListener('click', () => {
   say(config.texts.validating);
   currentXml()

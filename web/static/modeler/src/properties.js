@@ -239,13 +239,16 @@ function OperatorParameters(props) {
     setValue: (text) => {
       const op = operatorOf(element);
       if (!op) { return; }
+      // a parameter keeps the type it was written with (e.g. working_days type="int")
+      const types = {};
+      (op.parameterList ? op.parameterList.get('parameters') : []).forEach((p) => { types[p.id] = p.type; });
       const params = bpmnFactory.create('spiffworkflow:Parameters', { parameters: [] });
       params.$parent = op;
       (text || '').split('\n').forEach((line) => {
         const at = line.indexOf('=');
         if (at <= 0) { return; }
         const p = bpmnFactory.create('spiffworkflow:Parameter',
-          { id: line.slice(0, at).trim(), type: 'str', value: line.slice(at + 1).trim() });
+          { id: line.slice(0, at).trim(), type: types[line.slice(0, at).trim()] || 'str', value: line.slice(at + 1).trim() });
         p.$parent = params;
         params.get('parameters').push(p);
       });
