@@ -10,7 +10,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/green_ladder_test
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test setup postgres bench bench-timers translations bench-inbox
+.PHONY: run test setup postgres bench bench-timers translations bench-inbox modeler
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,20 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The analysts' modeler: bpmn-js, its properties panel and dmn-js bundled by esbuild from node_modules
+# (never committed; web/static/modeler/build/ is ignored by git).
+MODELER_SRC := $(wildcard web/static/modeler/src/*.js) web/static/modeler/spiffworkflow.json
+MODELER_BUNDLE := web/static/modeler/build/.built
+
+$(MODELER_BUNDLE): node_modules/.installed $(MODELER_SRC)
+	node_modules/.bin/esbuild web/static/modeler/src/bpmn-editor.js web/static/modeler/src/dmn-editor.js \
+	  --bundle --minify --sourcemap --format=iife --target=es2020 --outdir=web/static/modeler/build \
+	  --loader:.woff=file --loader:.woff2=file --loader:.ttf=file --loader:.eot=file --loader:.svg=file \
+	  --log-level=warning
+	touch $@
+
+modeler: $(MODELER_BUNDLE)
+
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used); a CJK font for its pages.
 $(CHROMIUM):
 	apt-get update -qq
@@ -49,12 +63,12 @@ postgres:
 	@psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='green_ladder_test'" | grep -q 1 \
 	  || psql -h 127.0.0.1 -U postgres -d postgres -qc "create database green_ladder_test"
 
-run: setup node_modules/.installed $(CATALOGS)
+run: setup node_modules/.installed $(MODELER_BUNDLE) $(CATALOGS)
 	$(FLASK) db upgrade
 	$(FLASK) demo
 	SCHEDULER=in-process $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: setup postgres node_modules/.installed $(CHROMIUM) $(CATALOGS)
+test: setup postgres node_modules/.installed $(MODELER_BUNDLE) $(CHROMIUM) $(CATALOGS)
 	PYTHONPATH=$(CURDIR) TEST_POSTGRES_URL=$(PG_URL) $(PY) -m pytest
 
 bench: setup postgres

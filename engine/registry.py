@@ -297,6 +297,8 @@ class Validation:
         self._lint_timers(name, doc)
         self._lint_time_limits(name, doc)
         self._lint_scripts(name, doc)
+        self._lint_unsupported(name, doc)
+        self._lint_connections(name, doc)
         for op in doc.iterfind(f".//{{{SPIFF_NS}}}serviceTaskOperator"):
             if op.get("id") not in services.OPERATIONS:
                 task = op.getparent().getparent()
@@ -315,6 +317,71 @@ class Validation:
                 while owner is not None and owner.get("id") is None:
                     owner = owner.getparent()
                 self.add(name, el.sourceline, owner.get("id") if owner is not None else None, f"script refused: {why}")
+
+    def _lint_connections(self, name, doc):
+        """A step no sequence flow leads to is never reached; one none leaves ends its path unseen.
+        Each is an analyst's slip (a flow deleted or reconnected by mistake), found before a case meets it."""
+        for container in [*doc.iterfind(".//bpmn:process", NS), *doc.iterfind(".//bpmn:subProcess", NS),
+                          *doc.iterfind(".//bpmn:transaction", NS)]:
+            process = container if etree.QName(container).localname == "process" else next(
+                a for a in container.iterancestors() if etree.QName(a).localname == "process")
+            if process.get("isExecutable") != "true":
+                continue  # drawn for the reader only: named once by the lint below
+            flows = container.findall("bpmn:sequenceFlow", NS)
+            targets = {f.get("targetRef") for f in flows}
+            sources = {f.get("sourceRef") for f in flows}
+            for node in container:
+                if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
+                    continue
+                kind = etree.QName(node).localname
+                if kind not in _FLOW_NODES or node.get("isForCompensation") == "true" \
+                        or node.get("triggeredByEvent") == "true":
+                    continue
+                label = node.get("name") or node.get("id")
+                if kind != "startEvent" and node.get("id") not in targets:
+                    self.add(name, node.sourceline, node.get("id"),
+                             f"no sequence flow leads to '{label}': a case never reaches it")
+                if kind != "endEvent" and node.get("id") not in sources:
+                    self.add(name, node.sourceline, node.get("id"),
+                             f"no sequence flow leaves '{label}': the path ends there without an end event",
+                             "warning")
+
+    def _lint_unsupported(self, name, doc):
+        """Elements a diagram drawn elsewhere may carry that this engine cannot run, or would run
+        differently from what the drawing says: each named with the reason, not left to fail in a case."""
+        processes = doc.findall("bpmn:process", NS)
+        runnable = [p for p in processes if p.get("isExecutable") == "true"]
+        for process in processes:
+            if process.get("isExecutable") != "true":
+                self.add(name, process.sourceline, process.get("id"),
+                         "process is not executable (isExecutable is not true): it is drawn but never runs; "
+                         "set isExecutable=\"true\" to run it", "warning" if runnable else "error")
+        for el in doc.iter():
+            if not isinstance(el.tag, str):
+                continue
+            qname = etree.QName(el)
+            # an event definition is marked on its event, the shape the analyst sees
+            where = el if el.get("id") and not qname.localname.endswith("EventDefinition") else el.getparent()
+            if qname.namespace == BPMN_NS and qname.localname in UNSUPPORTED:
+                self.add(name, el.sourceline, where.get("id"), UNSUPPORTED[qname.localname])
+            elif qname.namespace == BPMN_NS and qname.localname == "scriptTask":
+                fmt = (el.get("scriptFormat") or "python").strip().lower()
+                if fmt not in ("python", "text/x-python", "py"):
+                    self.add(name, el.sourceline, el.get("id"),
+                             f"script format '{el.get('scriptFormat')}' cannot run: scripts here are Python")
+            elif qname.namespace == BPMN_NS and qname.localname == "conditionExpression":
+                text = (el.text or "").strip()
+                if text.startswith(("${", "#{")) or (el.get("language") or "python").lower() not in (
+                        "python", "text/x-python"):
+                    self.add(name, el.sourceline, where.get("id"),
+                             f"condition {text!r} is not a Python expression (JUEL/FEEL/JavaScript from another "
+                             "engine); write it in Python over the case data, e.g. score >= 80")
+            for attr in el.attrib:
+                aq = etree.QName(attr)
+                if aq.namespace in FOREIGN_NAMESPACES:
+                    self.add(name, el.sourceline, where.get("id"),
+                             f"{FOREIGN_NAMESPACES[aq.namespace]}:{aq.localname}=\"{el.get(attr)}\" is ignored by "
+                             f"this engine; {FOREIGN_HINTS.get(aq.localname, 'nothing here reads it')}", "warning")
 
     def _lint_time_limits(self, name, doc):
         engine = make_script_engine()
@@ -434,6 +501,47 @@ class Validation:
 
 _NOT_LITERAL = object()
 
+_FLOW_NODES = frozenset({
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "businessRuleTask", "sendTask", "receiveTask",
+    "callActivity", "subProcess", "transaction", "exclusiveGateway", "inclusiveGateway", "parallelGateway",
+    "eventBasedGateway", "complexGateway", "intermediateCatchEvent", "intermediateThrowEvent", "startEvent", "endEvent",
+})
+# BPMN elements SpiffWorkflow 3.2 as run here cannot execute as drawn, with the reason an analyst reads.
+UNSUPPORTED = {
+    "complexGateway": "complex gateway is not supported by the engine (SpiffWorkflow 3.2); "
+                      "use an inclusive or exclusive gateway with conditions",
+    "compensateEventDefinition": "compensation events are not supported: the engine would treat this event "
+                                 "as a plain event and compensate nothing; model the undo steps explicitly",
+    "linkEventDefinition": "link events are not supported: the engine would treat this as a plain event "
+                           "and the flow would not jump; draw the sequence flow instead",
+    "conditionalEventDefinition": "conditional events are not supported here: nothing re-evaluates the "
+                                  "condition while a case waits; use an exclusive gateway, a timer or a message",
+    "dataStoreReference": "data stores are not supported: keep data in the case or in a service operation",
+}
+# Extension attributes of other engines (Camunda 7/8, Flowable, Activiti) that this engine never reads.
+FOREIGN_NAMESPACES = {
+    "http://camunda.org/schema/1.0/bpmn": "camunda",
+    "http://activiti.org/bpmn": "activiti",
+    "http://flowable.org/bpmn": "flowable",
+    "http://camunda.org/schema/zeebe/1.0": "zeebe",
+}
+FOREIGN_HINTS = {
+    "assignee": "a task goes to the role its lane names",
+    "candidateGroups": "a task goes to the role its lane names",
+    "candidateUsers": "a task goes to the role its lane names",
+    "formKey": "name the form with the property formJsonSchemaFilename",
+    "dueDate": "set the spiffworkflow property dueDate",
+    "class": "name a service operation with spiffworkflow:serviceTaskOperator",
+    "expression": "name a service operation with spiffworkflow:serviceTaskOperator",
+    "delegateExpression": "name a service operation with spiffworkflow:serviceTaskOperator",
+    "type": "name a service operation with spiffworkflow:serviceTaskOperator",
+    "topic": "name a service operation with spiffworkflow:serviceTaskOperator",
+    "decisionRef": "name the decision with spiffworkflow:calledDecisionId",
+    "resultVariable": "the decision's output columns become case data",
+    "asyncBefore": "every step commits on its own",
+    "asyncAfter": "every step commits on its own",
+}
+
 
 def _literal(text: str):
     try:
@@ -501,8 +609,12 @@ class Registry:
     def check(self, files: dict[str, bytes]) -> Validation:
         return Validation(files, self.forms_dir, self.role_of)
 
-    def deploy(self, files: dict[str, bytes], actor: str | None = None, note: str | None = None):
-        """Deploy a set of files as one version. Returns (version, created)."""
+    def deploy(self, files: dict[str, bytes], actor: str | None = None, note: str | None = None,
+               moves_head: Callable[[str, str | None], bool] | None = None):
+        """Deploy a set of files as one version. Returns (version, created).
+
+        `moves_head(process_id, current_head_version)` says whether new cases of a process start on
+        this version from now on (default: every process in it does)."""
         check = self.check(files)
         if check.errors:
             raise ModelInvalid(check.findings)
@@ -524,6 +636,8 @@ class Registry:
         db.session.add(version)
         for pid in check.processes:
             head = db.session.get(ProcessHead, pid)
+            if moves_head is not None and not moves_head(pid, head.version_id if head else None):
+                continue
             if head is None:
                 db.session.add(ProcessHead(process_id=pid, version_id=vid, updated_at=version.deployed_at))
             else:

@@ -7,7 +7,7 @@ from conftest import ROOT
 from webclient import post_form, sign_in
 
 from engine.db import db
-from engine.models import HumanTask, ProcessInstance
+from engine.models import HumanTask, ModelVersion, ProcessInstance
 from engine.runtime import Actor
 from web.users import add_user
 
@@ -101,6 +101,41 @@ def test_api(app, runtime, world, name):
     assert moved == (new.id if name in MIGRATORS else old)
 
 
+MODELERS = {"analyst"}
+
+
+def modeler_pages(version):
+    file = "municipal_creation.bpmn"
+    return [
+        "/models/", "/models/import", "/models/history/municipal_creation",
+        f"/models/versions/{version}/edit/{file}", f"/models/versions/{version}/files/{file}",
+        f"/models/versions/{version}.zip", f"/models/diff?process=municipal_creation&from={version}&to={version}",
+        "/models/new?process_id=city_new_step", "/models/new.bpmn?process_id=city_new_step",
+    ]
+
+
+@pytest.mark.parametrize("name", sorted(PEOPLE))
+def test_modeler(app, world, name):
+    """Only analysts model: every page, validation, deployment and import is theirs alone."""
+    from webclient import csrf_token
+
+    client = app.test_client()
+    assert sign_in(client, name).status_code == 302
+    version = db.session.scalar(db.select(ModelVersion.id))
+    got = {path: client.get(path).status_code for path in modeler_pages(version)}
+    assert got == {path: expect(name, MODELERS, 200, 403) for path in got}
+    token = {"X-CSRFToken": csrf_token(client, "/inbox/")}
+    xml = (ROOT / "processes" / "municipal_creation.bpmn").read_text(encoding="utf-8")
+    body = {"base": version, "file": "municipal_creation.bpmn", "xml": xml}
+    assert client.post("/models/validate", json=body, headers=token).status_code == expect(name, MODELERS, 200, 403)
+    r = client.post("/models/deploy", json={**body, "xml": xml.replace("市级", "市州级", 1), "note": "n"}, headers=token)
+    assert r.status_code == expect(name, MODELERS, 201, 403)
+    r = client.post("/models/import", data={"csrf_token": token["X-CSRFToken"]})
+    assert r.status_code == expect(name, MODELERS, 400, 403)
+    db.session.rollback()  # end the test's own read, to see what the requests committed
+    assert db.session.scalar(db.select(db.func.count()).select_from(ModelVersion)) == (2 if name in MODELERS else 1)
+
+
 def test_signed_out(app, world):
     client = app.test_client()
     for path in ("/inbox/", f"/tasks/{world['task']}", f"/cases/{world['case']}", "/registry/", "/awards/",
@@ -110,6 +145,11 @@ def test_signed_out(app, world):
     assert client.get(f"/api/v1/instances/{world['case']}").status_code == 401
     assert client.get("/api/v1/processes/municipal_creation/migration?from=a&to=b").status_code == 401
     assert client.get("/public/lists").status_code == 200
+    version = db.session.scalar(db.select(ModelVersion.id))
+    for path in modeler_pages(version):
+        r = client.get(path)
+        assert r.status_code == 302 and "/login" in r.headers["Location"], path
+    assert client.post("/models/validate", json={}).status_code in (302, 400)
     assert client.get("/public/notices/").status_code == 200
     r = client.get("/cases/new")
     assert r.status_code == 302 and "/login" in r.headers["Location"]

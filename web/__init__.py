@@ -98,7 +98,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     from . import (api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard, home, inbox,
-                   notices, registry, tasks)
+                   modeler, notices, registry, tasks)
     from . import lifecycle as lifecycle_pages
 
     auth.login_manager.init_app(app)
@@ -118,6 +118,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(complaints.bp)
     app.register_blueprint(lifecycle_pages.bp)
     app.register_blueprint(cultivation.bp)
+    app.register_blueprint(modeler.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(case_migration.bp)
     app.register_blueprint(case_migration.api_bp)
