@@ -15,7 +15,8 @@ from engine import calendar, clock, holidays
 from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
-from engine.green import credit_code, designations
+from engine.green import attachments, credit_code, designations, evaluation
+from engine.green import agencies as _agency_models  # noqa: F401  (tables seen by the app and Alembic)
 from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.registry import Registry
@@ -79,13 +80,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     calendar.ARRANGEMENTS.loader = holidays.load_from_database
     register_format("gb32100", credit_code.problem)
     designations.register()
+    evaluation.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions["green_ladder.runtime"] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
-        task_labels=task_labels,
+        task_labels=task_labels, party_assignee=evaluation.party_assignee,
+        submission_check=attachments.submission_problems,
     )
 
-    from . import api, auth, cases, cli, complaints, dashboard, home, inbox, registry, tasks
+    from . import agencies, api, auth, cases, cli, complaints, dashboard, home, inbox, registry, tasks
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
@@ -99,6 +102,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(registry.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(complaints.bp)
+    app.register_blueprint(agencies.bp)
     app.register_blueprint(api.bp)
     api.json_errors(app)
     app.context_processor(_template_helpers)
