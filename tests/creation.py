@@ -81,3 +81,8 @@ def self_evaluated(runtime, firm, city="620100", application=APPLICATION, values
     runtime.complete(open_task(case.id).id, application, firm)
     runtime.complete(open_task(case.id).id, evaluation(application["unit_type"], case.id, values), firm)
     return case
+
+
+# the decision tables municipal_creation calls, for tests that deploy it file by file
+TABLES = [ROOT / "processes" / f"{name}.dmn" for name in ("evaluation_indicators", "evaluation_pass_marks",
+                                                          "agency_yearly_cap")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import ROOT
+from creation import deploy
 from webclient import sign_in
 
 from engine.db import db
@@ -26,7 +27,7 @@ REGISTRY_READERS = {"admin", "analyst", "provincial", "ecology", "lanzhou", "tia
 
 @pytest.fixture
 def world(app, runtime):
-    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    deploy(runtime)
     tokens = {}
     for name, (role, city) in PEOPLE.items():
         _, tokens[name] = add_user(name, role, city, password="correct-horse")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from conftest import ROOT
+from creation import deploy
 from openpyxl import load_workbook
 from webclient import sign_in
 
@@ -50,7 +51,7 @@ def people():
 
 
 def test_a_listing_step_records_the_designation_for_the_registry(client, runtime):
-    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    deploy(runtime)
     case = list_unit(runtime)
     assert case.status == "completed"
     people()
@@ -83,7 +84,7 @@ def test_a_listing_step_records_the_designation_for_the_registry(client, runtime
 
 
 def test_listing_the_same_designation_twice_holds_the_case(runtime):
-    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    deploy(runtime)
     list_unit(runtime)
     again = list_unit(runtime)
     assert again.status == "error" and again.error_element == "Service_list_unit"
@@ -92,7 +93,7 @@ def test_listing_the_same_designation_twice_holds_the_case(runtime):
 
 
 def test_a_revocation_is_announced_with_its_ground(client, runtime):
-    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    deploy(runtime)
     runtime.registry.deploy({"revoke.bpmn": END})
     list_unit(runtime)
     designation = db.session.scalar(db.select(Designation))
@@ -109,7 +110,7 @@ def test_a_revocation_is_announced_with_its_ground(client, runtime):
 def test_the_dashboard_counts_what_each_official_may_see(client, runtime):
     import re
 
-    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    deploy(runtime)
     list_unit(runtime)
     runtime.start("municipal_creation", {}, Actor("firm2", "applicant"), "620500")  # an open case in 天水
     people()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from conftest import ROOT
+from creation import deploy
 from webclient import sign_in
 
 from engine.db import db
@@ -22,7 +23,7 @@ def in_review(runtime, unit_type):
 
 
 def test_the_inbox_filters_by_unit_type_and_level(client, runtime):
-    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    deploy(runtime)
     factory = in_review(runtime, "green_factory")
     water = in_review(runtime, "water_saving_enterprise")
     add_user("lz", "municipal", "620100", password="correct-horse")
