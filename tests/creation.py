@@ -44,9 +44,11 @@ def store_pdf(case_id: int, content: bytes = PDF, by: str = "firm") -> int:
     return row.id
 
 
-def evaluation(unit_type: str, case_id: int, values: dict, failed: tuple = (), **extra) -> dict:
-    """An evaluation form's data: every basic requirement met except `failed`, and `values` by indicator."""
+def evaluation(unit_type: str, case_id: int, values: dict | None = None, failed: tuple = (), **extra) -> dict:
+    """An evaluation form's data: every basic requirement met except `failed`, and `values` by
+    indicator (without: 50 for each, whatever that scores)."""
     basic, scored = codes(unit_type)
+    values = values or {c: 50 for c in scored}
     data = {"basic_requirements": [{"requirement": c, "met": c not in failed} for c in basic],
             "indicators": [{"indicator": c, "value": values[c]} for c in scored],
             "report_pdf": store_pdf(case_id), "pledge": True, **extra}
@@ -75,12 +77,13 @@ FACTORY_LEADING = {"gf_energy_per_product": 90, "gf_renewable_share": 30, "gf_ca
                    "gf_green_product_share": 50, "gf_output_per_land": 15000}
 
 
-def self_evaluated(runtime, firm, city="620100", application=APPLICATION, values=FACTORY_LEADING):
+def self_evaluated(runtime, firm, city="620100", application=APPLICATION, values=None):
     """A case whose applicant applied and self-evaluated: waiting for the city's review."""
     case = runtime.start("municipal_creation", {}, firm, city)
     runtime.complete(open_task(case.id).id, application, firm)
-    runtime.complete(open_task(case.id).id, evaluation(application["unit_type"], case.id, values), firm)
-    return case
+    if values is None and application["unit_type"] == "green_factory":
+        values = FACTORY_LEADING
+    return runtime.complete(open_task(case.id).id, evaluation(application["unit_type"], case.id, values), firm)
 
 
 # the decision tables municipal_creation calls, for tests that deploy it file by file

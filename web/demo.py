@@ -11,6 +11,8 @@ from engine.models import HumanTask, ProcessInstance, User
 from engine.registry import collect
 from engine.runtime import Actor
 
+from . import demo_evaluation
+from .demo_evaluation import apply_and_self_evaluate
 from .users import add_user
 
 # Known tokens and one password so a newcomer can sign in and call the API at once;
@@ -27,6 +29,7 @@ DEMO_USERS = [
     ("jinchuan-group", "applicant", None, "金川集团股份有限公司"),
     ("tianshui-electric", "applicant", None, "天水电气传动研究所"),
     ("agency-gsgreen", "agency", None, "甘肃绿评科技有限公司"),
+    ("agency-lzhk", "agency", None, "兰州环科评价咨询有限公司"),
 ]
 
 CASES = [
@@ -38,12 +41,11 @@ CASES = [
 
 # Each procedure's own demo cases, seeded after the accounts above exist; each seeder
 # checks what is already there so `make run` can be repeated.
-FEATURE_SEEDERS: list = []
+FEATURE_SEEDERS: list = [demo_evaluation.seed]
 
 REPORT = {
-    "organisation_name": "金川集团股份有限公司", "unit_type": "green_factory", "credit_code": "91620000224330075D", "evaluation_mode": "third_party",
-    "agency_name": "甘肃绿评科技有限公司", "basic_requirements_met": True, "score": 86.5,
-    "summary": "基础设施、管理体系、能源资源投入等指标均满足 GB/T 36132 要求。",
+    "organisation_name": "金川集团股份有限公司", "unit_type": "green_factory", "credit_code": "91620000224330075D",
+    "evaluation_mode": "self", "summary": "基础设施、管理体系、能源资源投入等指标均满足 GB/T 36132 要求。",
 }
 
 
@@ -62,8 +64,7 @@ def seed() -> list[tuple[str, str, str | None, str]]:
             inst = runtime.start("municipal_creation", {}, actor, city)
             if stage == "new":
                 continue
-            task = db.session.scalar(db.select(HumanTask).where(HumanTask.instance_id == inst.id))
-            runtime.complete(task.id, REPORT, actor)
+            apply_and_self_evaluate(runtime, inst, actor, REPORT)
             if stage == "listed":
                 task = db.session.scalar(db.select(HumanTask).where(HumanTask.instance_id == inst.id))
                 runtime.complete(task.id, {"decision": "approve", "opinion": "符合市级绿色工厂条件。"},

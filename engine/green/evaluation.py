@@ -145,8 +145,6 @@ def check_agency(params: dict, step: StepContext) -> dict:
         db.session.delete(mine)
         db.session.flush()
     refused = {"accepted": False, "agency_id": agency.id, "agency_name": agency.name}
-    if not agency.account:  # its task would have nobody to go to
-        return {**refused, "reason": f"{agency.name} 尚未开通本系统账号，无法承担评价 (the agency has no account here yet)"}
     if agency.refused_on(today):
         return {**refused, "reason": (
             f"{agency.name} 因弄虚作假于 {agency.named_for_fraud_on.isoformat()} 被通报，"
@@ -160,6 +158,8 @@ def check_agency(params: dict, step: StepContext) -> dict:
             f"法定代表人 {agency.legal_representative} 名下机构 {today.year} 年已承担{LEVELS[level][0]}评价项目 "
             f"{done} 个，达到上限 {cap} 个 (agencies with this legal representative have done {done} "
             f"{LEVELS[level][1].lower()} evaluations this year; the cap is {cap})")}
+    if not agency.account:  # its task would have nobody to go to
+        return {**refused, "reason": f"{agency.name} 尚未开通本系统账号，无法承担评价 (the agency has no account here yet)"}
     db.session.add(AgencyEngagement(agency_id=agency.id, legal_representative=agency.legal_representative,
                                     level=level, year=today.year, unit_type=params.get("unit_type"),
                                     instance_id=step.instance_id, engaged_on=today))
