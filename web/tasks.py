@@ -218,6 +218,8 @@ def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
         process_name=(process.description if process is not None else None) or case.process_id,
         instructions=getattr(spec, "documentation", None) or "",
         overdue=bool(task.due_at and task.due_at < now),
+        # why the case came back to this step (a diagram sets it, e.g. an agency refused under Art 23)
+        returned_reason=(case.data or {}).get("returned_reason") if isinstance(case.data, dict) else None,
     )
 
 
