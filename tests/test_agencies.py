@@ -4,10 +4,9 @@ level for agencies with the same legal representative; the agency evaluates in i
 task; a city reports an agency, the province verifies and names it publicly."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
-from conftest import START
 from creation import FACTORY_LEADING, deploy, evaluation, open_task, store_pdf
 from webclient import post_form, sign_in
 

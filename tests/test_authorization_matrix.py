@@ -3,12 +3,11 @@ decided on the server."""
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT
 from creation import deploy, self_evaluated
 from webclient import sign_in
 
 from engine.db import db
-from engine.models import HumanTask
+from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
 from web.users import add_user
 
@@ -23,6 +22,7 @@ PEOPLE = {  # name: (role, city)
 CASE_READERS = {"admin", "analyst", "provincial", "lanzhou", "firm"}
 TASK_DOERS = {"admin", "lanzhou"}
 REGISTRY_READERS = {"admin", "analyst", "provincial", "ecology", "lanzhou", "tianshui"}
+AGENCY_READERS = {"admin", "analyst", "provincial", "lanzhou", "tianshui"}  # a city: its own agencies only
 
 
 @pytest.fixture
@@ -33,7 +33,8 @@ def world(app, runtime):
         _, tokens[name] = add_user(name, role, city, password="correct-horse")
     case = self_evaluated(runtime, Actor("firm", "applicant"), application=REPORT)
     review = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
-    return {"case": case.id, "task": review, "tokens": tokens}
+    report = db.session.get(ProcessInstance, case.id).data["report_pdf"]
+    return {"case": case.id, "task": review, "tokens": tokens, "report": report}
 
 
 def expect(name, allowed, yes, no):
@@ -55,6 +56,9 @@ def test_pages(app, world, name):
         "/registry/": expect(name, REGISTRY_READERS, 200, 403),
         "/registry.xlsx": expect(name, REGISTRY_READERS, 200, 403),
         "/dashboard": expect(name, REGISTRY_READERS, 200, 403),
+        "/agencies/": expect(name, AGENCY_READERS, 200, 403),
+        "/public/agencies": 200,
+        f"/attachments/{world['report']}": expect(name, CASE_READERS, 200, 404),  # the evaluation report PDF
     }
     got = {path: client.get(path).status_code for path in checks}
     assert got == checks
@@ -73,14 +77,20 @@ def test_api(app, world, name):
     # an incomplete submission: those who may act get the form's errors, the others a refusal
     r = client.post(f"/api/v1/tasks/{task}/complete", json={"data": {}}, headers=auth)
     assert r.status_code == expect(name, TASK_DOERS, 422, 403)
+    # a file for a task: only those who may act on it (the review has no file field: 422)
+    r = client.post(f"/api/v1/tasks/{task}/attachments", data={"field": "report_pdf"}, headers=auth,
+                    content_type="multipart/form-data")
+    assert r.status_code == expect(name, TASK_DOERS, 422, 404)
     r = client.post(f"/api/v1/instances/{case}/retry", headers=auth)
     assert r.status_code == (409 if name == "admin" else expect(name, CASE_READERS, 403, 404))
 
 
 def test_signed_out(app, world):
     client = app.test_client()
-    for path in ("/inbox/", f"/tasks/{world['task']}", f"/cases/{world['case']}", "/registry/"):
+    for path in ("/inbox/", f"/tasks/{world['task']}", f"/cases/{world['case']}", "/registry/", "/agencies/",
+                 f"/attachments/{world['report']}"):
         r = client.get(path)
         assert r.status_code == 302 and "/login" in r.headers["Location"], path
     assert client.get(f"/api/v1/instances/{world['case']}").status_code == 401
     assert client.get("/public/lists").status_code == 200
+    assert client.get("/public/agencies").status_code == 200

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-from conftest import ROOT
 from creation import deploy, self_evaluated
 from openpyxl import load_workbook
 from webclient import sign_in

@@ -15,8 +15,7 @@ from engine import calendar, clock, holidays
 from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
-from engine.green import attachments, credit_code, designations, evaluation
-from engine.green import agencies as _agency_models  # noqa: F401  (tables seen by the app and Alembic)
+from engine.green import attachments, credit_code, designations, evaluation  # evaluation brings the agency and report tables
 from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.registry import Registry
