@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from engine import clock
 from engine.db import db
-from engine.green.agencies import Agency, AgencyEngagement, EvaluationReport
+from engine.green.agencies import VERDICTS, Agency, AgencyEngagement, EvaluationReport
 from engine.green.models import LEVELS, UNIT_TYPES
 from engine.green.roles import JURISDICTIONS
 
@@ -41,7 +41,7 @@ def index():
         select(EvaluationReport).where(EvaluationReport.agency_id.in_([a.id for a in agencies]))
         .order_by(EvaluationReport.submitted_at.desc()).limit(50)).scalars().all()
     return render_template("agencies.html", agencies=agencies, by_rep=by_rep, year=year, today=today,
-                           levels=LEVELS, cities=JURISDICTIONS, reports=reports, unit_types=UNIT_TYPES)
+                           levels=LEVELS, cities=JURISDICTIONS, reports=reports, unit_types=UNIT_TYPES, verdicts=VERDICTS)
 
 
 @bp.get("/public/agencies")

@@ -17,6 +17,10 @@ from engine.db import db
 from engine.models import Aware
 
 
+VERDICTS = {"passed": ("通过", "Passed"), "failed": ("未达合格分", "Below the pass mark"),
+            "vetoed": ("一票否决", "Vetoed")}
+
+
 class Agency(db.Model):
     """A third-party evaluation agency, by its credit code; its legal representative
     (法定代表人) is what the Art 23 yearly cap counts by."""
