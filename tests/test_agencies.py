@@ -48,7 +48,7 @@ def choose(runtime, agency_code, firm=FIRM, code="91620100MA74XJ2P0P"):
 
 def check(case) -> dict:
     db.session.expire_all()
-    return db.session.get(ProcessInstance, case.id).data["agency_check"]
+    return db.session.get(ProcessInstance, case.id).data["_agency_check"]
 
 
 def done_before(agency_id, level, n, year=2026):
@@ -217,3 +217,27 @@ def test_the_agency_account_opens_its_task_page_and_the_applicant_does_not(app, 
     assert f'data-task="{task.id}"' in agency.get("/inbox/").get_data(as_text=True)
     r = post_form(agency, f"/tasks/{task.id}", {"action": "submit"}, page=f"/tasks/{task.id}")
     assert r.status_code == 422 and "此项为必填项" in r.get_data(as_text=True)
+
+
+def test_switching_to_self_evaluation_frees_the_agencys_count(runtime, agencies):
+    case = choose(runtime, GREEN[1])
+    runtime.complete(open_task(case.id).id, evaluation("green_factory", case.id, FACTORY_LEADING),
+                     Actor("agency-green", "agency"))
+    runtime.complete(open_task(case.id).id, {"decision": "return", "opinion": "请补充能耗台账"}, LANZHOU)
+    runtime.complete(open_task(case.id).id, {
+        "organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P",
+        "evaluation_mode": "self"}, FIRM)
+    runtime.complete(open_task(case.id).id, evaluation("green_factory", case.id, FACTORY_LEADING), FIRM)
+    assert db.session.scalar(db.select(db.func.count()).select_from(AgencyEngagement)) == 0
+    reports = db.session.scalars(db.select(EvaluationReport).order_by(EvaluationReport.id)).all()
+    assert [(r.evaluation_mode, r.agency_id) for r in reports] == [("third_party", agencies["green"]), ("self", None)]
+
+
+def test_nobody_can_hand_the_agency_task_to_an_account_of_their_choosing(runtime, agencies):
+    from engine.errors import EngineError
+
+    with pytest.raises(EngineError):
+        runtime.start("municipal_creation", {"_agency_check": {"accepted": True, "account": "friend"}}, FIRM, "620100")
+    case = runtime.start("municipal_creation", {}, FIRM, "620100")
+    with pytest.raises(EngineError):
+        runtime.complete(open_task(case.id).id, {"_agency_check": {"accepted": True, "account": "friend"}}, FIRM)

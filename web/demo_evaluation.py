@@ -61,6 +61,7 @@ def seed(runtime) -> None:
                                   results_refused_until=named.replace(year=named.year + 3) if named else None,
                                   named_reason="出具的绿色工厂评价报告能耗数据与企业台账严重不符。" if named else None))
     db.session.commit()
+    _supervision(runtime)
     started = db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance).where(
         ProcessInstance.process_id == "municipal_creation", ProcessInstance.data["evaluation_mode"].as_string()
         == "third_party"))
@@ -82,3 +83,15 @@ def seed(runtime) -> None:
     case = runtime.start("municipal_creation", {}, firm, "620500")
     runtime.complete(_task(case.id).id, {**application, "agency_credit_code": "91620500MA73JNPG1L",
                                          "credit_code": "91620100MA76ABCD3Y", "organisation_name": "天水华天电子"}, firm)
+
+
+def _supervision(runtime) -> None:
+    """A city's report on an agency, waiting for the province's verification."""
+    if db.session.scalar(db.select(ProcessInstance).where(ProcessInstance.process_id == "agency_supervision")):
+        return
+    city = Actor("lanzhou", "municipal", "620100")
+    case = runtime.start("agency_supervision", {}, city)
+    runtime.complete(_task(case.id).id, {
+        "agency_credit_code": "91620100MA72HKYX3B",
+        "facts": "抽查兰州环科出具的两份绿色工厂评价报告，单位产品综合能耗与企业能源台账相差 20% 以上。",
+        "evidence": _pdf(case.id, "lanzhou")}, city)

@@ -110,6 +110,8 @@ def record_report(params: dict, step: StepContext) -> dict:
     if attachment is None or attachment.instance_id != step.instance_id or attachment.content_type not in REPORT_TYPES:
         raise ServiceError("the report PDF is not a PDF handed in with this case")
     agency_id = params.get("agency_id") if mode == "third_party" else None
+    if mode == "self":  # an agency chosen earlier in this case no longer evaluates it: not counted
+        db.session.execute(db.delete(AgencyEngagement).where(AgencyEngagement.instance_id == step.instance_id))
     if mode == "third_party" and db.session.get(Agency, agency_id or 0) is None:
         raise ServiceError("a third-party report names no known agency")
     report = EvaluationReport(
@@ -205,9 +207,11 @@ def register() -> None:
 
 def party_assignee(role: str, data: dict) -> str | None:
     """Who does a task of a party role: the agency's task goes to the account of the
-    agency the check accepted for this case; everything else to the case's starter."""
+    agency the check accepted for this case; everything else to the case's starter.
+    The check's result is kept under a name no submission may set (a leading underscore),
+    so nobody can hand a case's agency task to an account of their choosing."""
     if role == "agency":
-        chosen = data.get("agency_check")
+        chosen = data.get("_agency_check")
         if isinstance(chosen, dict) and chosen.get("accepted"):
             return chosen.get("account")
     return None
