@@ -241,3 +241,19 @@ def test_nobody_can_hand_the_agency_task_to_an_account_of_their_choosing(runtime
     case = runtime.start("municipal_creation", {}, FIRM, "620100")
     with pytest.raises(EngineError):
         runtime.complete(open_task(case.id).id, {"_agency_check": {"accepted": True, "account": "friend"}}, FIRM)
+
+
+def test_the_applicant_reads_why_the_agency_was_refused_on_its_task(app, runtime, agencies):
+    done_before(agencies["green"], "municipal", 10)
+    case = choose(runtime, GREEN[1])
+    add_user("firm", "applicant", None, password="correct-horse")
+    client = app.test_client()
+    sign_in(client, "firm")
+    page = client.get(f"/tasks/{open_task(case.id).id}").get_data(as_text=True)
+    assert "退回原因" in page and "达到上限 10" in page
+    # chosen again, with an agency that can take it: the reason is gone from the case
+    runtime.complete(open_task(case.id).id, {
+        "organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P",
+        "evaluation_mode": "third_party", "agency_credit_code": OTHER[1]}, FIRM)
+    db.session.expire_all()
+    assert db.session.get(ProcessInstance, case.id).data["returned_reason"] is None
