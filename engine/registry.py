@@ -597,6 +597,11 @@ def collect(paths: Iterable[str | os.PathLike]) -> dict[str, bytes]:
     return files
 
 
+_CHECKED: dict[tuple, "Validation"] = {}
+_CHECKED_LOCK = threading.Lock()
+_CHECKED_KEEP = 64
+
+
 class Registry:
     """Deployed versions, and the parsed spec of each kept in memory."""
 
@@ -607,7 +612,24 @@ class Registry:
         self._lock = threading.Lock()
 
     def check(self, files: dict[str, bytes]) -> Validation:
-        return Validation(files, self.forms_dir, self.role_of)
+        """The three layers' findings for these files. Validation depends only on the
+        files and the forms beside them, so the same content is checked once per
+        process (deploying processes/ again, or one version to many test databases)."""
+        key = (version_hash(files), self._forms_fingerprint(), self.role_of)
+        with _CHECKED_LOCK:
+            checked = _CHECKED.get(key)
+        if checked is None:
+            checked = Validation(files, self.forms_dir, self.role_of)
+            with _CHECKED_LOCK:
+                _CHECKED[key] = checked
+                while len(_CHECKED) > _CHECKED_KEEP:
+                    _CHECKED.pop(next(iter(_CHECKED)))
+        return checked
+
+    def _forms_fingerprint(self) -> tuple:
+        if self.forms_dir is None or not self.forms_dir.is_dir():
+            return ()
+        return tuple(sorted((f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in self.forms_dir.iterdir()))
 
     def deploy(self, files: dict[str, bytes], actor: str | None = None, note: str | None = None,
                moves_head: Callable[[str, str | None], bool] | None = None):

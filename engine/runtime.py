@@ -119,6 +119,8 @@ class Runtime:
         province_wide_roles: frozenset[str] = frozenset(),
         task_labels: Callable[[dict], dict] | None = None,
         cache_size: int = 512,
+        party_assignee: Callable[[str, dict], str | None] | None = None,
+        submission_check: Callable[[dict | None, dict, int], dict] | None = None,
     ):
         self.registry = registry
         self.role_of = role_of
@@ -126,6 +128,12 @@ class Runtime:
         self.province_wide_roles = province_wide_roles
         # from a task's data, the inbox columns unit_type and level
         self.task_labels = task_labels or (lambda data: {})
+        # who does a party role's task, from the case data (e.g. the chosen agency's
+        # account); None: the case's starter
+        self.party_assignee = party_assignee or (lambda role, data: None)
+        # checks a form cannot state alone (a file field must name a file of this case):
+        # field errors, given (schema, accepted data, instance id)
+        self.submission_check = submission_check or (lambda schema, data, instance_id: {})
         self.cache_size = cache_size
         self._cache: OrderedDict[int, _Live] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -323,7 +331,8 @@ class Runtime:
                 "id": tid, "instance_id": case.id, "process_id": case.process_id, "element": spec.bpmn_id,
                 "name": spec.bpmn_name, "lane": spec.lane, "role": role,
                 "jurisdiction": case.jurisdiction or _task_jurisdiction(task),
-                "assignee": (task.data.get(PARTY_ACCOUNT) or case.started_by)
+                "assignee": ((role and self.party_assignee(role, task.data)) or task.data.get(PARTY_ACCOUNT)
+                             or case.started_by)
                 if (spec.lane is None or role in self.party_roles) else None,
                 "form": spec.extensions.get("properties", {}).get(FORM_PROPERTY),
                 "created_at": now, "due_at": due, "remind_at": remind,
@@ -497,6 +506,9 @@ class Runtime:
             form_name = task.task_spec.extensions.get("properties", {}).get(FORM_PROPERTY)
             schema = version.forms.get(form_name) if form_name else None
             accepted = accepted_data(schema, data, self._reserved | {"jurisdiction"}, context=task.data)
+            problems = self.submission_check(schema, accepted, case.id)
+            if problems:
+                raise FormInvalid(problems)
             before = persistence.plain(self._visible_data(live.workflow))
             task.set_data(**accepted)
             task.run()

@@ -1,21 +1,41 @@
 """The JSON API end to end: deploy, start, list, complete, read — and refusals."""
 from __future__ import annotations
 
+import io
+
 from conftest import ROOT, upload
+from creation import FACTORY_LEADING, PDF, codes
 
 from engine.models import AuditEvent, HumanTask
 from engine.db import db
 
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
+TABLES = [ROOT / "processes" / f"{name}.dmn" for name in ("evaluation_indicators", "evaluation_pass_marks",
+                                                            "agency_yearly_cap")]
 REPORT = {
     "organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self",
-    "basic_requirements_met": True, "score": 88,
 }
 
 
 def deploy_creation(client, users):
-    r = upload(client, users("ana", "analyst"), CREATION)
+    r = upload(client, users("ana", "analyst"), CREATION, *TABLES)
     assert r.status_code == 201, r.json
+    return r.json
+
+
+def self_evaluate(client, headers, instance_id, values=FACTORY_LEADING):
+    """The applicant's self-evaluation through the API: the report PDF first, then the form naming it."""
+    [task] = client.get(f"/api/v1/tasks?instance={instance_id}", headers=headers).json["tasks"]
+    assert task["element"] == "Task_self_green_factory"
+    r = client.post(f"/api/v1/tasks/{task['id']}/attachments", headers=headers, content_type="multipart/form-data",
+                    data={"field": "report_pdf", "file": (io.BytesIO(PDF), "自评价报告.pdf")})
+    assert r.status_code == 201, r.json
+    basic, scored = codes("green_factory")
+    data = {"basic_requirements": [{"requirement": c, "met": True} for c in basic],
+            "indicators": [{"indicator": c, "value": values[c]} for c in scored],
+            "report_pdf": r.json["id"], "pledge": True}
+    r = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": data}, headers=headers)
+    assert r.status_code == 200, r.json
     return r.json
 
 
@@ -34,10 +54,12 @@ def test_a_case_runs_from_application_to_listing(client, users):
     assert inst["status"] == "running" and inst["jurisdiction"] == "620100"
     [task] = inst["tasks"]
     assert task["element"] == "Task_submit_report" and task["assignee"] == "firm"
-    assert task["form"]["title"].startswith("评价报告")
+    assert task["form"]["title"].startswith("创建申请")
 
     r = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": REPORT}, headers=firm)
     assert r.status_code == 200, r.json
+    evaluated = self_evaluate(client, firm, inst["id"])
+    assert evaluated["data"]["evaluation"]["score"] == 100 and evaluated["data"]["evaluation"]["verdict"] == "passed"
     lanzhou = users("lz", "municipal", "620100")
     [review] = client.get("/api/v1/tasks", headers=lanzhou).json["tasks"]
     assert review["element"] == "Task_municipal_review" and review["role"] == "municipal"
@@ -64,6 +86,7 @@ def test_a_return_sends_the_case_back_to_the_applicant(client, users):
     firm = users("firm", "applicant")
     inst = start(client, firm)
     client.post(f"/api/v1/tasks/{inst['tasks'][0]['id']}/complete", json={"data": REPORT}, headers=firm)
+    self_evaluate(client, firm, inst["id"])
     lanzhou = users("lz", "municipal", "620100")
     [review] = client.get("/api/v1/tasks", headers=lanzhou).json["tasks"]
     r = client.post(f"/api/v1/tasks/{review['id']}/complete",
@@ -77,6 +100,7 @@ def test_a_city_sees_and_acts_on_its_own_cases_only(client, users):
     firm = users("firm", "applicant")
     inst = start(client, firm, city="620500")  # 天水
     client.post(f"/api/v1/tasks/{inst['tasks'][0]['id']}/complete", json={"data": REPORT}, headers=firm)
+    self_evaluate(client, firm, inst["id"])
     tianshui, lanzhou = users("ts", "municipal", "620500"), users("lz", "municipal", "620100")
     [review] = client.get("/api/v1/tasks", headers=tianshui).json["tasks"]
     assert client.get("/api/v1/tasks", headers=lanzhou).json["tasks"] == []
@@ -134,7 +158,7 @@ def test_third_party_evaluation_requires_the_agency(client, users):
     inst = start(client, firm)
     r = client.post(f"/api/v1/tasks/{inst['tasks'][0]['id']}/complete",
                     json={"data": {**REPORT, "evaluation_mode": "third_party"}}, headers=firm)
-    assert r.status_code == 422 and "agency_name" in r.json["fields"]
+    assert r.status_code == 422 and "agency_credit_code" in r.json["fields"]
 
 
 def test_completing_twice_is_a_conflict(client, users):
@@ -202,7 +226,7 @@ def test_administrator_actions_are_audited(client, users):
     client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": REPORT}, headers=admin)
     event = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "complete")).one()
     assert event.actor == "root" and event.instance_id == inst["id"] and event.task == "Task_submit_report"
-    assert '"score":88' in event.detail
+    assert '"evaluation_mode":"self"' in event.detail
 
 
 def test_task_filters(client, users):

@@ -5,6 +5,7 @@ import io
 import json
 
 from conftest import ROOT, upload
+from creation import TABLES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -63,7 +64,7 @@ def test_deploy_with_any_file(client, users, content, name):
 
 def test_a_completed_case_refuses_further_actions_cleanly(client, users):
     admin = users("root", "admin")
-    upload(client, admin, ROOT / "processes" / "municipal_creation.bpmn")
+    upload(client, admin, ROOT / "processes" / "municipal_creation.bpmn", *TABLES)
     inst = client.post("/api/v1/instances", json={"process": "municipal_creation"}, headers=admin).json
     client.post(f"/api/v1/instances/{inst['id']}/cancel", headers=admin)
     for action in ("cancel", "retry"):

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import pytest
 from conftest import ROOT
+from creation import deploy, self_evaluated
 from webclient import post_form, sign_in
 
 from engine.db import db
 from engine.models import HumanTask, ModelVersion, ProcessInstance
+from engine.registry import collect
 from engine.runtime import Actor
 from web.users import add_user
 
 REPORT = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P",
-          "evaluation_mode": "self", "basic_requirements_met": True, "score": 88}
+          "evaluation_mode": "self"}
 PEOPLE = {  # name: (role, city)
     "admin": ("admin", None), "analyst": ("analyst", None), "provincial": ("provincial", None),
     "expert": ("expert", None), "ecology": ("ecology", None), "lanzhou": ("municipal", "620100"),
@@ -27,19 +29,19 @@ MIGRATORS = {"analyst"}
 
 
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
+AGENCY_READERS = {"admin", "analyst", "provincial", "lanzhou", "tianshui"}  # a city: its own agencies only
 
 
 @pytest.fixture
 def world(app, runtime):
-    runtime.registry.deploy({"municipal_creation.bpmn": CREATION.read_bytes()})
+    deploy(runtime)
     tokens = {}
     for name, (role, city) in PEOPLE.items():
         _, tokens[name] = add_user(name, role, city, password="correct-horse")
-    case = runtime.start("municipal_creation", {}, Actor("firm", "applicant"), "620100")
-    first = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
-    runtime.complete(first, REPORT, Actor("firm", "applicant"))
+    case = self_evaluated(runtime, Actor("firm", "applicant"), application=REPORT)
     review = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
-    return {"case": case.id, "task": review, "tokens": tokens}
+    report = db.session.get(ProcessInstance, case.id).data["report_pdf"]
+    return {"case": case.id, "task": review, "tokens": tokens, "report": report}
 
 
 def expect(name, allowed, yes, no):
@@ -68,6 +70,9 @@ def test_pages(app, world, name):
         "/awards.xlsx": expect(name, AWARD_READERS, 200, 403),
         "/migrations/": expect(name, MIGRATORS, 200, 403),
         "/models/municipal_creation/migration/": expect(name, MIGRATORS, 200, 403),
+        "/agencies/": expect(name, AGENCY_READERS, 200, 403),
+        "/public/agencies": 200,
+        f"/attachments/{world['report']}": expect(name, CASE_READERS, 200, 404),  # the evaluation report PDF
     }
     got = {path: client.get(path).status_code for path in checks}
     assert got == checks
@@ -86,11 +91,16 @@ def test_api(app, runtime, world, name):
     # an incomplete submission: those who may act get the form's errors, the others a refusal
     r = client.post(f"/api/v1/tasks/{task}/complete", json={"data": {}}, headers=auth)
     assert r.status_code == expect(name, TASK_DOERS, 422, 403)
+    # a file for a task: only those who may act on it (the review has no file field: 422)
+    r = client.post(f"/api/v1/tasks/{task}/attachments", data={"field": "report_pdf"}, headers=auth,
+                    content_type="multipart/form-data")
+    assert r.status_code == expect(name, TASK_DOERS, 422, 404)
     r = client.post(f"/api/v1/instances/{case}/retry", headers=auth)
     assert r.status_code == (409 if name == "admin" else expect(name, CASE_READERS, 403, 404))
     # moving cases between versions: analysts only, whatever the case's city
     old = db.session.scalar(db.select(ProcessInstance.version_id).where(ProcessInstance.id == case))
-    new, _ = runtime.registry.deploy({"municipal_creation.bpmn": CREATION.read_bytes() + b"<!-- again -->"})
+    new, _ = runtime.registry.deploy({**collect([ROOT / "processes"]),
+                                      "municipal_creation.bpmn": CREATION.read_bytes() + b"<!-- again -->"})
     url = "/api/v1/processes/municipal_creation/migration"
     r = client.get(f"{url}?from={old}&to={new.id}", headers=auth)
     assert r.status_code == expect(name, MIGRATORS, 200, 403)
@@ -139,7 +149,8 @@ def test_modeler(app, world, name):
 def test_signed_out(app, world):
     client = app.test_client()
     for path in ("/inbox/", f"/tasks/{world['task']}", f"/cases/{world['case']}", "/registry/", "/awards/",
-                 "/awards.xlsx", "/migrations/", "/models/municipal_creation/migration/"):
+                 "/awards.xlsx", "/migrations/", "/models/municipal_creation/migration/", "/agencies/",
+                 f"/attachments/{world['report']}"):
         r = client.get(path)
         assert r.status_code == 302 and "/login" in r.headers["Location"], path
     assert client.get(f"/api/v1/instances/{world['case']}").status_code == 401
@@ -151,6 +162,7 @@ def test_signed_out(app, world):
         assert r.status_code == 302 and "/login" in r.headers["Location"], path
     assert client.post("/models/validate", json={}).status_code in (302, 400)
     assert client.get("/public/notices/").status_code == 200
+    assert client.get("/public/agencies").status_code == 200
     r = client.get("/cases/new")
     assert r.status_code == 302 and "/login" in r.headers["Location"]
 
@@ -163,10 +175,7 @@ INCIDENT_SENDERS = {"admin", "lanzhou"}  # by the API: the catching event's lane
 
 
 @pytest.fixture
-def listed(app, runtime, world):
-    runtime.registry.deploy({n: (ROOT / "processes" / n).read_bytes()
-                             for n in ("municipal_creation.bpmn", "designation_lifecycle.bpmn",
-                                       "incident_revokes_at_once.dmn", "revocation_grounds.dmn")})
+def listed(app, runtime, world):  # the world deployed processes/, the lifecycle and its tables among them
     from engine.green.lifecycle import DesignationLifecycle
     from engine.green.models import Designation
 
@@ -316,3 +325,4 @@ def test_a_national_round_is_the_provinces_and_the_consulted_departments(app, wo
     auth = {"Authorization": f"Bearer {world['tokens'][name]}"}
     r = client.post(f"/api/v1/tasks/{task}/complete", json={"data": {"ecology_opinions": []}}, headers=auth)
     assert r.status_code == expect(name, {"admin", "ecology"}, 422, 403)
+    assert client.get("/public/agencies").status_code == 200

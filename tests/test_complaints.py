@@ -16,7 +16,7 @@ from engine.runtime import Actor
 from web.users import add_user
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
-COMPLAINT_MODELS = ("complaint.bpmn", "rectification.bpmn", "revocation.bpmn", "revocation_grounds.dmn")
+COMPLAINT_MODELS = ("complaint.bpmn", "rectification.bpmn", "revocation.bpmn", "revocation_grounds.dmn", "agency_supervision.bpmn")
 GOOD = {"reporter_name": "张三", "contact": "13800000000", "target_kind": "unit",
         "target_name": "兰州某化工有限公司", "target_credit_code": "", "city": "620100",
         "description": "该公司在动态管理表中虚报能耗数据，与实际用电量明显不符。"}
@@ -99,6 +99,20 @@ def test_a_confirmed_report_needs_its_measure(intake, runtime):
     with pytest.raises(FormInvalid) as refused:
         runtime.complete(task, {"confirmed": True, "findings": "属实属实"}, Actor("lz", "municipal", "620100"))
     assert "measure" in refused.value.fields
+
+
+def test_a_confirmed_report_about_an_agency_goes_to_the_citys_agency_report(intake, runtime):
+    client = intake.test_client()
+    submit(client, {**GOOD, "target_kind": "agency", "target_name": "甘肃某评价咨询有限公司"}, [("证据.pdf", PDF)])
+    case = db.session.scalar(db.select(ProcessInstance))
+    official = Actor("lz", "municipal", "620100")
+    verify = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
+    runtime.complete(verify, {"confirmed": True, "findings": "评价报告能耗数据与企业台账不符。", "measure": "agency"}, official)
+    reply = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
+    runtime.complete(reply, {"reply": "经核查属实，已按第二十三条处理该机构。"}, official)
+    # Art 24 → Art 23 ¶1: the city that verified the report now reports the agency to the province
+    [task] = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id)).all()
+    assert task.element == "Task_report_agency" and task.role == "municipal" and task.jurisdiction == "620100"
 
 
 def test_one_address_may_send_only_a_few_reports_an_hour(intake):

@@ -10,7 +10,8 @@ from flask import render_template_string
 
 from web import formrender
 
-REPORT = json.loads((ROOT / "forms" / "evaluation_report.json").read_text(encoding="utf-8"))
+# a form with every kind of field (the creation form as it was before evaluations had their own forms)
+REPORT = json.loads((ROOT / "tests" / "models" / "report_form_sample.json").read_text(encoding="utf-8"))
 REVIEW = json.loads((ROOT / "forms" / "municipal_review.json").read_text(encoding="utf-8"))
 VALID_CODE = "91620100MA74XJ2P0P"
 NAME = "兰州绿色制造有限公司"

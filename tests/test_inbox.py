@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from conftest import ROOT
+from creation import deploy, self_evaluated
 from webclient import sign_in
 
 from engine.db import db
@@ -9,20 +10,17 @@ from engine.models import HumanTask
 from engine.runtime import Actor
 from web.users import add_user
 
-BASE = {"organisation_name": "兰州某企业", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self",
-        "basic_requirements_met": True, "score": 80}
+BASE = {"organisation_name": "兰州某企业", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self"}
 
 
 def in_review(runtime, unit_type):
     firm = Actor("firm", "applicant")
-    case = runtime.start("municipal_creation", {}, firm, "620100")
-    task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
-    runtime.complete(task, {**BASE, "unit_type": unit_type}, firm)
+    case = self_evaluated(runtime, firm, application={**BASE, "unit_type": unit_type})
     return db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
 
 
 def test_the_inbox_filters_by_unit_type_and_level(client, runtime):
-    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    deploy(runtime)
     factory = in_review(runtime, "green_factory")
     water = in_review(runtime, "water_saving_enterprise")
     add_user("lz", "municipal", "620100", password="correct-horse")

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pytest
 from conftest import ROOT
+from creation import self_evaluated
 
 from engine import clock, outbox
 from engine.db import db
@@ -27,7 +28,11 @@ FIRM = Actor("firm", "applicant")
 LANZHOU = Actor("lz", "municipal", "620100")
 TIANSHUI = Actor("ts", "municipal", "620500")
 PROVINCE = Actor("prov", "provincial")
-MODELS = ("municipal_creation.bpmn", "designation_lifecycle.bpmn", "incident_revokes_at_once.dmn", "revocation_grounds.dmn")
+# municipal creation with the decision tables it calls, and the lifecycle with its own
+CREATION = ("municipal_creation.bpmn", "evaluation_indicators.dmn", "evaluation_pass_marks.dmn", "agency_yearly_cap.dmn")
+MODELS = (*CREATION, "designation_lifecycle.bpmn", "incident_revokes_at_once.dmn", "revocation_grounds.dmn")
+APPLICATION = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": CODE,
+               "evaluation_mode": "self"}
 TABLE = {
     "organisation_name": "兰州绿源制造有限公司", "credit_code": CODE, "industry": "有色金属冶炼",
     "contact_person": "李明", "contact_phone": "0931-8888888",
@@ -58,11 +63,7 @@ def world(runtime):
 def list_unit(runtime, level="municipal"):
     """A unit listed through municipal creation; a provincial or national one is then raised in the record
     (the provincial and national rounds are other procedures)."""
-    case = runtime.start("municipal_creation", {}, FIRM, "620100")
-    task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
-    runtime.complete(task, {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory",
-                            "credit_code": CODE, "evaluation_mode": "self", "basic_requirements_met": True,
-                            "score": 88}, FIRM)
+    case = self_evaluated(runtime, FIRM, "620100", application=APPLICATION)
     task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
     runtime.complete(task, {"decision": "approve", "opinion": "符合市级绿色工厂条件"}, LANZHOU)
     designation = db.session.scalar(db.select(Designation))
@@ -165,13 +166,9 @@ def test_two_drainers_racing_for_one_request_start_one_case(world, monkeypatch):
 
 
 def test_a_request_whose_process_is_not_deployed_waits_with_its_error(runtime):
-    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    runtime.registry.deploy({n: (ROOT / "processes" / n).read_bytes() for n in CREATION})
     add_user("firm", "applicant", None)
-    case = runtime.start("municipal_creation", {}, FIRM, "620100")
-    task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
-    runtime.complete(task, {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory",
-                            "credit_code": CODE, "evaluation_mode": "self", "basic_requirements_met": True,
-                            "score": 88}, FIRM)
+    case = self_evaluated(runtime, FIRM, "620100", application=APPLICATION)
     task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
     assert runtime.complete(task, {"decision": "approve", "opinion": "符合条件"}, LANZHOU).status == "completed"
     db.session.commit()  # a fresh snapshot: other sessions (the sweep's) may have written
@@ -499,7 +496,7 @@ def test_the_tables_fields_are_the_forms():
 
 
 def test_designations_listed_before_the_procedure_get_their_case_by_backfill(app, runtime):
-    runtime.registry.deploy({"municipal_creation.bpmn": (ROOT / "processes" / "municipal_creation.bpmn").read_bytes()})
+    runtime.registry.deploy({n: (ROOT / "processes" / n).read_bytes() for n in CREATION})
     add_user("firm", "applicant", None)
     designation_id, case = list_unit(runtime)  # the lifecycle process is not deployed yet
     assert case is None

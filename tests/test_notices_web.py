@@ -31,7 +31,7 @@ def on_notice(app, runtime, tmp_path):
     runtime.registry.deploy(collect([ROOT / "processes"]))
     units = {"lz_a": municipal_unit(runtime, "620100", 1, "兰州甲制造有限公司"),
              "lz_b": municipal_unit(runtime, "620100", 2, "兰州乙化工有限公司"),
-             "ts_c": municipal_unit(runtime, "620500", 3, "天水丙电器有限公司", "water_saving_enterprise")}
+             "ts_c": municipal_unit(runtime, "620500", 3, "天水丙电器有限公司")}
     case = runtime.start("provincial_selection", {}, PROVINCE)
     all_cities_recommend(runtime, case, units)
     clock.current().set(datetime(2026, 4, 2, 10, 0, tzinfo=clock.SHANGHAI))
@@ -81,7 +81,7 @@ def test_an_objection_is_received_then_shown_to_the_province_that_investigates(o
     assert r.status_code == 201 and 'id="objection-receipt"' in r.get_data(as_text=True)
     db.session.rollback()  # end this session's snapshot: the request committed in its own
     saved = db.session.scalar(db.select(Objection))
-    [evidence] = db.session.scalars(db.select(Attachment)).all()
+    [evidence] = db.session.scalars(db.select(Attachment).where(Attachment.instance_id == case.id)).all()
     assert saved.attachment_ids == [evidence.id] and evidence.instance_id == case.id
 
     run_until(runtime, datetime(2026, 4, 11, 0, 0, 2, tzinfo=clock.SHANGHAI))

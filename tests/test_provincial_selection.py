@@ -5,15 +5,18 @@ working days on the official calendar, objections lodged meanwhile are
 investigated, and the rest become provincial units."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 import pytest
 from conftest import ROOT
+from creation import self_evaluated
 
 from engine import clock
 from engine.db import db
 from engine.green import credit_code
+from engine.green.awards import Award
+from engine.green.exclusions import AdverseFact
 from engine.green.models import Designation, Organisation
 from engine.green.notices import NoticeClosed, PublicNotice, lodge_objection
 from engine.green.roles import JURISDICTIONS
@@ -35,9 +38,8 @@ def code(city: str, serial: int) -> str:
 def municipal_unit(runtime, city: str, serial: int, name: str, unit_type="green_factory") -> str:
     """A unit listed at municipal level by its city, through the municipal creation procedure."""
     firm, official = Actor(f"firm-{serial}", "applicant"), Actor(f"official-{city}", "municipal", city)
-    case = runtime.start("municipal_creation", {}, firm, city)
-    runtime.complete(_task(case.id), {"organisation_name": name, "unit_type": unit_type, "credit_code": code(city, serial),
-                                      "evaluation_mode": "self", "basic_requirements_met": True, "score": 85}, firm)
+    case = self_evaluated(runtime, firm, city, application={
+        "organisation_name": name, "unit_type": unit_type, "credit_code": code(city, serial), "evaluation_mode": "self"})
     runtime.complete(_task(case.id), {"decision": "approve", "opinion": "符合市级条件"}, official)
     return code(city, serial)
 
@@ -62,7 +64,7 @@ def round_case(runtime):
     units = {
         "lz_a": municipal_unit(runtime, "620100", 1, "兰州甲制造有限公司"),
         "lz_b": municipal_unit(runtime, "620100", 2, "兰州乙化工有限公司"),
-        "ts_c": municipal_unit(runtime, "620500", 3, "天水丙电器有限公司", "water_saving_enterprise"),
+        "ts_c": municipal_unit(runtime, "620500", 3, "天水丙电器有限公司"),
     }
     case = runtime.start("provincial_selection", {}, PROVINCE)
     return case, units
@@ -76,8 +78,8 @@ def recommend(runtime, case, city, units):
 
 def all_cities_recommend(runtime, case, units, except_for=()):
     recommend(runtime, case, "620100", [(units["lz_a"], "green_factory"), (units["lz_b"], "green_factory"),
-                                        (units["ts_c"], "water_saving_enterprise")])  # not 兰州's own unit
-    recommend(runtime, case, "620500", [(units["ts_c"], "water_saving_enterprise")])
+                                        (units["ts_c"], "green_factory")])  # not 兰州's own unit
+    recommend(runtime, case, "620500", [(units["ts_c"], "green_factory")])
     for city in JURISDICTIONS:
         if city not in ("620100", "620500", *except_for):
             recommend(runtime, case, city, [])
@@ -118,7 +120,7 @@ def test_a_late_city_is_escalated_to_the_province_and_review_waits_for_it(runtim
     assert len(reviews) == 3 and {t.role for t in reviews} == {"expert"}
     data = db.session.get(ProcessInstance, case.id).data
     assert data["shortlist"]["refused"] == [{
-        "credit_code": units["ts_c"], "unit_type": "water_saving_enterprise", "jurisdiction": "620100",
+        "credit_code": units["ts_c"], "unit_type": "green_factory", "jurisdiction": "620100",
         "name": "天水丙电器有限公司", "reason": "行业代表性强", "refused": "不是本市（州）公布的市级单位"}]
 
 
@@ -144,7 +146,7 @@ def test_the_notice_runs_five_working_days_over_qingming_then_lists_without_obje
     listed = db.session.execute(db.select(Organisation.credit_code, Designation.unit_type, Designation.jurisdiction)
                                 .join(Designation).where(Designation.level == "provincial")).all()
     assert sorted(listed) == sorted([(units["lz_a"], "green_factory", "620100"),
-                                     (units["ts_c"], "water_saving_enterprise", "620500")])
+                                     (units["ts_c"], "green_factory", "620500")])
     db.session.refresh(notice)
     assert notice.listed == [units["lz_a"], units["ts_c"]] and notice.struck_off == []
 
@@ -185,3 +187,23 @@ def test_a_round_where_no_candidate_passes_ends_without_a_notice(runtime, round_
     review_all(runtime, case, failing={units["lz_a"], units["lz_b"], units["ts_c"]})
     assert db.session.get(ProcessInstance, case.id).status == "completed"
     assert db.session.scalar(db.select(PublicNotice)) is None
+
+
+def test_a_unit_barred_under_art_18_is_not_admitted_and_the_listed_ones_get_their_award(runtime, round_case):
+    case, units = round_case
+    org = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == units["lz_b"]))
+    # a safety accident 2 years and 364 days before the round: inside the three-year look-back
+    db.session.add(AdverseFact(organisation_id=org.id, kind="safety_accident", occurred_on=date(2023, 3, 3),
+                               source="authority", reference="兰应急罚〔2023〕12号",
+                               recorded_at=clock.now(), recorded_by="lz"))
+    db.session.commit()
+    all_cities_recommend(runtime, case, units)
+    data = db.session.get(ProcessInstance, case.id).data
+    [barred] = [r for r in data["shortlist"]["refused"] if r["credit_code"] == units["lz_b"]]
+    assert barred["refused"].startswith("第十八条第（二）项") and "2023-03-03" in barred["refused"]
+    assert {c["credit_code"] for c in data["shortlist"]["admitted"].values()} == {units["lz_a"], units["ts_c"]}
+
+    review_all(runtime, case)
+    run_until(runtime, db.session.scalar(db.select(PublicNotice)).ends_at.replace(second=2))
+    paid = db.session.execute(db.select(Organisation.credit_code, Award.amount).join(Award)).all()
+    assert sorted(paid) == sorted([(units["lz_a"], 500000), (units["ts_c"], 500000)])  # Art 25, first provincial entry

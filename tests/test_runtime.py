@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from conftest import ROOT, upload
+from creation import TABLES
 from sqlalchemy import text
 
 from engine.audit import verify
@@ -15,8 +16,7 @@ from engine.runtime import Actor
 
 ADMIN = Actor("root", "admin")
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
-REPORT = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self",
-          "basic_requirements_met": True, "score": 88}
+REPORT = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self"}
 
 SCRIPTED = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="http://example.org">
@@ -51,7 +51,7 @@ def audit_count():
 
 
 def test_a_failure_before_commit_leaves_the_old_state_and_the_inbox(runtime, users, client):
-    upload(client, users("ana", "analyst"), CREATION)
+    upload(client, users("ana", "analyst"), CREATION, *TABLES)
     firm = Actor("firm", "applicant")
     inst = runtime.start("municipal_creation", {}, firm, "620100")
     task = only_task(inst.id)
@@ -71,11 +71,11 @@ def test_a_failure_before_commit_leaves_the_old_state_and_the_inbox(runtime, use
     # the same user retries and the step goes through exactly once
     after = runtime.complete(task.id, REPORT, firm)
     assert after.revision == before[1] + 1
-    assert only_task(inst.id).element == "Task_municipal_review"
+    assert only_task(inst.id).element == "Task_self_green_factory"
 
 
 def test_a_failure_while_starting_leaves_no_case(runtime, users, client):
-    upload(client, users("ana", "analyst"), CREATION)
+    upload(client, users("ana", "analyst"), CREATION, *TABLES)
     runtime.before_commit = lambda inst: (_ for _ in ()).throw(RuntimeError("disk full"))
     with pytest.raises(RuntimeError):
         runtime.start("municipal_creation", {}, Actor("firm", "applicant"), "620100")
@@ -86,7 +86,7 @@ def test_a_failure_while_starting_leaves_no_case(runtime, users, client):
 
 
 def test_two_completions_of_one_task_one_wins(app, runtime, users, client):
-    upload(client, users("ana", "analyst"), CREATION)
+    upload(client, users("ana", "analyst"), CREATION, *TABLES)
     firm = users("firm", "applicant")
     outcomes = []
     for _ in range(3):
@@ -118,7 +118,7 @@ def test_a_stale_revision_is_a_conflict(runtime, users, client):
     """Two workers with their own caches: the one whose copy is stale cannot overwrite."""
     from engine.errors import Conflict
 
-    upload(client, users("ana", "analyst"), CREATION)
+    upload(client, users("ana", "analyst"), CREATION, *TABLES)
     firm = Actor("firm", "applicant")
     inst = runtime.start("municipal_creation", {}, firm, "620100")
     task = only_task(inst.id)
@@ -154,7 +154,7 @@ def test_a_script_error_holds_the_case_for_an_administrator(runtime, users, clie
 
 
 def test_the_audit_chain_verifies_and_detects_tampering(runtime, users, client, app):
-    upload(client, users("ana", "analyst"), CREATION)
+    upload(client, users("ana", "analyst"), CREATION, *TABLES)
     firm = Actor("firm", "applicant")
     inst = runtime.start("municipal_creation", {}, firm, "620100")
     runtime.complete(only_task(inst.id).id, REPORT, firm)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from conftest import ROOT
+from creation import FACTORY_LEADING, TABLES, evaluation
 from webclient import sign_in
 
 from engine import clock
@@ -16,7 +17,7 @@ from web.users import add_user
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
 REPORT = {
     "organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P",
-    "evaluation_mode": "self", "basic_requirements_met": True, "score": 88,
+    "evaluation_mode": "self",
 }
 PASSWORD = "correct-horse"
 
@@ -24,7 +25,7 @@ PASSWORD = "correct-horse"
 def case_in_review(runtime) -> int:
     """A 兰州 case of municipal_creation whose report is in, waiting for the city's review;
     with users lz (兰州 municipal), ts (天水 municipal) and firm (the applicant)."""
-    version, _ = runtime.registry.deploy(collect([CREATION]), actor="ana")
+    version, _ = runtime.registry.deploy(collect([CREATION, *TABLES]), actor="ana")
     add_user("lz", "municipal", "620100", password=PASSWORD, display_name="王科长")
     add_user("ts", "municipal", "620500", password=PASSWORD)
     add_user("firm", "applicant", password=PASSWORD)
@@ -33,6 +34,8 @@ def case_in_review(runtime) -> int:
     [task] = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id)).all()
     fields = runtime.registry.load(version.id).forms[task.form]["properties"]
     runtime.complete(task.id, {k: v for k, v in REPORT.items() if k in fields}, firm)
+    [task] = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id)).all()
+    runtime.complete(task.id, evaluation("green_factory", case.id, FACTORY_LEADING), firm)
     return case.id
 
 
@@ -45,7 +48,7 @@ def test_a_city_official_sees_the_case_page(client, runtime):
     assert f"#{case}" in page and "municipal_creation" in page and "兰州市" in page
     assert "办理中" in page and "firm" in page and "2026年03月02日 09:00" in page
     # the timeline, in order, with the element's name from the diagram
-    assert page.index("发起") < page.index("办理</td>") and "提交评价报告" in page
+    assert page.index("发起") < page.index("办理</td>") and "申请并选择评价方式" in page and "自评价：绿色工厂" in page
     # the case data as a table
     assert "credit_code" in page and "91620100MA74XJ2P0P" in page and "green_factory" in page
     # the diagram is drawn from the app's own copy of bpmn-js and the page's script
@@ -68,6 +71,8 @@ def test_markers_show_where_the_case_stands(client, runtime):
     sign_in(client, "lz")
     marks = client.get(f"/cases/{case}/markers.json").json
     assert "Task_submit_report" in marks["completed"] and "Start_apply" in marks["completed"]
+    assert {"Task_self_green_factory", "Rule_indicator_standards", "Service_record_report"} <= set(marks["completed"])
+    assert "Task_agency_green_factory" not in marks["completed"]
     assert marks["active"] == ["Task_municipal_review"]
     assert marks["overdue"] == []
     # the engine's own bookkeeping tasks are not diagram elements
@@ -83,7 +88,7 @@ def test_a_returned_report_shows_where_the_case_is_now(client, runtime):
     assert marks["active"] == ["Task_submit_report"]  # waiting again: not shown as done
     assert "Task_municipal_review" in marks["completed"] and "Task_submit_report" not in marks["completed"]
     page = client.get(f"/cases/{case}").get_data(as_text=True)
-    assert "请补充能耗数据" in page and page.count("<tr data-action=") == 3
+    assert "请补充能耗数据" in page and page.count("<tr data-action=") == 4
 
 
 def test_an_overdue_task_is_marked_late(client, runtime):

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import lxml.html
 from conftest import MODELS, ROOT, upload
+from creation import FACTORY_LEADING, TABLES, evaluation
 from webclient import csrf_token, post_form, sign_in
 
 from engine import clock
@@ -18,7 +19,7 @@ CODE = "91620100MA74XJ2P0P"
 REPORT = {  # as the browser sends it
     "organisation_name": "兰州绿色制造有限公司",  # in case the form asks for it
     "unit_type": "green_factory", "credit_code": CODE, "evaluation_mode": "self",
-    "basic_requirements_met": "true", "score": "88", "summary": "能耗指标优于行业平均水平。",
+    "summary": "能耗指标优于行业平均水平。",
 }
 
 
@@ -30,7 +31,7 @@ def person(name, role, city=None, display_name=None):
 
 def open_case(client, users, runtime, city="620100"):
     """Deploy the creation procedure and let an applicant start a case; returns (case id, task id)."""
-    assert upload(client, users("ana", "analyst"), CREATION).status_code == 201
+    assert upload(client, users("ana", "analyst"), CREATION, *TABLES).status_code == 201
     firm = person("firm", "applicant", display_name="兰州绿色制造有限公司")
     case = runtime.start("municipal_creation", {}, actor_of(firm), city)
     return case.id, ready_task(case.id)
@@ -60,6 +61,25 @@ def field(doc, path):
     return el
 
 
+def on_the_page(unit_type: str, values: dict, pdf: bool = False, failed=()) -> dict:
+    """An evaluation form as the browser sends it: the table rows' hidden codes, the typed cells
+    and, with `pdf`, the report file."""
+    from creation import PDF, codes
+    import io
+
+    basic, scored = codes(unit_type)
+    data = {"pledge": "true"}
+    for i, c in enumerate(basic):
+        data[f"basic_requirements[{i}][requirement]"] = c
+        data[f"basic_requirements[{i}][met]"] = "false" if c in failed else "true"
+    for i, c in enumerate(scored):
+        data[f"indicators[{i}][indicator]"] = c
+        data[f"indicators[{i}][value]"] = str(values.get(c, ""))
+    if pdf:
+        data["report_pdf__file"] = (io.BytesIO(PDF), "评价报告.pdf")
+    return data
+
+
 def submit(client, task_id, data, action="submit"):
     return post_form(client, f"/tasks/{task_id}", {**data, "action": action}, page=f"/tasks/{task_id}")
 
@@ -70,14 +90,15 @@ def test_the_task_page_shows_the_task_its_case_and_its_form(client, users, runti
     r = client.get(f"/tasks/{task_id}")
     assert r.status_code == 200
     doc = page(r)
-    assert doc.xpath("string(//h1)") == "提交评价报告 Submit evaluation report"
+    assert doc.xpath("string(//h1)") == "申请并选择评价方式 Apply and choose the evaluation"
     facts = doc.xpath("string(//dl[@class='facts'])")
     assert f"#{case_id}" in facts and "市级绿色制造单位创建" in facts and "兰州市" in facts
     assert "按第十二条" in doc.xpath("string(//*[@id='instructions'])")  # the BPMN element's documentation
     assert "单位类型 Unit type" in field(doc, "unit_type").text_content()
-    assert "评价得分 Score" in field(doc, "score").text_content() and field(doc, "score").xpath(".//abbr[@class='req']")
+    assert "评价方式 Evaluation" in field(doc, "evaluation_mode").text_content()
+    assert field(doc, "evaluation_mode").xpath(".//abbr[@class='req']")
     assert [o.text for o in field(doc, "unit_type").xpath(".//option")][1] == "绿色工厂 Green factory"
-    assert len(field(doc, "basic_requirements_met").xpath(".//input[@type='radio']")) == 2
+    assert not field(doc, "agency_credit_code").xpath(".//abbr[@class='req']")  # only for third-party evaluation
     history = doc.xpath("//section[@id='history']//tbody/tr")
     assert len(history) == 1 and "发起" in history[0].text_content() and "兰州绿色制造有限公司" in history[0].text_content()
     assert "2026年03月02日 09:00" in history[0].text_content()
@@ -86,18 +107,17 @@ def test_the_task_page_shows_the_task_its_case_and_its_form(client, users, runti
 def test_wrong_and_missing_entries_come_back_beside_their_fields_with_everything_typed_kept(client, users, runtime):
     case_id, task_id = open_case(client, users, runtime)
     sign_in(client, "firm")
-    typed = {**REPORT, "score": "八十八", "summary": "我们的摘要 <不变>"}
-    del typed["basic_requirements_met"]
+    typed = {**REPORT, "organisation_name": "兰", "summary": "我们的摘要 <不变>"}
+    del typed["evaluation_mode"]
     r = submit(client, task_id, typed)
     assert r.status_code == 422
     doc = page(r)
-    score = field(doc, "score")
-    assert "请填写数字" in score.text_content() and score.xpath(".//input")[0].get("value") == "八十八"
-    assert "此项为必填项" in field(doc, "basic_requirements_met").text_content()
-    assert "请填写数字" not in field(doc, "basic_requirements_met").text_content()
+    name = field(doc, "organisation_name")
+    assert "至少填写 2 个字" in name.text_content() and name.xpath(".//input")[0].get("value") == "兰"
+    assert "此项为必填项" in field(doc, "evaluation_mode").text_content()
+    assert "至少填写" not in field(doc, "evaluation_mode").text_content()
     assert field(doc, "unit_type").xpath(".//option[@selected]")[0].get("value") == "green_factory"
     assert field(doc, "credit_code").xpath(".//input")[0].get("value") == CODE
-    assert field(doc, "evaluation_mode").xpath(".//option[@selected]")[0].get("value") == "self"
     assert field(doc, "summary").xpath(".//textarea")[0].text == "我们的摘要 <不变>"
     assert ready_task(case_id) == task_id  # nothing was submitted
 
@@ -105,14 +125,13 @@ def test_wrong_and_missing_entries_come_back_beside_their_fields_with_everything
 def test_a_check_the_engine_makes_is_shown_beside_its_field(client, users, runtime):
     case_id, task_id = open_case(client, users, runtime)
     sign_in(client, "firm")
-    r = submit(client, task_id, {**REPORT, "evaluation_mode": "third_party", "score": "101",
+    r = submit(client, task_id, {**REPORT, "evaluation_mode": "third_party",
                                  "credit_code": CODE[:-1] + "X"})  # wrong check character
     assert r.status_code == 422
     doc = page(r)
-    assert "不能大于 100" in field(doc, "score").text_content()
-    assert "此项为必填项" in field(doc, "agency_name").text_content()  # third-party evaluation names the agency
-    assert field(doc, "credit_code").xpath(".//*[@class='field-error']")
-    assert field(doc, "score").xpath(".//input")[0].get("value") == "101"
+    assert "此项为必填项" in field(doc, "agency_credit_code").text_content()  # third-party evaluation names the agency
+    assert "校验码不符" in field(doc, "credit_code").xpath("string(.//*[@class='field-error'])")
+    assert field(doc, "credit_code").xpath(".//input")[0].get("value") == CODE[:-1] + "X"
 
 
 def test_a_valid_submission_goes_to_the_inbox_and_the_case_moves_on(client, app, users, runtime):
@@ -121,7 +140,10 @@ def test_a_valid_submission_goes_to_the_inbox_and_the_case_moves_on(client, app,
     r = submit(client, task_id, REPORT)
     assert r.status_code == 303 and r.headers["Location"].endswith("/inbox/")
     assert "已提交" in client.get("/inbox/").get_data(as_text=True)
-    assert case_row(case_id).data["score"] == 88
+    evaluate = ready_task(case_id)
+    r = submit(client, evaluate, on_the_page("green_factory", FACTORY_LEADING, pdf=True))
+    assert r.status_code == 303, r.get_data(as_text=True)
+    assert case_row(case_id).data["evaluation"]["score"] == 100  # computed, not typed
 
     lanzhou = app.test_client()
     person("lz", "municipal", "620100", display_name="王科长")
@@ -132,7 +154,8 @@ def test_a_valid_submission_goes_to_the_inbox_and_the_case_moves_on(client, app,
     assert doc.xpath("string(//h1)") == "市级审核 Municipal review"
     assert "审核结论 Decision" in field(doc, "decision").text_content()
     history = [row.text_content() for row in doc.xpath("//section[@id='history']//tbody/tr")]
-    assert "办理" in history[1] and "兰州绿色制造有限公司" in history[1] and "提交评价报告" in history[1]
+    assert "办理" in history[1] and "兰州绿色制造有限公司" in history[1] and "申请并选择评价方式" in history[1]
+    assert "自评价：绿色工厂" in history[2]
     r = submit(lanzhou, review, {"decision": "approve", "opinion": "符合条件"})
     assert r.status_code == 303
     assert case_row(case_id).status == "completed"
@@ -142,6 +165,8 @@ def test_another_citys_official_gets_not_found(client, app, users, runtime):
     case_id, task_id = open_case(client, users, runtime)
     sign_in(client, "firm")
     assert submit(client, task_id, REPORT).status_code == 303
+    runtime.complete(ready_task(case_id), evaluation("green_factory", case_id, FACTORY_LEADING),
+                     actor_of(_user("firm")))
     review = ready_task(case_id)
     person("ts", "municipal", "620500")  # 天水
     tianshui = app.test_client()
@@ -161,21 +186,21 @@ def test_another_citys_official_gets_not_found(client, app, users, runtime):
 def test_a_draft_keeps_what_was_typed_even_if_wrong(client, app, users, runtime):
     case_id, task_id = open_case(client, users, runtime)
     sign_in(client, "firm")
-    r = submit(client, task_id, {"unit_type": "green_park", "score": "abc", "basic_requirements_met": "false",
+    r = submit(client, task_id, {"unit_type": "green_park", "credit_code": "abc", "evaluation_mode": "third_party",
                                  "summary": "写了一半"}, action="draft")
     assert r.status_code == 303 and r.headers["Location"].endswith(f"/tasks/{task_id}")
     doc = page(client.get(f"/tasks/{task_id}"))
     assert "草稿已保存" in doc.text_content() and doc.xpath("//*[contains(@class, 'draft-note')]")
-    assert field(doc, "score").xpath(".//input")[0].get("value") == "abc"
+    assert field(doc, "credit_code").xpath(".//input")[0].get("value") == "abc"
     assert field(doc, "unit_type").xpath(".//option[@selected]")[0].get("value") == "green_park"
-    assert field(doc, "basic_requirements_met").xpath(".//input[@checked]")[0].get("value") == "false"
+    assert field(doc, "evaluation_mode").xpath(".//option[@selected]")[0].get("value") == "third_party"
     assert field(doc, "summary").xpath(".//textarea")[0].text == "写了一半"
     assert not doc.xpath("//*[@class='field-error']")  # a draft is not checked
 
     other = app.test_client()  # the same task for an administrator: no draft of theirs
     person("root", "admin")
     sign_in(other, "root")
-    assert field(page(other.get(f"/tasks/{task_id}")), "score").xpath(".//input")[0].get("value") == ""
+    assert field(page(other.get(f"/tasks/{task_id}")), "credit_code").xpath(".//input")[0].get("value") == ""
 
     assert submit(client, task_id, REPORT).status_code == 303
     assert drafts() == 0

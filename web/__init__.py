@@ -15,7 +15,7 @@ from engine import calendar, clock, holidays, scripting
 from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
-from engine.green import awards, credit_code, designations, national, selection
+from engine.green import attachments, awards, credit_code, designations, evaluation, national, selection
 from engine.green import cultivation as cultivation_records
 from engine.green import lifecycle as designation_lifecycle
 from engine.green import notices as public_notices
@@ -91,14 +91,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     cultivation_records.register()
     national.register()
     awards.register()
+    evaluation.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions["green_ladder.runtime"] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
-        task_labels=task_labels,
+        task_labels=task_labels, party_assignee=evaluation.party_assignee,
+        submission_check=attachments.submission_problems,
     )
 
-    from . import (api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard, home, inbox,
-                   modeler, notices, registry, tasks)
+    from . import (agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard, home,
+                   inbox, modeler, notices, registry, tasks)
     from . import lifecycle as lifecycle_pages
 
     auth.login_manager.init_app(app)
@@ -119,6 +121,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(lifecycle_pages.bp)
     app.register_blueprint(cultivation.bp)
     app.register_blueprint(modeler.bp)
+    app.register_blueprint(agencies.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(case_migration.bp)
     app.register_blueprint(case_migration.api_bp)

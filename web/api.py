@@ -274,6 +274,44 @@ def list_tasks():
     return jsonify({"tasks": [task_json(t) for t in rows]})
 
 
+@bp.post("/tasks/<task_id>/attachments")
+@authenticated
+def upload_attachment(task_id):
+    """A file for one of the task's file fields (multipart `field` and `file`), checked by its
+    content against the field's types and size and kept with the case: the answer's `id` is
+    what the field takes when the task is completed."""
+    from engine.green import attachments
+    from engine.runtime import may_act
+
+    from uuid import UUID
+
+    try:
+        entry = db.session.get(HumanTask, str(UUID(task_id)))
+    except ValueError:
+        entry = None
+    if entry is None or not may_act(g.actor, entry):
+        raise NotFound(f"task {task_id} is not waiting for you")
+    schema = runtime().registry.load(
+        db.session.get(ProcessInstance, entry.instance_id).version_id).forms.get(entry.form or "") or {}
+    field = request.form.get("field", "")
+    prop = (schema.get("properties") or {}).get(field)
+    if not attachments.is_file_field(prop):
+        raise FormInvalid({"field": [f"'{field}' is not a file field of this task's form"]})
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise FormInvalid({"file": ["send the file as multipart 'file'"]})
+    try:
+        checked = attachments.check_for_field(prop, upload.filename, upload.read())
+    except attachments.AttachmentRefused as exc:
+        raise FormInvalid({field: [str(exc)]}) from None
+    instance_id, actor = entry.instance_id, g.actor.name
+    db.session.commit()
+    [row] = attachments.store(current_app.config["UPLOAD_DIR"], instance_id, [checked], by=actor)
+    db.session.commit()
+    return jsonify({"id": row.id, "name": row.original_name, "content_type": row.content_type, "size": row.size,
+                    "sha256": row.sha256}), 201
+
+
 @bp.post("/tasks/<task_id>/complete")
 @authenticated
 def complete_task(task_id):

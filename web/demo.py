@@ -11,7 +11,8 @@ from engine.models import HumanTask, ProcessInstance, User
 from engine.registry import collect
 from engine.runtime import Actor
 
-from . import demo_cultivation, demo_revocation, demo_rounds, lifecycle_demo
+from . import demo_cultivation, demo_evaluation, demo_revocation, demo_rounds, lifecycle_demo
+from .demo_evaluation import apply_and_self_evaluate
 from .demo_national import seed as seed_national
 from .users import add_user
 
@@ -36,6 +37,7 @@ DEMO_USERS = [
     ("jinchuan-group", "applicant", None, "金川集团股份有限公司"),
     ("tianshui-electric", "applicant", None, "天水电气传动研究所"),
     ("agency-gsgreen", "agency", None, "甘肃绿评科技有限公司"),
+    ("agency-lzhk", "agency", None, "兰州环科评价咨询有限公司"),
 ]
 
 CASES = [
@@ -47,12 +49,12 @@ CASES = [
 
 # Each procedure's own demo cases, seeded after the accounts above exist; each seeder
 # checks what is already there so `make run` can be repeated.
-FEATURE_SEEDERS: list = [demo_cultivation.seed, seed_national, lifecycle_demo.seed, demo_revocation.seed, demo_rounds.seed]
+FEATURE_SEEDERS: list = [demo_evaluation.seed, demo_cultivation.seed, seed_national, lifecycle_demo.seed,
+                         demo_revocation.seed, demo_rounds.seed]
 
 REPORT = {
-    "organisation_name": "金川集团股份有限公司", "unit_type": "green_factory", "credit_code": "91620000224330075D", "evaluation_mode": "third_party",
-    "agency_name": "甘肃绿评科技有限公司", "basic_requirements_met": True, "score": 86.5,
-    "summary": "基础设施、管理体系、能源资源投入等指标均满足 GB/T 36132 要求。",
+    "organisation_name": "金川集团股份有限公司", "unit_type": "green_factory", "credit_code": "91620000224330075D",
+    "evaluation_mode": "self", "summary": "基础设施、管理体系、能源资源投入等指标均满足 GB/T 36132 要求。",
 }
 
 
@@ -71,8 +73,7 @@ def seed() -> list[tuple[str, str, str | None, str]]:
             inst = runtime.start("municipal_creation", {}, actor, city)
             if stage == "new":
                 continue
-            task = db.session.scalar(db.select(HumanTask).where(HumanTask.instance_id == inst.id))
-            runtime.complete(task.id, REPORT, actor)
+            apply_and_self_evaluate(runtime, inst, actor, REPORT)
             if stage == "listed":
                 task = db.session.scalar(db.select(HumanTask).where(HumanTask.instance_id == inst.id))
                 runtime.complete(task.id, {"decision": "approve", "opinion": "符合市级绿色工厂条件。"},

@@ -54,7 +54,7 @@ class Field:
 
     name: str  # the input's name
     path: str  # its jsonschema error path
-    kind: str  # text textarea date number integer boolean select table json
+    kind: str  # text textarea date number integer boolean select table file json
     label: str
     help: str = ""
     required: bool = False
@@ -65,7 +65,11 @@ class Field:
     columns: list["Field"] = field(default_factory=list)  # a table's column headings
     rows: list[list["Field"]] = field(default_factory=list)  # a table's cells
     row: int | None = None  # a cell's row on the page
-    readonly: bool = False  # given by the case (readOnly): shown, sent back unchanged, not typed
+    unit: str = ""  # a number's unit (schema keyword `unit`), shown beside its input
+    readonly: bool = False  # given by the case or the schema (readOnly): shown, sent back unchanged, not typed
+    accept: list[str] = field(default_factory=list)  # a file field's accepted types
+    max_bytes: int | None = None  # a file field's size limit
+    attachment: dict | None = None  # the file a file field already holds: name, size, url (set by the page)
 
     @property
     def shown(self) -> str:
@@ -133,6 +137,8 @@ def _columns(schema: dict) -> dict | None:
 
 
 def kind_of(schema: dict) -> str:
+    if schema.get("format") == "attachment":
+        return "file"
     if _choices(schema) is not None:
         return "select"
     t = _type(schema)
@@ -192,6 +198,11 @@ def _field(name: str, path: str, prop: dict, required: bool, values: dict) -> Fi
     f = Field(name=name, path=path, kind=kind, label=str(prop.get("title") or name.rsplit("[", 1)[-1].rstrip("]")),
               help=str(prop.get("description") or ""), required=required, value=str(values.get(name, "")),
               attrs=_attrs(prop, kind))
+    if isinstance(prop.get("unit"), str):
+        f.unit = prop["unit"]
+    if kind == "file":
+        f.accept = [prop["accept"]] if isinstance(prop.get("accept"), str) else list(prop.get("accept") or [])
+        f.max_bytes = prop.get("maxBytes") if isinstance(prop.get("maxBytes"), int) else None
     if kind == "select":
         f.options = [(_option_value(v), title) for v, title in _choices(prop)]
     if kind == "boolean":
@@ -348,6 +359,10 @@ def _convert(prop: dict, raw):
         if text in ("true", "false"):
             return text == "true", None
         return _EMPTY, _t("请选择“是”或“否”。")
+    if kind == "file":
+        if re.fullmatch(r"\d{1,12}", text):
+            return int(text), None
+        return _EMPTY, _t("请重新上传文件。")
     if kind in ("number", "integer"):
         try:
             value = int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
@@ -460,9 +475,20 @@ def _message(error) -> str:
         return _t("至少填写 %(limit)s 行。", limit=limit)
     if v == "maxItems":
         return _t("最多填写 %(limit)s 行。", limit=limit)
+    if v == "contains":
+        return _t("缺少必填的指标或要求：%(name)s", name=_contained_title(error))
     if v == "multipleOf":
         return _t("应为 %(limit)s 的整数倍。", limit=limit)
     return error.message
+
+
+def _contained_title(error) -> str:
+    """Which row an `allOf: [{contains: {title, properties: {col: {const: X}}}}]` rule misses."""
+    rule = error.validator_value if isinstance(error.validator_value, dict) else {}
+    if rule.get("title"):
+        return str(rule["title"])
+    consts = [p.get("const") for p in (rule.get("properties") or {}).values() if isinstance(p, dict)]
+    return ", ".join(str(c) for c in consts if c is not None)
 
 
 def _error_parts(error) -> list:

@@ -20,6 +20,8 @@ from engine.models import HumanTask
 from engine.runtime import Actor
 from engine.timers import run_until
 
+from .demo_evaluation import apply_and_self_evaluate
+
 UNITS = [  # applicant account, city, name, credit code, stage
     ("jinchuan-group", "620100", "甘肃陇原绿能科技有限公司", "91620100MA7LC0001B", "reviewed"),
     ("tianshui-electric", "620500", "天水秦州精密铸造有限公司", "91620500MA7LC00023", "overdue"),
@@ -69,9 +71,8 @@ def seed(runtime) -> None:
         for applicant, city, name, code, stage in UNITS:
             firm = Actor(applicant, "applicant")
             case = runtime.start("municipal_creation", {}, firm, city)
-            runtime.complete(_task(case.id), {
-                "organisation_name": name, "unit_type": "green_factory", "credit_code": code,
-                "evaluation_mode": "self", "basic_requirements_met": True, "score": 85}, firm)
+            apply_and_self_evaluate(runtime, case, firm, {
+                "organisation_name": name, "unit_type": "green_factory", "credit_code": code})
             runtime.complete(_task(case.id), {"decision": "approve", "opinion": "符合市级绿色工厂条件，予以公布。"},
                              OFFICIALS[city])
             cases[code] = (_lifecycle_case(code), firm, city, name, stage)

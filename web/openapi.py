@@ -206,6 +206,14 @@ OPENAPI = {
                                                **_json("MigrationReport")}}, 400, 401, 403, 404),
             },
         },
+        "/tasks/{id}/attachments": {"post": {
+            "summary": "Hand in a file for a file field of the task's form; its id goes into that field",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object", "required": ["field", "file"],
+                "properties": {"field": {"type": "string"}, "file": {"type": "string", "format": "binary"}}}}}},
+            "responses": _answers({"201": {"description": "stored: id, name, content_type, size, sha256"}},
+                                  401, 404, 413, 422),
+        }},
         "/tasks/{id}/complete": {"post": {
             "summary": "Complete a task with data checked against its form",
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],

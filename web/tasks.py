@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from uuid import UUID
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import delete
@@ -22,6 +22,8 @@ from engine.db import db, write_intent
 from engine.errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
 from engine.forms import ROWS_FROM
 from engine.green.notices import Objection, PublicNotice
+from engine.green import attachments
+from engine.green.models import Attachment
 from engine.models import AuditEvent, HumanTask, ProcessInstance, TaskDraft, User
 from engine.runtime import may_act
 
@@ -101,19 +103,22 @@ def view(task_id):
         return _page(task, case, version, form, draft=draft)
 
     action = request.form.get("action")
-    values = formrender.raw_values(schema, request.form)
-    if action == "draft":
-        return _save_draft(task, actor, values)
-    if action != "submit":
+    if action not in ("draft", "submit"):
         abort(400)
+    submitted, upload_errors = _take_uploads(schema, case, actor)
+    values = formrender.raw_values(schema, submitted)
+    if action == "draft":
+        return _save_draft(task, actor, values, upload_errors)
 
-    data, errors = formrender.validate(real_schema, request.form) if real_schema is not None \
-        else formrender.parse(schema, request.form)
+    data, errors = formrender.validate(real_schema, submitted) if real_schema is not None \
+        else formrender.parse(schema, submitted)
+    for key, messages in upload_errors.items():  # the refused file's reason, not "required"
+        errors[key] = messages
     if not errors:
         try:
             runtime().complete(task_id, data, actor)
         except FormInvalid as exc:
-            errors = formrender.page_errors(real_schema, request.form, exc.fields)
+            errors = formrender.page_errors(real_schema, submitted, exc.fields)
         except (Conflict, NotFound):
             return _gone_meanwhile()
         except Forbidden:
@@ -155,7 +160,41 @@ def _writing():
         write_intent.reset(token)
 
 
-def _save_draft(task: HumanTask, actor, values: dict):
+def _take_uploads(schema: dict, case: ProcessInstance, actor) -> tuple[dict, dict]:
+    """The submitted inputs, with each file field's new upload checked by its content and
+    stored with the case (so a draft or a refused submission keeps it): the field then
+    holds the file's id. A refused file keeps the field's earlier file, with the reason."""
+    submitted = request.form.to_dict(flat=True)
+    errors = {}
+    for key, prop in (schema.get("properties") or {}).items():
+        upload = request.files.get(f"{key}__file")
+        if not attachments.is_file_field(prop) or upload is None or not upload.filename:
+            continue
+        try:
+            checked = attachments.check_for_field(prop, upload.filename, upload.read())
+        except attachments.AttachmentRefused as exc:
+            errors[key] = [str(exc)]
+            continue
+        with _writing():
+            [row] = attachments.store(current_app.config["UPLOAD_DIR"], case.id, [checked], by=actor.name)
+            db.session.flush()
+            submitted[key] = str(row.id)
+    return submitted, errors
+
+
+def _show_files(form, case: ProcessInstance) -> None:
+    """What each file field holds, by name and size, with its download link (this case's files only)."""
+    for f in form.fields:
+        if f.kind != "file" or not f.value.isdigit():
+            continue
+        item = db.session.get(Attachment, int(f.value))
+        if item is not None and item.instance_id == case.id:
+            size = f"{item.size / 1024:.0f} KB" if item.size < 1024 * 1024 else f"{item.size / 1048576:.1f} MB"
+            f.attachment = {"name": item.original_name, "size": size,
+                            "url": url_for("complaints.download", attachment_id=item.id)}
+
+
+def _save_draft(task: HumanTask, actor, values: dict, upload_errors: dict | None = None):
     task_id = task.id
     try:
         with _writing():
@@ -166,11 +205,16 @@ def _save_draft(task: HumanTask, actor, values: dict):
             draft.values, draft.saved_at = values, clock.now()
     except IntegrityError:  # the task was completed meanwhile, and its drafts went with it
         return _gone_meanwhile()
+    if upload_errors:
+        for messages in upload_errors.values():
+            for m in messages:
+                flash(m, "error")
     flash(_("草稿已保存。"), "info")
     return redirect(url_for(".view", task_id=task_id), 303)
 
 
 def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
+    _show_files(form, case)
     spec = _spec(version, case.process_id, task.element)
     process = version.specs.get(case.process_id)
     events = db.session.scalars(
@@ -190,6 +234,8 @@ def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
         overdue=bool(task.due_at and task.due_at < now),
         objections=db.session.scalars(db.select(Objection).join(PublicNotice).where(
             PublicNotice.instance_id == case.id, PublicNotice.closed_at.is_not(None)).order_by(Objection.id)).all(),
+        # why the case came back to this step (a diagram sets it, e.g. an agency refused under Art 23)
+        returned_reason=(case.data or {}).get("returned_reason") if isinstance(case.data, dict) else None,
     )
 
 

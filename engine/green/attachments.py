@@ -70,3 +70,60 @@ def read(upload_dir, attachment: Attachment) -> bytes:
     if hashlib.sha256(content).hexdigest() != attachment.sha256:
         raise AttachmentRefused(f"attachment {attachment.id} does not match its checksum")
     return content
+
+
+# ---------------------------------------------------------------------------- file fields of task forms
+# A form field `{"type": "integer", "format": "attachment", "accept": [...], "maxBytes": n}` holds the
+# id of a file handed in with the case; the file itself goes up with the form and is kept here.
+FORMAT = "attachment"
+KIND_NAMES = {"application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPG"}
+
+
+def is_file_field(prop) -> bool:
+    return isinstance(prop, dict) and prop.get("format") == FORMAT
+
+
+def accepted_types(prop: dict) -> list[str]:
+    accept = prop.get("accept") or list(SIGNATURES.values())
+    return [accept] if isinstance(accept, str) else list(accept)
+
+
+def max_bytes(prop: dict) -> int:
+    limit = prop.get("maxBytes")
+    return min(limit, MAX_BYTES) if isinstance(limit, int) and limit > 0 else MAX_BYTES
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.0f} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+
+
+def check_for_field(prop: dict, name: str, content: bytes) -> tuple[str, bytes, str]:
+    """One upload for a file field, checked by its content against the field's types and size."""
+    allowed = accepted_types(prop)
+    names = "、".join(KIND_NAMES.get(t, t) for t in allowed)
+    if not content:
+        raise AttachmentRefused(f"{name}：文件是空的 (empty file)")
+    if len(content) > max_bytes(prop):
+        raise AttachmentRefused(f"{name}：文件超过 {_size(max_bytes(prop))} (larger than {_size(max_bytes(prop))})")
+    try:
+        kind = sniff(content)
+    except AttachmentRefused:
+        kind = None
+    if kind not in allowed:
+        raise AttachmentRefused(f"{name}：只接受 {names} 文件 ({names} only)")
+    return os.path.basename(name.replace("\\", "/"))[:255] or "file", content, kind
+
+
+def submission_problems(schema: dict | None, data: dict, instance_id: int) -> dict[str, list[str]]:
+    """Each file field must name a file handed in with this very case, of an accepted type and size
+    (the id in a submission is not trusted: it could be another case's)."""
+    problems = {}
+    for key, prop in ((schema or {}).get("properties") or {}).items():
+        if not is_file_field(prop) or key not in data:
+            continue
+        item = db.session.get(Attachment, data[key]) if isinstance(data[key], int) else None
+        if item is None or item.instance_id != instance_id:
+            problems[key] = ["附件不属于本案件，请重新上传 (the file is not one of this case's; upload it again)"]
+        elif item.content_type not in accepted_types(prop) or item.size > max_bytes(prop):
+            problems[key] = ["附件的类型或大小不符合要求 (the file's type or size is not accepted)"]
+    return problems

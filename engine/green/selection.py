@@ -7,6 +7,7 @@ from engine import services
 from engine.db import db
 from engine.services import ServiceError, StepContext
 
+from . import exclusions
 from .models import UNIT_TYPES, Designation, Organisation
 from .roles import JURISDICTIONS
 
@@ -23,8 +24,9 @@ def candidates(params: dict, step: StepContext) -> dict:
     filed under the candidate it is about.
 
     A city may recommend only municipal units it listed itself and that are
-    still listed (Art 14: "representative municipal units"); anything else is
-    not admitted, with the reason, so the province sees what was dropped."""
+    still listed (Art 14: "representative municipal units") and that no Art 18
+    fact bars (the look-back from the diagram's decision table); anything else
+    is not admitted, with the reason, so the province sees what was dropped."""
     recommendations = params.get("recommendations")
     if not isinstance(recommendations, dict):
         raise ServiceError("the cities' recommendations are missing")
@@ -45,6 +47,11 @@ def candidates(params: dict, step: StepContext) -> dict:
                 why = "不是本市（州）公布的市级单位"
             elif f"{code}:{unit_type}" in admitted:
                 why = "重复推荐"
+            if why is None:  # Art 18 bars recommending as it bars applying
+                barred = exclusions.check({"credit_code": code, "unit_type": unit_type,
+                                           "look_back_years": params.get("look_back_years"),
+                                           "stoppage_months": params.get("stoppage_months")}, step)
+                why = "；".join(barred["reasons"]) or None
             entry = {"credit_code": code, "unit_type": unit_type, "jurisdiction": city,
                      "name": row.Organisation.name if row else unit.get("name"), "reason": unit.get("reason")}
             if why:

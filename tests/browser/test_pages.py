@@ -25,7 +25,7 @@ def test_an_official_signs_in_and_follows_a_case(page, live_server, runtime, scr
     assert "active" in page.get_attribute(element("Task_municipal_review"), "class").split()
     assert not {"done", "active"} & set(page.get_attribute(element("End_listed"), "class").split())
     assert "兰州市" in page.inner_text(".case-facts")
-    assert page.locator("#timeline tbody tr").count() == 2
+    assert page.locator("#timeline tbody tr").count() == 3  # started, applied, self-evaluated
     screenshot(page, "case")
 
     page.click("header.top >> text=English")
@@ -50,12 +50,14 @@ def test_another_city_sees_no_case(page, live_server, runtime):
     assert page.goto(f"{live_server}/cases/{case}/markers.json").status == 404
 
 
-def test_an_applicant_corrects_a_refused_report_and_the_city_sees_it_done(page, live_server, runtime, screenshot):
+def test_an_applicant_corrects_a_refused_report_and_the_city_sees_it_done(page, live_server, runtime, screenshot,
+                                                                         tmp_path):
+    from creation import FACTORY_LEADING, PDF, TABLES, codes
     from test_web_cases import CREATION
 
     from engine.registry import collect
 
-    runtime.registry.deploy(collect([CREATION]), actor="ana")
+    runtime.registry.deploy(collect([CREATION, *TABLES]), actor="ana")
     from web.users import add_user
 
     add_user("firm", "applicant", password=PASSWORD, display_name="兰州绿源制造有限公司")
@@ -72,23 +74,38 @@ def test_an_applicant_corrects_a_refused_report_and_the_city_sees_it_done(page, 
         page.wait_for_url(f"{live_server}/inbox/**")
 
     sign_in_as("firm")
-    page.click("#tasks tbody tr a:has-text('提交评价报告')")
+    page.click("#tasks tbody tr a:has-text('申请并选择评价方式')")
     page.wait_for_url(f"{live_server}/tasks/**")
     page.fill("input[name=organisation_name]", "兰州绿源制造有限公司")
     page.fill("input[name=credit_code]", "91620100MA74XJ2P0Q")  # one character mistyped
     page.select_option("select[name=unit_type]", "green_factory")
     page.select_option("select[name=evaluation_mode]", "self")
-    page.check("input[name=basic_requirements_met][value=true]")
-    page.fill("input[name=score]", "88.5")
+    page.fill("textarea[name=summary]", "申请市级绿色工厂")
     page.click("button[value=submit]")
     error = page.locator("[data-field=credit_code] .field-error")
     error.wait_for()
     assert "校验码" in error.inner_text()
     assert page.input_value("input[name=organisation_name]") == "兰州绿源制造有限公司"  # entries kept
-    assert page.input_value("input[name=score]") == "88.5"
+    assert page.input_value("textarea[name=summary]") == "申请市级绿色工厂"
     screenshot(page, "task-refused")
 
     page.fill("input[name=credit_code]", "91620100MA74XJ2P0P")
+    page.click("button[value=submit]")
+    page.wait_for_url(f"{live_server}/inbox/**")
+
+    # the self-evaluation: requirements, measured values, the report PDF; the score is the system's
+    page.click("#tasks tbody tr a:has-text('自评价：绿色工厂')")
+    page.wait_for_url(f"{live_server}/tasks/**")
+    basic, scored = codes("green_factory")
+    for i in range(len(basic)):
+        page.select_option(f"select[name='basic_requirements[{i}][met]']", "true")
+    for i, code in enumerate(scored):
+        page.fill(f"input[name='indicators[{i}][value]']", str(FACTORY_LEADING[code]))
+    page.check("input[name=pledge][value=true]")
+    report = tmp_path / "评价报告.pdf"
+    report.write_bytes(PDF)
+    page.set_input_files("input[name=report_pdf__file]", str(report))
+    screenshot(page, "task-evaluation")
     page.click("button[value=submit]")
     page.wait_for_url(f"{live_server}/inbox/**")
 
@@ -108,8 +125,9 @@ def test_a_citizen_reports_with_evidence(page, live_server, runtime, app, tmp_pa
     from conftest import ROOT
 
     app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    runtime.registry.deploy({name: (ROOT / "processes" / name).read_bytes() for name in
-                             ("complaint.bpmn", "rectification.bpmn", "revocation.bpmn", "revocation_grounds.dmn")})
+    from test_complaints import COMPLAINT_MODELS
+
+    runtime.registry.deploy({name: (ROOT / "processes" / name).read_bytes() for name in COMPLAINT_MODELS})
     evidence = Path(tmp_path / "证据.pdf")
     evidence.write_bytes(b"%PDF-1.4\n%%EOF\n")
     page.goto(f"{live_server}/public/complaint")
