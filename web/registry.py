@@ -157,7 +157,7 @@ def export():
                                                           Designation.listed_on)).all()
     book = Workbook()
     sheet = book.active
-    sheet.title = _("绿色制造单位名录")
+    sheet.title = _("绿色制造单位名录")[:31]  # Excel refuses longer sheet names (the English one is)
     sheet.append([_("单位名称"), _("统一社会信用代码"), _("类型"), _("级别"), _("地区"), _("状态"),
                   _("公布日期"), _("终止日期"), _("终止原因"), _("工信部平台编号")])
     for d, org in rows:
