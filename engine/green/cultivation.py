@@ -19,6 +19,7 @@ from engine.models import Aware
 from engine.services import ServiceError, StepContext
 
 from . import credit_code, exclusions
+from .designations import organisation_by_code
 from .models import UNIT_TYPES, Organisation
 from .roles import JURISDICTIONS
 
@@ -73,19 +74,6 @@ class OrganisationLink(db.Model):
     __table_args__ = (UniqueConstraint("kind", "organisation_id", "member_id", name="uq_organisation_link"),)
 
 
-def _organisation(code, name, jurisdiction) -> Organisation:
-    if (why := credit_code.problem(code)) is not None:
-        raise ServiceError(f"credit code {code!r}: {why}")
-    org = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == code))
-    if org is None:
-        if not name:
-            raise ServiceError(f"no organisation with credit code {code} is known; give its name")
-        org = Organisation(credit_code=code, name=name, jurisdiction=jurisdiction, created_at=clock.now())
-        db.session.add(org)
-        db.session.flush()
-    return org
-
-
 def record_links(params: dict, step: StepContext) -> dict:
     """`organisation.link`: record the firms in a park or the suppliers of a leader
     (Art 2). Links already known are kept; new ones start today."""
@@ -96,12 +84,12 @@ def record_links(params: dict, step: StepContext) -> dict:
     if not isinstance(members, list):
         raise ServiceError("members must be a list of {credit_code, name}")
     jurisdiction = params.get("jurisdiction")
-    owner = _organisation(params.get("credit_code"), params.get("name"), jurisdiction)
+    owner = organisation_by_code(params.get("credit_code"), params.get("name"), jurisdiction)
     added = []
     for m in members:
         if not isinstance(m, dict):
             raise ServiceError("members must be a list of {credit_code, name}")
-        member = _organisation(m.get("credit_code"), m.get("name"), jurisdiction)
+        member = organisation_by_code(m.get("credit_code"), m.get("name"), jurisdiction)
         if member.id == owner.id:
             raise ServiceError(f"{owner.name} cannot be its own {LINK_KINDS[kind][1].lower()}")
         known = db.session.scalar(db.select(OrganisationLink).where(
@@ -155,7 +143,7 @@ def enter_pool(params: dict, step: StepContext) -> dict:
     if isinstance(year, bool) or not isinstance(year, int):
         raise ServiceError(f"year {year!r} is not a year")
     plan = _plan(params)
-    org = _organisation(params.get("credit_code"), params.get("name"), jurisdiction)
+    org = organisation_by_code(params.get("credit_code"), params.get("name"), jurisdiction)
     entry = db.session.scalar(db.select(CultivationPoolEntry).where(
         CultivationPoolEntry.instance_id == step.instance_id))
     if entry is None:

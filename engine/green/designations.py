@@ -14,7 +14,8 @@ from .national_types import NATIONAL_UNIT_TYPES
 from .roles import JURISDICTIONS
 
 
-def _organisation(code: str, name: str | None, jurisdiction: str | None) -> Organisation:
+def organisation_by_code(code: str, name: str | None, jurisdiction: str | None) -> Organisation:
+    """The organisation with this credit code, recorded first if it is new (a name is then needed)."""
     if (why := credit_code.problem(code)) is not None:
         raise ServiceError(f"credit code {code!r}: {why}")
     org = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == code))
@@ -46,7 +47,7 @@ def list_designation(params: dict, step: StepContext) -> dict:
         holder = db.session.scalar(db.select(Designation).where(Designation.platform_reference == reference))
         if holder is not None:
             raise ServiceError(f"MIIT platform number {reference} is already on designation {holder.id}")
-    org = _organisation(params.get("credit_code"), params.get("name"), jurisdiction)
+    org = organisation_by_code(params.get("credit_code"), params.get("name"), jurisdiction)
     held = db.session.scalar(db.select(Designation).where(
         Designation.organisation_id == org.id, Designation.unit_type == unit_type,
         Designation.level == level, Designation.status == "listed"))
