@@ -216,6 +216,8 @@ def test_the_demo_seeds_accounts_and_cases(app, client):
     db.session.commit()
     seeded = db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance))
     assert seeded >= 3  # the three creation cases, and each procedure's own demo cases
+    failed = db.session.scalars(db.select(ProcessInstance.process_id).where(ProcessInstance.status == "error")).all()
+    assert failed == []  # a newcomer clicks through cases that run
     assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0  # runs again without duplicating
     db.session.commit()
     assert db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)) == seeded

@@ -7,28 +7,7 @@ from engine.db import db
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
 
-# Until the provincial selection procedure is merged, the demo's provincial units are
-# recorded by this one-step diagram, through `designation.list` like any listing.
-DEMO_LISTING = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_demo_provincial_listing"
-  targetNamespace="http://green-ladder.gansu/demo">
-<bpmn:process id="demo_provincial_listing" name="演示：登记省级称号 Demo: record a provincial designation" isExecutable="true">
-<bpmn:startEvent id="Start_demo"><bpmn:outgoing>Flow_demo_1</bpmn:outgoing></bpmn:startEvent>
-<bpmn:serviceTask id="Service_list_unit" name="登记称号 Record the designation"><bpmn:extensionElements>
-  <spiffworkflow:serviceTaskOperator id="designation.list" resultVariable="designation"><spiffworkflow:parameters>
-    <spiffworkflow:parameter id="credit_code" type="str" value="credit_code"/>
-    <spiffworkflow:parameter id="name" type="str" value="organisation_name"/>
-    <spiffworkflow:parameter id="unit_type" type="str" value="unit_type"/>
-    <spiffworkflow:parameter id="level" type="str" value="level"/>
-    <spiffworkflow:parameter id="jurisdiction" type="str" value="jurisdiction"/>
-    <spiffworkflow:parameter id="decision" type="str" value="decision"/>
-  </spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>
-  <bpmn:incoming>Flow_demo_1</bpmn:incoming><bpmn:outgoing>Flow_demo_2</bpmn:outgoing></bpmn:serviceTask>
-<bpmn:endEvent id="End_demo"><bpmn:incoming>Flow_demo_2</bpmn:incoming></bpmn:endEvent>
-<bpmn:sequenceFlow id="Flow_demo_1" sourceRef="Start_demo" targetRef="Service_list_unit"/>
-<bpmn:sequenceFlow id="Flow_demo_2" sourceRef="Service_list_unit" targetRef="End_demo"/>
-</bpmn:process></bpmn:definitions>""".encode()
+from . import demo_listing
 
 PROVINCE = Actor("provincial", "provincial")
 UNITS = {  # key: (account, city, credit code, name, unit type)
@@ -41,10 +20,8 @@ UNITS = {  # key: (account, city, credit code, name, unit type)
 
 def _designate(runtime, key) -> int:
     account, city, code, name, unit_type = UNITS[key]
-    case = runtime.start("demo_provincial_listing", {
-        "credit_code": code, "organisation_name": name, "unit_type": unit_type, "level": "provincial",
-        "decision": "甘工信发〔2025〕30号 省级绿色制造名单"}, Actor(account, "applicant"), city)
-    return case.data["designation"]["designation_id"]
+    return demo_listing.list_provincial(runtime, Actor(account, "applicant"), city, code, name, unit_type,
+                                        "甘工信发〔2025〕30号 省级绿色制造名单")
 
 
 def _complete(runtime, case_id, data, actor):
@@ -57,8 +34,7 @@ def seed(runtime) -> None:
         ProcessInstance.process_id.in_(("spot_check", "revocation"))))
     if done:
         return
-    runtime.registry.deploy({"demo_provincial_listing.bpmn": DEMO_LISTING}, actor="demo",
-                            note="demo seed: provincial designations for the spot-check and revocation demo")
+    demo_listing.deploy(runtime)
 
     # a failed spot check: 金川集团 now has the rectification order, with its 90-day deadline, in its inbox
     check = runtime.start("spot_check", {"designation_id": _designate(runtime, "in_rectification"),
