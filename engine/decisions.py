@@ -1,7 +1,7 @@
 """Decision tables (决策表) run from Python: an operation that must follow a DMN
-table deployed with the case's model version (the award amounts, the revocation
-grounds) asks here, so the table an analyst edits stays the only place the rule
-is written, and a case keeps the table of the version it runs on."""
+table deployed with the case's model version (the award amounts) asks here, so
+the table an analyst edits stays the only place the rule is written, and a case
+keeps the table of the version it runs on."""
 from __future__ import annotations
 
 import threading

@@ -606,14 +606,13 @@ class Runtime:
         any lane take a message from whoever may see the case."""
         if actor.is_admin:
             return
-        roles = set()
-        for w in (wf, *wf.subprocesses.values()):
-            for task in w.get_tasks(state=TaskState.WAITING):
-                definition = getattr(task.task_spec, "event_definition", None)
-                if isinstance(definition, MessageEventDefinition) and definition.name == name:
-                    roles.add(self.role_of(task.task_spec.lane) if task.task_spec.lane else None)
+        roles = {self.role_of(t.task_spec.lane) if t.task_spec.lane else None for t in _catching(wf, name)}
         if roles and None not in roles and actor.role not in roles:
             raise Forbidden(f"only {', '.join(sorted(roles))} may send '{name}' to this case")
+
+    def awaits_message(self, instance_id: int, name: str) -> bool:
+        """Whether something in the case waits for message `name` now (a page offers to send it only then)."""
+        return bool(_catching(self.read_workflow(instance_id), name))
 
     def _start_roles(self, spec) -> frozenset[str]:
         """Who may start a process: the roles its start event names in `startRoles`,
@@ -632,6 +631,13 @@ class Runtime:
             return live.workflow.get_task_from_id(UUID(task_id)).task_spec.bpmn_id
         except Exception:
             return task_id
+
+
+def _catching(wf: BpmnWorkflow, name: str) -> list:
+    """The events of a workflow and its subprocesses waiting for message `name`."""
+    return [task for w in (wf, *wf.subprocesses.values()) for task in w.get_tasks(state=TaskState.WAITING)
+            if isinstance(getattr(task.task_spec, "event_definition", None), MessageEventDefinition)
+            and task.task_spec.event_definition.name == name]
 
 
 class _Scan:

@@ -10,18 +10,7 @@ from engine import calendar
 from engine.holidays import ArrangementInvalid, enter, parse
 from engine.models import AuditEvent
 from engine.db import db
-
-# An arrangement in the notice's form. These 2027 days are made up for the test:
-# the real notice is entered by an operator when it is published.
-SAMPLE_2027 = """date,working,note
-2027-01-01,no,元旦
-2027-02-07,yes,春节调休
-2027-02-08,no,春节
-2027-02-09,no,春节
-2027-02-10,no,春节
-2027-02-11,no,春节
-2027-02-12,no,春节
-"""
+from holiday_notices import SAMPLE_2027
 
 
 def test_without_the_notice_a_2027_deadline_is_refused_with_what_to_do(app):

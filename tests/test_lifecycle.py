@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from uuid import UUID
 
 import pytest
 from conftest import ROOT
 from creation import self_evaluated
+from holiday_notices import SAMPLE_2027
 
 from engine import clock, outbox
 from engine.db import db
-from engine.errors import Conflict, Forbidden
+from engine.errors import Conflict, FormInvalid, Forbidden
 from engine.green.lifecycle import (TABLE_FIELDS, DesignationChange, DesignationLifecycle, DynamicTableFiling,
                                     IncidentReport, MissedFiling, OnsiteReview)
 from engine.green.models import Designation, Organisation
+from engine.green.roles import JURISDICTIONS
+from engine.green.revocations import RevocationAnnouncement
+from engine.holidays import enter as enter_holidays
 from engine.models import HumanTask, Notification, ProcessInstance
 from engine.outbox import StartRequest
+from engine.registry import collect
 from engine.runtime import Actor
 from engine.timers import run_until
 from web.users import add_user
@@ -30,7 +36,8 @@ TIANSHUI = Actor("ts", "municipal", "620500")
 PROVINCE = Actor("prov", "provincial")
 # municipal creation with the decision tables it calls, and the lifecycle with its own
 CREATION = ("municipal_creation.bpmn", "evaluation_indicators.dmn", "evaluation_pass_marks.dmn", "agency_yearly_cap.dmn")
-MODELS = (*CREATION, "designation_lifecycle.bpmn", "incident_revokes_at_once.dmn", "revocation_grounds.dmn")
+MODELS = (*CREATION, "designation_lifecycle.bpmn", "incident_revokes_at_once.dmn", "revocation.bpmn",
+          "revocation_grounds.dmn")
 APPLICATION = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": CODE,
                "evaluation_mode": "self"}
 TABLE = {
@@ -57,6 +64,7 @@ def world(runtime):
     for name, role, city in (("firm", "applicant", None), ("lz", "municipal", "620100"),
                              ("ts", "municipal", "620500"), ("prov", "provincial", None)):
         add_user(name, role, city)
+    enter_holidays(2027, SAMPLE_2027, "国办发明电（测试）", "ops")  # the revocation's deadlines count working days
     return runtime
 
 
@@ -99,6 +107,13 @@ def status_of(designation_id):
 
 def file_table(runtime, case_id, **changes):
     return runtime.complete(tasks(case_id)["Task_file_dynamic_table"], {**TABLE, **changes}, FIRM)
+
+
+# the revocation procedure the lifecycle calls: the city's proposal, the province's decision, MIIT's
+CITY_REVOKES = {"propose": True, "facts": "经核实，情况属实。", "evidence": "核查记录及有关文书",
+                "decision_no": "兰工信发〔2027〕9号"}
+PROVINCE_REVOKES = {"revoke": True, "opinion": "经审定，取消其绿色制造单位资格。", "decision_no": "甘工信发〔2027〕21号"}
+PROVINCE_KEEPS = {"revoke": False, "opinion": "证据不足，不予取消。"}
 
 
 def review(runtime, case_id, result="pass", **extra):
@@ -242,12 +257,59 @@ def test_not_filed_the_city_proposes_revocation_under_art_21_6(world):
     handle = tasks(case.id)["Task_handle_missed_filing"]
     with pytest.raises(Forbidden):
         world.complete(handle, {"late_decision": "revoke", "late_reason": "经催告仍未报送"}, TIANSHUI)
-    done = world.complete(handle, {"late_decision": "revoke", "late_reason": "经两次书面催告仍未报送，无正当理由。"}, LANZHOU)
+    world.complete(handle, {"late_decision": "revoke", "late_reason": "经两次书面催告仍未报送，无正当理由。"}, LANZHOU)
+    # the city decides a municipal unit's revocation, with its decision's number, in the revocation procedure
+    assert set(tasks(case.id)) == {"Task_file_dynamic_table", "Task_city_proposal"} and status_of(designation_id) == "listed"
+    done = world.complete(tasks(case.id)["Task_city_proposal"],
+                          {**CITY_REVOKES, "facts": "经两次书面催告仍未报送动态管理表，无正当理由。"}, LANZHOU)
     assert done.status == "completed" and tasks(case.id) == {}  # the unit's filing task is withdrawn too
     designation = db.session.get(Designation, designation_id)
     assert designation.status == "revoked" and designation.end_reason.startswith("第二十一条第（六）项") \
-        and designation.end_reason.endswith("：未按时报送动态管理表")
+        and designation.end_reason.endswith("：经两次书面催告仍未报送动态管理表，无正当理由。")
     assert db.session.scalar(db.select(MissedFiling)).decision == "revoke"
+    announcement = db.session.scalar(db.select(RevocationAnnouncement))
+    assert (announcement.decision, announcement.timing) == ("兰工信发〔2027〕9号", "with_publication")
+
+
+def test_a_provincial_units_missed_filing_is_decided_by_the_province(world):
+    designation_id, case = list_unit(world, level="provincial")
+    run_until(world, at("2027-04-16T00:00:01+08:00"))
+    world.complete(tasks(case.id)["Task_handle_missed_filing"],
+                   {"late_decision": "revoke", "late_reason": "经催告仍未报送，无正当理由。"}, LANZHOU)
+    # the city's decision in the lifecycle is its proposal; the province, which listed the unit, decides
+    assert status_of(designation_id) == "listed" and "Task_city_proposal" not in tasks(case.id)
+    decision = db.session.get(HumanTask, tasks(case.id)["Task_provincial_decision"])
+    assert decision.role == "provincial"
+    with pytest.raises(Forbidden):
+        world.complete(decision.id, PROVINCE_REVOKES, LANZHOU)
+    done = world.complete(decision.id, PROVINCE_REVOKES, PROVINCE)
+    assert done.status == "completed" and status_of(designation_id) == "revoked"
+    assert db.session.scalar(db.select(RevocationAnnouncement)).decision == "甘工信发〔2027〕21号"
+
+
+def test_a_unit_the_province_keeps_goes_on_filing(world):
+    designation_id, case = list_unit(world, level="provincial")
+    run_until(world, at("2027-04-16T00:00:01+08:00"))
+    world.complete(tasks(case.id)["Task_handle_missed_filing"],
+                   {"late_decision": "revoke", "late_reason": "逾期未报送。"}, LANZHOU)
+    done = world.complete(tasks(case.id)["Task_provincial_decision"], PROVINCE_KEEPS, PROVINCE)
+    assert done.status == "running" and status_of(designation_id) == "listed"
+    assert set(tasks(case.id)) == {"Task_file_dynamic_table"}  # the year goes on: the table is still owed
+    file_table(world, case.id)
+    assert set(tasks(case.id)) == {"Task_onsite_review"}
+
+
+def test_a_national_units_missed_filing_is_reported_to_miit(world):
+    designation_id, case = list_unit(world, level="national")
+    run_until(world, at("2027-04-16T00:00:01+08:00"))
+    world.complete(tasks(case.id)["Task_handle_missed_filing"],
+                   {"late_decision": "revoke", "late_reason": "逾期未报送。"}, LANZHOU)
+    world.complete(tasks(case.id)["Task_provincial_decision"], {**PROVINCE_REVOKES, "opinion": "报工信部。"}, PROVINCE)
+    assert status_of(designation_id) == "listed"  # only MIIT revokes a national designation
+    world.complete(tasks(case.id)["Task_record_miit_decision"],
+                   {"miit_revoked": True, "miit_document": "工信厅节函〔2027〕15号", "miit_decided_on": "2027-05-20"},
+                   PROVINCE)
+    assert status_of(designation_id) == "revoked" and lifecycle_case(designation_id).status == "completed"
 
 
 def test_a_justified_excuse_lets_the_unit_file_late_and_the_year_goes_on(world):
@@ -275,6 +337,7 @@ def test_an_excuse_whose_date_passes_unfiled_comes_back_to_the_city(world):
     assert set(tasks(case.id)) == {"Task_file_dynamic_table", "Task_handle_missed_filing"}
     world.complete(tasks(case.id)["Task_handle_missed_filing"],
                    {"late_decision": "revoke", "late_reason": "限期届满仍未补报。"}, LANZHOU)
+    world.complete(tasks(case.id)["Task_city_proposal"], CITY_REVOKES, LANZHOU)
     assert status_of(designation_id) == "revoked"
     assert [m.decision for m in db.session.scalars(db.select(MissedFiling).order_by(MissedFiling.id))] == [
         "excused", "revoke"]
@@ -375,37 +438,91 @@ def test_a_change_that_no_longer_meets_the_standard_revokes(world):
     review(world, case.id)
     world.complete(tasks(case.id)["Task_review_changes"],
                    {"change_decision": "not_meeting_standard", "change_opinion": "剥离后已不具备绿色工厂条件。"}, LANZHOU)
+    assert db.session.scalar(db.select(DesignationChange)).status == "not_meeting_standard"
+    world.complete(tasks(case.id)["Task_city_proposal"], {**CITY_REVOKES, "facts": "剥离后已不具备绿色工厂条件。"}, LANZHOU)
     designation = db.session.get(Designation, designation_id)
     assert designation.status == "revoked" and designation.end_reason.startswith("第二十二条")
-    assert db.session.scalar(db.select(DesignationChange)).status == "not_meeting_standard"
     assert org_name() == "兰州绿源制造有限公司"
 
 
-def test_a_provincial_units_change_waits_for_the_province_which_approves(world):
+def test_a_provincial_units_change_waits_for_the_provinces_round(world):
     designation_id, case = list_unit(world, level="provincial")
     change_name(world, case.id)
     world.complete(tasks(case.id)["Task_review_changes"],
                    {"change_decision": "confirmed", "change_opinion": "更名属实，建议省级予以确认。"}, LANZHOU)
     change = db.session.scalar(db.select(DesignationChange))
     assert (change.status, change.city_opinion, change.applied) == ("pending_province", "更名属实，建议省级予以确认。", False)
-    assert org_name() == "兰州绿源制造有限公司"  # not before the province decides
-    [entry] = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id)).all()
-    assert entry.element == "Task_province_decides_change" and entry.role == "provincial"
-    with pytest.raises(Forbidden):
-        world.complete(entry.id, {"province_decision": "approved", "province_opinion": "同意"}, LANZHOU)
-    world.complete(entry.id, {"province_decision": "approved", "province_opinion": "同意变更，予以公布。"}, PROVINCE)
+    assert org_name() == "兰州绿源制造有限公司"  # not before the province decides, in its yearly round
+    assert tasks(case.id) == {} and lifecycle_case(designation_id).status == "waiting"  # next year's filing waits
+
+
+def test_a_provincial_unit_the_city_finds_no_longer_meets_the_standard_is_decided_by_the_province(world):
+    designation_id, case = list_unit(world, level="provincial")
+    change_name(world, case.id)
+    world.complete(tasks(case.id)["Task_review_changes"],
+                   {"change_decision": "not_meeting_standard", "change_opinion": "重组后不再符合省级标准。"}, LANZHOU)
+    assert status_of(designation_id) == "listed"
+    world.complete(tasks(case.id)["Task_provincial_decision"], PROVINCE_REVOKES, PROVINCE)
+    assert status_of(designation_id) == "revoked" and org_name() == "兰州绿源制造有限公司"
+
+
+def provincial_round(world, decide=None):
+    """The province's yearly round after a provincial unit's change went up: every city
+    recommends (none a candidate), and the province's table of adjustment opinions is returned."""
+    world.registry.deploy(collect([ROOT / "processes"]))
+    round_case = world.start("provincial_selection", {}, PROVINCE)
+    for city in JURISDICTIONS:
+        world.complete(db.session.scalar(db.select(HumanTask.id).where(
+            HumanTask.instance_id == round_case.id, HumanTask.element == "Task_recommend",
+            HumanTask.jurisdiction == city)), {"units": []}, Actor(f"official-{city}", "municipal", city))
+    return round_case, db.session.get(HumanTask, tasks(round_case.id)["Task_decide_adjustments"])
+
+
+def test_a_provincial_units_change_goes_up_with_the_citys_recommendation_and_the_province_approves(world):
+    designation_id, case = list_unit(world, level="provincial")
+    change_name(world, case.id)
+    world.complete(tasks(case.id)["Task_review_changes"],
+                   {"change_decision": "confirmed", "change_opinion": "更名属实，建议省级予以确认。"}, LANZHOU)
+    round_case, decide = provincial_round(world)
+    assert decide.role == "provincial"
+    [row] = world.read_workflow(round_case.id).get_task_from_id(UUID(decide.id)).data["adjustment_opinions"]
+    assert (row["organisation_name"], row["kind"], row["new_value"], row["city_opinion"]) == (
+        "兰州绿源制造有限公司", "name", "甘肃绿源新材料有限公司", "更名属实，建议省级予以确认。")
+    refused = {"decisions": [{**row, "new_value": "别的名称", "province_decision": "approved", "province_opinion": "同意变更"}]}
+    with pytest.raises(FormInvalid):  # the city's rows are given, not the province's to rewrite
+        world.complete(decide.id, refused, PROVINCE)
+    world.complete(decide.id, {"decisions": [{**row, "province_decision": "approved",
+                                              "province_opinion": "同意变更，予以公布。"}]}, PROVINCE)
+    change = db.session.scalar(db.select(DesignationChange))
+    assert (change.status, change.province_opinion, change.applied, change.round_instance_id) == (
+        "approved", "同意变更，予以公布。", True, round_case.id)
     assert org_name() == "甘肃绿源新材料有限公司"
-    assert db.session.scalar(db.select(DesignationChange)).status == "approved"
+    assert [e.action for e in db.session.get(Designation, designation_id).events] == ["listed", "changed"]
+    # the next round does not take it again
+    next_round = world.start("provincial_selection", {}, PROVINCE)
+    for city in JURISDICTIONS:
+        world.complete(db.session.scalar(db.select(HumanTask.id).where(
+            HumanTask.instance_id == next_round.id, HumanTask.element == "Task_recommend",
+            HumanTask.jurisdiction == city)), {"units": []}, Actor(f"official-{city}", "municipal", city))
+    assert "Task_decide_adjustments" not in tasks(next_round.id)
 
 
-def test_the_province_may_find_a_provincial_unit_no_longer_meets_the_standard(world):
+def test_a_change_the_province_finds_no_longer_meets_the_standard_goes_to_revocation(world):
     designation_id, case = list_unit(world, level="provincial")
     change_name(world, case.id)
     world.complete(tasks(case.id)["Task_review_changes"],
                    {"change_decision": "confirmed", "change_opinion": "更名属实。"}, LANZHOU)
-    world.complete(tasks(case.id)["Task_province_decides_change"],
-                   {"province_decision": "not_meeting_standard", "province_opinion": "重组后不再符合省级标准。"}, PROVINCE)
-    assert status_of(designation_id) == "revoked" and org_name() == "兰州绿源制造有限公司"
+    round_case, decide = provincial_round(world)
+    [row] = world.read_workflow(round_case.id).get_task_from_id(UUID(decide.id)).data["adjustment_opinions"]
+    world.complete(decide.id, {"decisions": [{**row, "province_decision": "not_meeting_standard",
+                                              "province_opinion": "重组后主要产品已变，不再符合省级标准。"}]}, PROVINCE)
+    assert status_of(designation_id) == "listed" and org_name() == "兰州绿源制造有限公司"
+    revocation = db.session.scalar(db.select(ProcessInstance).where(ProcessInstance.process_id == "revocation"))
+    assert revocation.jurisdiction == "620100" and revocation.data["ground"] == "no_longer_meets_standard"
+    world.complete(tasks(revocation.id)["Task_provincial_decision"], PROVINCE_REVOKES, PROVINCE)
+    designation = db.session.get(Designation, designation_id)
+    assert designation.status == "revoked" and designation.end_reason.startswith("第二十二条")
+    assert designation.end_reason.endswith("重组后主要产品已变，不再符合省级标准。")
 
 
 def test_a_national_units_change_is_recorded_as_passed_to_miit(world):
@@ -442,12 +559,16 @@ INCIDENT = {"kind": "production_safety", "severity": "serious", "occurred_on": "
 def test_a_major_accident_revokes_at_once(world):
     designation_id, case = list_unit(world)
     clock.current().set(at("2026-06-05T10:00:00+08:00"))
-    done = world.send_message(case.id, "incident_report", INCIDENT, LANZHOU)
+    world.send_message(case.id, "incident_report", INCIDENT, LANZHOU)
+    assert db.session.scalar(db.select(IncidentReport)).revokes is True
+    proposal = db.session.get(HumanTask, tasks(case.id)["Task_city_proposal"])
+    assert proposal.due_at == at("2026-06-09T00:00:00+08:00")  # "at once": by the end of the next working day
+    done = world.complete(proposal.id, {**CITY_REVOKES, "facts": INCIDENT["description"]}, LANZHOU)
     assert done.status == "completed"
     designation = db.session.get(Designation, designation_id)
     assert designation.status == "revoked" and designation.ended_on.isoformat() == "2026-06-05"
-    assert "重大及以上安全生产或质量事故" in designation.end_reason
-    assert db.session.scalar(db.select(IncidentReport)).revokes is True
+    assert designation.end_reason == f"第二十一条第二款：发生重大及以上生产安全和质量事故、Ⅱ级（重大）及以上突发环境污染事件：{INCIDENT['description']}"
+    assert db.session.scalar(db.select(RevocationAnnouncement)).public_on.isoformat() == "2026-06-05"  # announced at once
     db.session.commit()  # a fresh snapshot: other sessions (the sweep's) may have written
     assert db.session.get(ProcessInstance, case.id).next_timer_at is None  # no filing year waits any more
 
@@ -459,7 +580,26 @@ def test_a_major_accident_revokes_at_once(world):
 def test_which_incidents_revoke_at_once(world, kind, severity, revokes):
     designation_id, case = list_unit(world)
     world.send_message(case.id, "incident_report", {**INCIDENT, "kind": kind, "severity": severity}, LANZHOU)
-    assert status_of(designation_id) == ("revoked" if revokes else "listed")
+    assert ("Task_city_proposal" in tasks(case.id)) is revokes
+
+
+def test_a_major_accident_at_a_provincial_unit_is_decided_by_the_province_within_two_working_days(world):
+    designation_id, case = list_unit(world, level="provincial")
+    clock.current().set(at("2026-06-05T10:00:00+08:00"))  # a Friday
+    world.send_message(case.id, "incident_report", INCIDENT, LANZHOU)
+    decision = db.session.get(HumanTask, tasks(case.id)["Task_provincial_decision"])
+    assert decision.due_at == at("2026-06-10T00:00:00+08:00")  # two working days: the weekend does not count
+    world.complete(decision.id, PROVINCE_REVOKES, PROVINCE)
+    assert status_of(designation_id) == "revoked"
+
+
+def test_an_incident_the_province_does_not_revoke_for_leaves_the_case_listening(world):
+    designation_id, case = list_unit(world, level="provincial")
+    world.send_message(case.id, "incident_report", INCIDENT, LANZHOU)
+    world.complete(tasks(case.id)["Task_provincial_decision"], PROVINCE_KEEPS, PROVINCE)
+    assert status_of(designation_id) == "listed" and tasks(case.id) == {}
+    world.send_message(case.id, "incident_report", INCIDENT, LANZHOU)  # the next report is heard
+    assert "Task_provincial_decision" in tasks(case.id)
 
 
 def test_a_minor_incident_is_recorded_for_the_annual_review_and_the_case_goes_on(world):
@@ -486,6 +626,7 @@ def test_only_the_city_reports_an_incident(world):
 def test_an_ended_case_takes_no_incident(world):
     designation_id, case = list_unit(world)
     world.send_message(case.id, "incident_report", INCIDENT, LANZHOU)
+    world.complete(tasks(case.id)["Task_city_proposal"], CITY_REVOKES, LANZHOU)
     with pytest.raises(Conflict):
         world.send_message(case.id, "incident_report", INCIDENT, LANZHOU)
 

@@ -3,12 +3,14 @@ a city reports into its own designations' lifecycle cases only."""
 from __future__ import annotations
 
 from conftest import ROOT
-from test_lifecycle import INCIDENT, MODELS, list_unit
+from test_lifecycle import CITY_REVOKES, INCIDENT, MODELS, list_unit
 from webclient import csrf_token, sign_in
 
 from engine.db import db
 from engine.green.lifecycle import IncidentReport
 from engine.green.models import Designation
+from engine.models import HumanTask
+from engine.runtime import Actor
 from web.users import add_user
 
 
@@ -43,10 +45,17 @@ def test_a_city_reports_a_major_accident_and_the_designation_is_revoked_and_anno
 
     r = report(lanzhou, designation_id, **INCIDENT)
     assert r.status_code == 303
+    after = lanzhou.get(r.headers["Location"]).get_data(as_text=True)
+    assert "已转入取消资格程序" in after and 'id="report-incident"' not in after  # one revocation at a time
+    # a municipal unit: the city's own decision, in its inbox, due by the end of the next working day
+    inbox = lanzhou.get("/inbox/").get_data(as_text=True)
+    assert "市级提出取消建议" in inbox and f'href="/cases/{case.id}"' in inbox
+    db.session.commit()  # a fresh snapshot: the report was another session's
+    proposal = db.session.scalar(db.select(HumanTask).where(HumanTask.instance_id == case.id,
+                                                            HumanTask.element == "Task_city_proposal"))
+    runtime.complete(proposal.id, {**CITY_REVOKES, "facts": INCIDENT["description"]}, Actor("lz", "municipal", "620100"))
     db.session.commit()
     assert db.session.get(Designation, designation_id).status == "revoked"
-    after = lanzhou.get(r.headers["Location"]).get_data(as_text=True)
-    assert "立即撤销并公告" in after and 'id="report-incident"' not in after
     public = app.test_client().get("/public/revocations").get_data(as_text=True)
     assert "兰州绿源制造有限公司" in public and 'data-ground="major_incident"' in public  # announced at once
     assert db.session.scalar(db.select(IncidentReport)).reported_by == "lz"

@@ -78,8 +78,9 @@ def show(designation_id):
 
 
 def _may_report(d: Designation, case) -> bool:
+    # not while a revocation the last report started is being decided: the case listens again after it
     return (current_user.role in REPORTERS and d.status == "listed" and case is not None
-            and case.status in ("running", "waiting"))
+            and case.status in ("running", "waiting") and runtime().awaits_message(case.id, MESSAGE))
 
 
 @bp.route("/registry/<int:designation_id>/incident", methods=["GET", "POST"])
@@ -113,8 +114,9 @@ def report(designation_id):
             errors = {"$": [exc.message]}
         else:
             db.session.commit()
-            revoked = db.session.get(Designation, d.id).status == "revoked"
-            flash(_("已报告。称号已依第二十一条末款立即撤销并公告。") if revoked
+            revokes = db.session.scalar(db.select(IncidentReport.revokes).where(IncidentReport.designation_id == d.id)
+                                        .order_by(IncidentReport.id.desc()).limit(1))
+            flash(_("已报告。依第二十一条末款应立即撤销称号，已转入取消资格程序，由认定该称号的一级决定后公告。") if revokes
                   else _("已报告。事故已记录在案，供年度复核。"), "info")
             return redirect(url_for(".show", designation_id=d.id), 303)
     return render_template("incident_report.html", d=d, org=org, case=case,

@@ -1,9 +1,7 @@
 """Service operations on designations, called from the diagrams' service tasks."""
 from __future__ import annotations
 
-from datetime import date
-
-from engine import clock, decisions, services
+from engine import clock, services
 from engine.db import db
 from engine.services import ServiceError, StepContext
 
@@ -90,9 +88,6 @@ def end_designation(params: dict, step: StepContext) -> dict:
     reason = params.get("reason")
     if not reason:
         raise ServiceError("give the reason (the facts found)")
-    if params.get("ground") and not params.get("article"):
-        params = _ground_rules(params, step)
-        status = params["status"]
     record = announce(designation, params, status, step)
     end_reason = f"{record.article}：{reason}"
     designation.status, designation.ended_on, designation.end_reason = status, clock.now().date(), end_reason
@@ -101,22 +96,6 @@ def end_designation(params: dict, step: StepContext) -> dict:
     return {"designation_id": designation.id, "status": status, "ended_on": designation.ended_on.isoformat(),
             "ground": record.ground, "public_on": record.public_on.isoformat(),
             "bars_reapplication": record.bars_reapplication}
-
-
-def _ground_rules(params: dict, step: StepContext) -> dict:
-    """A diagram that names only the ground (the lifecycle's missed filing, a
-    change no longer meeting the standard, an incident) gets what the ground
-    entails from the ground table deployed with its version; an announcement made
-    with the year's publication is dated 31 December unless the diagram says when."""
-    rules = decisions.decide(step.version_id, "revocation_grounds", {"ground": params["ground"]})
-    if not rules.get("article"):
-        raise ServiceError(f"the ground table has no row for {params['ground']!r}")
-    today = clock.now().date()
-    public_on = params.get("public_on") or (today if rules["announcement"] == "immediate"
-                                            else date(today.year, 12, 31)).isoformat()
-    return {**params, "article": rules["article"], "announcement": rules["announcement"],
-            "bars_reapplication": rules["bars_reapplication"], "status": params.get("status") or rules["end_status"],
-            "public_on": public_on}
 
 
 def register() -> None:

@@ -107,8 +107,9 @@ class OnsiteReview(db.Model):
 
 class DesignationChange(db.Model):
     """A change declared in the table (Art 22) and what became of it: the city's
-    confirmation and adjustment opinion (调整意见), which the provincial round reads
-    for provincial and national units, and the province's decision on a provincial one.
+    confirmation and adjustment opinion (调整意见), which goes up with the city's
+    yearly recommendation for a provincial unit, and the province's decision on it
+    in that year's provincial round.
     status: confirmed (municipal) | pending_province | approved | passed_to_miit | not_meeting_standard."""
 
     __tablename__ = "designation_change"
@@ -125,6 +126,8 @@ class DesignationChange(db.Model):
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(Aware())
     instance_id: Mapped[int | None] = mapped_column(Integer)
+    # the provincial round (its case) the city's adjustment opinion went up with, and which decided it
+    round_instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class IncidentReport(db.Model):
@@ -332,19 +335,6 @@ def record_change_review(params: dict, step: StepContext) -> dict:
     return {"status": status, "kinds": [c.kind for c in changes]}
 
 
-def record_province_change_decision(params: dict, step: StepContext) -> dict:
-    designation, year = _designation(params), _year(params)
-    decision, opinion = params.get("decision"), (params.get("opinion") or "").strip()
-    if decision not in ("approved", "not_meeting_standard"):
-        raise ServiceError(f"decision {decision!r} is neither approved nor not_meeting_standard")
-    changes = _changes(designation.id, year, "pending_province")
-    if not changes:
-        raise ServiceError(f"no change of designation {designation.id} in {year} waits for the province")
-    for change in changes:
-        change.status, change.province_opinion, change.updated_at = decision, opinion or None, clock.now()
-    return {"status": decision}
-
-
 def apply_name_change(params: dict, step: StepContext) -> dict:
     """A confirmed change of name becomes the organisation's name; every change
     confirmed this year enters the designation's history."""
@@ -352,18 +342,90 @@ def apply_name_change(params: dict, step: StepContext) -> dict:
     org = db.session.get(Organisation, designation.organisation_id)
     renamed = None
     for change in _changes(designation.id, year):
-        if change.applied or change.status not in ("confirmed", "approved", "passed_to_miit"):
-            continue
-        label = CHANGE_KINDS[change.kind][0]
-        if change.kind == "name":
-            renamed = f"{org.name} → {change.new_value}"
-            org.name = change.new_value
-        change.applied, change.updated_at = True, clock.now()
-        db.session.add(DesignationEvent(
-            designation_id=designation.id, at=clock.now(), action="changed",
-            reason=f"第二十二条 {label}变更：{renamed if change.kind == 'name' else change.new_value}"
-                   f"（{change.city_opinion or ''}）", instance_id=step.instance_id, actor=step.actor))
+        if not change.applied and change.status in ("confirmed", "approved", "passed_to_miit"):
+            renamed = _apply(change, designation, org, step) or renamed
     return {"renamed": renamed, "organisation_name": org.name}
+
+
+def _apply(change: DesignationChange, designation: Designation, org: Organisation, step: StepContext) -> str | None:
+    """Make one confirmed change the record's (a new name becomes the organisation's) and
+    enter it in the designation's history; returns "old → new" for a change of name."""
+    label = CHANGE_KINDS[change.kind][0]
+    renamed = None
+    if change.kind == "name":
+        renamed = f"{org.name} → {change.new_value}"
+        org.name = change.new_value
+    change.applied, change.updated_at = True, clock.now()
+    opinion = change.province_opinion or change.city_opinion or ""
+    db.session.add(DesignationEvent(
+        designation_id=designation.id, at=clock.now(), action="changed",
+        reason=f"第二十二条 {label}变更：{renamed if change.kind == 'name' else change.new_value}（{opinion}）",
+        instance_id=step.instance_id, actor=step.actor))
+    return renamed
+
+
+# --------------------------------------------------------------------------- the provincial round (Art 22)
+def adjustment_opinions(params: dict, step: StepContext) -> list[dict]:
+    """The cities' adjustment opinions on provincial units that go up with their yearly
+    recommendations: every change the cities have confirmed and no earlier round
+    took. The round that takes them decides them; one row each for its table."""
+    changes = db.session.scalars(db.select(DesignationChange).where(
+        DesignationChange.status == "pending_province", DesignationChange.round_instance_id.is_(None))
+        .order_by(DesignationChange.id)).all()
+    rows = []
+    for change in changes:
+        change.round_instance_id = step.instance_id
+        designation = db.session.get(Designation, change.designation_id)
+        rows.append({
+            "change_id": change.id, "designation_id": designation.id,
+            "organisation_name": designation.organisation.name, "jurisdiction": designation.jurisdiction,
+            "kind": change.kind, "old_value": change.old_value or "", "new_value": change.new_value,
+            "explanation": change.explanation or "", "city_opinion": change.city_opinion or "",
+        })
+    return rows
+
+
+def decide_adjustments(params: dict, step: StepContext) -> dict:
+    """The province's decision on each adjustment opinion of its round (Art 22: 省工信厅审定并公布):
+    an approved change is applied and enters the designation's history; a unit that no
+    longer meets the standard goes to the revocation procedure, once however many of its
+    changes were refused."""
+    decisions = params.get("decisions")
+    if not isinstance(decisions, list):
+        raise ServiceError("the province's decisions are missing")
+    taken = {c.id: c for c in db.session.scalars(db.select(DesignationChange).where(
+        DesignationChange.round_instance_id == step.instance_id, DesignationChange.status == "pending_province"))}
+    by_id = {}
+    for row in decisions:
+        change = taken.get(row.get("change_id") if isinstance(row, dict) else None)
+        if change is None:
+            raise ServiceError(f"change {row.get('change_id') if isinstance(row, dict) else row!r} "
+                               "does not wait for this round's decision")
+        if row.get("province_decision") not in ("approved", "not_meeting_standard"):
+            raise ServiceError(f"decision {row.get('province_decision')!r} is neither approved nor not_meeting_standard")
+        by_id[change.id] = row
+    if set(by_id) != set(taken):
+        raise ServiceError(f"decide every change of the round: {sorted(set(taken) - set(by_id))} undecided")
+    approved, revoking = 0, {}
+    for change_id, row in sorted(by_id.items()):
+        change = taken[change_id]
+        change.status, change.updated_at = row["province_decision"], clock.now()
+        change.province_opinion = (row.get("province_opinion") or "").strip() or None
+        designation = db.session.get(Designation, change.designation_id)
+        if change.status == "approved" and designation.status == "listed":
+            _apply(change, designation, designation.organisation, step)
+            approved += 1
+        elif change.status == "not_meeting_standard":
+            revoking.setdefault(designation.id, (designation, change))
+    for designation, change in revoking.values():
+        if designation.status != "listed":
+            continue  # ended meanwhile in another procedure
+        outbox.request_start("revocation", {
+            "designation_id": designation.id, "ground": "no_longer_meets_standard", "proposal_made": True,
+            "facts": change.province_opinion or change.city_opinion or "变更后不再符合相关标准",
+        }, key=f"revocation:art22:{designation.id}:{change.year}", jurisdiction=designation.jurisdiction,
+            requested_by=step.instance_id)
+    return {"approved": approved, "revocations": sorted(revoking)}
 
 
 INCIDENT_KINDS = ("production_safety", "quality", "environmental")
@@ -403,7 +465,8 @@ def register() -> None:
         "lifecycle.filing_state": filing_state,
         "lifecycle.record_onsite_review": record_onsite_review,
         "lifecycle.record_change_review": record_change_review,
-        "lifecycle.record_province_change_decision": record_province_change_decision,
+        "lifecycle.adjustment_opinions": adjustment_opinions,
+        "lifecycle.decide_adjustments": decide_adjustments,
         "lifecycle.apply_change": apply_name_change,
         "lifecycle.record_incident": record_incident,
     })
