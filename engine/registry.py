@@ -674,6 +674,15 @@ class Registry:
             raise UnknownProcess(process_id)
         return head.version_id
 
+    def process_name(self, process_id: str, version_id: str | None = None) -> str:
+        """What people call a process: its name in the diagram of a version (by default the one
+        new cases start on), else its id."""
+        try:
+            spec = self.load(version_id or self.latest_version_for(process_id)).specs.get(process_id)
+        except UnknownProcess:
+            spec = None
+        return (spec.description if spec is not None else None) or process_id
+
     def load(self, version_id: str) -> LoadedVersion:
         with self._lock:
             loaded = self._loaded.get(version_id)

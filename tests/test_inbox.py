@@ -37,3 +37,15 @@ def test_the_inbox_filters_by_unit_type_and_level(client, runtime):
     provincial_task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == provincial.id))
     page = client.get("/inbox/?tab=role&level=provincial").get_data(as_text=True)
     assert provincial_task in page and factory not in page
+
+
+def test_the_inbox_names_each_tasks_procedure_as_the_diagram_does(client, runtime):
+    deploy(runtime)
+    in_review(runtime, "green_factory")
+    add_user("lz", "municipal", "620100", password="correct-horse")
+    sign_in(client, "lz")
+    page = client.get("/inbox/?tab=role").get_data(as_text=True)
+    name = runtime.registry.process_name("municipal_creation")
+    assert name.startswith("市级绿色制造单位")  # the diagram's name, not its id
+    assert f'<span class="muted">{name}</span>' in page  # the task's row
+    assert f'<option value="municipal_creation" >{name}</option>' in page  # the procedure filter

@@ -79,11 +79,6 @@ def _active_counts(process_id: str | None = None) -> dict:
     return {(p, v): n for p, v, n in db.session.execute(q)}
 
 
-def _process_name(process_id: str, version_id: str) -> str:
-    spec = api.runtime().registry.load(version_id).specs.get(process_id)
-    return (spec.description if spec is not None else None) or process_id
-
-
 @bp.get("/migrations/")
 def index():
     """The processes, with how many live cases run on versions older than the current one."""
@@ -92,7 +87,7 @@ def index():
     rows = []
     for head in heads:
         live = {v: n for (p, v), n in counts.items() if p == head.process_id}
-        rows.append({"process_id": head.process_id, "name": _process_name(head.process_id, head.version_id),
+        rows.append({"process_id": head.process_id, "name": api.runtime().registry.process_name(head.process_id, head.version_id),
                      "versions": len(case_migration.versions_of(head.process_id)),
                      "on_head": live.get(head.version_id, 0),
                      "on_older": sum(n for v, n in live.items() if v != head.version_id)})
@@ -128,7 +123,7 @@ def plan(process_id):
         except EngineError as exc:
             error = exc.message
     return render_template("case_migration/plan.html", process_id=process_id,
-                           process_name=_process_name(process_id, head.version_id), head=head, versions=versions,
+                           process_name=api.runtime().registry.process_name(process_id, head.version_id), head=head, versions=versions,
                            live=live, source=chosen[0], target=chosen[1], report=report, error=error,
                            outcomes=OUTCOMES, reason_text=reason_text, statuses=STATUS)
 
@@ -151,7 +146,7 @@ def run(process_id):
             error = exc.message
     status = 200 if report is not None else 400
     return render_template("case_migration/result.html", process_id=process_id,
-                           process_name=_process_name(process_id, head.version_id), versions=versions,
+                           process_name=api.runtime().registry.process_name(process_id, head.version_id), versions=versions,
                            source=source, target=target, report=report, error=error,
                            outcomes=OUTCOMES, reason_text=reason_text, statuses=STATUS), status
 

@@ -77,11 +77,6 @@ def element_names(case: ProcessInstance) -> dict[str, str]:
             for spec in specs for ts in spec.task_specs.values() if getattr(ts, "bpmn_id", None)}
 
 
-def process_name(case: ProcessInstance) -> str:
-    spec = runtime().registry.load(case.version_id).specs[case.process_id]
-    return spec.description or case.process_id
-
-
 def field_labels(case: ProcessInstance) -> tuple[dict[str, str], dict[str, dict]]:
     """The titles the version's forms give their fields and choices, to show the case data readably."""
     labels: dict[str, str] = {}
@@ -166,7 +161,8 @@ def new():
 def show(instance_id):
     case = visible_case(instance_id)
     names = element_names(case)
-    names.setdefault(case.process_id, process_name(case))  # a case's start is recorded against its process
+    process_name = runtime().registry.process_name(case.process_id, case.version_id)
+    names.setdefault(case.process_id, process_name)  # a case's start is recorded against its process
     events = db.session.scalars(db.select(AuditEvent).where(AuditEvent.instance_id == case.id)
                                 .order_by(AuditEvent.seq)).all()
     tasks = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id)
@@ -175,7 +171,7 @@ def show(instance_id):
     files = db.session.scalars(db.select(Attachment).where(Attachment.instance_id == case.id)
                                .order_by(Attachment.id)).all()
     return render_template(
-        "case.html", case=case, process_name=process_name(case), names=names, events=events, tasks=tasks,
+        "case.html", case=case, process_name=process_name, names=names, events=events, tasks=tasks,
         now=clock.now(), status_label=STATUS.get(case.status, case.status), actions=ACTIONS,
         data=case.data or {}, labels=labels, choices=choices, files=files,
     )

@@ -68,9 +68,10 @@ def index():
             User.role == actor.role, User.jurisdiction.is_(actor.jurisdiction) if actor.jurisdiction is None
             else User.jurisdiction == actor.jurisdiction, User.name != actor.name).order_by(User.name)).all()
     processes = db.session.scalars(db.select(HumanTask.process_id).where(or_(*tabs.values())).distinct()).all()
+    process_names = {p: runtime().registry.process_name(p) for p in {*processes, *(t.process_id for t in rows)}}
     return render_template("inbox.html", tab=tab, tasks=rows, counts=counts, page=page,
                            pages=max((total + PAGE - 1) // PAGE, 1), total=total, now=now, soon=now + SOON,
-                           colleagues=colleagues, processes=sorted(processes), cities=JURISDICTIONS,
+                           colleagues=colleagues, processes=sorted(processes), process_names=process_names, cities=JURISDICTIONS,
                            unit_types=UNIT_TYPES, levels=LEVELS,
                            party=actor.role in runtime().party_roles, args=request.args)
 

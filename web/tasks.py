@@ -216,7 +216,6 @@ def _save_draft(task: HumanTask, actor, values: dict, upload_errors: dict | None
 def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
     _show_files(form, case)
     spec = _spec(version, case.process_id, task.element)
-    process = version.specs.get(case.process_id)
     events = db.session.scalars(
         db.select(AuditEvent).where(AuditEvent.instance_id == case.id).order_by(AuditEvent.seq)).all()
     names = dict(db.session.execute(db.select(User.name, User.display_name).where(
@@ -229,7 +228,7 @@ def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
     now = clock.now()
     return render_template(
         "task.html", task=task, case=case, form=form, draft=draft, history=history,
-        process_name=(process.description if process is not None else None) or case.process_id,
+        process_name=runtime().registry.process_name(case.process_id, case.version_id),
         instructions=getattr(spec, "documentation", None) or "",
         overdue=bool(task.due_at and task.due_at < now),
         objections=db.session.scalars(db.select(Objection).join(PublicNotice).where(
