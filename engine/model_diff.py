@@ -5,7 +5,9 @@ layout excluded) is compared by its own content: its attributes and the
 text and attributes of its id-less descendants (a timer's expression, a
 task's extension properties, a decision cell's text). A child with an id of
 its own is compared on its own, so a changed task inside a subprocess marks
-the task, not the subprocess. Moving a shape only is not a change of the
+the task, not the subprocess; but what is inside an element's extensionElements
+is that element's, whatever ids it carries (a service task's parameter is named
+by its id), so a changed notice length marks the service task that has it. Moving a shape only is not a change of the
 procedure and is not reported; form files are compared whole.
 """
 from __future__ import annotations
@@ -75,8 +77,13 @@ def _folded(el) -> bool:
     return local.endswith("EventDefinition") or local.endswith("LoopCharacteristics")
 
 
+def _extension(el) -> bool:
+    """Inside an element's extensionElements: the element's own settings, not an element on the canvas."""
+    return any(etree.QName(a).localname == "extensionElements" for a in el.iterancestors())
+
+
 def _own(el) -> bool:
-    return bool(el.get("id")) and not _folded(el)
+    return bool(el.get("id")) and not _folded(el) and not _extension(el)
 
 
 def _is_layout(el) -> bool:
@@ -131,7 +138,7 @@ def elements(content: bytes | str) -> dict[str, tuple[str, str | None, dict]]:
         if any(_is_layout(a) for a in el.iterancestors()):
             continue
         eid = el.get("id")
-        if eid and not _folded(el):
+        if _own(el):
             found[eid] = (etree.QName(el).localname, el.get("name"), _facts(el))
     return found
 
