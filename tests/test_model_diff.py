@@ -56,6 +56,19 @@ def test_moving_a_shape_is_not_a_change_of_the_procedure():
     assert diff_files("p.bpmn", NOTICE, moved) == []
 
 
+def test_a_flow_deleted_and_restored_at_the_end_of_its_gateways_list_is_no_change():
+    # bpmn-js undoes a deleted flow by adding it back last among the gateway's outgoing flows
+    restored = NOTICE.replace("<bpmn:outgoing>Flow_to_notice</bpmn:outgoing>\n      <bpmn:outgoing>Flow_none_passed",
+                              "<bpmn:outgoing>Flow_none_passed</bpmn:outgoing>\n      <bpmn:outgoing>Flow_to_notice")
+    assert restored != NOTICE
+    assert diff_files("p.bpmn", NOTICE, restored) == []
+    rerouted = NOTICE.replace("<bpmn:outgoing>Flow_none_passed</bpmn:outgoing>", "")
+    [change] = diff_files("p.bpmn", NOTICE, rerouted)
+    assert change.element == "Gateway_any_passed"
+    assert change.details == [{"what": "outgoing", "before": "Flow_none_passed, Flow_to_notice",
+                               "after": "Flow_to_notice"}]
+
+
 def test_a_changed_time_limit_property_names_the_property():
     shorter = NOTICE.replace("end_of_day(working_days_after(today(), 15))", "end_of_day(working_days_after(today(), 10))")
     [change] = diff_files("p.bpmn", NOTICE, shorter)
