@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from conftest import MODELS
+from conftest import MODELS, ROOT
+from creation import deploy
 
 from engine import clock
 from engine.db import db
+from engine.model_diff import diff_files
 from engine.models import PendingTimer, ProcessInstance
 from engine.runtime import Actor
 from web.users import add_user
@@ -128,9 +130,27 @@ def test_an_analyst_lengthens_the_public_notice_in_the_modeler(page, live_server
     assert page.errors == []
 
 
-def test_an_analyst_raises_an_award_in_a_decision_table(page, live_server, runtime, screenshot):
-    from conftest import ROOT
+def test_every_procedure_comes_out_of_the_modeler_as_it_went_in(page, live_server, runtime):
+    """Opening a procedure in the modeler and saving it changes nothing the engine reads, so a
+    deployment changes only what the analyst changed (the loops' collections are kept, too)."""
+    version, _ = deploy(runtime)
+    add_user("ana", "analyst", password=PASSWORD)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "ana")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/inbox/**")
+    procedures = sorted((ROOT / "processes").glob("*.bpmn"))
+    assert len(procedures) > 5
+    for path in procedures:
+        page.goto(f"{live_server}/models/versions/{version.id}/edit/{path.name}")
+        page.wait_for_selector("#modeler[data-state=ready] .djs-container svg")
+        saved = page.evaluate("() => window.greenLadderModeler.saveXML().then(r => r.xml)")
+        assert diff_files(path.name, path.read_bytes(), saved) == [], path.name
+    assert page.errors == []
 
+
+def test_an_analyst_raises_an_award_in_a_decision_table(page, live_server, runtime, screenshot):
     from engine.registry import collect
 
     conformance = ROOT / "tests" / "conformance"
