@@ -5,8 +5,12 @@ layout excluded) is compared by its own content: its attributes and the
 text and attributes of its id-less descendants (a timer's expression, a
 task's extension properties, a decision cell's text). A child with an id of
 its own is compared on its own, so a changed task inside a subprocess marks
-the task, not the subprocess. Moving a shape only is not a change of the
-procedure and is not reported; form files are compared whole.
+the task, not the subprocess; but what is inside an element's
+extensionElements is that element's, whatever ids it carries (a service
+task's parameter is named by its id), so a changed notice length marks the
+service task that has it. An element's incoming and outgoing flows are
+compared as a set. Moving a shape only is not a change of the procedure and
+is not reported; form files are compared whole.
 """
 from __future__ import annotations
 
@@ -62,6 +66,11 @@ _DEFAULTS = {
 }
 
 
+# An element's incoming and outgoing flows are a set: the engine follows each flow's sourceRef and
+# targetRef, not this list's order, and a flow deleted and then restored comes back at its end.
+_FLOW_LISTS = ("incoming", "outgoing")
+
+
 def _short(qname: str) -> str:
     q = etree.QName(qname)
     prefix = _PREFIXES.get(q.namespace or "")
@@ -75,8 +84,13 @@ def _folded(el) -> bool:
     return local.endswith("EventDefinition") or local.endswith("LoopCharacteristics")
 
 
+def _extension(el) -> bool:
+    """Inside an element's extensionElements: the element's own settings, not an element on the canvas."""
+    return any(etree.QName(a).localname == "extensionElements" for a in el.iterancestors())
+
+
 def _own(el) -> bool:
-    return bool(el.get("id")) and not _folded(el)
+    return bool(el.get("id")) and not _folded(el) and not _extension(el)
 
 
 def _is_layout(el) -> bool:
@@ -100,6 +114,8 @@ def _facts(el) -> dict[str, str]:
             if not isinstance(child.tag, str) or _is_layout(child) or _own(child):
                 continue
             tag = _short(child.tag)
+            if not path and tag in _FLOW_LISTS:
+                continue  # told as a set, below
             # properties are told apart by their name, not their position
             key = child.get("name") or (None if _folded(child) else child.get("id"))
             if key:
@@ -117,6 +133,10 @@ def _facts(el) -> dict[str, str]:
             walk(child, here)
 
     walk(el, "")
+    for tag in _FLOW_LISTS:
+        flows = sorted((c.text or "").strip() for c in el if isinstance(c.tag, str) and _short(c.tag) == tag)
+        if flows:
+            facts[tag] = ", ".join(flows)
     return facts
 
 
@@ -131,7 +151,7 @@ def elements(content: bytes | str) -> dict[str, tuple[str, str | None, dict]]:
         if any(_is_layout(a) for a in el.iterancestors()):
             continue
         eid = el.get("id")
-        if eid and not _folded(el):
+        if _own(el):
             found[eid] = (etree.QName(el).localname, el.get("name"), _facts(el))
     return found
 

@@ -91,6 +91,12 @@ def _processes_in(content: bytes) -> list[tuple[str, str]]:
             for p in root.iterfind("b:process", ns)]
 
 
+def processes_of(version_id: str, file_name: str) -> list[str]:
+    """The processes one file of a version defines, in file order (none for a decision table)."""
+    content = files_of(version_id).get(file_name) if file_name.endswith(".bpmn") else None
+    return [pid for pid, _ in _processes_in(content)] if content else []
+
+
 def file_defining(files: dict[str, bytes], process_id: str) -> str | None:
     for name, content in sorted(files.items()):
         if name.endswith(".bpmn") and f'id="{process_id}"'.encode() in content:

@@ -1,67 +1,81 @@
 """The diff between two versions (版本差异): what an analyst sees as added, removed, changed."""
 from __future__ import annotations
 
-from conftest import MODELS, ROOT
+from conftest import ROOT
 
 from engine.model_diff import diff_files, diff_versions
 
-NOTICE = (MODELS / "modeler_public_notice.bpmn").read_text(encoding="utf-8")
+NOTICE = (ROOT / "processes" / "provincial_selection.bpmn").read_text(encoding="utf-8")
 DMN = (ROOT / "tests" / "conformance" / "award_by_level.dmn").read_text(encoding="utf-8")
+FIVE = '<spiffworkflow:parameter id="working_days" type="int" value="5" />'
+TEN = FIVE.replace('value="5"', 'value="10"')
 
 
 def by_element(changes):
     return {c.element: c for c in changes}
 
 
-def test_a_changed_notice_length_is_one_change_of_the_timer_with_before_and_after():
-    longer = NOTICE.replace("working_days_after(notice_published, 5)", "working_days_after(notice_published, 10)")
-    changes = diff_files("n.bpmn", NOTICE, longer)
-    assert len(changes) == 1
-    change = changes[0]
-    assert (change.element, change.change, change.kind) == ("Timer_notice_period", "changed", "intermediateCatchEvent")
-    assert change.name == "公示期满 Notice period over"
+def test_a_changed_notice_length_is_one_change_of_the_service_task_with_before_and_after():
+    # the parameter has an id of its own, yet it is the service task's setting: the task is what changed
+    [change] = diff_files("p.bpmn", NOTICE, NOTICE.replace(FIVE, TEN))
+    assert (change.element, change.change, change.kind) == ("Service_publish_notice", "changed", "serviceTask")
+    assert change.name == "网上公示 Public notice"
+    assert change.details == [{
+        "what": "extensionElements/spiffworkflow:serviceTaskOperator[notice.publish]/spiffworkflow:parameters"
+                "/spiffworkflow:parameter[working_days]@value", "before": "5", "after": "10"}]
 
 
-def test_the_expression_is_reported_with_its_old_and_new_text():
-    longer = NOTICE.replace("working_days_after(notice_published, 5)", "working_days_after(notice_published, 10)")
-    [change] = diff_files("n.bpmn", NOTICE, longer)
-    assert {"what": "timerEventDefinition/timeDate", "before": "end_of_day(working_days_after(notice_published, 5))",
-            "after": "end_of_day(working_days_after(notice_published, 10))"} in change.details
+def test_a_changed_timer_expression_is_a_change_of_its_event():
+    later = NOTICE.replace('notice["ends_at"]', 'notice["ends_at"] + timedelta(days=1)')
+    [change] = diff_files("p.bpmn", NOTICE, later)
+    assert (change.element, change.kind, change.name) == ("Timer_notice_ends", "intermediateCatchEvent",
+                                                          "公示期满 Notice period over")
+    assert change.details == [{"what": "timerEventDefinition/timeDate", "before": 'notice["ends_at"]',
+                               "after": 'notice["ends_at"] + timedelta(days=1)'}]
 
 
 def test_a_step_added_with_its_flows_and_one_removed():
     added = NOTICE.replace(
-        '<bpmn:sequenceFlow id="Flow_to_end" sourceRef="Task_list_units" targetRef="End_listed" />',
-        '<bpmn:sequenceFlow id="Flow_to_end" sourceRef="Task_list_units" targetRef="Task_announce" />'
+        '<bpmn:sequenceFlow id="Flow_announced" sourceRef="Service_announce_revocations" targetRef="End_listed" />',
+        '<bpmn:sequenceFlow id="Flow_announced" sourceRef="Service_announce_revocations" targetRef="Task_announce" />'
         '<bpmn:userTask id="Task_announce" name="公告 Announce" />'
-        '<bpmn:sequenceFlow id="Flow_announced" sourceRef="Task_announce" targetRef="End_listed" />')
-    changes = by_element(diff_files("n.bpmn", NOTICE, added))
+        '<bpmn:sequenceFlow id="Flow_after_announcing" sourceRef="Task_announce" targetRef="End_listed" />')
+    changes = by_element(diff_files("p.bpmn", NOTICE, added))
     assert changes["Task_announce"].change == "added" and changes["Task_announce"].name == "公告 Announce"
-    assert changes["Flow_announced"].change == "added"
-    assert changes["Flow_to_end"].change == "changed"
-    assert {"what": "@targetRef", "before": "End_listed", "after": "Task_announce"} in changes["Flow_to_end"].details
-    back = by_element(diff_files("n.bpmn", added, NOTICE))
-    assert back["Task_announce"].change == "removed" and back["Flow_announced"].change == "removed"
+    assert changes["Flow_after_announcing"].change == "added"
+    assert changes["Flow_announced"].change == "changed"
+    assert {"what": "@targetRef", "before": "End_listed", "after": "Task_announce"} in changes["Flow_announced"].details
+    back = by_element(diff_files("p.bpmn", added, NOTICE))
+    assert back["Task_announce"].change == "removed" and back["Flow_after_announcing"].change == "removed"
 
 
 def test_moving_a_shape_is_not_a_change_of_the_procedure():
-    moved = NOTICE.replace('<dc:Bounds x="560" y="120" width="110" height="80" />',
-                           '<dc:Bounds x="580" y="140" width="110" height="80" />')
+    moved = NOTICE.replace('<dc:Bounds x="1640" y="100" width="120" height="80" />',
+                           '<dc:Bounds x="1660" y="120" width="120" height="80" />')
     assert moved != NOTICE
-    assert diff_files("n.bpmn", NOTICE, moved) == []
+    assert diff_files("p.bpmn", NOTICE, moved) == []
+
+
+def test_a_flow_deleted_and_restored_at_the_end_of_its_gateways_list_is_no_change():
+    # bpmn-js undoes a deleted flow by adding it back last among the gateway's outgoing flows
+    restored = NOTICE.replace("<bpmn:outgoing>Flow_to_notice</bpmn:outgoing>\n      <bpmn:outgoing>Flow_none_passed",
+                              "<bpmn:outgoing>Flow_none_passed</bpmn:outgoing>\n      <bpmn:outgoing>Flow_to_notice")
+    assert restored != NOTICE
+    assert diff_files("p.bpmn", NOTICE, restored) == []
+    rerouted = NOTICE.replace("<bpmn:outgoing>Flow_none_passed</bpmn:outgoing>", "")
+    [change] = diff_files("p.bpmn", NOTICE, rerouted)
+    assert change.element == "Gateway_any_passed"
+    assert change.details == [{"what": "outgoing", "before": "Flow_none_passed, Flow_to_notice",
+                               "after": "Flow_to_notice"}]
 
 
 def test_a_changed_time_limit_property_names_the_property():
-    with_limit = NOTICE.replace(
-        '<bpmn:userTask id="Task_list_units" name="列入名单 List the units">',
-        '<bpmn:userTask id="Task_list_units" name="列入名单 List the units"><bpmn:extensionElements>'
-        '<spiffworkflow:properties><spiffworkflow:property name="dueDate" value="working_days_after(today(), 5)" />'
-        '</spiffworkflow:properties></bpmn:extensionElements>')
-    changed = with_limit.replace("working_days_after(today(), 5)", "working_days_after(today(), 3)")
-    [change] = diff_files("n.bpmn", with_limit, changed)
-    assert change.element == "Task_list_units"
+    shorter = NOTICE.replace("end_of_day(working_days_after(today(), 15))", "end_of_day(working_days_after(today(), 10))")
+    [change] = diff_files("p.bpmn", NOTICE, shorter)
+    assert change.element == "Task_investigate"
     assert change.details == [{"what": "extensionElements/spiffworkflow:properties/spiffworkflow:property[dueDate]@value",
-                               "before": "working_days_after(today(), 5)", "after": "working_days_after(today(), 3)"}]
+                               "before": "end_of_day(working_days_after(today(), 15))",
+                               "after": "end_of_day(working_days_after(today(), 10))"}]
 
 
 def test_a_task_changed_inside_a_subprocess_marks_the_task_not_the_subprocess():
@@ -85,7 +99,7 @@ def test_a_decision_cell_changed_and_a_form_file_changed():
 
 
 def test_identical_versions_have_no_changes():
-    assert diff_versions({"n.bpmn": NOTICE.encode()}, {"n.bpmn": NOTICE.encode()}) == []
+    assert diff_versions({"p.bpmn": NOTICE.encode()}, {"p.bpmn": NOTICE.encode()}) == []
 
 
 def test_an_attribute_written_out_at_its_default_value_is_no_change():

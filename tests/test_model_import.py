@@ -3,7 +3,7 @@ this engine cannot run is named with file, line, element and the reason; the sam
 CLI, the API and the modeler's import page."""
 from __future__ import annotations
 
-from conftest import MODELS, upload
+from conftest import MODELS, ROOT, upload
 from lxml import etree
 
 from engine.db import db
@@ -94,10 +94,14 @@ def test_the_cli_check_says_the_same(app):
 
 
 def test_a_disconnected_step_is_an_error_on_that_step(runtime):
-    notice = (MODELS / "modeler_public_notice.bpmn").read_text(encoding="utf-8")
-    broken = notice.replace('<bpmn:sequenceFlow id="Flow_to_listing" sourceRef="Timer_notice_period" '
-                            'targetRef="Task_list_units" />', "")
-    check = runtime.registry.check({"n.bpmn": broken.encode()})
+    files = collect([ROOT / "processes" / "provincial_selection.bpmn", ROOT / "processes" / "art18_exclusions.dmn"])
+    broken = files["provincial_selection.bpmn"].replace(
+        b'<bpmn:sequenceFlow id="Flow_wait_notice" sourceRef="Service_publish_notice" targetRef="Timer_notice_ends" />',
+        b"")
+    assert broken != files["provincial_selection.bpmn"]
+    check = runtime.registry.check({**files, "provincial_selection.bpmn": broken})
     errors = {f.element: f.message for f in check.errors}
-    assert "no sequence flow leads to '列入名单 List the units'" in errors["Task_list_units"]
-    assert any(f.element == "Timer_notice_period" and f.severity == "warning" for f in check.findings)
+    assert list(errors) == ["Timer_notice_ends"]
+    assert "no sequence flow leads to '公示期满 Notice period over'" in errors["Timer_notice_ends"]
+    assert any(f.element == "Service_publish_notice" and f.severity == "warning"
+               and "no sequence flow leaves" in f.message for f in check.findings)

@@ -1,5 +1,7 @@
 """The analysts' modeler (流程建模): validate and deploy an edited file as a new version, what
-new and running cases then run, history, diff, downloads, new processes, DMN edits, imports."""
+new and running cases then run, history, diff, downloads, new processes, DMN edits, imports.
+The file edited is the real provincial round (processes/provincial_selection.bpmn), whose public
+notice (公示, Art 15) runs the number of working days its publishing step is given."""
 from __future__ import annotations
 
 import io
@@ -8,6 +10,7 @@ from datetime import datetime
 
 import pytest
 from conftest import MODELS, ROOT
+from test_provincial_selection import PROVINCE, all_cities_recommend, municipal_unit, review_all
 from webclient import csrf_token, sign_in
 
 from engine import clock, modeling
@@ -17,10 +20,12 @@ from engine.registry import ModelInvalid, collect
 from engine.runtime import Actor
 from web.users import add_user
 
-NOTICE_FILE = "modeler_public_notice.bpmn"
-NOTICE = (MODELS / NOTICE_FILE).read_text(encoding="utf-8")
-FIVE, TEN = "working_days_after(notice_published, 5)", "working_days_after(notice_published, 10)"
-PROVINCE = Actor("prov", "provincial")
+PROCESS, NOTICE_FILE = "provincial_selection", "provincial_selection.bpmn"
+NOTICE = (ROOT / "processes" / NOTICE_FILE).read_text(encoding="utf-8")
+FIVE = '<spiffworkflow:parameter id="working_days" type="int" value="5" />'  # the notice's length
+TEN, SEVEN = FIVE.replace('"5"', '"10"'), FIVE.replace('"5"', '"7"')
+# the flow from the publishing step to the wait for the notice's end
+FLOW_TO_WAIT = '<bpmn:sequenceFlow id="Flow_wait_notice" sourceRef="Service_publish_notice" targetRef="Timer_notice_ends" />'
 ADMIN = Actor("root", "admin")
 CONFORMANCE = ROOT / "tests" / "conformance"
 
@@ -31,54 +36,73 @@ def timer_due(case_id):
 
 @pytest.fixture
 def deployed(runtime):
-    version, _ = runtime.registry.deploy({NOTICE_FILE: NOTICE.encode()}, actor="dev", note="first")
+    """All of processes/ (the round needs its decision tables and the municipal units' procedure)."""
+    version, _ = runtime.registry.deploy(collect([ROOT / "processes"]), actor="dev", note="first")
     return version
 
 
-def test_a_longer_notice_applies_to_cases_started_after_the_deployment_only(runtime, deployed):
-    before = runtime.start("modeler_public_notice", {}, PROVINCE)
-    # 2 March 2026 is a Monday: five working days end with Monday 9 March
-    assert timer_due(before.id) == datetime(2026, 3, 10, 0, 0, tzinfo=clock.SHANGHAI)
+@pytest.fixture
+def units(runtime, deployed):
+    """Municipal units the cities recommend to the provincial round."""
+    return {"lz_a": municipal_unit(runtime, "620100", 1, "兰州甲制造有限公司"),
+            "lz_b": municipal_unit(runtime, "620100", 2, "兰州乙化工有限公司"),
+            "ts_c": municipal_unit(runtime, "620500", 3, "天水丙电器有限公司")}
 
+
+def to_notice(runtime, case, units):
+    """The cities recommend and the experts pass the candidates: the list goes on notice today."""
+    all_cities_recommend(runtime, case, units)
+    review_all(runtime, case)
+
+
+def test_a_longer_notice_applies_to_cases_started_after_the_deployment_only(runtime, deployed, units):
+    before = runtime.start(PROCESS, {}, PROVINCE)
     version, created = modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, TEN),
                                        "ana", "公示期延长为10个工作日")
     assert created and version.deployed_by == "ana" and version.note == "公示期延长为10个工作日"
-    assert db.session.get(ProcessHead, "modeler_public_notice").version_id == version.id
-    after = runtime.start("modeler_public_notice", {}, PROVINCE)
+    assert db.session.get(ProcessHead, PROCESS).version_id == version.id
+    after = runtime.start(PROCESS, {}, PROVINCE)
+    to_notice(runtime, before, units)  # published after the deployment, yet under its own version
+    to_notice(runtime, after, units)
+    # 2 March 2026 is a Monday: five working days end with Monday 9 March, ten with Monday 16 March
+    assert timer_due(before.id) == datetime(2026, 3, 10, 0, 0, tzinfo=clock.SHANGHAI)
     assert timer_due(after.id) == datetime(2026, 3, 17, 0, 0, tzinfo=clock.SHANGHAI)
     assert db.session.get(ProcessInstance, before.id).version_id == deployed.id
-    assert timer_due(before.id) == datetime(2026, 3, 10, 0, 0, tzinfo=clock.SHANGHAI)
+    assert db.session.get(ProcessInstance, after.id).version_id == version.id
 
     clock.current().set(datetime(2026, 3, 10, 0, 1, tzinfo=clock.SHANGHAI))
-    assert runtime.fire_timers(before.id).status == "running"  # its notice is over: the listing waits
-    assert db.session.get(ProcessInstance, after.id).status == "waiting"
+    assert runtime.fire_timers(before.id).status == "completed"  # its notice is over: the units are listed
+    assert runtime.fire_timers(after.id).status == "waiting"  # its notice runs another week
 
 
 def test_deploying_needs_a_change_note_and_refuses_a_broken_diagram_with_its_findings(runtime, deployed):
     with pytest.raises(modeling.ModelingError, match="change note"):
         modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, TEN), "ana", "  ")
-    broken = NOTICE.replace('targetRef="Task_list_units"', 'targetRef="Task_gone"')
+    broken = NOTICE.replace('targetRef="Timer_notice_ends"', 'targetRef="Timer_gone"')
     with pytest.raises(ModelInvalid) as refused:
         modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, broken, "ana", "oops")
-    assert any(f.element == "Flow_to_listing" and "Task_gone" in f.message for f in refused.value.findings)
+    assert any(f.element == "Flow_wait_notice" and "Timer_gone" in f.message for f in refused.value.findings)
     assert db.session.scalar(db.select(db.func.count()).select_from(ModelVersion)) == 1
 
 
 def test_a_second_analyst_working_on_an_old_version_is_told_to_open_the_newest(runtime, deployed):
     modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, TEN), "ana", "ten days")
-    with pytest.raises(modeling.StaleBase, match="newer version of modeler_public_notice"):
-        modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, "7"), "bo", "seven")
+    with pytest.raises(modeling.StaleBase, match="newer version of provincial_selection"):
+        modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, SEVEN), "bo", "seven")
 
 
 def test_an_edit_carries_the_other_files_but_leaves_a_newer_head_of_another_process_alone(runtime):
     files = collect([CONFORMANCE / "business_rule.bpmn", CONFORMANCE / "award_by_level.dmn"])
-    first, _ = runtime.registry.deploy({**files, NOTICE_FILE: NOTICE.encode()}, actor="dev", note="all")
+    procedures = collect([ROOT / "processes"])
+    first, _ = runtime.registry.deploy({**files, **procedures}, actor="dev", note="all")
     rule = files["business_rule.bpmn"].decode()
     newer_rule, _ = runtime.registry.deploy({"business_rule.bpmn": rule.replace('name="', 'name="新 ', 1).encode(),
                                              "award_by_level.dmn": files["award_by_level.dmn"]}, actor="dev", note="r")
     version, _ = modeling.deploy(runtime.registry, first.id, NOTICE_FILE, NOTICE.replace(FIVE, TEN), "ana", "ten")
-    assert set(modeling.files_of(version.id)) == {"business_rule.bpmn", "award_by_level.dmn", NOTICE_FILE}
-    assert db.session.get(ProcessHead, "modeler_public_notice").version_id == version.id
+    models = {n for n in modeling.files_of(version.id) if not n.startswith("forms/")}
+    assert models == {"business_rule.bpmn", "award_by_level.dmn", *procedures}
+    assert modeling.files_of(version.id)[NOTICE_FILE].decode() == NOTICE.replace(FIVE, TEN)
+    assert db.session.get(ProcessHead, PROCESS).version_id == version.id
     assert db.session.get(ProcessHead, "cf_business_rule").version_id == newer_rule.id
 
 
@@ -105,8 +129,8 @@ def test_an_edited_decision_table_governs_new_cases(runtime):
 def test_a_new_process_is_added_to_the_newest_version(runtime, deployed):
     xml = modeling.blank_diagram("city_spot_check", "市级抽查 City spot check")
     version, _ = modeling.deploy(runtime.registry, None, "city_spot_check.bpmn", xml, "ana", "新建市级抽查")
-    assert set(version.processes) == {"modeler_public_notice", "city_spot_check"}
-    assert set(modeling.files_of(version.id)) == {NOTICE_FILE, "city_spot_check.bpmn"}
+    assert set(version.processes) == {*deployed.processes, "city_spot_check"}
+    assert set(modeling.files_of(version.id)) == {*modeling.files_of(deployed.id), "city_spot_check.bpmn"}
     # a lone start event deploys, and the analyst is told its path goes nowhere yet
     assert any(w["element"] == "Start_city_spot_check" and "no sequence flow leaves" in w["message"]
                for w in version.warnings)
@@ -118,7 +142,9 @@ def test_a_new_process_is_added_to_the_newest_version(runtime, deployed):
 
 def test_the_zip_lays_the_files_out_as_the_repository_does(runtime, deployed):
     with zipfile.ZipFile(io.BytesIO(modeling.zip_of(deployed.id))) as z:
-        assert z.namelist() == [f"processes/{NOTICE_FILE}"]
+        names = z.namelist()
+        assert {n.split("/")[0] for n in names} == {"processes", "forms"}
+        assert f"processes/{NOTICE_FILE}" in names and "forms/expert_review.json" in names
         assert z.read(f"processes/{NOTICE_FILE}").decode() == NOTICE
 
 
@@ -156,42 +182,43 @@ def post_json(client, path, body):
 
 def test_the_analyst_validates_and_deploys_through_the_pages(analyst, deployed):
     page = analyst.get("/models/").get_data(as_text=True)
-    assert "modeler_public_notice" in page and f"/models/versions/{deployed.id}/edit/{NOTICE_FILE}" in page
+    assert PROCESS in page and f"/models/versions/{deployed.id}/edit/{NOTICE_FILE}" in page
     editor = analyst.get(f"/models/versions/{deployed.id}/edit/{NOTICE_FILE}")
     assert editor.status_code == 200 and "modeler/build/bpmn-editor.js" in editor.get_data(as_text=True)
 
-    broken = NOTICE.replace('<bpmn:sequenceFlow id="Flow_to_listing" sourceRef="Timer_notice_period" '
-                            'targetRef="Task_list_units" />', "")
+    broken = NOTICE.replace(FLOW_TO_WAIT, "")
     r = post_json(analyst, "/models/validate", {"base": deployed.id, "file": NOTICE_FILE, "xml": broken})
     assert r.status_code == 200
     [error] = [f for f in r.json["findings"] if f["severity"] == "error"]
-    assert (error["file"], error["element"]) == (NOTICE_FILE, "Task_list_units") and error["line"]
+    assert (error["file"], error["element"]) == (NOTICE_FILE, "Timer_notice_ends") and error["line"]
 
     r = post_json(analyst, "/models/deploy", {"base": deployed.id, "file": NOTICE_FILE, "xml": broken, "note": "x"})
-    assert r.status_code == 422 and any(f["element"] == "Task_list_units" for f in r.json["findings"])
+    assert r.status_code == 422 and any(f["element"] == "Timer_notice_ends" for f in r.json["findings"])
     r = post_json(analyst, "/models/deploy", {"base": deployed.id, "file": NOTICE_FILE,
                                               "xml": NOTICE.replace(FIVE, TEN), "note": ""})
     assert r.status_code == 400 and "change note" in r.json["error"]
     r = post_json(analyst, "/models/deploy", {"base": deployed.id, "file": NOTICE_FILE,
                                               "xml": NOTICE.replace(FIVE, TEN), "note": "十个工作日"})
-    assert r.status_code == 201 and r.json["history_url"] == "/models/history/modeler_public_notice"
+    # the history of the process edited, not of the first of the version's many processes
+    assert r.status_code == 201 and r.json["history_url"] == f"/models/history/{PROCESS}"
     new_id = r.json["version"]
     r = post_json(analyst, "/models/deploy", {"base": deployed.id, "file": NOTICE_FILE,
-                                              "xml": NOTICE.replace(FIVE, "7"), "note": "stale"})
+                                              "xml": NOTICE.replace(FIVE, SEVEN), "note": "stale"})
     assert r.status_code == 409
     # without the CSRF header, nothing happens
     assert analyst.post("/models/deploy", json={"file": NOTICE_FILE, "xml": NOTICE, "note": "n"}).status_code == 400
 
-    history = analyst.get("/models/history/modeler_public_notice").get_data(as_text=True)
+    history = analyst.get(f"/models/history/{PROCESS}").get_data(as_text=True)
     assert "十个工作日" in history and "ana" in history and deployed.id[:12] in history
-    diff = analyst.get(f"/models/diff?process=modeler_public_notice&from={deployed.id}&to={new_id}")
+    diff = analyst.get(f"/models/diff?process={PROCESS}&from={deployed.id}&to={new_id}")
     text = diff.get_data(as_text=True)
-    assert diff.status_code == 200 and "Timer_notice_period" in text and TEN in text
+    assert diff.status_code == 200 and 'data-element="Service_publish_notice"' in text
+    assert "parameter[working_days]@value</code>: <del>5</del> → <ins>10</ins>" in text
     one = analyst.get(f"/models/versions/{new_id}/files/{NOTICE_FILE}?download=1")
     assert TEN in one.get_data(as_text=True) and "attachment" in one.headers["Content-Disposition"]
     z = analyst.get(f"/models/versions/{new_id}.zip")
     assert z.mimetype == "application/zip"
-    assert zipfile.ZipFile(io.BytesIO(z.data)).namelist() == [f"processes/{NOTICE_FILE}"]
+    assert f"processes/{NOTICE_FILE}" in zipfile.ZipFile(io.BytesIO(z.data)).namelist()
 
 
 def test_the_import_page_deploys_or_lists_each_unsupported_element(analyst):
@@ -218,34 +245,35 @@ def test_the_dmn_editor_and_a_new_process_open(analyst, runtime):
     assert r.status_code == 200 and "modeler/build/dmn-editor.js" in r.get_data(as_text=True)
     r = analyst.get("/models/new?process_id=city_spot_check&name=市级抽查")
     assert r.status_code == 200 and "city_spot_check.bpmn" in r.get_data(as_text=True)
-    assert analyst.get("/models/new?process_id=modeler_public_notice").status_code == 400
+    assert analyst.get(f"/models/new?process_id={PROCESS}").status_code == 400  # it exists
     assert "Start_city_spot_check" in analyst.get("/models/new.bpmn?process_id=city_spot_check").get_data(as_text=True)
 
 
 def test_versions_deployed_in_the_same_second_keep_their_order(runtime, deployed):
     second, _ = modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, TEN), "ana", "2")
-    third, _ = modeling.deploy(runtime.registry, second.id, NOTICE_FILE, NOTICE.replace(FIVE, "working_days_after(notice_published, 7)"), "ana", "3")
-    assert [v.note for v in modeling.history("modeler_public_notice")] == ["3", "2", "first"]
+    third, _ = modeling.deploy(runtime.registry, second.id, NOTICE_FILE, NOTICE.replace(FIVE, SEVEN), "ana", "3")
+    assert [v.note for v in modeling.history(PROCESS)] == ["3", "2", "first"]
     assert modeling.latest_version().id == third.id
 
 
-def test_undoing_a_change_brings_back_the_earlier_version_for_new_cases(runtime, deployed):
+def test_undoing_a_change_brings_back_the_earlier_version_for_new_cases(runtime, deployed, units):
     ten, _ = modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, TEN), "ana", "ten")
     back, created = modeling.deploy(runtime.registry, ten.id, NOTICE_FILE, NOTICE, "ana", "back to five")
     assert (back.id, created) == (deployed.id, False)  # the same content is the same version
-    assert db.session.get(ProcessHead, "modeler_public_notice").version_id == deployed.id
-    case = runtime.start("modeler_public_notice", {}, PROVINCE)
+    assert db.session.get(ProcessHead, PROCESS).version_id == deployed.id
+    case = runtime.start(PROCESS, {}, PROVINCE)
+    to_notice(runtime, case, units)
     assert timer_due(case.id) == datetime(2026, 3, 10, 0, 0, tzinfo=clock.SHANGHAI)
-    assert [v.id for v in modeling.history("modeler_public_notice")] == [deployed.id, ten.id]
+    assert [v.id for v in modeling.history(PROCESS)] == [deployed.id, ten.id]
 
 
 def test_an_older_version_opened_and_deployed_unchanged_becomes_current_again(runtime, deployed):
     ten, _ = modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, TEN), "ana", "ten")
     with pytest.raises(modeling.StaleBase):  # changing an old version would drop the newer change
-        modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, "x"), "ana", "edit")
+        modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE.replace(FIVE, SEVEN), "ana", "edit")
     back, created = modeling.deploy(runtime.registry, deployed.id, NOTICE_FILE, NOTICE, "ana", "五个工作日恢复")
     assert (back.id, created) == (deployed.id, False)
-    assert db.session.get(ProcessHead, "modeler_public_notice").version_id == deployed.id
+    assert db.session.get(ProcessHead, PROCESS).version_id == deployed.id
     assert modeling.latest_version().id == deployed.id
 
 

@@ -167,10 +167,11 @@ def deploy():
         return jsonify(error=str(exc)), 400
     except ModelInvalid as exc:
         return jsonify(findings=modeling.findings_json(exc.findings)), 422
-    first = (version.processes or [None])[0]
+    # the history of the process the analyst edited (a version holds them all); for a decision table, the first
+    shown = (modeling.processes_of(version.id, file_name) or version.processes or [None])[0]
     return jsonify(
         version=version.id, created=created, processes=version.processes, warnings=version.warnings,
-        history_url=url_for("modeler.history", process_id=first) if first else url_for("modeler.index"),
+        history_url=url_for("modeler.history", process_id=shown) if shown else url_for("modeler.index"),
     ), 201 if created else 200
 
 

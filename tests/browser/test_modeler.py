@@ -1,32 +1,34 @@
-"""The analysts' modeler in a real browser: change the public-notice length in the properties
-panel, validate, break a flow and see it marked, select it from the finding, fix it, deploy
-with a note; a case started afterwards runs the new length, one started before the old.
-
-Until processes/provincial_selection.bpmn (the real public notice, Art 15) is on main, this
-opens the stand-in tests/models/modeler_public_notice.bpmn: retarget PROCESS, FILE and TIMER
-to the real procedure's process id, file and notice timer when it lands.
-"""
+"""The analysts' modeler in a real browser, on the real provincial procedure (省级评选,
+processes/provincial_selection.bpmn), in one walk: an analyst changes the public notice's
+length (公示期) in the properties panel, validates, breaks a flow and sees it marked, selects
+it from the finding, undoes the break and deploys with a note; a round started afterwards puts
+its list on notice for the new length, one started before keeps the old; then the analyst
+moves the running rounds to the new version (案件迁移): the dry run case by case, then the
+migration. Also: a decision table raised in dmn-js, and a diagram drawn in Camunda imported."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from conftest import MODELS
+from conftest import MODELS, ROOT
+from creation import deploy
+from test_provincial_selection import PROVINCE, all_cities_recommend, municipal_unit, review_all
 
 from engine import clock
 from engine.db import db
+from engine.green.notices import PublicNotice
+from engine.model_diff import diff_files
 from engine.models import PendingTimer, ProcessInstance
-from engine.runtime import Actor
 from web.users import add_user
 
-PROCESS, FILE, TIMER = "modeler_public_notice", "modeler_public_notice.bpmn", "Timer_notice_period"
-FLOW, STEP_AFTER = "Flow_to_listing", "Task_list_units"
-FIVE = "end_of_day(working_days_after(notice_published, 5))"
-TEN = "end_of_day(working_days_after(notice_published, 10))"
+PROCESS, FILE = "provincial_selection", "provincial_selection.bpmn"
+NOTICE_STEP, NOTICE_TIMER = "Service_publish_notice", "Timer_notice_ends"
+FLOW = "Flow_to_notice"  # from "any passed?" into the public notice
+FIVE, TEN = "working_days = 5", "working_days = 10"  # lines of the step's parameters
 PASSWORD = "correct-horse"
 
 
-def due(case_id):
-    return db.session.scalar(db.select(PendingTimer.due_at).where(PendingTimer.instance_id == case_id))
+def at(day):
+    return datetime(2026, 3, day, tzinfo=clock.SHANGHAI)
 
 
 def shape(element_id):
@@ -37,45 +39,94 @@ def classes(page, element_id):
     return page.get_attribute(shape(element_id), "class").split()
 
 
-def test_an_analyst_lengthens_the_public_notice_in_the_modeler(page, live_server, runtime, screenshot):
-    first, _ = runtime.registry.deploy({FILE: (MODELS / FILE).read_bytes()}, actor="dev", note="公示五个工作日")
-    add_user("ana", "analyst", password=PASSWORD, display_name="流程分析员 安")
-    before = runtime.start(PROCESS, {}, Actor("prov", "provincial")).id
-    assert due(before) == datetime(2026, 3, 10, 0, 0, tzinfo=clock.SHANGHAI)
-
+def sign_in(page, live_server, name):
     page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "ana")
+    page.fill("input[name=username]", name)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/inbox/**")
+
+
+def round_on_notice(runtime, units) -> int:
+    """A provincial round the cities and the experts have taken to its public notice."""
+    case = runtime.start(PROCESS, {}, PROVINCE)
+    finish_round_to_notice(runtime, case.id, units)
+    return case.id
+
+
+def finish_round_to_notice(runtime, case_id, units):
+    case = db.session.get(ProcessInstance, case_id)
+    all_cities_recommend(runtime, case, units)
+    review_all(runtime, case)
+
+
+def notice_of(case_id) -> PublicNotice:
+    return db.session.scalar(db.select(PublicNotice).where(PublicNotice.instance_id == case_id))
+
+
+def timer_due(case_id):
+    return db.session.scalar(db.select(PendingTimer.due_at).where(PendingTimer.instance_id == case_id))
+
+
+def notice_window(page, live_server, case_id) -> str:
+    """What the public reads on the case's notice: its dates and its length."""
+    page.goto(f"{live_server}/public/notices/{notice_of(case_id).id}")
+    return page.inner_text("#notice-window")
+
+
+def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(page, live_server, runtime,
+                                                                            screenshot):
+    first, _ = deploy(runtime)
+    units = {"lz_a": municipal_unit(runtime, "620100", 1, "兰州甲制造有限公司"),
+             "lz_b": municipal_unit(runtime, "620100", 2, "兰州乙化工有限公司"),
+             "ts_c": municipal_unit(runtime, "620500", 3, "天水丙电器有限公司")}
+    before = round_on_notice(runtime, units)  # on notice from Monday 2 March
+    recommending = runtime.start(PROCESS, {}, PROVINCE).id  # the cities have not recommended yet
+    assert notice_of(before).ends_at == at(10)  # five working days: 3 to 9 March
+    add_user("ana", "analyst", password=PASSWORD, display_name="流程分析员 安")
+
+    sign_in(page, live_server, "ana")
     page.click("header.top >> text=流程建模")
     page.wait_for_url(f"{live_server}/models/")
     page.click(f"#processes tr[data-process={PROCESS}] >> text=编辑")
     page.wait_for_selector("#modeler[data-state=ready] .djs-container svg")
 
-    # the timer's expression, in bpmn-js-properties-panel's timer group
-    page.click(shape(TIMER))
+    # the notice ends when its timer fires; the timer reads the end the publishing step computed
+    page.click(shape(NOTICE_TIMER))
     page.wait_for_selector(".bio-properties-panel-header-label >> text=公示期满 Notice period over")
-    assert page.locator('.bio-properties-panel-group[data-group-id="group-timer"] .bio-properties-panel-group-header-title').inner_text() == "定时器"
     timer_group = page.locator('.bio-properties-panel-group[data-group-id="group-timer"]')
-    if not timer_group.locator("#bio-properties-panel-timerEventDefinitionValue").is_visible():
+    assert timer_group.locator(".bio-properties-panel-group-header-title").inner_text() == "定时器"
+    timer = timer_group.locator("#bio-properties-panel-timerEventDefinitionValue")
+    if not timer.is_visible():
         timer_group.locator(".bio-properties-panel-group-header").click()
-    value = page.locator("#bio-properties-panel-timerEventDefinitionValue")
-    assert value.input_value() == FIVE
-    value.fill(TEN)
-    value.press("Tab")
-    page.wait_for_function(
-        "() => window.greenLadderModeler.get('elementRegistry').get('%s').businessObject"
-        ".eventDefinitions[0].timeDate.body.includes(', 10)')" % TIMER)
+    assert timer.input_value() == 'notice["ends_at"]'
     assert page.locator(".green-ladder-note").inner_text().startswith("定时器表达式为 Python")
-    screenshot(page, "modeler-timer")
+
+    # so the length is there: the working_days parameter of the publishing step, in the engine's settings
+    page.click(shape(NOTICE_STEP))
+    page.wait_for_selector(".bio-properties-panel-header-label >> text=网上公示 Public notice")
+    settings = page.locator('.bio-properties-panel-group[data-group-id="group-greenLadder"]')
+    assert settings.locator(".bio-properties-panel-group-header-title").inner_text() == "本系统读取的设置 Engine settings"
+    parameters = settings.locator("#bio-properties-panel-serviceParameters")
+    if not parameters.is_visible():
+        settings.locator(".bio-properties-panel-group-header").click()
+    lines = parameters.input_value().splitlines()
+    assert FIVE in lines and "items = proposed" in lines
+    parameters.fill("\n".join(TEN if line == FIVE else line for line in lines))
+    parameters.press("Tab")
+    page.wait_for_function(
+        "() => window.greenLadderModeler.get('elementRegistry').get('%s').businessObject.extensionElements"
+        ".values[0].parameterList.parameters.find(p => p.id === 'working_days').value === '10'" % NOTICE_STEP)
+    screenshot(page, "modeler-notice-length")
 
     page.click("#modeler-validate")
     page.wait_for_selector("#modeler[data-validated=valid]")
     assert page.locator("#modeler-findings li.finding.error").count() == 0
 
-    # break the flow into the listing step: its target is then reached by nothing
-    page.click("#modeler-canvas", position={"x": 600, "y": 80})  # on the empty canvas: the timer's pad goes
+    # break the flow into the notice: the notice is then reached by nothing
+    canvas = page.locator("#modeler-canvas").bounding_box()
+    empty = {"x": 20, "y": canvas["height"] - 20}  # below the pool: clicking there selects nothing
+    page.click("#modeler-canvas", position=empty)
     line = page.locator(shape(FLOW)).bounding_box()  # a straight flow: a box of no height
     page.mouse.click(line["x"] + line["width"] / 2, line["y"] + line["height"] / 2)
     page.click('.djs-context-pad .entry[data-action="delete"]')
@@ -84,64 +135,134 @@ def test_an_analyst_lengthens_the_public_notice_in_the_modeler(page, live_server
     page.wait_for_selector("#modeler[data-validated=errors]")
     error = page.locator("#modeler-findings li.finding.error")
     assert error.count() == 1
-    assert f"{FILE}:" in error.inner_text() and f"[{STEP_AFTER}]" in error.inner_text()
-    assert "no sequence flow leads to" in error.inner_text()
-    assert "finding-error" in classes(page, STEP_AFTER)
-    page.click("#modeler-canvas", position={"x": 600, "y": 80})  # nothing selected: the finding selects
+    assert f"{FILE}:" in error.inner_text() and f"[{NOTICE_STEP}]" in error.inner_text()
+    assert "no sequence flow leads to '网上公示 Public notice'" in error.inner_text()
+    assert "finding-error" in classes(page, NOTICE_STEP)
+    page.click("#modeler-canvas", position=empty)  # nothing selected: the finding selects
     error.locator("button.finding-where").click()
     page.wait_for_function("() => window.greenLadderModeler.get('selection').get().map(e => e.id).join() === '%s'"
-                           % STEP_AFTER)
-    assert "selected" in classes(page, STEP_AFTER)
-    page.wait_for_selector(".bio-properties-panel-header-label >> text=列入名单 List the units")
+                           % NOTICE_STEP)
+    assert "selected" in classes(page, NOTICE_STEP)
+    page.wait_for_selector(".bio-properties-panel-header-label >> text=网上公示 Public notice")
+    assert TEN in parameters.input_value().splitlines()  # the new length is still there
     screenshot(page, "modeler-finding")
 
-    page.click("#modeler-undo")
+    page.click("#modeler-undo")  # undoes the deletion only
     page.wait_for_function("() => !!window.greenLadderModeler.get('elementRegistry').get('%s')" % FLOW)
     page.click("#modeler-validate")
     page.wait_for_selector("#modeler[data-validated=valid]")
-    assert "finding-error" not in classes(page, STEP_AFTER)
+    assert "finding-error" not in classes(page, NOTICE_STEP)
+    assert TEN in parameters.input_value().splitlines()
 
     page.fill("#modeler-note", "公示期改为十个工作日 Notice lengthened to ten working days")
     page.click("#modeler-deploy")
     page.wait_for_selector("#modeler[data-deployed]")
-    new_version = page.get_attribute("#modeler", "data-deployed")
+    new = page.get_attribute("#modeler", "data-deployed")
     assert "已部署为新版本" in page.inner_text("#modeler-status")
     screenshot(page, "modeler-deployed")
 
-    db.session.rollback()  # the test's own session: forget what it read before the deployment
-    after = runtime.start(PROCESS, {}, Actor("prov", "provincial")).id
-    assert db.session.get(ProcessInstance, after).version_id == new_version != first.id
-    assert due(after) == datetime(2026, 3, 17, 0, 0, tzinfo=clock.SHANGHAI)
-    assert db.session.get(ProcessInstance, before).version_id == first.id
-    assert due(before) == datetime(2026, 3, 10, 0, 0, tzinfo=clock.SHANGHAI)
-
     page.click("#modeler-history-link")
     page.wait_for_url(f"{live_server}/models/history/{PROCESS}")
-    assert "公示期改为十个工作日" in page.inner_text(f'#versions tr[data-version="{new_version}"]')
+    assert "公示期改为十个工作日" in page.inner_text(f'#versions tr[data-version="{new}"]')
     page.click("text=比较所选两个版本")
     page.wait_for_selector("#diff-diagrams[data-state=ready]")
-    assert "diff-changed" in page.get_attribute(f"#diff-new {shape(TIMER)}", "class").split()
-    assert "diff-changed" in page.get_attribute(f"#diff-old {shape(TIMER)}", "class").split()
-    change = page.inner_text(f'#changes tr[data-element="{TIMER}"]')
-    assert change.index(FIVE) < change.index("→") < change.index(TEN)  # from the old length to the new
+    assert "diff-changed" in page.get_attribute(f"#diff-new {shape(NOTICE_STEP)}", "class").split()
+    assert "diff-changed" in page.get_attribute(f"#diff-old {shape(NOTICE_STEP)}", "class").split()
+    # the editor's round trip of the whole file changed nothing else
+    changes = page.locator("#changes tbody tr")
+    assert changes.count() == 1 and changes.get_attribute("data-element") == NOTICE_STEP
+    assert "parameter[working_days]@value: 5 → 10" in changes.inner_text()
     screenshot(page, "modeler-diff")
+
+    # a round started now runs the new version: its list is on notice for ten working days
+    db.session.rollback()  # the test's own session: forget what it read before the deployment
+    after = round_on_notice(runtime, units)
+    assert db.session.get(ProcessInstance, after).version_id == new != first.id
+    assert db.session.get(ProcessInstance, before).version_id == first.id
+    assert "2026年03月16日 24:00（10个工作日）" in notice_window(page, live_server, after)
+    assert "2026年03月09日 24:00（5个工作日）" in notice_window(page, live_server, before)
+    screenshot(page, "notice-after-deployment")
+
+    # the rounds still on the first version: the one on notice and the one waiting for the cities
+    page.goto(f"{live_server}/inbox/")
+    page.click("header.top >> text=案件迁移")
+    page.wait_for_url(f"{live_server}/migrations/")
+    assert page.inner_text(f"#processes tr[data-process={PROCESS}] td:nth-child(3)") == "1"  # on the new version
+    assert page.inner_text(f"#processes tr[data-process={PROCESS}] td:nth-child(4)") == "2"  # on older ones
+    page.click(f"#processes tr[data-process={PROCESS}] >> text=迁移案件")
+    page.wait_for_url(f"{live_server}/models/{PROCESS}/migration/")
+    assert page.input_value("select[name=from]") == first.id and page.input_value("select[name=to]") == new
+    page.click("#choose-versions button[type=submit]")
+    page.wait_for_selector("#dry-run")
+    assert page.locator("#dry-run tbody tr").count() == 2  # the round started afterwards is on the target already
+    on_notice = page.locator(f"#dry-run tr[data-case='{before}']")
+    # its notice is published and the step changed is done: waiting for the notice to end, it can move
+    assert "公示期满 Notice period over" in on_notice.inner_text() and "可迁移" in on_notice.inner_text()
+    waiting = page.locator(f"#dry-run tr[data-case='{recommending}']")
+    assert "推荐省级绿色制造单位 Recommend provincial candidates" in waiting.inner_text()
+    assert "可迁移" in waiting.inner_text()
+    for row in (on_notice, waiting):
+        assert row.locator("input[name=instance]").is_checked()
+        assert row.locator("td.reasons").inner_text() == "—"
+    assert "可迁移 2 件，不能迁移 0 件" in page.inner_text("#dry-run-summary")
+    screenshot(page, "migration-dry-run")
+
+    page.click("#migrate-form button[type=submit]")
+    page.wait_for_selector("#migration-result")
+    for case_id in (before, recommending):
+        assert "已迁移" in page.inner_text(f"#migration-result tr[data-case='{case_id}']")
+        assert new[:12] in page.inner_text(f"#migration-result tr[data-case='{case_id}']")
+    assert "已迁移 2 件" in page.inner_text("#migration-summary")
+    screenshot(page, "migration-result")
+
+    # the round on notice moved, and its notice ends when the public was told it would
+    page.click(f"#migration-result tr[data-case='{before}'] a")
+    page.wait_for_url(f"{live_server}/cases/{before}")
+    facts = page.inner_text(".case-facts")
+    assert new[:12] in facts and "2026年03月09日 24:00" in facts  # its next timer: the notice's end
+    assert page.locator("#timeline tr[data-action=migrate]").count() == 1
+    assert "迁移到新版本" in page.inner_text("#timeline")
+    page.wait_for_selector("#case-diagram[data-state=ready] .djs-container svg")
+    drawn = page.request.get(live_server + page.get_attribute("#case-diagram", "data-diagram-url")).text()
+    assert '<spiffworkflow:parameter id="working_days" type="int" value="10" />' in drawn  # the new version's
+    assert "active" in page.get_attribute(f"#case-diagram {shape(NOTICE_TIMER)}", "class").split()
+    screenshot(page, "migrated-case")
+
+    db.session.rollback()
+    assert db.session.get(ProcessInstance, before).version_id == new
+    assert notice_of(before).ends_at == timer_due(before) == at(10)
+    # the round that was waiting for the cities publishes its notice under the new version: ten days
+    assert db.session.get(ProcessInstance, recommending).version_id == new
+    finish_round_to_notice(runtime, recommending, units)
+    assert "2026年03月16日 24:00（10个工作日）" in notice_window(page, live_server, recommending)
+    assert "2026年03月09日 24:00（5个工作日）" in notice_window(page, live_server, before)
+    assert page.errors == []
+
+
+def test_every_procedure_comes_out_of_the_modeler_as_it_went_in(page, live_server, runtime):
+    """Opening a procedure in the modeler and saving it changes nothing the engine reads, so a
+    deployment changes only what the analyst changed (the loops' collections are kept, too)."""
+    version, _ = deploy(runtime)
+    add_user("ana", "analyst", password=PASSWORD)
+    sign_in(page, live_server, "ana")
+    procedures = sorted((ROOT / "processes").glob("*.bpmn"))
+    assert len(procedures) > 5
+    for path in procedures:
+        page.goto(f"{live_server}/models/versions/{version.id}/edit/{path.name}")
+        page.wait_for_selector("#modeler[data-state=ready] .djs-container svg")
+        saved = page.evaluate("() => window.greenLadderModeler.saveXML().then(r => r.xml)")
+        assert diff_files(path.name, path.read_bytes(), saved) == [], path.name
     assert page.errors == []
 
 
 def test_an_analyst_raises_an_award_in_a_decision_table(page, live_server, runtime, screenshot):
-    from conftest import ROOT
-
     from engine.registry import collect
 
     conformance = ROOT / "tests" / "conformance"
     first, _ = runtime.registry.deploy(collect([conformance / "business_rule.bpmn", conformance / "award_by_level.dmn"]),
                                        actor="dev", note="tables")
     add_user("ana", "analyst", password=PASSWORD)
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "ana")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/inbox/**")
+    sign_in(page, live_server, "ana")
     page.goto(f"{live_server}/models/")
     page.click("#decision-tables >> text=award_by_level.dmn")
     page.wait_for_selector("#modeler[data-state=ready] .tjs-table")
@@ -172,11 +293,7 @@ def test_an_analyst_raises_an_award_in_a_decision_table(page, live_server, runti
 
 def test_an_analyst_imports_a_camunda_diagram(page, live_server, screenshot):
     add_user("ana", "analyst", password=PASSWORD)
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "ana")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/inbox/**")
+    sign_in(page, live_server, "ana")
     page.goto(f"{live_server}/models/")
     page.click("text=导入其他建模工具绘制的图")
 

@@ -39,13 +39,30 @@ window.greenLadderModeler = modeler; // for the browser tests and the console
 
 const findings = setupFindings(modeler, config, say);
 
+// SpiffWorkflow reads a multi-instance task's loopDataInputRef and loopDataOutputRef as names of
+// case data (<bpmn:loopDataInputRef>cities</bpmn:loopDataInputRef>: one task for each city), but
+// bpmn-moddle takes them for references to data elements by id: finding no element "cities", it
+// warns and drops them, and the next save would lose the loop's collection (the engine then
+// refuses the task). Each such name is kept on a stand-in that is written back as the same name.
+const LOOP_DATA_REFS = ['bpmn:loopDataInputRef', 'bpmn:loopDataOutputRef'];
+
+function keepLoopDataNames(warnings) {
+  const moddle = modeler.get('moddle');
+  (warnings || []).forEach((w) => {
+    if (w.element && LOOP_DATA_REFS.includes(w.property) && w.value) {
+      w.element.set(w.property, moddle.create('bpmn:ItemAwareElement', { id: w.value }));
+    }
+  });
+}
+
 fetch(config.xmlUrl, { credentials: 'same-origin' })
   .then((r) => {
     if (!r.ok) { throw new Error('HTTP ' + r.status); }
     return r.text();
   })
   .then((xml) => modeler.importXML(xml))
-  .then(() => {
+  .then(({ warnings }) => {
+    keepLoopDataNames(warnings);
     modeler.get('canvas').zoom('fit-viewport', 'auto');
     root.setAttribute('data-state', 'ready');
   })
