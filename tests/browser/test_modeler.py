@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from conftest import MODELS, ROOT
+from lxml import etree
 from creation import deploy
 from test_provincial_selection import PROVINCE, all_cities_recommend, municipal_unit, review_all
 
@@ -252,7 +253,15 @@ def test_every_procedure_comes_out_of_the_modeler_as_it_went_in(page, live_serve
         page.wait_for_selector("#modeler[data-state=ready] .djs-container svg")
         saved = page.evaluate("() => window.greenLadderModeler.saveXML().then(r => r.xml)")
         assert diff_files(path.name, path.read_bytes(), saved) == [], path.name
+        # and what the procedure is, which the diagram says in its process's documentation
+        assert _about(saved.encode()) == _about(path.read_bytes()) != "", path.name
     assert page.errors == []
+
+
+def _about(xml: bytes) -> str:
+    root = etree.fromstring(xml)
+    return "".join(root.xpath("//bpmn:process/bpmn:documentation/text()",
+                              namespaces={"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}))
 
 
 def test_an_analyst_raises_an_award_in_a_decision_table(page, live_server, runtime, screenshot):
