@@ -204,7 +204,23 @@ def reserved_names() -> frozenset[str]:
     return frozenset(script_globals())
 
 
+@lru_cache(maxsize=4096)
+def _syntax_error(text: str) -> tuple | None:
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        return exc.args
+    return None
+
+
 class ScriptEngine(PythonScriptEngine):
+    def validate(self, expression):
+        # A decision table asks this of each cell of each rule it checks, twice for a
+        # comparison such as `>= 80`, on every run; the answer for a text never changes.
+        error = _syntax_error(expression)
+        if error is not None:
+            raise SyntaxError(*error)
+
     def evaluate(self, task, expression, external_context=None):
         try:
             return super().evaluate(task, expression, external_context)

@@ -182,3 +182,14 @@ def test_a_loop_inside_a_function_the_script_defines_is_stopped_too(short_limit)
         execute("def spin():\n    while True:\n        pass\nspin()")
     with pytest.raises(ScriptTimeout):
         evaluate("(lambda: [x for x in range(10 ** 7) for y in range(10 ** 7)])()")
+
+
+def test_a_text_is_judged_the_same_each_time_it_is_validated():
+    """Decision tables validate each cell on every run (a comparison cell fails as it
+    stands and passes with a name before it); the answer is kept per text."""
+    engine = make_script_engine()
+    for _ in range(2):
+        with pytest.raises(SyntaxError):
+            engine.validate(">= 80")
+        engine.validate("v >= 80")
+        engine.validate('"green_park"')
