@@ -235,3 +235,14 @@ def test_a_text_is_judged_the_same_each_time_it_is_validated():
             engine.validate(">= 80")
         engine.validate("v >= 80")
         engine.validate('"green_park"')
+
+
+def test_an_expression_reads_the_data_first_and_changes_nothing():
+    env = make_script_engine().environment
+    data = {"x": 1, "items": [1, 2]}
+    assert env.evaluate("x", data, {"x": 2}) == 1  # the task's data before the external context
+    assert env.evaluate("y + x", data, {"y": 2}) == 3
+    assert env.evaluate("date", data) is script_globals()["date"]
+    assert env.evaluate("(z := len(items))", data) == 2
+    assert env.evaluate("[i * x for i in items]", data) == [1, 2]
+    assert data == {"x": 1, "items": [1, 2]}
