@@ -605,8 +605,12 @@ class Runtime:
         if actor.is_admin:
             return
         roles = set()
+        # the tasks' dicts, as `_scan` reads them: a subprocess's get_tasks walks its tree, and the
+        # top workflow's walks every subprocess's again
         for w in (wf, *wf.subprocesses.values()):
-            for task in w.get_tasks(state=TaskState.WAITING):
+            for task in w.tasks.values():
+                if task.state != TaskState.WAITING:
+                    continue
                 definition = getattr(task.task_spec, "event_definition", None)
                 if isinstance(definition, MessageEventDefinition) and definition.name == name:
                     roles.add(self.role_of(task.task_spec.lane) if task.task_spec.lane else None)
