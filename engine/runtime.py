@@ -299,7 +299,7 @@ class Runtime:
     def _status(self, wf: BpmnWorkflow, case: store.Case, scan: "_Scan") -> str:
         if case.status == "cancelled":
             return "cancelled"
-        if wf.is_completed():
+        if _completed(wf):
             return "completed"
         if scan.failed:
             return "error"
@@ -309,7 +309,7 @@ class Runtime:
     @staticmethod
     def _visible_data(wf: BpmnWorkflow) -> dict:
         data = dict(wf.data)
-        if not wf.is_completed() and wf.last_task is not None:
+        if not _completed(wf) and wf.last_task is not None:
             data.update(wf.last_task.data)
         return data
 
@@ -372,9 +372,7 @@ class Runtime:
         finally:
             services.current_step.reset(token)
         now = clock.now()
-        for task in wf.get_tasks(state=TaskState.READY, manual=True):
-            if deadlines.KEY in task.internal_data:
-                continue
+        for task in _newly_ready(wf):
             try:
                 task.internal_data[deadlines.KEY] = deadlines.compute(task, self.role_of, now)
             except Exception as exc:  # the diagram's time limit is wrong: hold the case for an administrator
@@ -634,9 +632,12 @@ class Runtime:
 
 
 def _catching(wf: BpmnWorkflow, name: str) -> list:
-    """The events of a workflow and its subprocesses waiting for message `name`."""
-    return [task for w in (wf, *wf.subprocesses.values()) for task in w.get_tasks(state=TaskState.WAITING)
-            if isinstance(getattr(task.task_spec, "event_definition", None), MessageEventDefinition)
+    """The events of a workflow and its subprocesses waiting for message `name`. Read from each
+    workflow's dict of tasks, as `_scan` does: a subprocess's get_tasks walks its tree, and the top
+    workflow's walks every subprocess's again."""
+    return [task for w in (wf, *wf.subprocesses.values()) for task in w.tasks.values()
+            if task.state == TaskState.WAITING
+            and isinstance(getattr(task.task_spec, "event_definition", None), MessageEventDefinition)
             and task.task_spec.event_definition.name == name]
 
 
@@ -665,6 +666,29 @@ def _scan(wf: BpmnWorkflow) -> _Scan:
             elif state == TaskState.ERROR:
                 scan.failed = True
     return scan
+
+
+def _newly_ready(wf: BpmnWorkflow) -> list:
+    """The human tasks that became ready since the last step (no time limit given yet),
+    in the order SpiffWorkflow's tree lists them. Found in the workflows' dicts of tasks,
+    as `_scan` finds the inbox: the tree walk costs a few µs a task, and is needed only
+    to order two or more, where the order decides which failure the case reports."""
+    fresh = [t for w in (wf, *wf.subprocesses.values()) for t in w.tasks.values()
+             if t.state == TaskState.READY and t.task_spec.manual and deadlines.KEY not in t.internal_data]
+    if len(fresh) > 1:
+        order = {t.id: i for i, t in enumerate(wf.get_tasks(state=TaskState.READY, manual=True))}
+        fresh.sort(key=lambda t: order.get(t.id, len(order)))
+    return fresh
+
+
+def _completed(wf: BpmnWorkflow) -> bool:
+    """`wf.is_completed()`, which a step asks several times: SpiffWorkflow's answer for
+    a running workflow walks the task tree with its iterator (a few µs a task) to the
+    first unfinished task on every call; the workflow's dict of the same tasks answers
+    it at a fraction of that (and sees past the iterator's depth limit of 1000)."""
+    if not wf.completed and not any(t.state & TaskState.NOT_FINISHED_MASK for t in wf.tasks.values()):
+        wf.completed = True
+    return wf.completed
 
 
 def _start_data(spec) -> list[str]:

@@ -20,11 +20,16 @@ thread, and steps run in web-server and scheduler threads; a watchdog thread
 raising asynchronously into the worker (`PyThreadState_SetAsyncExc`) may land
 after the script has returned, in the engine's own code, mid-save. A trace
 function runs in the script's own thread and raises inside the script's frame,
-so the error takes the normal path of a failing script. Its cost (a clock read
-per line of the script, and per call it makes) is nothing next to a step's
-database work. A single C-level operation (a huge power, a huge string repeat)
-is not interrupted by it; the range cap and the request timeouts of the server
-are the backstop there.
+so the error takes the normal path of a failing script. It is set only while
+a script or expression runs, and it is called for each line of the script's
+own frames and each call into Python code. A condition or decision-table cell
+on one line without loops (a "straight" frame) would give it one line event,
+at its start, and then only its end; so its frame is not traced line by line
+and its end is checked when it returns (`_run`): the same outcome, without the
+trace calls for its first line and its end, which a decision table would pay
+for each cell of each rule it checks. A single C-level operation (a huge
+power, a huge string repeat) is not interrupted; the range cap and the request
+timeouts of the server are the backstop there.
 """
 from __future__ import annotations
 
@@ -35,8 +40,9 @@ import datetime as _dt
 import string
 import sys
 import time
-from contextlib import contextmanager
+import types
 from functools import lru_cache
+from typing import NamedTuple
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
@@ -131,58 +137,104 @@ def refusal(source: str, mode: str = "exec") -> str | None:
     return min(found)[1] if found else None
 
 
+# What an expression stores, or reads other than as a name of its own frame: `:=`, and
+# frames of its own (comprehensions, generators, lambdas), which read names as globals.
+_NOT_READ_ONLY = (ast.NamedExpr, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
+
+
+class _Code(NamedTuple):
+    code: types.CodeType
+    # One line and no loop in the code's own frame: tracing it line by line would give one
+    # line event, at its start (where the deadline cannot have passed). So its frame is not
+    # traced; its end, the one other moment the trace function would act, is checked after.
+    straight: bool
+    # An expression that only reads names, all in its own frame: it can read the task's
+    # data in place rather than from a merged copy (see `RestrictedEnvironment.evaluate`).
+    read_only: bool
+
+
 @lru_cache(maxsize=2048)
-def _compiled(source: str, mode: str):
+def _compiled(source: str, mode: str) -> _Code:
+    """A script or expression checked, compiled and looked at once per text."""
     why = refusal(source, mode)
     if why is not None:
         raise ScriptRefused(why)
-    return compile(source, SCRIPT_FILENAME, mode)
+    code = compile(source, SCRIPT_FILENAME, mode)
+    nodes = list(ast.walk(ast.parse(source, mode=mode)))
+    # the frame's prologue sits on line 0, before the code's first line
+    lines = {line for _, _, line in code.co_lines() if line is not None and line >= code.co_firstlineno}
+    straight = len(lines) <= 1 and not any(isinstance(n, (ast.For, ast.AsyncFor, ast.While)) for n in nodes)
+    read_only = mode == "eval" and not any(isinstance(n, _NOT_READ_ONLY) for n in nodes)
+    return _Code(code, straight, read_only)
 
 
-@contextmanager
-def time_limit(seconds: float | None):
-    """Raise ScriptTimeout inside whatever Python code runs past `seconds`."""
+def _timeout(seconds: float) -> ScriptTimeout:
+    return ScriptTimeout(f"the script ran longer than its time limit of {seconds:g} s "
+                         "(SCRIPT_TIME_LIMIT); is there a loop that never ends?")
+
+
+def _run(run, compiled: _Code, *namespaces):
+    """`run(code, *namespaces)` (eval or exec) with ScriptTimeout raised inside whatever
+    Python code the script runs past `settings.time_limit` seconds."""
+    seconds = settings.time_limit
+    code = compiled.code
     if not seconds:
-        yield
-        return
-    deadline = time.monotonic() + seconds
-    previous = sys.gettrace()
+        return run(code, *namespaces)
+    clock = time.monotonic
+    deadline = clock() + seconds
+    straight = compiled.straight
 
     def tracer(frame, event, arg):
-        if time.monotonic() > deadline:
-            raise ScriptTimeout(f"the script ran longer than its time limit of {seconds:g} s "
-                                "(SCRIPT_TIME_LIMIT); is there a loop that never ends?")
+        if clock() > deadline:
+            raise _timeout(seconds)
         # Line by line only in the script's own frames (its loops, its generator
-        # expressions); library code it calls is checked at each call it makes.
-        return tracer if frame.f_code.co_filename == SCRIPT_FILENAME else None
+        # expressions), but for a straight frame; library code it calls is checked
+        # at each call it makes.
+        if frame.f_code.co_filename != SCRIPT_FILENAME or (straight and frame.f_code is code):
+            return None
+        return tracer
 
+    previous = sys.gettrace()
     sys.settrace(tracer)
     try:
-        yield
+        result = run(code, *namespaces)
+    except Exception:
+        if not straight or clock() <= deadline:
+            raise
+    else:
+        if not straight or clock() <= deadline:
+            return result
     finally:
         sys.settrace(previous)
+    # A straight frame's end, past the limit: the timeout in place of its result or failure,
+    # as the trace function would have raised it there.
+    raise _timeout(seconds)
 
 
 class RestrictedEnvironment(TaskDataEnvironment):
     """SpiffWorkflow's task-data environment, each script checked and timed."""
 
     def evaluate(self, expression, context, external_context=None):
-        code = _compiled(expression, "eval")
+        compiled = _compiled(expression, "eval")
+        if compiled.read_only:
+            # It stores nothing and reads names only through its own frame's locals, then its
+            # globals: the task's data, then the external context and the globals, as from the
+            # merged copy below, without copying the data for each cell of each rule of a table.
+            scope = {**self.globals, **external_context} if external_context else self.globals
+            return _run(eval, compiled, scope, context)
         my_globals = copy.copy(self.globals)
         my_globals.update(external_context or {})
         my_globals.update(context)
-        with time_limit(settings.time_limit):
-            return eval(code, my_globals)
+        return _run(eval, compiled, my_globals)
 
     def execute(self, script, context, external_context=None):
-        code = _compiled(script, "exec")
+        compiled = _compiled(script, "exec")
         self.check_for_overwrite(context, external_context or {})
         my_globals = copy.copy(self.globals)
         my_globals.update(external_context or {})
         context.update(my_globals)
         try:
-            with time_limit(settings.time_limit):
-                exec(code, context)
+            _run(exec, compiled, context)
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
         return True
@@ -204,7 +256,23 @@ def reserved_names() -> frozenset[str]:
     return frozenset(script_globals())
 
 
+@lru_cache(maxsize=4096)
+def _syntax_error(text: str) -> tuple | None:
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        return exc.args
+    return None
+
+
 class ScriptEngine(PythonScriptEngine):
+    def validate(self, expression):
+        # A decision table asks this of each cell of each rule it checks, twice for a
+        # comparison such as `>= 80`, on every run; the answer for a text never changes.
+        error = _syntax_error(expression)
+        if error is not None:
+            raise SyntaxError(*error)
+
     def evaluate(self, task, expression, external_context=None):
         try:
             return super().evaluate(task, expression, external_context)

@@ -182,3 +182,67 @@ def test_a_loop_inside_a_function_the_script_defines_is_stopped_too(short_limit)
         execute("def spin():\n    while True:\n        pass\nspin()")
     with pytest.raises(ScriptTimeout):
         evaluate("(lambda: [x for x in range(10 ** 7) for y in range(10 ** 7)])()")
+
+
+
+def test_a_one_line_expression_past_the_limit_fails_at_its_end():
+    """A condition on one line without loops is not traced line by line (there would be
+    no line after its first); its end is checked instead, where the trace function would."""
+    before = scripting.settings.time_limit
+    scripting.configure(0.01)
+    try:
+        with pytest.raises(ScriptTimeout):
+            evaluate("7 ** 1_000_000 > 0")  # one operation in C: nothing interrupts it
+        with pytest.raises(ScriptTimeout) as failed:
+            evaluate("(7 ** 1_000_000) / 0")  # past the limit, the timeout stands in for the failure
+        assert failed.value.__context__ is None
+        assert evaluate("score >= 80 and len(items) > 1", {"score": 85, "items": [1, 2]}) is True
+    finally:
+        scripting.configure(before)
+
+
+def _tick():
+    pass
+
+
+def _spin(value):
+    began = time.monotonic()
+    while time.monotonic() - began < 5:
+        _tick()  # a call into Python code: where the trace function checks the time
+    return 0
+
+
+def test_python_code_a_one_line_expression_enters_is_stopped_inside(short_limit):
+    """What a one-line condition runs besides its own line is watched as ever: a callable
+    the data holds under a builtin's name, a generator a script left in the data."""
+    began = time.monotonic()
+    with pytest.raises(ScriptTimeout):
+        evaluate("len(x) > 0", {"x": [1], "len": _spin})
+    with pytest.raises(ScriptTimeout):
+        execute("n = len(x)", {"x": [1], "len": _spin})
+    data = execute("g = (1 for a in range(10 ** 7) for b in range(10 ** 7))")
+    with pytest.raises(ScriptTimeout):
+        evaluate("sum(g) > 0", data)
+    assert time.monotonic() - began < 4
+
+
+def test_a_text_is_judged_the_same_each_time_it_is_validated():
+    """Decision tables validate each cell on every run (a comparison cell fails as it
+    stands and passes with a name before it); the answer is kept per text."""
+    engine = make_script_engine()
+    for _ in range(2):
+        with pytest.raises(SyntaxError):
+            engine.validate(">= 80")
+        engine.validate("v >= 80")
+        engine.validate('"green_park"')
+
+
+def test_an_expression_reads_the_data_first_and_changes_nothing():
+    env = make_script_engine().environment
+    data = {"x": 1, "items": [1, 2]}
+    assert env.evaluate("x", data, {"x": 2}) == 1  # the task's data before the external context
+    assert env.evaluate("y + x", data, {"y": 2}) == 3
+    assert env.evaluate("date", data) is script_globals()["date"]
+    assert env.evaluate("(z := len(items))", data) == 2
+    assert env.evaluate("[i * x for i in items]", data) == [1, 2]
+    assert data == {"x": 1, "items": [1, 2]}
