@@ -466,16 +466,21 @@ def test_a_provincial_unit_the_city_finds_no_longer_meets_the_standard_is_decide
     assert status_of(designation_id) == "revoked" and org_name() == "兰州绿源制造有限公司"
 
 
-def provincial_round(world, decide=None):
+def provincial_round(world):
     """The province's yearly round after a provincial unit's change went up: every city
     recommends (none a candidate), and the province's table of adjustment opinions is returned."""
     world.registry.deploy(collect([ROOT / "processes"]))
+    round_case = round_with_recommendations(world)
+    return round_case, db.session.get(HumanTask, tasks(round_case.id)["Task_decide_adjustments"])
+
+
+def round_with_recommendations(world) -> ProcessInstance:
     round_case = world.start("provincial_selection", {}, PROVINCE)
     for city in JURISDICTIONS:
         world.complete(db.session.scalar(db.select(HumanTask.id).where(
             HumanTask.instance_id == round_case.id, HumanTask.element == "Task_recommend",
             HumanTask.jurisdiction == city)), {"units": []}, Actor(f"official-{city}", "municipal", city))
-    return round_case, db.session.get(HumanTask, tasks(round_case.id)["Task_decide_adjustments"])
+    return round_case
 
 
 def test_a_provincial_units_change_goes_up_with_the_citys_recommendation_and_the_province_approves(world):
@@ -499,12 +504,7 @@ def test_a_provincial_units_change_goes_up_with_the_citys_recommendation_and_the
     assert org_name() == "甘肃绿源新材料有限公司"
     assert [e.action for e in db.session.get(Designation, designation_id).events] == ["listed", "changed"]
     # the next round does not take it again
-    next_round = world.start("provincial_selection", {}, PROVINCE)
-    for city in JURISDICTIONS:
-        world.complete(db.session.scalar(db.select(HumanTask.id).where(
-            HumanTask.instance_id == next_round.id, HumanTask.element == "Task_recommend",
-            HumanTask.jurisdiction == city)), {"units": []}, Actor(f"official-{city}", "municipal", city))
-    assert "Task_decide_adjustments" not in tasks(next_round.id)
+    assert "Task_decide_adjustments" not in tasks(round_with_recommendations(world).id)
 
 
 def test_a_change_the_province_finds_no_longer_meets_the_standard_goes_to_revocation(world):
