@@ -54,6 +54,11 @@ class Arrangements:
     def forget(self) -> None:
         self._loaded = float("-inf")
 
+    def years(self) -> set[int]:
+        """The years entered so far."""
+        self.for_year(0)  # refreshes when stale
+        return set(self._years)
+
     def for_year(self, year: int) -> dict[date, bool] | None:
         stale = time_module.monotonic() - self._loaded > self.REFRESH_SECONDS
         if self.loader is not None and (stale or year not in self._years):
@@ -62,6 +67,12 @@ class Arrangements:
 
 
 ARRANGEMENTS = Arrangements()
+
+
+def covered_until() -> date:
+    """The last day whose working status this system knows: the end of the last year
+    the holiday package or an entered State Council notice covers."""
+    return date(max([_last_covered_year(), *ARRANGEMENTS.years()]), 12, 31)
 
 
 def _as_date(value) -> date:

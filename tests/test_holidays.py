@@ -50,3 +50,22 @@ def test_the_cli_enters_a_year(app, tmp_path):
     notice.write_text("2027-01-04,yes,x\n", encoding="utf-8")
     bad = app.test_cli_runner().invoke(args=["calendar", "load", str(notice), "--year", "2027", "--source", "x"])
     assert bad.exit_code != 0 and "weekday already" in bad.output
+
+
+def test_the_dashboard_warns_before_the_official_calendar_runs_out(app, client):
+    from datetime import datetime
+
+    from engine import clock
+    from web.users import add_user
+    from webclient import sign_in
+
+    add_user("prov", "provincial", password="correct-horse")
+    sign_in(client, "prov")
+    clock.current().set(datetime(2026, 10, 30, 9, 0, tzinfo=clock.SHANGHAI))  # two months ahead is still 2026
+    assert 'id="calendar-ends"' not in client.get("/dashboard").get_data(as_text=True)
+    clock.current().set(datetime(2026, 11, 26, 9, 0, tzinfo=clock.SHANGHAI))
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert 'id="calendar-ends"' in page and "只到 2026-12-31" in page and "2027 年节假日安排" in page
+    enter(2027, SAMPLE_2027, "国办发明电（测试）", "ops")
+    calendar.ARRANGEMENTS.forget()  # as after the refresh interval: another process entered it
+    assert 'id="calendar-ends"' not in client.get("/dashboard").get_data(as_text=True)

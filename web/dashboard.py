@@ -3,11 +3,13 @@ level and city, the pipeline of open cases, overdue steps by city, and the
 awards paid by year and city (Art 25)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from engine import clock
+from engine import calendar, clock
 from engine.db import db
 from engine.green.awards import Award
 from engine.green.models import LEVELS, UNIT_TYPES, Designation
@@ -15,12 +17,16 @@ from engine.green.roles import JURISDICTIONS
 from engine.models import HumanTask, ProcessInstance
 
 from . import name_in
+from .api import runtime
 from .award_ledger import READERS as AWARD_READERS
 from .cases import STATUS
 from .registry import READERS
 
 bp = Blueprint("dashboard", __name__)
 OPEN = ("running", "waiting", "error")
+# how far ahead the dashboard warns that the official calendar ends: longer than the longest
+# working-day limit in the diagrams (20 working days, with a holiday week in between)
+CALENDAR_NOTICE = timedelta(days=60)
 
 
 def _scoped(query, column):
@@ -53,15 +59,18 @@ def index():
         .group_by(HumanTask.jurisdiction)).all())
     cities = [current_user.jurisdiction] if current_user.jurisdiction else list(JURISDICTIONS)
     awards = _awards() if current_user.role in AWARD_READERS else None
+    covered = calendar.covered_until()
     return render_template(
         "dashboard.html",
         by_type=[(name_in(UNIT_TYPES, t), n) for t, n in by_type.items()],
         by_level=[(name_in(LEVELS, lv), n) for lv, n in by_level.items()],
         by_city=[(name_in(JURISDICTIONS, c), by_city.get(c, 0)) for c in cities],
-        pipeline=[(f"{p} · {STATUS.get(s, s)}", n) for p, s, n in sorted(pipeline)],
+        pipeline=[(f"{runtime().registry.process_name(p)} · {STATUS.get(s, s)}", n) for p, s, n in sorted(pipeline)],
         overdue=[(name_in(JURISDICTIONS, c), overdue.get(c, 0)) for c in cities],
         total_listed=sum(by_type.values()),
         awards=awards,
+        # deadlines past this day cannot be counted until the next year's holiday notice is entered
+        calendar_ends=covered if clock.now().date() + CALENDAR_NOTICE > covered else None,
     )
 
 
