@@ -60,14 +60,9 @@ def intake():
                                problems={"evidence": _("提交过于频繁，请一小时后再试。")}), 429
     problems = _problems(form)
     files = [(f.filename or "", f.read()) for f in request.files.getlist("evidence") if f and f.filename]
-    checked = []
-    if not files:
-        problems["evidence"] = _("请上传证据材料（举报须附证据）。")
-    else:
-        try:
-            checked = attachments.check(files)
-        except attachments.AttachmentRefused as exc:
-            problems["evidence"] = str(exc)
+    checked, refused = attachments.check_evidence(files, _("请上传证据材料（举报须附证据）。"))
+    if refused:
+        problems["evidence"] = refused
     if problems:
         return render_template("complaint.html", form=form, problems=problems, cities=JURISDICTIONS), 422
     code = secrets.token_urlsafe(9)

@@ -60,14 +60,9 @@ def show(notice_id):
                                problems={"$": _("提交过于频繁，请一小时后再试。")}), 429
     problems = _problems(notice, form)
     files = [(f.filename or "", f.read()) for f in request.files.getlist("evidence") if f and f.filename]
-    checked = []
-    if not files:
-        problems["evidence"] = _("请上传证据材料（异议须附证据，单位提出的须加盖公章）。")
-    else:
-        try:
-            checked = attachments.check(files)
-        except attachments.AttachmentRefused as exc:
-            problems["evidence"] = str(exc)
+    checked, refused = attachments.check_evidence(files, _("请上传证据材料（异议须附证据，单位提出的须加盖公章）。"))
+    if refused:
+        problems["evidence"] = refused
     if problems:
         return render_template("notice.html", notice=notice, form=form, problems=problems), 422
     ratelimit.count(key)

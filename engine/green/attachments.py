@@ -43,6 +43,17 @@ def check(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes, str]]:
     return out
 
 
+def check_evidence(files: list[tuple[str, bytes]], missing: str) -> tuple[list[tuple[str, bytes, str]], str | None]:
+    """A public report's evidence (an objection, a complaint): at least one file, each checked;
+    returns the checked files and, if they are refused, the reason (`missing` when there are none)."""
+    if not files:
+        return [], missing
+    try:
+        return check(files), None
+    except AttachmentRefused as exc:
+        return [], str(exc)
+
+
 def path_for(upload_dir: str | os.PathLike, sha256: str) -> Path:
     return Path(upload_dir) / sha256[:2] / sha256
 
