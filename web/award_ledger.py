@@ -3,21 +3,17 @@ amount or the reason for none, a yearly total per city, and an Excel export.
 The province sees every city; a city's officials see their own units only."""
 from __future__ import annotations
 
-import io
-
-from flask import Blueprint, abort, render_template, request, send_file
+from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from engine import clock
 from engine.db import db
 from engine.green.awards import Award
 from engine.green.models import LEVELS, UNIT_TYPES, Organisation
 from engine.green.roles import JURISDICTIONS
 
-from . import name_in
+from . import name_in, spreadsheets
 
 bp = Blueprint("awards", __name__)
 # Awards are public money decided by the province and paid through the cities; the
@@ -76,25 +72,16 @@ def index():
 @login_required
 def export():
     rows, sums = _rows(), totals()
-    book = Workbook()
-    ledger = book.active
-    ledger.title = _("奖励台账")
-    ledger.append([_("年度"), _("单位名称"), _("统一社会信用代码"), _("地区"), _("级别"), _("类型"),
-                   _("奖励金额（元）"), _("理由"), _("依据案件"), _("核定时间")])
+    book = spreadsheets.workbook()
+    ledger = spreadsheets.sheet(book, _("奖励台账"), [
+        _("年度"), _("单位名称"), _("统一社会信用代码"), _("地区"), _("级别"), _("类型"),
+        _("奖励金额（元）"), _("理由"), _("依据案件"), _("核定时间")], (8, 36, 22, 16, 8, 22, 14, 60, 10, 18))
     for a, org in rows:
         ledger.append([a.year, org.name, org.credit_code, name_in(JURISDICTIONS, a.jurisdiction) if a.jurisdiction
                        else "", name_in(LEVELS, a.level), name_in(UNIT_TYPES, a.unit_type), a.amount, a.reason,
                        a.instance_id, a.decided_at.strftime("%Y-%m-%d %H:%M")])
-    for column, width in zip("ABCDEFGHIJ", (8, 36, 22, 16, 8, 22, 14, 60, 10, 18)):
-        ledger.column_dimensions[column].width = width
-    sheet = book.create_sheet(_("年度分地区合计"))
-    sheet.append([_("年度"), _("地区"), _("奖励金额（元）"), _("获奖单位数")])
+    sheet = spreadsheets.sheet(book, _("年度分地区合计"), [_("年度"), _("地区"), _("奖励金额（元）"), _("获奖单位数")],
+                               (8, 18, 16, 12))
     for year, city, amount, paid in sums:
         sheet.append([year, name_in(JURISDICTIONS, city) if city else "", amount or 0, paid])
-    for column, width in zip("ABCD", (8, 18, 16, 12)):
-        sheet.column_dimensions[column].width = width
-    out = io.BytesIO()
-    book.save(out)
-    out.seek(0)
-    return send_file(out, as_attachment=True, download_name=f"award-ledger-{clock.now().date().isoformat()}.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return spreadsheets.download(book, "award-ledger")

@@ -3,15 +3,11 @@ its own pool and the facts about or recorded in its city; the province sees all.
 A city starts a nomination here; a city or the province starts recording a fact."""
 from __future__ import annotations
 
-import io
-
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from openpyxl import Workbook
 from sqlalchemy import or_, select
 
-from engine import clock
 from engine.db import db
 from engine.errors import EngineError
 from engine.green.cultivation import POOL_STATUSES, CultivationPoolEntry
@@ -20,6 +16,7 @@ from engine.green.models import UNIT_TYPES, Organisation
 from engine.green.roles import JURISDICTIONS
 from engine.models import HumanTask
 
+from . import spreadsheets
 from .api import runtime
 from .registry import READERS
 from .users import actor_of
@@ -63,23 +60,17 @@ def pool():
 @login_required
 def export():
     rows = db.session.execute(_pool_query()).all()
-    book = Workbook()
-    sheet = book.active
-    sheet.title = _("培育库")
-    sheet.append([_("单位名称"), _("统一社会信用代码"), _("类型"), _("地区"), _("年度"), _("状态"), _("入库日期"),
-                  _("备案日期"), _("培育目标"), _("培育措施"), _("目标年度"), _("对标标准"), _("意见"), _("案件")])
+    book = spreadsheets.workbook()
+    sheet = spreadsheets.sheet(book, _("培育库"), [
+        _("单位名称"), _("统一社会信用代码"), _("类型"), _("地区"), _("年度"), _("状态"), _("入库日期"),
+        _("备案日期"), _("培育目标"), _("培育措施"), _("目标年度"), _("对标标准"), _("意见"), _("案件")],
+        (36, 22, 22, 14, 8, 14, 12, 12, 40, 50, 10, 30, 40, 8))
     for e, org in rows:
         plan = e.plan or {}
         sheet.append([org.name, org.credit_code, UNIT_TYPES[e.unit_type][0], JURISDICTIONS[e.jurisdiction][0], e.year,
                       POOL_STATUSES[e.status][0], e.nominated_on, e.filed_on, plan.get("goals"), plan.get("measures"),
                       plan.get("target_year"), plan.get("standard"), e.remarks, e.instance_id])
-    for column, width in zip("ABCDEFGHIJKLMN", (36, 22, 22, 14, 8, 14, 12, 12, 40, 50, 10, 30, 40, 8)):
-        sheet.column_dimensions[column].width = width
-    out = io.BytesIO()
-    book.save(out)
-    out.seek(0)
-    return send_file(out, as_attachment=True, download_name=f"cultivation-pool-{clock.now().date().isoformat()}.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return spreadsheets.download(book, "cultivation-pool")
 
 
 @bp.get("/adverse-facts/")

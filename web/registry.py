@@ -2,12 +2,9 @@
 designation's history and an Excel export; and the public lists."""
 from __future__ import annotations
 
-import io
-
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from openpyxl import Workbook
 from sqlalchemy import select
 
 from engine import clock
@@ -18,7 +15,7 @@ from engine.green.cultivation import links_of
 from engine.green.revocations import GROUNDS, RevocationAnnouncement, not_yet_public, public_announcements
 from engine.green.roles import JURISDICTIONS
 
-from . import name_in
+from . import name_in, spreadsheets
 
 bp = Blueprint("registry", __name__)
 # Officials who read the registry; a city's officials see their own city only.
@@ -155,23 +152,15 @@ def start_revocation(designation_id):
 def export():
     rows = db.session.execute(_official_query().order_by(Designation.level, Designation.unit_type,
                                                           Designation.listed_on)).all()
-    book = Workbook()
-    sheet = book.active
-    sheet.title = _("绿色制造单位名录")[:31]  # Excel refuses longer sheet names (the English one is)
-    sheet.append([_("单位名称"), _("统一社会信用代码"), _("类型"), _("级别"), _("地区"), _("状态"),
-                  _("公布日期"), _("终止日期"), _("终止原因"), _("工信部平台编号")])
+    book = spreadsheets.workbook()
+    sheet = spreadsheets.sheet(book, _("绿色制造单位名录"), [
+        _("单位名称"), _("统一社会信用代码"), _("类型"), _("级别"), _("地区"), _("状态"),
+        _("公布日期"), _("终止日期"), _("终止原因"), _("工信部平台编号")], (36, 22, 22, 8, 16, 10, 12, 12, 40, 20))
     for d, org in rows:
         sheet.append([org.name, org.credit_code, name_in(UNIT_TYPES, d.unit_type), name_in(LEVELS, d.level),
                       name_in(JURISDICTIONS, d.jurisdiction) if d.jurisdiction else "", name_in(STATUSES, d.status),
                       d.listed_on, d.ended_on, d.end_reason, d.platform_reference])
-    for column, width in zip("ABCDEFGHIJ", (36, 22, 22, 8, 16, 10, 12, 12, 40, 20)):
-        sheet.column_dimensions[column].width = width
-    out = io.BytesIO()
-    book.save(out)
-    out.seek(0)
-    name = f"green-manufacturing-registry-{clock.now().date().isoformat()}.xlsx"
-    return send_file(out, as_attachment=True, download_name=name,
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return spreadsheets.download(book, "green-manufacturing-registry")
 
 
 @bp.get("/public/lists")
