@@ -1,26 +1,30 @@
 """Demo cases for evaluations and agencies (评价与第三方评价机构): agencies, two of them
-sharing a legal representative and one named for fraud, and reports at different stages."""
+sharing a legal representative and one named for fraud, and reports at different stages.
+The named agency was named some months before the day the demo is seeded, so its
+three years of refused results (Art 23) are running on whatever day that is."""
 from __future__ import annotations
 
 from datetime import date
 
 from flask import current_app
 
-from engine import clock
+from engine import calendar, clock
 from engine.db import db
 from engine.green import attachments
 from engine.green.agencies import Agency
+from engine.green.exclusions import add_months
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
 
 # A one-page PDF: what the report upload checks is its content's signature and size.
 DEMO_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
             b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
-AGENCIES = [  # name, credit code, legal representative, city, account, named for fraud on
+AGENCIES = [  # name, credit code, legal representative, city, account, named for fraud how many months ago
     ("甘肃绿评科技有限公司", "91620100MA71GLP0EL", "王建国", "620100", "agency-gsgreen", None),
     ("兰州环科评价咨询有限公司", "91620100MA72HKYX3B", "王建国", "620100", "agency-lzhk", None),
-    ("天水节能评估中心有限公司", "91620500MA73JNPG1L", "李明", "620500", None, date(2025, 6, 1)),
+    ("天水节能评估中心有限公司", "91620500MA73JNPG1L", "李明", "620500", None, 9),
 ]
+REFUSED_YEARS = 3  # Art 23 ¶1: a named agency's results are not accepted for three years
 FACTORY_VALUES = {"gf_energy_per_product": 94, "gf_renewable_share": 26, "gf_carbon_per_product": 1.5,
                   "gf_water_per_product": 3.2, "gf_water_reuse_rate": 96, "gf_solid_waste_use": 93,
                   "gf_pollutant_per_product": 0.55, "gf_hazardous_waste_compliance": 100,
@@ -53,12 +57,22 @@ def apply_and_self_evaluate(runtime, case, actor: Actor, application: dict):
     return runtime.complete(_task(case.id).id, factory_evaluation(case.id, actor.name), actor)
 
 
+def months_ago(months: int) -> date:
+    return add_months(clock.now().date(), -months)
+
+
+def refused_until(named: date) -> date:
+    """The first day a named agency's results count again, as `evaluation.name_agency` sets it."""
+    return calendar.annual_date(named.year + REFUSED_YEARS, named.month, named.day)
+
+
 def seed(runtime) -> None:
-    for name, code, rep, city, account, named in AGENCIES:
+    for name, code, rep, city, account, named_months_ago in AGENCIES:
         if db.session.scalar(db.select(Agency).where(Agency.credit_code == code)) is None:
+            named = months_ago(named_months_ago) if named_months_ago else None
             db.session.add(Agency(name=name, credit_code=code, legal_representative=rep, jurisdiction=city,
                                   account=account, named_for_fraud_on=named, created_at=clock.now(),
-                                  results_refused_until=named.replace(year=named.year + 3) if named else None,
+                                  results_refused_until=refused_until(named) if named else None,
                                   named_reason="出具的绿色工厂评价报告能耗数据与企业台账严重不符。" if named else None))
     db.session.commit()
     _supervision(runtime)

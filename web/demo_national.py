@@ -1,10 +1,15 @@
 """Demo cases of the national round and the awards (演示数据, Arts 16, 25): provincial
 units in a few cities, listed before this system with their awards (`demo_listing`),
-and this year's national round waiting on the consulted departments. Safe to run again."""
+and this year's national round waiting on the consulted departments. Safe to run again.
+
+Which year the round is for is the process's to say (the year of the next 31 July,
+MIIT's deadline: from August on, next year's); the ecology department's objection
+cites a fact of the year before the demo is seeded."""
 from __future__ import annotations
 
 from uuid import UUID
 
+from engine import clock
 from engine.db import db
 from engine.green.credit_code import check_character
 from engine.green.models import Organisation
@@ -63,6 +68,6 @@ def seed(runtime) -> None:
     candidates = runtime.read_workflow(case.id).get_task_from_id(UUID(task.id)).data["candidates"]
     runtime.complete(task.id, {"ecology_opinions": [
         {**{k: c[k] for k in ("designation_id", "organisation_name", "unit_type")},
-         **({"opinion": "objection", "reason": "2025年尾矿库渗漏被责令整改，尚未验收销号"}
+         **({"opinion": "objection", "reason": f"{clock.now().year - 1}年尾矿库渗漏被责令整改，尚未验收销号"}
             if c["organisation_name"].startswith("金昌") else {"opinion": "no_objection"})} for c in candidates]},
         ECOLOGY)

@@ -1,8 +1,12 @@
 """Demo cases for spot checks and revocations (抽查与撤销演示): a provincial
 unit in rectification after a failed spot check, a revocation announced at
-once (a major accident), and one waiting for the year's publication."""
+once (a major accident), and one waiting for the year's publication.
+
+The units were listed by last year's provincial list; this year's spot-check
+batch and the province's decisions carry this year, the year the demo is seeded."""
 from __future__ import annotations
 
+from engine import clock
 from engine.db import db
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
@@ -21,7 +25,12 @@ UNITS = {  # key: (account, city, credit code, name, unit type)
 def _designate(runtime, key) -> int:
     account, city, code, name, unit_type = UNITS[key]
     return demo_listing.list_provincial(runtime, Actor(account, "applicant"), city, code, name, unit_type,
-                                        "甘工信发〔2025〕30号 省级绿色制造名单")
+                                        f"{document_no(clock.now().year - 1, 30)} 省级绿色制造名单")
+
+
+def document_no(year: int, serial: int) -> str:
+    """A document number of the province's industry department (甘工信发〔年〕号)."""
+    return f"甘工信发〔{year}〕{serial}号"
 
 
 def _complete(runtime, case_id, data, actor):
@@ -35,10 +44,11 @@ def seed(runtime) -> None:
     if done:
         return
     demo_listing.deploy(runtime)
+    year = clock.now().year
 
     # a failed spot check: 金川集团 now has the rectification order, with its 90-day deadline, in its inbox
     check = runtime.start("spot_check", {"designation_id": _designate(runtime, "in_rectification"),
-                                         "batch": "2026年省级绿色制造单位第一批抽查"}, PROVINCE, "620100")
+                                         "batch": f"{year}年省级绿色制造单位第一批抽查"}, PROVINCE, "620100")
     _complete(runtime, check.id, {"spot_check_passed": False,
                                   "spot_check_findings": "单位产品综合能耗高于行业基准值，能源管理体系未有效运行。"}, PROVINCE)
 
@@ -46,10 +56,10 @@ def seed(runtime) -> None:
     tianshui = Actor("tianshui", "municipal", "620500")
     case = runtime.start("revocation", {"designation_id": _designate(runtime, "announced"), "ground": "major_incident",
                                         "facts": "发生Ⅱ级（重大）突发环境污染事件。"}, tianshui, "620500")
-    _complete(runtime, case.id, {"propose": True, "facts": "2026年发生Ⅱ级（重大）突发环境污染事件，已实时上报省工信厅。",
+    _complete(runtime, case.id, {"propose": True, "facts": f"{year}年发生Ⅱ级（重大）突发环境污染事件，已实时上报省工信厅。",
                                  "evidence": "天水市生态环境局事件认定书"}, tianshui)
     _complete(runtime, case.id, {"revoke": True, "opinion": "依第二十一条第二款即时取消资格并公告。",
-                                 "decision_no": "甘工信发〔2026〕101号"}, PROVINCE)
+                                 "decision_no": document_no(year, 101)}, PROVINCE)
 
     # false data: revoked, announced with the year's publication
     lanzhou = Actor("lanzhou", "municipal", "620100")
@@ -59,4 +69,4 @@ def seed(runtime) -> None:
     _complete(runtime, case.id, {"propose": True, "facts": "动态管理表所报能耗数据与供电计量严重不符，系虚报。",
                                  "evidence": "国网兰州供电公司计量记录"}, lanzhou)
     _complete(runtime, case.id, {"revoke": True, "opinion": "同意取消资格，随年度公布公告。",
-                                 "decision_no": "甘工信发〔2026〕102号"}, PROVINCE)
+                                 "decision_no": document_no(year, 102)}, PROVINCE)

@@ -1,6 +1,12 @@
 """Demo of the provincial round (Arts 14-15): this year's round with every city's
 recommendation in and the experts' review done, so its list is on public notice
-and open to objections on the public site."""
+and open to objections on the public site.
+
+The whole round is played on the day the demo is seeded, not on a replayed past:
+the process takes the round's year from the day it opens, and the notice runs its
+working days from the day the experts finish, so in any month the round is this
+year's and its notice is open now. (Replaying the recommendations before 31 March
+would leave the experts months past their ten working days.)"""
 from __future__ import annotations
 
 from engine.db import db
