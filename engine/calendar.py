@@ -4,8 +4,22 @@ working-day periods on China's official holiday calendar.
 Working days follow the State Council's yearly arrangement as published in
 the `chinese_calendar` package, adjusted working weekends (调休) included. A
 year the package does not cover yet can be entered by an operator from the
-State Council's notice (`flask calendar load`): see `Arrangements`. A date in
-a year neither covers is an error that says so: a deadline is never guessed.
+State Council's notice (`flask calendar load`): see `Arrangements`.
+
+A year neither covers yet (each December the next one, until the notice comes
+out) is counted on a provisional calendar (暂定日历) built from the holiday law
+itself, 《全国年节及纪念日放假办法》 as in force since 2025: its statutory
+holidays, a weekday off in lieu of each one that falls on a weekend (its
+Art 6), weekends otherwise, and no adjusted working weekends, which only the
+notice can tell. So the calendar never stops a deployment or a case, and
+every date counted on a provisional year says so: `noting_provisional()`
+collects the provisional years an evaluation read, and what it computed is
+marked provisional until the year's notice is entered and settles it
+(`engine.settlement`).
+
+The lunar and solar-term dates of the provisional holidays come from
+`lunar_python` (6tail's lunar library, pure Python, maintained, computing them
+astronomically for any year rather than from a table typed in by hand).
 
 The helpers are also available inside BPMN expressions (timer, script,
 condition, due date): see `EXPRESSION_HELPERS`.
@@ -14,23 +28,31 @@ from __future__ import annotations
 
 import calendar as _cal
 import time as time_module
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 import chinese_calendar
+from lunar_python import Lunar, Solar
 
 from . import clock
 
 SHANGHAI = clock.SHANGHAI
 
 
+# The holiday law as amended by State Council Order No. 795 (2024), in force from 1 January 2025:
+# the provisional calendar follows it from that year on. Earlier years are all in the package.
+PROVISIONAL_FROM = 2025
+
+
 class CalendarNotCovered(ValueError):
-    """The holiday calendar has no data for this year yet."""
+    """A day before the holiday law the provisional calendar follows, in no official arrangement."""
 
     def __init__(self, day: date):
         super().__init__(
-            f"{day.isoformat()}: the official holiday calendar for {day.year} is not known to this system yet "
-            f"(chinesecalendar covers up to {_last_covered_year()}); working days in {day.year} cannot be counted "
-            f"until the State Council's arrangement for {day.year} is entered (flask calendar load)"
+            f"{day.isoformat()}: no official holiday arrangement for {day.year} is known to this system, and the "
+            f"provisional calendar follows the holiday law in force from {PROVISIONAL_FROM} only"
         )
         self.day = day
 
@@ -39,12 +61,18 @@ def _last_covered_year() -> int:
     return max(chinese_calendar.constants.holidays).year
 
 
+def package_covers(year: int) -> bool:
+    return min(chinese_calendar.constants.holidays).year <= year <= _last_covered_year()
+
+
 class Arrangements:
     """Years entered from the State Council's notice, for when the package lags:
     {year: {day: working?}} for the days that differ from Monday-to-Friday.
     The app installs a loader that reads them from the database."""
 
-    REFRESH_SECONDS = 300  # another process may enter or correct a year
+    # Another process may enter a year meanwhile. What this one counts provisionally in the
+    # meantime is marked so, and the scheduler's sweep settles it (engine.settlement).
+    REFRESH_SECONDS = 300
 
     def __init__(self):
         self._years: dict[int, dict[date, bool]] = {}
@@ -61,12 +89,36 @@ class Arrangements:
 
     def for_year(self, year: int) -> dict[date, bool] | None:
         stale = time_module.monotonic() - self._loaded > self.REFRESH_SECONDS
-        if self.loader is not None and (stale or year not in self._years):
+        if self.loader is not None and stale:
             self._years, self._loaded = self.loader(), time_module.monotonic()
         return self._years.get(year)
 
 
 ARRANGEMENTS = Arrangements()
+
+
+_entering: ContextVar[dict[int, dict[date, bool]]] = ContextVar("entering", default={})
+
+
+@contextmanager
+def entering(year: int, days: dict[date, bool]):
+    """Inside the block, this thread counts `year` on the arrangement given (a notice being
+    entered: its dry run, and its settlement before the commit), whatever is stored."""
+    token = _entering.set({**_entering.get(), year: days})
+    try:
+        yield
+    finally:
+        _entering.reset(token)
+
+
+def _official_year(year: int) -> dict[date, bool] | None:
+    being_entered = _entering.get()
+    return being_entered[year] if year in being_entered else ARRANGEMENTS.for_year(year)
+
+
+def first(years) -> int | None:
+    """The first of the provisional years a date was counted on (what the tables keep), or None."""
+    return min(years) if years else None
 
 
 def covered_until() -> date:
@@ -91,15 +143,90 @@ def today() -> date:
     return clock.now().date()
 
 
+def _lunar_day(year: int, month: int, day: int) -> date:
+    solar = Lunar.fromYmd(year, month, day).getSolar()
+    return date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+
+def _qingming(year: int) -> date:
+    solar = Solar.fromYmd(year, 4, 15).getLunar().getJieQiTable()["清明"]
+    return date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+
+def statutory_holidays(year: int) -> list[tuple[str, list[date]]]:
+    """The holidays of 《全国年节及纪念日放假办法》 (Art 2, as amended in 2024) in `year`."""
+    spring = _lunar_day(year, 1, 1)
+    return [
+        ("元旦", [date(year, 1, 1)]),
+        ("春节", [spring + timedelta(days=k) for k in range(-1, 3)]),  # 除夕 to 初三
+        ("清明节", [_qingming(year)]),
+        ("劳动节", [date(year, 5, 1), date(year, 5, 2)]),
+        ("端午节", [_lunar_day(year, 5, 5)]),
+        ("中秋节", [_lunar_day(year, 8, 15)]),
+        ("国庆节", [date(year, 10, 1) + timedelta(days=k) for k in range(3)]),
+    ]
+
+
+@lru_cache(maxsize=64)
+def provisional_arrangement(year: int) -> dict[date, str]:
+    """The days off of a year no notice covers yet, as the law alone gives them: each statutory
+    holiday, and for each of its days that falls on a Saturday or Sunday (or on another holiday) a
+    weekday off after it (补假, Art 6 of the law). The State Council's notice usually adds more days
+    off and adjusted working weekends; those cannot be known before it, so none are guessed."""
+    off: dict[date, str] = {}
+    for name, days in statutory_holidays(year):
+        owed = 0
+        for day in days:
+            if day.weekday() >= 5 or day in off:
+                owed += 1
+            off.setdefault(day, name)
+        day = days[-1]
+        while owed:
+            day += timedelta(days=1)
+            if day.weekday() < 5 and day not in off:
+                off[day] = f"{name}补假"
+                owed -= 1
+    return off
+
+
+_provisional_seen: ContextVar[set[int] | None] = ContextVar("provisional_seen", default=None)
+
+
+@contextmanager
+def noting_provisional():
+    """Collects the years a calculation inside the block counted on the provisional calendar
+    (empty: every day it read is official). Nested blocks report to the enclosing one too."""
+    outer = _provisional_seen.get()
+    seen: set[int] = set()
+    token = _provisional_seen.set(seen)
+    try:
+        yield seen
+    finally:
+        _provisional_seen.reset(token)
+        if outer is not None:
+            outer |= seen
+
+
+def is_official(year: int) -> bool:
+    """Whether the year's working days are known from the State Council's arrangement."""
+    return package_covers(year) or _official_year(year) is not None
+
+
 def is_working_day(day) -> bool:
     day = _as_date(day)
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError:
-        entered = ARRANGEMENTS.for_year(day.year)
-        if entered is None:
-            raise CalendarNotCovered(day) from None
+        pass
+    entered = _official_year(day.year)
+    if entered is not None:
         return entered.get(day, day.weekday() < 5)
+    if day.year < PROVISIONAL_FROM:
+        raise CalendarNotCovered(day)
+    seen = _provisional_seen.get()
+    if seen is not None:
+        seen.add(day.year)
+    return day.weekday() < 5 and day not in provisional_arrangement(day.year)
 
 
 def working_days_after(start, n: int) -> date:

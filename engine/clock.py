@@ -7,6 +7,8 @@ clock because it is the only place inside the library that asks for "now".
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -48,6 +50,8 @@ class VirtualClock:
 
 
 _current: SystemClock | VirtualClock = SystemClock()
+# A moment one calculation re-reads "now" as, in its own thread only (see `as_of`).
+_as_of: ContextVar[datetime | None] = ContextVar("as_of", default=None)
 
 
 def current() -> SystemClock | VirtualClock:
@@ -55,7 +59,21 @@ def current() -> SystemClock | VirtualClock:
 
 
 def now() -> datetime:
-    return _current.now()
+    return _as_of.get() or _current.now()
+
+
+@contextmanager
+def as_of(moment: datetime):
+    """Inside the block, this thread's "now" is `moment`: a date computed once (a due date from
+    `today()`) is computed again as of then, when the calendar it was counted on is settled.
+    Other threads, and the process's clock, are untouched."""
+    if moment.tzinfo is None:
+        raise ValueError("give the time with its offset, e.g. +08:00")
+    token = _as_of.set(moment.astimezone(SHANGHAI))
+    try:
+        yield
+    finally:
+        _as_of.reset(token)
 
 
 def install(clock: SystemClock | VirtualClock) -> None:
@@ -70,7 +88,7 @@ class _ClockedDatetime(datetime):
 
     @classmethod
     def now(cls, tz=None):
-        moment = _current.now()
+        moment = now()
         return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
 
 
@@ -84,4 +102,4 @@ def _patch_spiff_timers() -> None:
 
 _patch_spiff_timers()
 
-__all__ = ["SHANGHAI", "SystemClock", "VirtualClock", "current", "now", "install", "timezone"]
+__all__ = ["SHANGHAI", "SystemClock", "VirtualClock", "current", "now", "as_of", "install", "timezone"]

@@ -10,7 +10,10 @@ A user task declares its limit in the diagram, as `spiffworkflow:property`:
   may do the task that long before it is due.
 - `escalateTo`: a role (code or name) told when the task is overdue; without
   it, the task's own role is told.
-The limit is computed once, when the task becomes ready, and kept with it.
+The limit is computed once, when the task becomes ready, and kept with it. A
+limit counted on a provisional holiday calendar (a year no State Council notice
+covers yet) keeps the provisional years and the moment it was computed, so the
+notice, once entered, can count it again as of then (`engine.settlement`).
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import clock
+from . import calendar, clock
 
 DUE_PROPERTY = "dueDate"
 REMIND_PROPERTY = "remindBefore"
@@ -54,7 +57,8 @@ def compute(task, role_of, now: datetime) -> dict | None:
     expression = props.get(DUE_PROPERTY)
     if not expression:
         return None
-    due = moment(task.workflow.script_engine.evaluate(task, expression), now)
+    with calendar.noting_provisional() as provisional:
+        due = moment(task.workflow.script_engine.evaluate(task, expression), now)
     remind = None
     if props.get(REMIND_PROPERTY):
         before = props[REMIND_PROPERTY].strip().strip('"').upper()
@@ -64,8 +68,11 @@ def compute(task, role_of, now: datetime) -> dict | None:
     escalate = props.get(ESCALATE_PROPERTY)
     if escalate and role_of(escalate) is None:
         raise ValueError(f"{ESCALATE_PROPERTY} '{escalate}' names no known role")
-    return {
+    limit = {
         "due": due.isoformat(),
         "remind": remind.isoformat() if remind and remind > now else None,
         "escalate_to": role_of(escalate) if escalate else None,
     }
+    if provisional:
+        limit.update(provisional=sorted(provisional), at=now.isoformat())
+    return limit

@@ -120,6 +120,9 @@ class HumanTask(db.Model):
     # Who is told when the task is overdue (督办): this role, or the task's own when empty.
     escalate_to: Mapped[str | None] = mapped_column(String(40))
     overdue_noticed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The due date is provisional (暂定): counted on the holiday law alone for this year, the first
+    # it reached that no State Council notice covers yet; None once official.
+    due_provisional_year: Mapped[int | None] = mapped_column(Integer)
     # What the case is about, for filtering inboxes (the domain says which data these are).
     unit_type: Mapped[str | None] = mapped_column(String(40))
     level: Mapped[str | None] = mapped_column(String(16))
@@ -128,17 +131,19 @@ class HumanTask(db.Model):
 
 
 class Notification(db.Model):
-    """A reminder or an overdue notice (提醒 / 逾期督办) in a role's or a person's inbox."""
+    """A reminder, an overdue notice or a moved due date (提醒 / 逾期督办 / 期限调整) in a role's or a
+    person's inbox."""
 
     __tablename__ = "notification"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(Aware())
-    kind: Mapped[str] = mapped_column(String(16))  # reminder | overdue
+    kind: Mapped[str] = mapped_column(String(16))  # reminder | overdue | rescheduled
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
     task_id: Mapped[str] = mapped_column(String(36))
     element: Mapped[str] = mapped_column(String(255))
     task_name: Mapped[str | None] = mapped_column(String(255))
     due_at: Mapped[datetime | None] = mapped_column(Aware())
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     role: Mapped[str | None] = mapped_column(String(40))
     jurisdiction: Mapped[str | None] = mapped_column(String(12))
     assignee: Mapped[str | None] = mapped_column(String(80))
@@ -157,6 +162,8 @@ class PendingTimer(db.Model):
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     element: Mapped[str] = mapped_column(String(255))
     due_at: Mapped[datetime] = mapped_column(Aware(), index=True)
+    # as on human_task: the first year its due time was counted on provisionally, until settled
+    provisional_year: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditEvent(db.Model):

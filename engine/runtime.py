@@ -29,14 +29,14 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundExcepti
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from . import clock, deadlines, outbox, persistence, services, store
+from . import calendar, clock, deadlines, outbox, persistence, services, store
 from .audit import append as audit
 from .db import db, write_intent
 from .errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
 from .forms import accepted_data
 from .models import HumanTask, ProcessHead, ProcessInstance
 from .registry import FORM_PROPERTY, Registry, UnknownProcess
-from .scripting import make_script_engine, reserved_names
+from .scripting import TIMER_SET, make_script_engine, reserved_names
 
 ACTIVE = ("running", "waiting", "error")
 log = logging.getLogger(__name__)
@@ -266,6 +266,37 @@ class Runtime:
             self.after_commit(case.id, case.next_timer_at)
         self.start_requested(outbox.take_requested())
 
+    @contextmanager
+    def batch(self):
+        """One write transaction over several cases, for an operation that must change them
+        all or none (settling a year's provisional dates): yields `hold(instance_id)`, a
+        context manager giving (case, live workflow) under the case's lock and saving what
+        was changed on exit, revision checked. Commits at the end; the scheduler then learns
+        the cases' new due times."""
+        held: list[tuple[store.Case, datetime | None]] = []
+
+        @contextmanager
+        def hold(instance_id: int):
+            case = store.case_for_step(instance_id)
+            if case is None:
+                raise NotFound(f"instance {instance_id} does not exist")
+            live = self._load(case)
+            held.append((case, case.next_timer_at))
+            yield case, live
+            self._save(case, live)
+
+        with self._transaction():
+            try:
+                yield hold
+                db.session.commit()
+            except BaseException:
+                for case, _ in held:
+                    self.forget(case.id)
+                raise
+        for case, due_before in held:
+            if case.next_timer_at != due_before and self.after_commit is not None:
+                self.after_commit(case.id, case.next_timer_at)
+
     def _save(self, case: store.Case, live: _Live, created: bool = False):
         """Write what the step changed; the case row last, with its revision check."""
         wf: BpmnWorkflow = live.workflow
@@ -336,6 +367,7 @@ class Runtime:
                 if (spec.lane is None or role in self.party_roles) else None,
                 "form": spec.extensions.get("properties", {}).get(FORM_PROPERTY),
                 "created_at": now, "due_at": due, "remind_at": remind,
+                "due_provisional_year": calendar.first(limit.get("provisional")),
                 "escalate_to": limit.get("escalate_to"), "overdue_noticed": False,
                 "unit_type": None, "level": None, **self.task_labels(task.data),
             })
@@ -349,7 +381,8 @@ class Runtime:
         gone = [{"b_instance": case.id, "b_task": tid} for tid in before if due.get(tid) != before[tid]]
         if gone:
             conn.execute(store.DELETE_TIMER, gone)
-        added = [{"instance_id": case.id, "task_id": tid, "element": waiting[tid].task_spec.bpmn_id, "due_at": at}
+        added = [{"instance_id": case.id, "task_id": tid, "element": waiting[tid].task_spec.bpmn_id, "due_at": at,
+                  "provisional_year": calendar.first(waiting[tid].internal_data.get(TIMER_SET, {}).get("provisional"))}
                  for tid, at in due.items() if before.get(tid) != at]
         if added:
             conn.execute(store.INSERT_TIMERS, added)
@@ -397,6 +430,7 @@ class Runtime:
                 c.execute(store.INSERT_NOTICE, {
                     "at": now, "kind": kind, "instance_id": case.id, "task_id": tid, "element": entry.element,
                     "task_name": entry.name, "due_at": entry.due_at,
+                    "due_provisional": entry.due_provisional_year is not None,
                     "role": (entry.escalate_to or entry.role) if overdue else entry.role,
                     "jurisdiction": entry.jurisdiction,
                     "assignee": entry.assignee if not (overdue and entry.escalate_to) else None,

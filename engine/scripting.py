@@ -46,14 +46,18 @@ from typing import NamedTuple
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import services
+from . import calendar, clock, services
 from .calendar import EXPRESSION_HELPERS
 
 # Where SpiffWorkflow looks for the failing line of a script, and how the time limit knows a script's frames.
 SCRIPT_FILENAME = "<string>"
 DEFAULT_TIME_LIMIT = 2.0  # seconds per script or expression; a legitimate one takes microseconds
 MAX_RANGE = 10_000_000
+# Where a timer keeps when its expression was evaluated, and the provisional years it counted
+# on if any: a timer set on a provisional calendar is set again as of then once the year is settled.
+TIMER_SET = "timer_set"
 
 
 class Settings:
@@ -251,6 +255,15 @@ def script_globals() -> dict:
     }
 
 
+@lru_cache(maxsize=1024)
+def names_read(expression: str) -> frozenset[str]:
+    """The names an expression reads (a timer set from `notice["ends_at"]` reads `notice`)."""
+    try:
+        return frozenset(n.id for n in ast.walk(ast.parse(expression.strip(), mode="eval")) if isinstance(n, ast.Name))
+    except SyntaxError:
+        return frozenset()
+
+
 def reserved_names() -> frozenset[str]:
     """Data keys that would shadow a helper and break the next script."""
     return frozenset(script_globals())
@@ -274,6 +287,15 @@ class ScriptEngine(PythonScriptEngine):
             raise SyntaxError(*error)
 
     def evaluate(self, task, expression, external_context=None):
+        if not isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
+            return self._evaluate(task, expression, external_context)
+        with calendar.noting_provisional() as provisional:
+            value = self._evaluate(task, expression, external_context)
+        task.internal_data[TIMER_SET] = {"at": clock.now().isoformat(),
+                                         **({"provisional": sorted(provisional)} if provisional else {})}
+        return value
+
+    def _evaluate(self, task, expression, external_context):
         try:
             return super().evaluate(task, expression, external_context)
         except WorkflowTaskException as exc:

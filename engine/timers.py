@@ -7,7 +7,9 @@ worker in another process is picked up, and nothing is lost across restarts:
 jobs whose time passed while the app was down run on start, in due order.
 A job wakes its case through `Runtime.fire_timers`, the same step path,
 transaction and audit as a person's action. The sweep also starts the cases
-that steps asked for and a crash left unstarted (`engine.outbox`).
+that steps asked for and a crash left unstarted (`engine.outbox`), and settles
+dates a process counted provisionally before it saw a year's holiday notice
+entered by another process (`engine.settlement`).
 
 Only one scheduler fires per database. On PostgreSQL a scheduler first takes
 an advisory lock on a connection it keeps open; another scheduler started on
@@ -28,7 +30,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from . import clock, outbox
+from . import clock, outbox, settlement
 from .db import db
 from .models import ProcessInstance
 
@@ -71,6 +73,13 @@ def sweep() -> None:
             outbox.drain(_app.extensions["green_ladder.runtime"])
         except Exception:
             log.exception("starting requested cases failed; the next sweep will try again")
+        finally:
+            db.session.remove()
+        try:
+            # dates another process counted provisionally before it saw a year entered
+            settlement.settle_leftovers(_app.extensions["green_ladder.runtime"])
+        except Exception:
+            log.exception("settling provisional dates failed; the next sweep will try again")
         finally:
             db.session.remove()
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from engine import clock
 from engine.calendar import (CalendarNotCovered, days_after, end_of_day, is_working_day, next_annual,
-                             working_days_after, working_days_between, years_before)
+                             noting_provisional, provisional_arrangement, statutory_holidays, working_days_after,
+                             working_days_between, years_before)
 
 COVERED = st.dates(min_value=date(2005, 1, 1), max_value=date(2026, 9, 30))
 # the weeks around Spring Festival and National Day, where adjusted weekends (调休) live
@@ -89,11 +90,40 @@ def test_a_three_year_look_back_boundary():
     assert two_years_364_days >= start and three_years_and_a_day < start
 
 
-def test_an_uncovered_year_is_a_clear_error():
-    with pytest.raises(CalendarNotCovered, match="2027.*not known"):
-        working_days_after(date(2026, 12, 28), 5)
-    with pytest.raises(CalendarNotCovered):
-        is_working_day(date(2030, 1, 2))
+def test_a_year_no_notice_covers_is_counted_on_the_holiday_law_and_noted_as_provisional():
+    with noting_provisional() as provisional:
+        assert working_days_after(date(2026, 12, 28), 5) == date(2027, 1, 5)  # 1 January off, then a weekend
+    assert provisional == {2027}
+    with noting_provisional() as provisional:
+        assert working_days_after(date(2026, 11, 2), 5) == date(2026, 11, 9)
+    assert provisional == set()
+    # 2027's Spring Festival is 6 February (a Saturday): 除夕 to 初三 off, the weekend's two days owed after
+    assert [d for d in (date(2027, 2, 4) + timedelta(days=k) for k in range(8)) if not is_working_day(d)] == [
+        date(2027, 2, 5), date(2027, 2, 6), date(2027, 2, 7), date(2027, 2, 8), date(2027, 2, 9), date(2027, 2, 10)]
+    assert provisional_arrangement(2028)[date(2028, 1, 3)] == "元旦补假"  # 1 January 2028 is a Saturday
+
+
+def test_before_the_law_in_force_a_year_outside_the_package_is_a_clear_error():
+    with pytest.raises(CalendarNotCovered, match="2003.*2025"):
+        is_working_day(date(2003, 1, 2))
+
+
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_every_day_off_the_law_gives_is_off_in_the_state_councils_own_arrangement(year):
+    """The provisional calendar checked against the years under the amended law that the package covers."""
+    for day, name in provisional_arrangement(year).items():
+        assert not chinese_calendar.is_workday(day), (day, name)
+    for name, days in statutory_holidays(year):
+        assert all(chinese_calendar.get_holiday_detail(d)[0] for d in days), name
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2027, 2099))
+def test_each_year_gives_thirteen_weekdays_off_whatever_weekday_the_holidays_fall_on(year):
+    off = provisional_arrangement(year)
+    assert sum(1 for d in off if d.weekday() < 5) == 13
+    assert all(d.year == year for d in off)
+    assert date(year, 10, 1) in off and date(year, 5, 2) in off
 
 
 def test_aware_datetimes_are_read_in_beijing_time():

@@ -11,7 +11,7 @@ from uuid import UUID
 import pytest
 from conftest import ROOT
 from creation import self_evaluated
-from holiday_notices import SAMPLE_2027
+from holiday_notices import enter_2027
 
 from engine import clock, outbox
 from engine.db import db
@@ -21,7 +21,6 @@ from engine.green.lifecycle import (TABLE_FIELDS, DesignationChange, Designation
 from engine.green.models import Designation, Organisation
 from engine.green.roles import JURISDICTIONS
 from engine.green.revocations import RevocationAnnouncement
-from engine.holidays import enter as enter_holidays
 from engine.models import HumanTask, Notification, ProcessInstance
 from engine.outbox import StartRequest
 from engine.registry import collect
@@ -64,7 +63,7 @@ def world(runtime):
     for name, role, city in (("firm", "applicant", None), ("lz", "municipal", "620100"),
                              ("ts", "municipal", "620500"), ("prov", "provincial", None)):
         add_user(name, role, city)
-    enter_holidays(2027, SAMPLE_2027, "国办发明电（测试）", "ops")  # the revocation's deadlines count working days
+    enter_2027(runtime)  # the revocation's deadlines count working days
     return runtime
 
 

@@ -100,7 +100,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     from . import (agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard, home,
-                   inbox, modeler, notices, registry, tasks)
+                   holiday_calendar, inbox, modeler, notices, registry, tasks)
     from . import lifecycle as lifecycle_pages
 
     auth.login_manager.init_app(app)
@@ -122,6 +122,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(cultivation.bp)
     app.register_blueprint(modeler.bp)
     app.register_blueprint(agencies.bp)
+    app.register_blueprint(holiday_calendar.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(case_migration.bp)
     app.register_blueprint(case_migration.api_bp)

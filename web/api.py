@@ -130,6 +130,8 @@ def task_json(t: HumanTask, version_id: str | None = None) -> dict:
         "name": t.name, "lane": t.lane, "role": t.role, "jurisdiction": t.jurisdiction,
         "assignee": t.assignee, "form": form, "form_name": t.form,
         "created": t.created_at.isoformat(), "due": t.due_at.isoformat() if t.due_at else None,
+        # counted on a provisional holiday calendar: it moves when the year's notice is entered
+        "due_provisional": t.due_provisional_year is not None,
         "overdue": bool(t.due_at and t.due_at < now),
     }
 
@@ -372,7 +374,7 @@ def list_notifications():
     return jsonify({"notifications": [{
         "id": n.id, "kind": n.kind, "at": n.at.isoformat(), "instance": n.instance_id, "task": n.task_id,
         "element": n.element, "task_name": n.task_name, "due": n.due_at.isoformat() if n.due_at else None,
-        "role": n.role, "jurisdiction": n.jurisdiction, "assignee": n.assignee,
+        "due_provisional": n.due_provisional, "role": n.role, "jurisdiction": n.jurisdiction, "assignee": n.assignee,
         "read": n.read_at is not None,
     } for n in rows]})
 

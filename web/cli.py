@@ -121,20 +121,44 @@ holiday_calendar = AppGroup("calendar", help="The official holiday calendar.")
 @holiday_calendar.command("load")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--year", type=int, required=True)
-@click.option("--source", required=True, help="The State Council notice it comes from.")
+@click.option("--source", required=True, help="The State Council notice it comes from (its 文号).")
 @click.option("--by", "actor", default="cli", show_default=True)
-def load_calendar(path, year, source, actor):
-    """Enter a year's holiday arrangement: lines 'YYYY-MM-DD,yes|no,note' for the
-    days that differ from Monday-to-Friday (holidays on weekdays: no; weekend days
-    worked in lieu: yes)."""
-    from engine.holidays import ArrangementInvalid, enter
+@click.option("--dry-run", is_flag=True, help="Only show what entering the year would change.")
+@click.option("--yes", is_flag=True, help="Enter it without asking, after showing the dry run.")
+def load_calendar(path, year, source, actor, dry_run, yes):
+    """Enter a year's holiday arrangement: lines 'YYYY-MM-DD,yes|no,note' (or a range
+    'YYYY-MM-DD~YYYY-MM-DD,no,note') for the days that differ from Monday-to-Friday
+    (holidays on weekdays: no; weekend days worked in lieu: yes). First shows every
+    provisional date it settles, old and new; then enters the year and moves them."""
+    from engine.holidays import ArrangementInvalid, enter, preview, read
 
+    runtime = current_app.extensions["green_ladder.runtime"]
     try:
         with open(path, encoding="utf-8") as f:
-            count = enter(year, f.read(), source, actor)
-    except ArrangementInvalid as exc:
+            arrangement = read(year, f.read(), source)
+        changes = preview(runtime, arrangement)
+    except (ArrangementInvalid, UnicodeDecodeError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"entered {count} days of {year} from {source}")
+    for c in changes:
+        click.echo(f"  case {c.instance_id:>6}  {c.what:8} {c.name or c.element:24} "
+                   f"{_at(c.old)} -> {_at(c.new)}  {c.outcome}")
+    click.echo(f"{len(changes)} provisional dates counted on {year}'s arrangement; "
+               f"{sum(c.outcome == 'moved' for c in changes)} would move")
+    if dry_run or not (yes or click.confirm(f"Enter {year} from {source}?")):
+        return
+    try:
+        done = enter(runtime, arrangement, actor)
+    except (ArrangementInvalid, EngineError) as exc:  # a case moved meanwhile: nothing was entered
+        raise click.ClickException(str(exc)) from None
+    if done is None:
+        click.echo(f"{year} was entered already with these days; nothing changed")
+    else:
+        click.echo(f"entered {len(arrangement.days)} days of {year} from {source}; "
+                   f"{sum(c.outcome == 'moved' for c in done)} dates moved")
+
+
+def _at(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
 def init_app(app):

@@ -13,8 +13,9 @@ from engine import calendar, clock
 from engine.db import db
 from engine.green.awards import Award
 from engine.green.models import LEVELS, UNIT_TYPES, Designation
+from engine.green.notices import PublicNotice
 from engine.green.roles import JURISDICTIONS
-from engine.models import HumanTask, ProcessInstance
+from engine.models import HumanTask, PendingTimer, ProcessInstance
 
 from . import name_in
 from .api import runtime
@@ -69,9 +70,24 @@ def index():
         overdue=[(name_in(JURISDICTIONS, c), overdue.get(c, 0)) for c in cities],
         total_listed=sum(by_type.values()),
         awards=awards,
-        # deadlines past this day cannot be counted until the next year's holiday notice is entered
+        # deadlines past this day are counted provisionally until the next year's holiday notice is entered
         calendar_ends=covered if clock.now().date() + CALENDAR_NOTICE > covered else None,
+        provisional=_provisional_dates(),
     )
+
+
+def _provisional_dates() -> dict[str, int]:
+    """Open dates counted on a provisional holiday calendar (the reader's city only, for a city)."""
+    tasks = _scoped(select(func.count()).select_from(HumanTask).where(HumanTask.due_provisional_year.is_not(None)),
+                    HumanTask.jurisdiction)
+    timers = _scoped(select(func.count()).select_from(PendingTimer).join(
+        ProcessInstance, ProcessInstance.id == PendingTimer.instance_id).where(
+        PendingTimer.provisional_year.is_not(None)), ProcessInstance.jurisdiction)
+    notices = select(func.count()).select_from(PublicNotice).where(
+        PublicNotice.provisional_year.is_not(None), PublicNotice.closed_at.is_(None))
+    counts = {"tasks": db.session.scalar(tasks), "timers": db.session.scalar(timers),
+              "notices": 0 if current_user.jurisdiction else db.session.scalar(notices)}
+    return dict(counts, total=sum(counts.values()))
 
 
 def _wan(yuan: int):

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine import audit, calendar, clock, services
+from engine import audit, calendar, clock, services, settlement
 from engine.db import db
 from engine.models import Aware
 from engine.services import ServiceError, StepContext
@@ -35,6 +35,8 @@ class PublicNotice(db.Model):
     working_days: Mapped[int] = mapped_column(Integer)
     published_on: Mapped[date] = mapped_column(Date)
     ends_at: Mapped[datetime] = mapped_column(Aware(), index=True)
+    # the end is provisional (暂定): counted on the holiday law alone for this year, until settled
+    provisional_year: Mapped[int | None] = mapped_column(Integer)
     closed_at: Mapped[datetime | None] = mapped_column(Aware())
     # after the objections are dealt with: the credit codes listed, and those struck off
     listed: Mapped[list | None] = mapped_column(JSON)
@@ -105,16 +107,57 @@ def publish(params: dict, step: StepContext) -> dict:
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_WORKING_DAYS:
         raise ServiceError(f"the notice length must be 1 to {MAX_WORKING_DAYS} working days, not {days!r}")
     today = clock.now().date()
-    # the day of publication does not count (as for any period in days under Chinese law)
-    last_day = calendar.working_days_after(today, days)
+    last_day, provisional = _last_day(today, days)
     notice = PublicNotice(instance_id=step.instance_id, title=str(params.get("title") or "公示"),
                           year=int(params.get("year") or today.year), items=_items(params.get("items")),
                           working_days=days, published_on=today, ends_at=datetime.fromisoformat(
-                              calendar.end_of_day(last_day)))
+                              calendar.end_of_day(last_day)), provisional_year=calendar.first(provisional))
     db.session.add(notice)
     db.session.flush()
-    return {"notice_id": notice.id, "published_on": today.isoformat(), "last_day": last_day.isoformat(),
-            "ends_at": notice.ends_at.isoformat(), "working_days": days}
+    return _window(notice, last_day)
+
+
+def _last_day(published_on: date, days: int) -> tuple[date, set[int]]:
+    """The notice's last working day, and the provisional years it was counted on. The day
+    of publication does not count (as for any period in days under Chinese law)."""
+    with calendar.noting_provisional() as provisional:
+        return calendar.working_days_after(published_on, days), provisional
+
+
+def _window(notice: PublicNotice, last_day: date) -> dict:
+    """What the case keeps of its notice (its timer waits for `ends_at`)."""
+    return {"notice_id": notice.id, "published_on": notice.published_on.isoformat(), "last_day": last_day.isoformat(),
+            "ends_at": notice.ends_at.isoformat(), "working_days": notice.working_days,
+            "provisional": notice.provisional_year is not None}
+
+
+def settle(now: datetime, write: bool) -> list[settlement.Change]:
+    """Open notices whose end was counted on a provisional year that is official now, counted
+    again from their publication. A notice is lengthened, never shortened: the public was told
+    its end. A moved end is handed to the case's data, so its timer moves with it."""
+    changes = []
+    for notice in db.session.scalars(db.select(PublicNotice).where(
+            PublicNotice.provisional_year.is_not(None), PublicNotice.closed_at.is_(None))):
+        if not calendar.is_official(notice.provisional_year):
+            continue
+        last_day, provisional = _last_day(notice.published_on, notice.working_days)
+        old, new = notice.ends_at, datetime.fromisoformat(calendar.end_of_day(last_day))
+        result = settlement.outcome(old, new, now)
+        if result == settlement.MOVED and new < old:
+            result = settlement.KEPT
+        still = calendar.first(provisional) if result in (settlement.MOVED, settlement.SAME) else None
+        patch = None
+        if result == settlement.MOVED:
+            window = {"ends_at": new.isoformat(), "last_day": last_day.isoformat(), "provisional": still is not None}
+            patch = (lambda value, nid=notice.id, w=window:
+                     {**value, **w} if isinstance(value, dict) and value.get("notice_id") == nid else value)
+        changes.append(settlement.Change("notice", notice.instance_id, f"notice:{notice.id}", notice.title, old, new,
+                                         result, provisional_year=still, patch=patch))
+        if write:
+            notice.provisional_year = still
+            if result == settlement.MOVED:
+                notice.ends_at = new
+    return changes
 
 
 def _notice(params) -> PublicNotice:
@@ -147,3 +190,5 @@ def conclude(params: dict, step: StepContext) -> dict:
 
 def register() -> None:
     services.OPERATIONS.update({"notice.publish": publish, "notice.close": close, "notice.conclude": conclude})
+    if settle not in settlement.RECORDS:
+        settlement.RECORDS.append(settle)
