@@ -197,8 +197,8 @@ def settle(runtime, actor: str, source: str | None = None,
                     change.instance_id = instance_id
                 _write(case, live, found, now)
                 changes += found
-                audit(actor, "reschedule", instance=case, detail={
-                    "source": source, "changes": [c.as_dict() for c in found if c.outcome != SAME]})
+                audit(actor, "reschedule", instance=case, detail={"source": source,
+                                                                  "changes": [c.as_dict() for c in found]})
         if also is not None:
             also(changes)
     return changes
