@@ -72,6 +72,7 @@ def test_pages(app, world, name):
         "/models/municipal_creation/migration/": expect(name, MIGRATORS, 200, 403),
         "/agencies/": expect(name, AGENCY_READERS, 200, 403),
         "/public/agencies": 200,
+        "/admin/calendar/": expect(name, {"admin"}, 200, 403),  # entering a year's holiday notice
         f"/attachments/{world['report']}": expect(name, CASE_READERS, 200, 404),  # the evaluation report PDF
     }
     got = {path: client.get(path).status_code for path in checks}
