@@ -61,14 +61,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        # behind HTTPS in production; plain http on a developer's machine
-        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "") == "1",
+        # `development` (make run) relaxes what needs https; anything else is run as production
+        GREEN_LADDER_ENV=os.environ.get("GREEN_LADDER_ENV", "production"),
+        # how many reverse proxies stand in front and set X-Forwarded-* (web/security.py)
+        PROXY_FIX=int(os.environ.get("PROXY_FIX", "0") or 0),
         BABEL_DEFAULT_LOCALE="zh_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "web" / "translations"),
     )
     if test_config:
         app.config.from_mapping(test_config)
+    if "SESSION_COOKIE_SECURE" not in (test_config or {}):
+        app.config["SESSION_COOKIE_SECURE"] = _cookies_need_https(app)
     app.json.ensure_ascii = False
 
     if app.config["CLOCK"] == "virtual":
@@ -100,9 +104,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     from . import (agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard, home,
-                   holiday_calendar, inbox, modeler, notices, registry, tasks)
+                   holiday_calendar, inbox, modeler, notices, registry, security, tasks)
     from . import lifecycle as lifecycle_pages
 
+    security.init_app(app)
     auth.login_manager.init_app(app)
     csrf.init_app(app)
     csrf.exempt(api.bp)  # the API authenticates each request with a bearer token, not a cookie
@@ -182,6 +187,16 @@ def _template_helpers():
 def _not_the_scheduler_table(obj, name, type_, reflected, compare_to):
     """APScheduler creates and owns its job table; migrations leave it alone."""
     return not (type_ == "table" and name == JOB_TABLE)
+
+
+def _cookies_need_https(app: Flask) -> bool:
+    """The session cookie (which also holds the CSRF token) is sent over https only, unless
+    the app runs for development or tests on plain http (`make run`, `flask run --debug`).
+    SESSION_COOKIE_SECURE=0 or 1 decides explicitly."""
+    explicit = os.environ.get("SESSION_COOKIE_SECURE")
+    if explicit in ("0", "1"):
+        return explicit == "1"
+    return not (app.config["GREEN_LADDER_ENV"] == "development" or app.debug or app.testing)
 
 
 def _instance_secret(app: Flask) -> str:
