@@ -1,14 +1,17 @@
 """Ready for production: what a browser is told on every response, the client's
-address and scheme behind a proxy, Secure cookies."""
+address and scheme behind a proxy, Secure cookies, request ids in responses and
+log lines."""
 from __future__ import annotations
 
+import io
+import logging
 import re
 
 import pytest
 
 from engine.db import db
 from engine.models import RateHit
-from web import create_app
+from web import create_app, request_id
 from web.users import add_user
 from webclient import sign_in
 
@@ -29,6 +32,7 @@ def assert_secure_headers(headers, path, https=False):
     for name, value in SECURITY_HEADERS.items():
         assert headers.get(name) == value, (path, name)
     assert ("Strict-Transport-Security" in headers) == https, path
+    assert re.fullmatch(r"[A-Za-z0-9._:-]{8,128}", headers.get("X-Request-ID", "")), path
 
 
 def other_app(app, **config):
@@ -100,6 +104,8 @@ def production_env(monkeypatch):
     """The environment of a production process: nothing says development."""
     for name in ("GREEN_LADDER_ENV", "SESSION_COOKIE_SECURE", "FLASK_DEBUG"):
         monkeypatch.delenv(name, raising=False)
+    # an app made outside tests sets up logging to stderr for the process: not inside pytest
+    monkeypatch.setattr(request_id, "configure_logging", lambda level: None)
     return monkeypatch
 
 
@@ -125,3 +131,39 @@ def test_make_run_on_plain_http_still_lets_a_newcomer_sign_in(app, production_en
     client, cookie = session_cookie_after_sign_in(development)
     assert "Secure" not in cookie
     assert client.get("/inbox/").status_code == 200
+
+
+# --------------------------------------------------------------------------- request ids
+def test_each_response_names_its_request_and_a_safe_id_from_the_proxy_is_kept(client):
+    generated = client.get("/login").headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", generated)
+    assert client.get("/login").headers["X-Request-ID"] != generated
+    given = "4f6c1e0a9b8d7c6e5f4a3b2c1d0e9f8a"  # nginx's $request_id
+    assert client.get("/login", headers={"X-Request-ID": given}).headers["X-Request-ID"] == given
+    for forged in ["<script>alert(1)</script>", "short", "x" * 200, "id with spaces 123", "a;b=c|d\\e"]:
+        echoed = client.get("/login", headers={"X-Request-ID": forged}).headers["X-Request-ID"]
+        assert echoed != forged and re.fullmatch(r"[0-9a-f]{32}", echoed)
+
+
+def test_every_log_line_of_a_request_carries_its_id(app):
+    stream = io.StringIO()
+    handler = request_id.handler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    app.logger.setLevel(logging.INFO)
+
+    @app.get("/trouble")
+    def trouble():
+        logging.getLogger("web.somewhere").warning("about to fail")
+        raise RuntimeError("it failed")
+
+    try:
+        r = app.test_client().get("/trouble", headers={"X-Request-ID": "req-0001-trouble"})
+        logging.getLogger("engine.timers").warning("outside any request")
+    finally:
+        root.removeHandler(handler)
+    assert r.status_code == 500 and r.headers["X-Request-ID"] == "req-0001-trouble"
+    lines = [line for line in stream.getvalue().splitlines() if " [" in line]
+    assert any("[req-0001-trouble] web.somewhere: about to fail" in line for line in lines)
+    assert any("[req-0001-trouble] web.api: unexpected error on /trouble" in line for line in lines)
+    assert any("[-] engine.timers: outside any request" in line for line in lines)

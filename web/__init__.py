@@ -65,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         GREEN_LADDER_ENV=os.environ.get("GREEN_LADDER_ENV", "production"),
         # how many reverse proxies stand in front and set X-Forwarded-* (web/security.py)
         PROXY_FIX=int(os.environ.get("PROXY_FIX", "0") or 0),
+        LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
         BABEL_DEFAULT_LOCALE="zh_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "web" / "translations"),
@@ -104,9 +105,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     from . import (agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard, home,
-                   holiday_calendar, inbox, modeler, notices, registry, security, tasks)
+                   holiday_calendar, inbox, modeler, notices, registry, request_id, security, tasks)
     from . import lifecycle as lifecycle_pages
 
+    request_id.init_app(app)  # first, so that what the other hooks log carries the id
     security.init_app(app)
     auth.login_manager.init_app(app)
     csrf.init_app(app)
