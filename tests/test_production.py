@@ -1,14 +1,16 @@
 """Ready for production: what a browser is told on every response, the client's
 address and scheme behind a proxy, Secure cookies, request ids in responses and
-log lines."""
+log lines, /healthz."""
 from __future__ import annotations
 
 import io
 import logging
 import re
+from datetime import timedelta
 
 import pytest
 
+from engine import clock, timers
 from engine.db import db
 from engine.models import RateHit
 from web import create_app, request_id
@@ -46,7 +48,7 @@ def test_pages_the_api_files_and_errors_all_carry_the_security_headers(client, u
     add_user("firm", "applicant", password="correct-horse")
     sign_in(client, "firm")
     for path in ["/login", "/public/lists", "/inbox/", "/static/app.css", "/no/such/page", "/api/v1/openapi.json",
-                 "/api/v1/tasks"]:
+                 "/api/v1/tasks", "/healthz"]:
         r = client.get(path)
         assert_secure_headers(r.headers, path)
 
@@ -167,3 +169,39 @@ def test_every_log_line_of_a_request_carries_its_id(app):
     assert any("[req-0001-trouble] web.somewhere: about to fail" in line for line in lines)
     assert any("[req-0001-trouble] web.api: unexpected error on /trouble" in line for line in lines)
     assert any("[-] engine.timers: outside any request" in line for line in lines)
+
+
+# --------------------------------------------------------------------------- /healthz
+def test_healthz_fails_until_a_scheduler_has_swept(client):
+    r = client.get("/healthz")
+    assert r.status_code == 503
+    assert r.json["database"] == {"ok": True}
+    assert r.json["scheduler"]["ok"] is False and r.json["scheduler"]["last_sweep"] is None
+    assert "Set-Cookie" not in r.headers
+
+
+def test_a_sweep_makes_healthz_healthy_and_a_stalled_scheduler_shows(app, client, monkeypatch):
+    monkeypatch.setattr(timers, "_app", app)
+    monkeypatch.setitem(app.extensions, "green_ladder.timers", type("T", (), {"reconcile": lambda self: 0})())
+    timers.sweep()
+    r = client.get("/healthz")
+    assert r.status_code == 200, r.json
+    assert r.json["status"] == "ok" and r.json["scheduler"]["seconds_since_sweep"] == 0
+
+    clock.current().advance(timedelta(seconds=app.config["SCHEDULER_STALE_SECONDS"] + 1))
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json["status"] == "failing"
+    assert r.json["scheduler"]["seconds_since_sweep"] == app.config["SCHEDULER_STALE_SECONDS"] + 1
+    assert "not swept" in r.json["scheduler"]["error"]
+
+    timers.sweep()  # it came back
+    assert client.get("/healthz").status_code == 200
+
+
+def test_healthz_says_the_database_is_unreachable_without_saying_where_it_is(tmp_path, production_env):
+    missing = tmp_path / "no-such-folder" / "green.sqlite3"
+    broken = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{missing}", "TESTING": True})
+    r = broken.test_client().get("/healthz")
+    assert r.status_code == 503
+    assert r.json["database"]["ok"] is False and r.json["scheduler"]["ok"] is False
+    assert "no-such-folder" not in r.get_data(as_text=True)

@@ -23,7 +23,7 @@ from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.registry import Registry
 from engine.runtime import Runtime
-from engine.timers import JOB_TABLE, TimerService
+from engine.timers import JOB_TABLE, SWEEP_SECONDS, TimerService
 
 ROOT = Path(__file__).resolve().parent.parent
 migrate = Migrate()
@@ -66,6 +66,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         # how many reverse proxies stand in front and set X-Forwarded-* (web/security.py)
         PROXY_FIX=int(os.environ.get("PROXY_FIX", "0") or 0),
         LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
+        # /healthz fails once the timer scheduler has not swept for this long
+        SCHEDULER_STALE_SECONDS=int(os.environ.get("SCHEDULER_STALE_SECONDS", 3 * SWEEP_SECONDS)),
         BABEL_DEFAULT_LOCALE="zh_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "web" / "translations"),
@@ -104,8 +106,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         submission_check=attachments.submission_problems,
     )
 
-    from . import (agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard, home,
-                   holiday_calendar, inbox, modeler, notices, registry, request_id, security, tasks)
+    from . import (agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard,
+                   health, home, holiday_calendar, inbox, modeler, notices, registry, request_id, security, tasks)
     from . import lifecycle as lifecycle_pages
 
     request_id.init_app(app)  # first, so that what the other hooks log carries the id
@@ -116,6 +118,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(case_migration.api_bp)
     babel.init_app(app, locale_selector=_locale)
     app.register_blueprint(home.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
