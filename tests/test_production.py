@@ -75,6 +75,17 @@ def test_hsts_is_sent_only_over_https(client):
     assert r.headers["Strict-Transport-Security"] == "max-age=31536000"
 
 
+INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|javascript:", re.I)
+
+
+def test_no_template_has_an_inline_script_style_or_handler_the_policy_would_block():
+    """The browser tests see the pages they visit; this sees every template."""
+    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+             for path in sorted((ROOT / "web" / "templates").rglob("*.html"))
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if INLINE.search(line)]
+    assert found == []
+
+
 def test_only_the_analysts_editor_page_may_use_the_editors_inline_styles(client, runtime):
     from creation import deploy
 
