@@ -66,7 +66,7 @@ postgres:
 run: setup node_modules/.installed $(MODELER_BUNDLE) $(CATALOGS)
 	$(FLASK) db upgrade
 	$(FLASK) demo
-	SCHEDULER=in-process $(FLASK) run --host 127.0.0.1 --port 5000
+	GREEN_LADDER_ENV=development SCHEDULER=in-process $(FLASK) run --host 127.0.0.1 --port 5000
 
 test: setup postgres node_modules/.installed $(MODELER_BUNDLE) $(CHROMIUM) $(CATALOGS)
 	PYTHONPATH=$(CURDIR) TEST_POSTGRES_URL=$(PG_URL) $(PY) -m pytest

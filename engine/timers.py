@@ -9,7 +9,9 @@ A job wakes its case through `Runtime.fire_timers`, the same step path,
 transaction and audit as a person's action. The sweep also starts the cases
 that steps asked for and a crash left unstarted (`engine.outbox`), and settles
 dates a process counted provisionally before it saw a year's holiday notice
-entered by another process (`engine.settlement`).
+entered by another process (`engine.settlement`). Each sweep that gets through
+leaves its time in the database (`scheduler_beat`), so the web workers' /healthz
+can tell that timers are being fired, or since when they are not.
 
 Only one scheduler fires per database. On PostgreSQL a scheduler first takes
 an advisory lock on a connection it keeps open; another scheduler started on
@@ -22,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import socket
 import threading
 import time
 from datetime import timedelta
@@ -32,7 +35,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from . import clock, outbox, settlement
 from .db import db
-from .models import ProcessInstance
+from .models import ProcessInstance, SchedulerBeat
 
 log = logging.getLogger(__name__)
 JOB_TABLE = "apscheduler_jobs"
@@ -82,6 +85,28 @@ def sweep() -> None:
             log.exception("settling provisional dates failed; the next sweep will try again")
         finally:
             db.session.remove()
+        try:
+            beat()
+        finally:
+            db.session.remove()
+
+
+def beat() -> None:
+    """Record that a sweep got through, and which process leads since when."""
+    now, holder = clock.now(), f"{socket.gethostname()}:{os.getpid()}"[:120]
+    row = db.session.get(SchedulerBeat, 1)
+    if row is None:
+        db.session.add(SchedulerBeat(id=1, swept_at=now, holder=holder, leading_since=now))
+    else:
+        if row.holder != holder:
+            row.holder, row.leading_since = holder, now
+        row.swept_at = now
+    db.session.commit()
+
+
+def last_sweep():
+    """When a scheduler last got through a sweep on this database (None: never)."""
+    return db.session.scalar(db.select(SchedulerBeat.swept_at).where(SchedulerBeat.id == 1))
 
 
 class TimerService:

@@ -59,7 +59,7 @@ def database_urls(tmp_path_factory):
 
 TABLES = ["notice_objection", "public_notice", "start_request", "incident_report", "designation_change", "onsite_review", "missed_filing", "dynamic_table_filing", "designation_lifecycle", "adverse_fact", "cultivation_pool_entry", "organisation_link", "revocation_announcement", "award", "national_recommendation", "evaluation_report", "agency_engagement", "agency", "rate_hit", "official_calendar_day", "official_calendar_year", "attachment", "complaint_receipt", "designation_event", "designation", "organisation", "task_draft", "notification", "human_task",
           "pending_timer", "instance_task", "process_instance", "model_file", "process_head", "model_version",
-          "audit_event", "app_user"]
+          "audit_event", "app_user", "scheduler_beat"]
 
 
 def _empty(kind: str):

@@ -23,7 +23,7 @@ from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.registry import Registry
 from engine.runtime import Runtime
-from engine.timers import JOB_TABLE, TimerService
+from engine.timers import JOB_TABLE, SWEEP_SECONDS, TimerService
 
 ROOT = Path(__file__).resolve().parent.parent
 migrate = Migrate()
@@ -61,14 +61,21 @@ def create_app(test_config: dict | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        # behind HTTPS in production; plain http on a developer's machine
-        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "") == "1",
+        # `development` (make run) relaxes what needs https; anything else is run as production
+        GREEN_LADDER_ENV=os.environ.get("GREEN_LADDER_ENV", "production"),
+        # how many reverse proxies stand in front and set X-Forwarded-* (web/security.py)
+        PROXY_FIX=int(os.environ.get("PROXY_FIX", "0") or 0),
+        LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"),
+        # /healthz fails once the timer scheduler has not swept for this long
+        SCHEDULER_STALE_SECONDS=int(os.environ.get("SCHEDULER_STALE_SECONDS", 3 * SWEEP_SECONDS)),
         BABEL_DEFAULT_LOCALE="zh_CN",
         BABEL_DEFAULT_TIMEZONE="Asia/Shanghai",
         BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "web" / "translations"),
     )
     if test_config:
         app.config.from_mapping(test_config)
+    if "SESSION_COOKIE_SECURE" not in (test_config or {}):
+        app.config["SESSION_COOKIE_SECURE"] = _cookies_need_https(app)
     app.json.ensure_ascii = False
 
     if app.config["CLOCK"] == "virtual":
@@ -99,16 +106,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         submission_check=attachments.submission_problems,
     )
 
-    from . import (agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard, home,
-                   holiday_calendar, inbox, modeler, notices, registry, tasks)
+    from . import (agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard,
+                   health, home, holiday_calendar, inbox, modeler, notices, registry, request_id, security, tasks)
     from . import lifecycle as lifecycle_pages
 
+    request_id.init_app(app)  # first, so that what the other hooks log carries the id
+    security.init_app(app)
     auth.login_manager.init_app(app)
     csrf.init_app(app)
     csrf.exempt(api.bp)  # the API authenticates each request with a bearer token, not a cookie
     csrf.exempt(case_migration.api_bp)
     babel.init_app(app, locale_selector=_locale)
     app.register_blueprint(home.bp)
+    app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
@@ -182,6 +192,16 @@ def _template_helpers():
 def _not_the_scheduler_table(obj, name, type_, reflected, compare_to):
     """APScheduler creates and owns its job table; migrations leave it alone."""
     return not (type_ == "table" and name == JOB_TABLE)
+
+
+def _cookies_need_https(app: Flask) -> bool:
+    """The session cookie (which also holds the CSRF token) is sent over https only, unless
+    the app runs for development or tests on plain http (`make run`, `flask run --debug`).
+    SESSION_COOKIE_SECURE=0 or 1 decides explicitly."""
+    explicit = os.environ.get("SESSION_COOKIE_SECURE")
+    if explicit in ("0", "1"):
+        return explicit == "1"
+    return not (app.config["GREEN_LADDER_ENV"] == "development" or app.debug or app.testing)
 
 
 def _instance_secret(app: Flask) -> str:

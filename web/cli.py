@@ -1,6 +1,7 @@
 """Operators' commands under `flask --app web ...` (命令行)."""
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -87,7 +88,14 @@ def run_scheduler():
     from engine.timers import TimerService
 
     click.echo("scheduler started: it fires timers once it holds this database's lead; Ctrl-C stops it")
-    TimerService(current_app._get_current_object(), blocking=True).start()
+    service = TimerService(current_app._get_current_object(), blocking=True)
+    # systemd stops it with SIGTERM: stop as on Ctrl-C, letting a wake-up under way finish its step
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        service.start()
+    except KeyboardInterrupt:
+        service.shutdown()
+        click.echo("scheduler stopped")
 
 
 @timers.command("simulate")

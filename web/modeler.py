@@ -20,6 +20,7 @@ from engine.green.roles import ROLES
 from engine.models import ModelVersion
 from engine.registry import FORM_PREFIX, ModelInvalid
 
+from . import security
 from .api import runtime
 
 bp = Blueprint("modeler", __name__, url_prefix="/models")
@@ -89,6 +90,7 @@ def _editor(version: ModelVersion | None, file_name: str, xml_url: str, files: d
         "decisions": modeling.decisions_in(files),
         "texts": _texts(),
         "lang": "en" if str(get_locale()) == "en" else "zh",
+        "styleNonce": security.allow_editor_styles(),
     }
     return render_template("modeler/editor.html", kind=kind, file_name=file_name, version=version,
                            config=json.dumps(config, ensure_ascii=False))

@@ -4,6 +4,9 @@ The `app` fixture (tests/conftest.py) gives an app on an empty database, once
 per database; `live_server` serves it from a thread. Chromium is the system's
 (`/usr/bin/chromium`, installed by `make test`): Playwright's own browser
 download is not used.
+
+Every page is served with the app's Content-Security-Policy; a test whose pages
+break it (a script, style or image the policy blocks) fails, whatever it asserts.
 """
 from __future__ import annotations
 
@@ -44,19 +47,34 @@ def live_server(app):
     server.server_close()
 
 
+# Each violation of the page's Content-Security-Policy, as the browser reports it to the page.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.reportCspViolation(`${e.effectiveDirective} blocked ${e.blockedURI || 'inline'}`
+    + ` (${e.sourceFile || document.location.href}:${e.lineNumber}:${e.columnNumber})`);
+});
+"""
+
+
 @pytest.fixture
 def page(browser, live_server):
-    """A fresh browser context (no cookies) whose page fails the test on any script error."""
+    """A fresh browser context (no cookies) whose page fails the test on any script error,
+    and on any violation of the Content-Security-Policy."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN",
                                   timezone_id="Asia/Shanghai")
     context.set_default_timeout(10_000)
+    violations = []
+    context.expose_binding("reportCspViolation", lambda source, text: violations.append(text))
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
     page.on("console", lambda msg: msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico")
             and page.errors.append(f"{msg.text} ({msg.location.get('url')})"))
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
     yield page
     context.close()
+    assert not violations, "the pages broke their Content-Security-Policy:\n" + "\n".join(violations)
 
 
 @pytest.fixture

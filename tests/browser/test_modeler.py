@@ -297,6 +297,11 @@ def test_an_analyst_raises_an_award_in_a_decision_table(page, live_server, runti
     assert "<text>150000</text>" in modeling.files_of(version)["award_by_level.dmn"].decode()
     [change] = modeling.diff(first.id, version)
     assert (change.element, change.details[0]["after"]) == ("Out_provincial_award", "150000")
+
+    # the bpmn.io notice the licence requires is laid out by inline styles the CSP allows by their hash
+    page.click(".bjs-powered-by")
+    notice = page.wait_for_selector(".bjs-powered-by-lightbox")
+    assert notice.evaluate("e => getComputedStyle(e).position") == "fixed"
     assert page.errors == []
 
 

@@ -13,9 +13,11 @@ import spiffworkflow from '../spiffworkflow.json';
 import GreenLadderProperties from './properties.js';
 import { setupFindings } from './findings.js';
 import translateModule from './translate-zh.js';
+import { allowEditorStyles } from './style-nonce.js';
 
 const root = document.getElementById('modeler');
 const config = JSON.parse(root.dataset.config);
+allowEditorStyles(config.styleNonce);
 const status = document.getElementById('modeler-status');
 
 function say(text, kind) {

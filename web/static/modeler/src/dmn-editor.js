@@ -9,9 +9,11 @@ import 'dmn-js/dist/assets/dmn-js-literal-expression.css';
 import 'dmn-js/dist/assets/dmn-font/css/dmn-embedded.css';
 
 import DmnModeler from 'dmn-js/lib/Modeler';
+import { allowEditorStyles } from './style-nonce.js';
 
 const root = document.getElementById('modeler');
 const config = JSON.parse(root.dataset.config);
+allowEditorStyles(config.styleNonce);
 const status = document.getElementById('modeler-status');
 const list = document.getElementById('modeler-findings');
 
