@@ -99,7 +99,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         submission_check=attachments.submission_problems,
     )
 
-    from . import (agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard, home,
+    from . import (accounts, agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard, home,
                    holiday_calendar, inbox, modeler, notices, registry, tasks)
     from . import lifecycle as lifecycle_pages
 
@@ -110,6 +110,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=_locale)
     app.register_blueprint(home.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(accounts.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)

@@ -23,7 +23,7 @@ from engine.runtime import Runtime, addressed_to
 from engine.timers import run_until
 
 from .openapi import OPENAPI
-from .users import actor_of, user_for_token
+from .users import TokenRefused, actor_of, user_for_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -88,9 +88,12 @@ def authenticated(view):
     def wrapper(*args, **kwargs):
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        user = user_for_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        if user is None:
+        if scheme.lower() != "bearer" or not token.strip():
             return error(401, "sign in with 'Authorization: Bearer <token>'")
+        try:
+            user = user_for_token(token.strip())
+        except TokenRefused as refused:
+            return error(401, str(refused))
         g.user = user
         g.actor = actor_of(user)
         return view(*args, **kwargs)

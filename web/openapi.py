@@ -73,7 +73,7 @@ def _json(schema_ref):
 
 def _answers(ok: dict, *errors: int) -> dict:
     out = dict(ok)
-    texts = {400: "bad request", 401: "no or unknown token", 403: "not allowed for this user",
+    texts = {400: "bad request", 401: "no token, or one that is unknown, revoked, expired or of a deactivated account", 403: "not allowed for this user",
              404: "not found, or not visible to this user", 409: "conflict: no longer ready, or another action won",
              413: "upload too large", 422: "invalid data or model"}
     for code in errors:
