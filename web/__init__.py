@@ -100,7 +100,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
 
     from . import (accounts, agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard, home,
-                   holiday_calendar, inbox, modeler, notices, registry, tasks)
+                   holiday_calendar, inbox, modeler, notices, personal, registry, tasks)
     from . import lifecycle as lifecycle_pages
 
     auth.login_manager.init_app(app)
@@ -128,6 +128,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(case_migration.bp)
     app.register_blueprint(case_migration.api_bp)
     api.json_errors(app)
+    personal.init_app(app)
     app.context_processor(_template_helpers)
     cli.init_app(app)
     if app.config["SCHEDULER"] and app.config["CLOCK"] != "virtual":

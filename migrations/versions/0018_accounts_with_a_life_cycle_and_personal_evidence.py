@@ -1,6 +1,6 @@
 """Accounts with a life cycle: deactivation, a session epoch that signing out
 raises, token expiry; no more account lock (sign-in failures are throttled per
-name and address in rate_hit).
+name and address in rate_hit). Attachments know when they are personal evidence.
 
 Revision ID: 0018
 Revises: 0017
@@ -34,8 +34,16 @@ def upgrade():
     op.execute(sa.text("UPDATE app_user SET token_expires_at = :until WHERE token_hash IS NOT NULL")
                .bindparams(until=until))
 
+    with op.batch_alter_table("attachment", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("personal", sa.Boolean(), server_default=sa.false(), nullable=False))
+    # evidence the public handed in was stored under the name of the person, never under an account's
+    op.execute(sa.text("UPDATE attachment SET personal = :yes WHERE uploaded_by IS NOT NULL "
+                       "AND uploaded_by NOT IN (SELECT name FROM app_user)").bindparams(yes=True))
+
 
 def downgrade():
+    with op.batch_alter_table("attachment", schema=None) as batch_op:
+        batch_op.drop_column("personal")
     with op.batch_alter_table("app_user", schema=None) as batch_op:
         batch_op.add_column(sa.Column("failed_logins", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("locked_until", sa.DateTime(), nullable=True))
