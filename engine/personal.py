@@ -17,6 +17,8 @@ from copy import copy
 from typing import Callable, Iterable
 
 from . import audit
+from .db import db
+from .models import ProcessHead
 from .registry import FORM_PROPERTY
 
 MARK = "x-personal"
@@ -160,8 +162,5 @@ def record_read(reader: str | None, instance_id: int, *, via: str, fields: Itera
 
 def marks_for(registry, version_id: str, role_of: Callable[[str | None], str | None]) -> Marks:
     """The marks that count in a case of this version (see the module's docstring)."""
-    from .db import db
-    from .models import ProcessHead
-
     heads = set(db.session.scalars(db.select(ProcessHead.version_id).distinct()))
     return merge(*(version_marks(registry.load(v), role_of) for v in sorted({version_id, *heads})))

@@ -13,7 +13,7 @@ from datetime import datetime
 import pytest
 from conftest import ROOT
 from jsonschema import Draft202012Validator
-from test_lifecycle import FIRM as LIFECYCLE_FIRM, file_table, list_unit, world  # noqa: F401 (a fixture)
+from test_lifecycle import file_table, list_unit, world  # noqa: F401 (a fixture)
 from test_notices_web import objection, on_notice  # noqa: F401 (a fixture)
 from test_revocation import CITY, INTAKE, REPORTED, act, designate, procedures  # noqa: F401 (a fixture)
 from webclient import csrf_token, sign_in

@@ -16,12 +16,13 @@ from . import users
 from .users import PasswordRefused
 
 bp = Blueprint("accounts", __name__)
-TOKEN_DAYS = (30, 90, 365)  # the lifetimes the page offers
+TOKEN_LIFETIMES = (30, 90, 365)  # in days, as the page offers them
 
 
 def _page(status=200, problems=None, token=None):
     return render_template("account.html", user=current_user, problems=problems or {}, token=token,
-                           token_state=users.token_state(current_user), days=TOKEN_DAYS), status
+                           token_state=users.token_state(current_user), lifetimes=TOKEN_LIFETIMES,
+                           usual=users.TOKEN_DAYS), status
 
 
 @bp.get("/account")
@@ -50,7 +51,7 @@ def password():
 def new_token():
     """A new token, shown on this answer only (never in a redirect, a flash or a URL)."""
     days = request.form.get("days", type=int)
-    if days not in TOKEN_DAYS:
+    if days not in TOKEN_LIFETIMES:
         days = users.TOKEN_DAYS
     token = users.issue_token(current_user, current_user.name, days)
     return _page(token=token)
