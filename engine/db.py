@@ -6,6 +6,7 @@ One step of an instance writes several of these tables in one transaction
 from __future__ import annotations
 
 import contextvars
+from contextlib import contextmanager
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
@@ -44,3 +45,20 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+@contextmanager
+def writing():
+    """A write transaction of its own, for a page that mostly reads (a draft, an audited
+    read): the page's read transaction ends first, and on SQLite the write lock is
+    taken when this one begins."""
+    db.session.commit()
+    token = write_intent.set(True)
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        write_intent.reset(token)

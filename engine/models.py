@@ -202,17 +202,24 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(Aware())
     display_name: Mapped[str | None] = mapped_column(String(120))
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    # Repeated wrong passwords lock the account for a while (锁定).
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(Aware())
+    # When the token ends (有效期); with `token_hash` None there is no token.
+    token_expires_at: Mapped[datetime | None] = mapped_column(Aware())
+    # Set by an administrator (停用): the account can neither sign in nor use its token.
+    deactivated_at: Mapped[datetime | None] = mapped_column(Aware())
+    # Every session carries the value this had when it began; signing out, a new password
+    # or a deactivation raises it, so no cookie issued before still opens a page.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Flask-Login's user protocol
     is_authenticated = True
-    is_active = True
     is_anonymous = False
 
+    @property
+    def is_active(self) -> bool:
+        return self.deactivated_at is None
+
     def get_id(self) -> str:
-        return str(self.id)
+        return f"{self.id}:{self.session_epoch or 0}"
 
 
 class OfficialCalendarYear(db.Model):

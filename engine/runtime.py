@@ -442,9 +442,9 @@ class Runtime:
 
     def startable(self, actor: Actor) -> list[tuple[str, str]]:
         """(process id, name) of the deployed processes the actor's role may start
-        (its start event's lane, or its `startRoles`); an administrator: all. A
-        process anyone may start (no lane) is left out: such processes are started
-        for someone, by the system or the public intake."""
+        (its start event's lane, or its `startRoles`); an administrator: all (a
+        process with neither is started by the system, the public intake or an
+        administrator only)."""
         out = []
         for head in db.session.scalars(db.select(ProcessHead).order_by(ProcessHead.process_id)):
             spec = self.registry.load(head.version_id).specs.get(head.process_id)
@@ -473,9 +473,8 @@ class Runtime:
             raise NotFound(f"no deployed process '{process_id}'") from None
         spec = version.specs[process_id]
         start_lane, start_roles = _start_lane(spec), self._start_roles(spec)
-        if start_roles and not actor.is_admin and actor.role not in start_roles:
-            raise Forbidden(f"only the role of lane '{start_lane}' may start {process_id}" if start_lane else
-                            f"only {', '.join(sorted(start_roles))} may start {process_id}")
+        if not actor.is_admin and actor.role not in start_roles:
+            raise Forbidden(_start_refusal(process_id, start_lane, start_roles))
         missing = [k for k in _start_data(spec) if data.get(k) in (None, "", [], {})]
         if missing:
             raise FormInvalid({k: [f"{process_id} cannot start without {k}"] for k in missing})
@@ -647,8 +646,9 @@ class Runtime:
         return bool(_catching(self.read_workflow(instance_id), name))
 
     def _start_roles(self, spec) -> frozenset[str]:
-        """Who may start a process: the roles its start event names in `startRoles`,
-        else the role of the start event's lane; empty when anyone may."""
+        """Who may start a process besides an administrator: the roles its start event
+        names in `startRoles`, else the role of the start event's lane. Empty when it
+        has neither: no role may then (an unlaned diagram is not an open door)."""
         event = _start_event(spec)
         named = (event.extensions.get("properties", {}).get(START_ROLES_PROPERTY) if event is not None
                  and hasattr(event, "extensions") else None)
@@ -723,6 +723,15 @@ def _completed(wf: BpmnWorkflow) -> bool:
     if not wf.completed and not any(t.state & TaskState.NOT_FINISHED_MASK for t in wf.tasks.values()):
         wf.completed = True
     return wf.completed
+
+
+def _start_refusal(process_id: str, lane: str | None, roles: frozenset[str]) -> str:
+    if lane and roles:
+        return f"only the role of lane '{lane}' may start {process_id}"
+    if roles:
+        return f"only {', '.join(sorted(roles))} may start {process_id}"
+    return (f"only an administrator may start {process_id}: its start event lies in no lane "
+            f"and names no {START_ROLES_PROPERTY}")
 
 
 def _start_data(spec) -> list[str]:

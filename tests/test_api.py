@@ -289,3 +289,29 @@ def test_a_mistyped_credit_code_is_refused_with_the_reason(client, users):
     r = client.post(f"/api/v1/tasks/{inst['tasks'][0]['id']}/complete",
                     json={"data": {**REPORT, "credit_code": typo}}, headers=firm)
     assert r.status_code == 422 and "check character" in r.json["fields"]["credit_code"][0]
+
+
+UNLANED = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://example.org">
+<bpmn:process id="%s" isExecutable="true">
+<bpmn:startEvent id="start">%s<bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:userTask id="Task_note"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Task_note"/>
+<bpmn:sequenceFlow id="f2" sourceRef="Task_note" targetRef="end"/>
+</bpmn:process></bpmn:definitions>"""
+NAMED = (b'<bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property name="startRoles" '
+         b'value="provincial"/></spiffworkflow:properties></bpmn:extensionElements>')
+
+
+def test_a_process_drawn_without_lanes_is_started_by_an_administrator_or_the_roles_it_names(client, users):
+    assert upload(client, users("ana", "analyst"), ("open.bpmn", UNLANED % (b"unlaned", b"")),
+                  ("named.bpmn", UNLANED % (b"named", NAMED))).status_code == 201
+    for name, role, city in (("firm", "applicant", None), ("lz", "municipal", "620100"), ("ana", "analyst", None),
+                             ("eco", "ecology", None)):
+        r = client.post("/api/v1/instances", json={"process": "unlaned"}, headers=users(name, role, city))
+        assert r.status_code == 403 and "only an administrator" in r.json["error"], name
+    assert client.post("/api/v1/instances", json={"process": "unlaned"}, headers=users("root", "admin")).status_code == 201
+    assert client.post("/api/v1/instances", json={"process": "named"}, headers=users("p", "provincial")).status_code == 201
+    assert client.post("/api/v1/instances", json={"process": "named"}, headers=users("firm")).status_code == 403

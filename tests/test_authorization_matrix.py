@@ -269,9 +269,11 @@ def test_opening_a_spot_check_or_a_revocation(app, world, runtime, name):
     from engine.registry import collect
     from test_revocation import LIST
 
+    from engine.runtime import SYSTEM
+
     runtime.registry.deploy({**collect([ROOT / "processes"]), "list_for_test.bpmn": LIST})
     listed = runtime.start("list_for_test", {"credit_code": "91620000224330075D", "name": "金川集团股份有限公司",
-                                             "level": "provincial"}, Actor("firm", "applicant"), "620100")
+                                             "level": "provincial"}, SYSTEM, "620100", party="firm")
     designation = listed.data["designation"]["designation_id"]
     client = app.test_client()
     sign_in(client, name)

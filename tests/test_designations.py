@@ -21,7 +21,9 @@ END = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://example.org">
 <bpmn:process id="revoke" isExecutable="true">
-<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:startEvent id="start"><bpmn:extensionElements><spiffworkflow:properties>
+  <spiffworkflow:property name="startRoles" value="provincial"/></spiffworkflow:properties></bpmn:extensionElements>
+  <bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
 <bpmn:serviceTask id="Service_revoke"><bpmn:extensionElements>
   <spiffworkflow:serviceTaskOperator id="designation.end" resultVariable="ended"><spiffworkflow:parameters>
     <spiffworkflow:parameter id="designation_id" type="int" value="designation_id"/>

@@ -13,6 +13,7 @@ from cultivation_helpers import PROVINCE, code, deploy, nominate, official, peop
 
 from engine import clock
 from engine.db import db
+from engine.errors import Forbidden
 from engine.green.exclusions import KINDS, AdverseFact
 from engine.green.models import Designation, Organisation
 from engine.models import ProcessInstance
@@ -189,7 +190,10 @@ def test_an_entry_that_does_not_hold_together_comes_back_and_records_nothing(wor
 
 def test_only_officials_record_adverse_facts(world):
     add_user("firm", "applicant")
-    case = record_fact(world, Actor("firm", "applicant"), code(1), "tax_evasion", "2025-01-01")
+    with pytest.raises(Forbidden, match="only municipal, provincial may start adverse_fact"):
+        record_fact(world, Actor("firm", "applicant"), code(1), "tax_evasion", "2025-01-01")
+    # an administrator may start any case, yet the record itself takes an official's word only
+    case = record_fact(world, Actor("root", "admin"), code(1), "tax_evasion", "2025-01-01")
     assert case.status == "error" and "only a municipal or provincial official" in case.error_message
     assert db.session.scalar(db.select(db.func.count()).select_from(AdverseFact)) == 0
 
@@ -200,7 +204,9 @@ CHECK = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://example.org">
 <bpmn:process id="check_on_a_day" isExecutable="true">
-<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+<bpmn:startEvent id="start"><bpmn:extensionElements><spiffworkflow:properties>
+  <spiffworkflow:property name="startRoles" value="provincial"/></spiffworkflow:properties></bpmn:extensionElements>
+  <bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
 <bpmn:businessRuleTask id="Rule_art18_periods"><bpmn:extensionElements>
   <spiffworkflow:calledDecisionId>art18_exclusion_periods</spiffworkflow:calledDecisionId></bpmn:extensionElements>
   <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:businessRuleTask>

@@ -210,11 +210,13 @@ def test_a_running_case_keeps_its_version(client, users):
 
 def test_a_plain_bpmn_file_deploys_and_runs_for_its_starter(client, users):
     upload(client, users("ana", "analyst"), ("plain.bpmn", bpmn(LINE)))
-    firm = users("firm", "applicant")
-    inst = client.post("/api/v1/instances", json={"process": "p"}, headers=firm).json
-    [task] = client.get("/api/v1/tasks", headers=firm).json["tasks"]
-    assert task["form"] is None and task["assignee"] == "firm"
-    r = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"anything": [1, 2]}}, headers=firm)
+    firm, admin = users("firm", "applicant"), users("root", "admin")
+    # no lane names who starts it: an administrator does, no one else (an analyst adds startRoles for more)
+    assert client.post("/api/v1/instances", json={"process": "p"}, headers=firm).status_code == 403
+    inst = client.post("/api/v1/instances", json={"process": "p"}, headers=admin).json
+    [task] = client.get("/api/v1/tasks", headers=admin).json["tasks"]
+    assert task["form"] is None and task["assignee"] == "root"
+    r = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"anything": [1, 2]}}, headers=admin)
     assert r.status_code == 200 and r.json["status"] == "completed" and r.json["data"]["anything"] == [1, 2]
     assert inst["id"] == r.json["id"]
 

@@ -16,7 +16,7 @@ from engine.green.models import Designation
 from engine.green.revocations import RevocationAnnouncement, barred_by_revocation
 from engine.models import HumanTask, ProcessInstance
 from engine.registry import collect
-from engine.runtime import Actor
+from engine.runtime import SYSTEM, Actor
 from engine.timers import run_until
 from web.users import add_user
 
@@ -58,8 +58,10 @@ def procedures(runtime):
 
 
 def designate(runtime, level="provincial", city=LANZHOU, code=CODE, name="兰州绿源制造有限公司") -> int:
-    """A designation the firm applied for, so the firm acts for the unit."""
-    case = runtime.start("list_for_test", {"credit_code": code, "name": name, "level": level}, FIRM, city)
+    """A designation the firm applied for, so the firm acts for the unit (the system lists it on the
+    firm's behalf: a diagram without lanes is started by the system or an administrator only)."""
+    case = runtime.start("list_for_test", {"credit_code": code, "name": name, "level": level}, SYSTEM, city,
+                         party="firm")
     assert case.status == "completed", case.error_message
     return case.data["designation"]["designation_id"]
 

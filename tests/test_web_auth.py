@@ -1,4 +1,5 @@
-"""Signing in to the web pages: hashed passwords, lockout, CSRF, cookies, redirects."""
+"""Signing in to the web pages: hashed passwords, slowing down guessers without
+locking anyone out, CSRF, cookies, redirects."""
 from __future__ import annotations
 
 from webclient import csrf_token, post_form, sign_in
@@ -32,18 +33,51 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(client):
     assert 'value="lz"' in wrong.get_data(as_text=True)  # the name typed is kept
 
 
-def test_five_wrong_passwords_lock_the_account(client):
+def from_address(client, address):
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_wrong_passwords_slow_down_that_name_from_that_address_only(app):
     from datetime import timedelta
 
     from engine import clock
 
     person()
-    for _ in range(5):
-        assert sign_in(client, "lz", "guess-guess").status_code == 401
-    locked = sign_in(client, "lz")  # even the right password
-    assert locked.status_code == 401 and "锁定" in locked.get_data(as_text=True)
-    clock.current().advance(timedelta(minutes=16))
+    stranger = from_address(app.test_client(), "10.0.0.66")
+    for _ in range(3):  # a few slips cost nothing
+        assert sign_in(stranger, "lz", "guess-guess").status_code == 401
+    slowed = sign_in(stranger, "lz", "guess-guess")
+    assert slowed.status_code == 429 and slowed.headers["Retry-After"] == "30"
+    assert "稍后再试" in slowed.get_data(as_text=True)
+    assert sign_in(stranger, "lz").status_code == 429  # while it waits, even the right password
+    official = from_address(app.test_client(), "10.0.0.5")
+    assert sign_in(official, "lz").status_code == 302  # her own address: never locked out by him
+
+    clock.current().advance(timedelta(seconds=31))
+    assert sign_in(stranger, "lz", "guess-again").status_code == 401
+    assert sign_in(stranger, "lz", "guess-again").headers["Retry-After"] == "60"  # each failure waits twice as long
+
+
+def test_a_name_that_does_not_exist_is_slowed_exactly_like_one_that_does(app):
+    person()
+    answers = {}
+    for name in ("lz", "nobody"):
+        client = from_address(app.test_client(), "10.0.0.66")
+        answers[name] = [(r.status_code, r.headers.get("Retry-After"), "用户名或密码错误" in r.get_data(as_text=True))
+                         for r in (sign_in(client, name, "guess-guess") for _ in range(5))]
+    assert answers["lz"] == answers["nobody"] == [(401, None, True)] * 3 + [(429, "30", False)] * 2
+
+
+def test_signing_in_forgets_the_earlier_slips(app):
+    person()
+    client = from_address(app.test_client(), "10.0.0.5")
+    for _ in range(2):
+        sign_in(client, "lz", "typo-typo")
     assert sign_in(client, "lz").status_code == 302
+    post_form(client, "/logout")
+    for _ in range(3):
+        assert sign_in(client, "lz", "typo-typo").status_code == 401  # three free slips again
 
 
 def test_pages_need_a_signed_in_user(client):

@@ -106,8 +106,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         submission_check=attachments.submission_problems,
     )
 
-    from . import (agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation, dashboard,
-                   health, home, holiday_calendar, inbox, modeler, notices, registry, request_id, security, tasks)
+    from . import (accounts, agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation,
+                   dashboard, health, holiday_calendar, home, inbox, modeler, notices, personal, registry, request_id,
+                   security, tasks)
     from . import lifecycle as lifecycle_pages
 
     request_id.init_app(app)  # first, so that what the other hooks log carries the id
@@ -120,6 +121,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(home.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(accounts.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)
@@ -137,6 +139,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(case_migration.bp)
     app.register_blueprint(case_migration.api_bp)
     api.json_errors(app)
+    personal.init_app(app)
     app.context_processor(_template_helpers)
     cli.init_app(app)
     if app.config["SCHEDULER"] and app.config["CLOCK"] != "virtual":

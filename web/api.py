@@ -22,8 +22,9 @@ from engine.registry import FORM_PREFIX, ModelInvalid
 from engine.runtime import Runtime, addressed_to
 from engine.timers import run_until
 
+from . import personal
 from .openapi import OPENAPI
-from .users import actor_of, user_for_token
+from .users import TokenRefused, actor_of, user_for_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -88,9 +89,12 @@ def authenticated(view):
     def wrapper(*args, **kwargs):
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        user = user_for_token(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        if user is None:
+        if scheme.lower() != "bearer" or not token.strip():
             return error(401, "sign in with 'Authorization: Bearer <token>'")
+        try:
+            user = user_for_token(token.strip())
+        except TokenRefused as refused:
+            return error(401, str(refused))
         g.user = user
         g.actor = actor_of(user)
         return view(*args, **kwargs)
@@ -136,13 +140,17 @@ def task_json(t: HumanTask, version_id: str | None = None) -> dict:
     }
 
 
-def instance_json(inst: ProcessInstance) -> dict:
+def instance_json(inst: ProcessInstance, reveal: bool = True) -> dict:
+    """A case for the caller. Its personal data is unmasked only for those who handle it and
+    only when the case is read on its own (`reveal`), and that read is audited; a list of
+    cases carries it masked for everyone."""
+    data = personal.case_data(inst, g.actor, via="api") if reveal else personal.masked_data(inst)
     tasks = db.session.scalars(
         db.select(HumanTask).where(HumanTask.instance_id == inst.id).order_by(HumanTask.created_at)
     ).all()
     return {
         "id": inst.id, "process": inst.process_id, "version": inst.version_id, "status": inst.status,
-        "jurisdiction": inst.jurisdiction, "started_by": inst.started_by, "data": inst.data,
+        "jurisdiction": inst.jurisdiction, "started_by": inst.started_by, "data": data,
         "tasks": [task_json(t, inst.version_id) for t in tasks],
         "error": {"message": inst.error_message, "element": inst.error_element} if inst.status == "error" else None,
         "next_timer": inst.next_timer_at.isoformat() if inst.next_timer_at else None,
@@ -210,7 +218,7 @@ def list_instances():
         q = q.where(ProcessInstance.process_id == process)
     limit, offset = int_arg("limit", 100, 1, PAGE_MAX), int_arg("offset", 0, 0, ID_MAX)
     rows = db.session.scalars(q.order_by(ProcessInstance.id.desc()).limit(limit).offset(offset)).all()
-    return jsonify({"instances": [instance_json(i) for i in rows]})
+    return jsonify({"instances": [instance_json(i, reveal=False) for i in rows]})
 
 
 @bp.get(f"/instances/<int(max={ID_MAX}):instance_id>")
@@ -308,7 +316,8 @@ def upload_attachment(task_id):
         raise FormInvalid({field: [str(exc)]}) from None
     instance_id, actor = entry.instance_id, g.actor.name
     db.session.commit()
-    [row] = attachments.store(current_app.config["UPLOAD_DIR"], instance_id, [checked], by=actor)
+    [row] = attachments.store(current_app.config["UPLOAD_DIR"], instance_id, [checked], by=actor,
+                              personal=attachments.is_personal_field(prop))
     db.session.commit()
     return jsonify({"id": row.id, "name": row.original_name, "content_type": row.content_type, "size": row.size,
                     "sha256": row.sha256}), 201

@@ -23,6 +23,7 @@ from engine.green.models import Attachment
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 from engine.registry import FORM_PREFIX
 
+from . import personal
 from .api import ID_MAX, runtime
 from .users import actor_of
 
@@ -170,10 +171,11 @@ def show(instance_id):
     labels, choices = field_labels(case)
     files = db.session.scalars(db.select(Attachment).where(Attachment.instance_id == case.id)
                                .order_by(Attachment.id)).all()
+    data, files, withheld = personal.case_view(case, actor_of(current_user), files, via="case page")
     return render_template(
         "case.html", case=case, process_name=process_name, names=names, events=events, tasks=tasks,
         now=clock.now(), status_label=STATUS.get(case.status, case.status), actions=ACTIONS,
-        data=case.data or {}, labels=labels, choices=choices, files=files,
+        data=data, labels=labels, choices=choices, files=files, withheld=withheld,
     )
 
 

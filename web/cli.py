@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from contextlib import contextmanager
 
 import click
 from flask import current_app
@@ -11,7 +12,9 @@ from flask.cli import AppGroup
 from engine.audit import verify
 from engine.errors import EngineError
 from engine.registry import ModelInvalid, collect
+from engine.runtime import Actor
 
+from . import users as accounts
 from .users import add_user
 
 models = AppGroup("models", help="Deploy and check BPMN/DMN models.")
@@ -60,16 +63,70 @@ def check(paths):
 @click.option("--token", "show_token", is_flag=True, help="Print the new API token as the last line.")
 @click.option("--password", "ask_password", is_flag=True, help="Ask for a password to sign in to the web pages.")
 @click.option("--display-name", default=None, help="The name shown on pages, e.g. 兰州市工信局 王科长.")
-def add(name, role, jurisdiction, show_token, ask_password, display_name):
+@click.option("--days", default=accounts.TOKEN_DAYS, show_default=True, help="How many days the token lasts.")
+def add(name, role, jurisdiction, show_token, ask_password, display_name, days):
     """Create a user."""
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True) if ask_password else None
     try:
-        user, token = add_user(name, role, jurisdiction, actor="cli", password=password, display_name=display_name)
+        user, token = add_user(name, role, jurisdiction, actor="cli", password=password, display_name=display_name,
+                               token_days=days)
     except EngineError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"created {user.name} ({user.role}{', ' + user.jurisdiction if user.jurisdiction else ''})")
     if show_token:
         click.echo(token)
+
+
+# the operator at the console acts as an administrator; the audit log names the console
+CONSOLE = Actor("cli", "admin")
+
+
+@contextmanager
+def _refusals():
+    """An operation's refusal as the command's error message (exit 1), not a traceback."""
+    try:
+        yield
+    except EngineError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@users.command("deactivate")
+@click.argument("name")
+def deactivate(name):
+    """Stop an account: no sign-in, its token refused, its sessions ended at once."""
+    with _refusals():
+        accounts.deactivate(name, CONSOLE)
+    click.echo(f"deactivated {name}")
+
+
+@users.command("reactivate")
+@click.argument("name")
+def reactivate(name):
+    """Let a deactivated account sign in again (its token too, unless it has expired)."""
+    with _refusals():
+        accounts.reactivate(name, CONSOLE)
+    click.echo(f"reactivated {name}")
+
+
+@users.command("token")
+@click.argument("name")
+@click.option("--days", default=accounts.TOKEN_DAYS, show_default=True, help="How many days the new token lasts.")
+def token(name, days):
+    """Give an account a new API token (the old one stops working); the token is the last line."""
+    with _refusals():
+        user = accounts.find(name)
+        new = accounts.issue_token(user, CONSOLE.name, days)
+    click.echo(f"new token for {name}, valid until {user.token_expires_at.strftime('%Y-%m-%d %H:%M')}:")
+    click.echo(new)
+
+
+@users.command("revoke-token")
+@click.argument("name")
+def revoke_token(name):
+    """Revoke an account's API token; the account itself goes on."""
+    with _refusals():
+        accounts.revoke_token(accounts.find(name), CONSOLE.name)
+    click.echo(f"revoked the token of {name}")
 
 
 @audit.command("verify")

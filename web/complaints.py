@@ -18,7 +18,7 @@ from engine.green.roles import JURISDICTIONS
 from engine.models import ProcessInstance
 from engine.runtime import Actor
 
-from . import ratelimit
+from . import personal, ratelimit
 from .api import runtime
 from .users import actor_of
 
@@ -74,7 +74,7 @@ def intake():
     }
 
     def records(case):
-        attachments.store(current_app.config["UPLOAD_DIR"], case.id, checked, by=data["reporter"]["name"])
+        attachments.store(current_app.config["UPLOAD_DIR"], case.id, checked, by=data["reporter"]["name"], personal=True)
         db.session.add(ComplaintReceipt(instance_id=case.id, code_hash=_hash(code)))
 
     ratelimit.count(key)
@@ -106,8 +106,8 @@ def status():
 @login_required
 def download(attachment_id):
     item = db.session.get(Attachment, attachment_id)
-    # evidence is as confidential as its case: another city's is not found
-    if item is None or not runtime().may_see(actor_of(current_user), item.instance_id):
+    # evidence is as confidential as its case, and a reporter's as their name: not found for others
+    if item is None or not personal.may_download(item, actor_of(current_user)):
         abort(404)
     content = attachments.read(current_app.config["UPLOAD_DIR"], item)
     return send_file(io.BytesIO(content), mimetype=item.content_type, as_attachment=True,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import current_app
 
 from engine.registry import collect
-from engine.runtime import Actor
+from engine.runtime import SYSTEM, Actor
 
 PROCESS = "demo_provincial_listing"
 DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
@@ -49,7 +49,8 @@ def deploy(runtime) -> None:
 def list_provincial(runtime, party: Actor, city: str, credit_code: str, name: str, unit_type: str,
                     decision: str) -> int:
     """List one provincial unit in `city`; `party` becomes the case's own party, so an
-    applicant account given here is the unit's account in its later procedures."""
+    applicant account given here is the unit's account in its later procedures. The system
+    lists it on the party's behalf: the diagram has no lanes, so no applicant may start it."""
     case = runtime.start(PROCESS, {"credit_code": credit_code, "organisation_name": name, "unit_type": unit_type,
-                                   "decision": decision}, party, city)
+                                   "decision": decision}, SYSTEM, city, party=party.name)
     return case.data["designation"]["designation_id"]

@@ -66,7 +66,8 @@ def show(notice_id):
     if problems:
         return render_template("notice.html", notice=notice, form=form, problems=problems), 422
     ratelimit.count(key)
-    saved = attachments.store(current_app.config["UPLOAD_DIR"], notice.instance_id, checked, by=form["real_name"].strip())
+    saved = attachments.store(current_app.config["UPLOAD_DIR"], notice.instance_id, checked, by=form["real_name"].strip(),
+                              personal=True)
     db.session.flush()
     try:
         objection = lodge_objection(notice, credit_code=form["credit_code"], real_name=form["real_name"].strip(),

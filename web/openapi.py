@@ -73,7 +73,7 @@ def _json(schema_ref):
 
 def _answers(ok: dict, *errors: int) -> dict:
     out = dict(ok)
-    texts = {400: "bad request", 401: "no or unknown token", 403: "not allowed for this user",
+    texts = {400: "bad request", 401: "no token, or one that is unknown, revoked, expired or of a deactivated account", 403: "not allowed for this user",
              404: "not found, or not visible to this user", 409: "conflict: no longer ready, or another action won",
              413: "upload too large", 422: "invalid data or model"}
     for code in errors:
@@ -116,14 +116,15 @@ OPENAPI = {
                 "responses": _answers({"201": {"description": "started", **_json("Instance")}}, 400, 401, 403, 404, 422),
             },
             "get": {
-                "summary": "Cases visible to the caller",
+                "summary": "Cases visible to the caller; personal data (x-personal) masked for everyone in a list",
                 "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in
                                (("status", "string"), ("process", "string"), ("limit", "integer"), ("offset", "integer"))],
                 "responses": _answers({"200": {"description": "cases"}}, 400, 401),
             },
         },
         "/instances/{id}": {"get": {
-            "summary": "A case, with the human tasks it waits on",
+            "summary": "A case, with the human tasks it waits on; its personal data unmasked only for the "
+                       "authority handling it (its city, the province), and that read audited",
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
             "responses": _answers({"200": {"description": "the case", **_json("Instance")}}, 401, 404),
         }},

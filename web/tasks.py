@@ -7,7 +7,6 @@ A task the user may not act on answers exactly like a missing one (404).
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from uuid import UUID
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -18,16 +17,16 @@ from sqlalchemy.exc import IntegrityError
 from SpiffWorkflow.exceptions import TaskNotFoundException
 
 from engine import clock
-from engine.db import db, write_intent
+from engine.db import db, writing
 from engine.errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
 from engine.forms import ROWS_FROM
 from engine.green.notices import Objection, PublicNotice
-from engine.green import attachments
+from engine.green import attachments, privacy
 from engine.green.models import Attachment
 from engine.models import AuditEvent, HumanTask, ProcessInstance, TaskDraft, User
 from engine.runtime import may_act
 
-from . import formrender
+from . import formrender, personal
 from .api import runtime
 from .users import actor_of
 
@@ -127,7 +126,7 @@ def view(task_id):
             errors = {"$": [exc.message]}
         else:
             # the step removed the inbox entry, and with it its drafts (ON DELETE CASCADE); make sure
-            with _writing():
+            with writing():
                 db.session.execute(delete(TaskDraft).where(TaskDraft.task_id == task_id))
             flash(_("已提交“%(name)s”。", name=name), "info")
             return redirect(url_for("inbox.index"), 303)
@@ -145,21 +144,6 @@ def _items_for(schema: dict, task: HumanTask) -> dict | None:
         return None
 
 
-@contextmanager
-def _writing():
-    """A write transaction of its own (on SQLite it takes the write lock when it begins)."""
-    db.session.commit()  # end the page's read transaction first
-    token = write_intent.set(True)
-    try:
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    finally:
-        write_intent.reset(token)
-
-
 def _take_uploads(schema: dict, case: ProcessInstance, actor) -> tuple[dict, dict]:
     """The submitted inputs, with each file field's new upload checked by its content and
     stored with the case (so a draft or a refused submission keeps it): the field then
@@ -175,20 +159,23 @@ def _take_uploads(schema: dict, case: ProcessInstance, actor) -> tuple[dict, dic
         except attachments.AttachmentRefused as exc:
             errors[key] = [str(exc)]
             continue
-        with _writing():
-            [row] = attachments.store(current_app.config["UPLOAD_DIR"], case.id, [checked], by=actor.name)
+        with writing():
+            [row] = attachments.store(current_app.config["UPLOAD_DIR"], case.id, [checked], by=actor.name,
+                                      personal=attachments.is_personal_field(prop))
             db.session.flush()
             submitted[key] = str(row.id)
     return submitted, errors
 
 
 def _show_files(form, case: ProcessInstance) -> None:
-    """What each file field holds, by name and size, with its download link (this case's files only)."""
+    """What each file field holds, by name and size, with its download link (this case's files
+    only, and a personal file only for whoever may read it)."""
+    actor = actor_of(current_user)
     for f in form.fields:
         if f.kind != "file" or not f.value.isdigit():
             continue
         item = db.session.get(Attachment, int(f.value))
-        if item is not None and item.instance_id == case.id:
+        if item is not None and item.instance_id == case.id and privacy.may_read_evidence(actor, case, item):
             size = f"{item.size / 1024:.0f} KB" if item.size < 1024 * 1024 else f"{item.size / 1048576:.1f} MB"
             f.attachment = {"name": item.original_name, "size": size,
                             "url": url_for("complaints.download", attachment_id=item.id)}
@@ -197,7 +184,7 @@ def _show_files(form, case: ProcessInstance) -> None:
 def _save_draft(task: HumanTask, actor, values: dict, upload_errors: dict | None = None):
     task_id = task.id
     try:
-        with _writing():
+        with writing():
             draft = db.session.get(TaskDraft, (task_id, actor.name))
             if draft is None:
                 draft = TaskDraft(task_id=task_id, user_name=actor.name)
@@ -231,11 +218,17 @@ def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
         process_name=runtime().registry.process_name(case.process_id, case.version_id),
         instructions=getattr(spec, "documentation", None) or "",
         overdue=bool(task.due_at and task.due_at < now),
-        objections=db.session.scalars(db.select(Objection).join(PublicNotice).where(
-            PublicNotice.instance_id == case.id, PublicNotice.closed_at.is_not(None)).order_by(Objection.id)).all(),
+        objections=_objections(case),
         # why the case came back to this step (a diagram sets it, e.g. an agency refused under Art 23)
         returned_reason=(case.data or {}).get("returned_reason") if isinstance(case.data, dict) else None,
     )
+
+
+def _objections(case: ProcessInstance) -> list[dict]:
+    """The objections to the case's closed notice, as this reader may see them (Art 15)."""
+    rows = db.session.scalars(db.select(Objection).join(PublicNotice).where(
+        PublicNotice.instance_id == case.id, PublicNotice.closed_at.is_not(None)).order_by(Objection.id)).all()
+    return personal.objections(case, actor_of(current_user), rows, via="task page") if rows else []
 
 
 def _element_names(version, process_id: str, elements: str | None) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine import clock
 from engine.db import db
+from engine.personal import MARK
 
 from .models import Attachment
 
@@ -58,8 +59,10 @@ def path_for(upload_dir: str | os.PathLike, sha256: str) -> Path:
     return Path(upload_dir) / sha256[:2] / sha256
 
 
-def store(upload_dir, instance_id: int, checked: list[tuple[str, bytes, str]], by: str | None) -> list[Attachment]:
-    """Write the files and record them in the caller's transaction."""
+def store(upload_dir, instance_id: int, checked: list[tuple[str, bytes, str]], by: str | None,
+          personal: bool = False) -> list[Attachment]:
+    """Write the files and record them in the caller's transaction. `personal`: evidence from
+    the public or a file field marked personal, which only those handling the case may read."""
     saved = []
     for name, content, kind in checked:
         digest = hashlib.sha256(content).hexdigest()
@@ -70,7 +73,7 @@ def store(upload_dir, instance_id: int, checked: list[tuple[str, bytes, str]], b
             tmp.write_bytes(content)
             os.replace(tmp, target)  # never a half-written file under the final name
         row = Attachment(instance_id=instance_id, original_name=name, content_type=kind, size=len(content),
-                         sha256=digest, uploaded_at=clock.now(), uploaded_by=by)
+                         sha256=digest, uploaded_at=clock.now(), uploaded_by=by, personal=personal)
         db.session.add(row)
         saved.append(row)
     return saved
@@ -92,6 +95,10 @@ KIND_NAMES = {"application/pdf": "PDF", "image/png": "PNG", "image/jpeg": "JPG"}
 
 def is_file_field(prop) -> bool:
     return isinstance(prop, dict) and prop.get("format") == FORMAT
+
+
+def is_personal_field(prop) -> bool:
+    return isinstance(prop, dict) and prop.get(MARK) is True
 
 
 def accepted_types(prop: dict) -> list[str]:

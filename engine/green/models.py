@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import db
@@ -95,6 +95,9 @@ class Attachment(db.Model):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[datetime] = mapped_column(Aware())
     uploaded_by: Mapped[str | None] = mapped_column(String(120))
+    # Evidence from a member of the public (a real-name report, an objection) or a file field a
+    # form marks personal: only those who handle the case may download it (个人信息).
+    personal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ComplaintReceipt(db.Model):

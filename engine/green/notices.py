@@ -168,14 +168,16 @@ def _notice(params) -> PublicNotice:
 
 
 def close(params: dict, step: StepContext) -> list[dict]:
-    """End the objection window and hand the objections to the case."""
+    """End the objection window and hand the objections to the case: what each is about and
+    its reasons. Who lodged it, their contact and evidence stay on the objection's record,
+    where the investigation task shows them to the province only (case data travels to every
+    task, audit event and API answer of the case)."""
     notice = _notice(params)
     if clock.now() < notice.ends_at:
         raise ServiceError(f"notice {notice.id} is open until {notice.ends_at.isoformat()}")
     notice.closed_at = notice.closed_at or clock.now()
     return [{"objection_id": o.id, "credit_code": o.credit_code, "unit": (notice.item(o.credit_code) or {}).get("name"),
-             "by": o.real_name + (f"（{o.organisation}）" if o.organisation else ""), "contact": o.contact,
-             "reasons": o.reasons, "attachment_ids": o.attachment_ids,
+             "reasons": o.reasons, "evidence": len(o.attachment_ids or []),
              "submitted_at": o.submitted_at.isoformat()} for o in notice.objections]
 
 
