@@ -22,13 +22,13 @@ from engine.registry import FORM_PREFIX, ModelInvalid
 from engine.runtime import Runtime, addressed_to
 from engine.timers import run_until
 
+from .inputs import ID_MAX
 from .openapi import OPENAPI
 from .users import actor_of, user_for_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
 PAGE_MAX = 500
-ID_MAX = 2**31 - 1  # ids are 32-bit integers in the database
 
 
 def runtime() -> Runtime:

@@ -23,7 +23,8 @@ from engine.green.models import Attachment
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 from engine.registry import FORM_PREFIX
 
-from .api import ID_MAX, runtime
+from .api import runtime
+from .inputs import ID_MAX
 from .users import actor_of
 
 bp = Blueprint("cases", __name__)

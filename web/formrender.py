@@ -315,7 +315,7 @@ def _place(form: Form, errors: dict) -> None:
         owner = next((by_path[p] for p in ("/".join(parts[:n]) for n in range(len(parts) - 1, 0, -1))
                       if p in by_path), None)
         if owner is not None:
-            if owner.kind == "table" and len(parts) > 1 and parts[1].isdigit():
+            if owner.kind == "table" and len(parts) > 1 and _is_index(parts[1]):
                 messages = [_t("第 %(n)s 行：", n=int(parts[1]) + 1) + m for m in messages]
             owner.errors.extend(messages)
         elif path in ("", "$"):
@@ -429,8 +429,13 @@ def parse(schema: dict | None, form) -> tuple[dict, dict[str, list[str]]]:
     return data, errors
 
 
+def _is_index(part: str) -> bool:
+    # ASCII digits only: "²" is a digit to str.isdigit but not to int()
+    return part.isascii() and part.isdigit()
+
+
 def _page_path(parts: list, rows: dict) -> str:
-    parts = [int(p) if isinstance(p, str) and p.isdigit() else p for p in parts]
+    parts = [int(p) if isinstance(p, str) and _is_index(p) else p for p in parts]
     if len(parts) >= 2 and parts[0] in rows and isinstance(parts[1], int) and parts[1] < len(rows[parts[0]]):
         parts[1] = rows[parts[0]][parts[1]]
     return "/".join(str(p) for p in parts) or "$"

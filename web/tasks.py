@@ -29,6 +29,7 @@ from engine.runtime import may_act
 
 from . import formrender
 from .api import runtime
+from .inputs import record_id
 from .users import actor_of
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -185,9 +186,8 @@ def _take_uploads(schema: dict, case: ProcessInstance, actor) -> tuple[dict, dic
 def _show_files(form, case: ProcessInstance) -> None:
     """What each file field holds, by name and size, with its download link (this case's files only)."""
     for f in form.fields:
-        if f.kind != "file" or not f.value.isdigit():
-            continue
-        item = db.session.get(Attachment, int(f.value))
+        attachment_id = record_id(f.value) if f.kind == "file" else None
+        item = db.session.get(Attachment, attachment_id) if attachment_id is not None else None
         if item is not None and item.instance_id == case.id:
             size = f"{item.size / 1024:.0f} KB" if item.size < 1024 * 1024 else f"{item.size / 1048576:.1f} MB"
             f.attachment = {"name": item.original_name, "size": size,
