@@ -88,6 +88,11 @@ CORPUS = [
     ("root", "POST", "/tasks/{task}", as_form({"action": "submit", "score": "Infinity"}), 422, "请填写数字"),
     ("root", "POST", "/tasks/{task}", as_form({"action": "draft", "evidence": str(HUGE)}), 303, "/tasks/"),
     ("root", "GET", "/tasks/{task}", None, 200, "证据"),  # the draft's file number is no file, not an overflow
+    # a diagram that is not XML: its line, as the API gives it
+    ("ana", "POST", "/models/import", as_file("broken.bpmn", b"<bpmn:definitions"), 422, "not well-formed XML"),
+    ("ana", "POST", "/models/import", as_file("broken.bpmn", b"\xff\xfe not xml"), 422, "not well-formed XML"),
+    ("ana", "POST", "/models/deploy", as_json(json.dumps({"file": "p.bpmn", "xml": "<x", "note": "n"})), 422,
+     "not well-formed XML"),
 ]
 
 
