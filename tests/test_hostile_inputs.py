@@ -1,7 +1,8 @@
 """Every input gets a 4xx, never a 500: a corpus of hostile requests (the red-team
 report's and their kin), each with the answer it must get and the words that make
 the answer clear, on SQLite and on PostgreSQL. Redirects go to a path on this site
-or to the inbox; ids past what a database column holds are not found."""
+or to the inbox; ids past what a database column holds are not found; JSON too deep,
+NaN and Infinity, and text that cannot be encoded are refused naming the field."""
 from __future__ import annotations
 
 import io
@@ -14,11 +15,13 @@ from webclient import csrf_token, sign_in
 
 from engine import audit
 from engine.db import db
+from engine.errors import FormInvalid
 from engine.models import AuditEvent
 from engine.runtime import Actor
 from web.users import add_user
 
 HUGE = 2**63 + 5  # past SQLite's integers, and far past PostgreSQL's
+DEEP = "[" * 100_000 + "]" * 100_000
 FORM = {"type": "object", "properties": {
     "note": {"type": "string", "title": "说明"},
     "score": {"type": "number", "title": "得分"},
@@ -84,7 +87,42 @@ CORPUS = [
     ("anonymous", "GET", f"/public/revocations?year={HUGE}", None, 200, "撤销"),
     ("adm", "POST", "/admin/calendar/preview", as_form({"year": str(HUGE), "source": "国办发明电", "text": "x"}),
      422, "is out of range"),
-    # the task's own page: a number that is not one, a draft's file number past the database
+    # JSON nested too deep: refused before anything parses it
+    ("api", "POST", "/api/v1/instances", as_json('{"process": "p", "data": {"x": ' + "[" * 500 + "]" * 500 + "}}"),
+     400, "nested deeper than 64 levels"),
+    ("api", "POST", "/api/v1/instances", as_json(DEEP), 400, "nested deeper than 64 levels"),
+    ("api", "POST", "/api/v1/tasks/{task}/complete", as_json('{"data": {"details": ' + DEEP + "}}"), 400,
+     "nested deeper than 64 levels"),
+    ("api", "POST", "/api/v1/instances/{case}/retry", as_json(DEEP), 400, "nested deeper than 64 levels"),
+    ("ana", "POST", "/models/validate", as_json(DEEP), 400, "nested deeper than 64 levels"),
+    # NaN and Infinity: not JSON, refused alike on both databases, the field named
+    ("api", "POST", "/api/v1/instances", as_json('{"process": "p", "data": {"score": NaN}}'), 422, '"data/score"'),
+    ("api", "POST", "/api/v1/instances", as_json('{"process": "p", "data": {"score": Infinity}}'), 422,
+     "NaN and Infinity"),
+    ("api", "POST", "/api/v1/instances", as_json('{"process": "p", "data": {"score": -1e400}}'), 422, '"data/score"'),
+    ("api", "POST", "/api/v1/tasks/{task}/complete", as_json('{"data": {"score": NaN}}'), 422, '"data/score"'),
+    ("api", "POST", "/api/v1/tasks/{task}/complete", as_json('{"data": {"details": {"rows": [1, -Infinity]}}}'), 422,
+     '"data/details/rows/1"'),
+    ("api", "POST", "/api/v1/instances/{case}/messages", as_json('{"name": "m", "payload": {"x": NaN}}'), 422,
+     '"payload/x"'),
+    ("api", "POST", "/api/v1/instances/{case}/retry", as_json('{"data": {"x": Infinity}}'), 422, '"data/x"'),
+    ("api", "POST", "/api/v1/clock", as_json('{"advance": NaN}'), 422, '"advance"'),
+    # text that cannot be encoded (a lone surrogate), escaped or as raw bytes
+    ("api", "POST", "/api/v1/instances", as_json('{"process": "p", "data": {"note": "\\ud800"}}'), 422,
+     '"data/note"'),
+    ("api", "POST", "/api/v1/instances", as_json('{"process": "\\udfff"}'), 422, "lone surrogate U+DFFF"),
+    ("api", "POST", "/api/v1/instances", as_json(b'{"process": "p", "data": {"note": "\xed\xa0\x80"}}'), 422,
+     '"data/note"'),
+    ("api", "POST", "/api/v1/instances", as_json('{"process": "p", "data": {"\\udc00": 1}}'), 422, "udc00"),
+    ("api", "POST", "/api/v1/tasks/{task}/complete", as_json('{"data": {"note": "ok \\ud800"}}'), 422, '"data/note"'),
+    ("api", "POST", "/api/v1/instances/{case}/messages", as_json('{"name": "m", "payload": {"x": "\\ud800"}}'), 422,
+     '"payload/x"'),
+    ("api", "POST", "/api/v1/instances/{case}/cancel", as_json('{"reason": "\\ud800"}'), 422, '"reason"'),
+    # the same on the task's own page: the message beside the field, the entries kept
+    ("root", "POST", "/tasks/{task}", as_form({"action": "submit", "details": '{"a": NaN}'}), 422, "NaN 和 Infinity"),
+    ("root", "POST", "/tasks/{task}", as_form({"action": "submit", "details": '{"a": "\\ud800"}'}), 422,
+     "单独的代理项"),
+    ("root", "POST", "/tasks/{task}", as_form({"action": "submit", "details": DEEP}), 422, "嵌套层数过多"),
     ("root", "POST", "/tasks/{task}", as_form({"action": "submit", "score": "Infinity"}), 422, "请填写数字"),
     ("root", "POST", "/tasks/{task}", as_form({"action": "draft", "evidence": str(HUGE)}), 303, "/tasks/"),
     ("root", "GET", "/tasks/{task}", None, 200, "证据"),  # the draft's file number is no file, not an overflow
@@ -147,3 +185,26 @@ def test_every_hostile_input_gets_its_clear_4xx_never_a_500(app, world):
     assert audit.verify()[1] == []  # nothing half-written, nothing the audit log choked on
     assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent)
                              .where(AuditEvent.instance_id == world["case"], AuditEvent.action != "start")) == 0
+
+
+@pytest.mark.parametrize("call", ["start", "complete", "message", "cancel"])
+def test_the_engine_refuses_what_no_case_can_keep_before_its_step(app, world, runtime, call):
+    """Whoever calls the engine (a page, the API, a service operation), the field is named
+    and nothing is written: the audit log never sees the value."""
+    bad = {"note": "\ud800", "score": float("nan"), "details": {"n": float("-inf"), "t": "a\x00b"}}
+    calls = {
+        "start": lambda: runtime.start("p", bad, ROOT_ADMIN),
+        "complete": lambda: runtime.complete(world["task"], bad, ROOT_ADMIN),
+        "message": lambda: runtime.send_message(world["case"], "m", bad, ROOT_ADMIN),
+        "cancel": lambda: runtime.cancel(world["case"], ROOT_ADMIN, "\ud800"),
+    }
+    events = db.session.scalar(db.select(db.func.count()).select_from(AuditEvent))
+    with pytest.raises(FormInvalid) as refused:
+        calls[call]()
+    if call == "cancel":
+        assert set(refused.value.fields) == {"reason"}
+    else:
+        assert set(refused.value.fields) == {"note", "score", "details/n", "details/t"}
+        assert "lone surrogate U+D800" in refused.value.fields["note"][0]
+    db.session.rollback()
+    assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent)) == events

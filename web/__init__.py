@@ -25,6 +25,8 @@ from engine.registry import Registry
 from engine.runtime import Runtime
 from engine.timers import JOB_TABLE, TimerService
 
+from .inputs import InputJSONProvider
+
 ROOT = Path(__file__).resolve().parent.parent
 migrate = Migrate()
 csrf = CSRFProtect()
@@ -69,6 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     if test_config:
         app.config.from_mapping(test_config)
+    app.json = InputJSONProvider(app)
     app.json.ensure_ascii = False
 
     if app.config["CLOCK"] == "virtual":

@@ -71,7 +71,8 @@ def json_errors(app):
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         if request.path.startswith("/api/"):
-            return error(exc.code or 500, exc.description or exc.name)
+            fields = getattr(exc, "fields", None)  # a refused JSON body names where (web.inputs)
+            return error(exc.code or 500, exc.description or exc.name, **({"fields": fields} if fields else {}))
         return exc
 
     @app.errorhandler(Exception)

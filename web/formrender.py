@@ -30,7 +30,9 @@ from jsonschema import Draft202012Validator
 
 # The engine checks forms with this format checker (domain formats such as the
 # credit code are registered on it), and explains a domain format's problem.
-from engine.forms import FORMAT_CHECKER, ROWS_FROM, explain as _engine_message, source_rows
+from engine.forms import FORMAT_CHECKER, MAX_DEPTH, ROWS_FROM, explain as _engine_message, source_rows
+
+from .inputs import nested_too_deep
 
 TABLE_ROWS = 5  # rows a table of entries offers
 MAX_ROWS = 100  # more rows than this in a submission are ignored
@@ -383,6 +385,8 @@ def _convert(prop: dict, raw):
         except (AttributeError, ValueError):
             return _EMPTY, _t("请填写有效日期，如 2026-03-31。")
     if kind == "json":
+        if nested_too_deep(text):  # before the parser, which would overflow Python's stack
+            return _EMPTY, _t("嵌套层数过多（最多 %(limit)s 层）。", limit=MAX_DEPTH)
         try:
             return json.loads(text), None
         except ValueError:

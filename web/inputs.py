@@ -1,16 +1,23 @@
 """What a request may carry (请求输入): the web layer's one boundary for ids in a URL,
-whole numbers in a query and where a `next` parameter may lead.
+whole numbers in a query, where a `next` parameter may lead, and JSON bodies.
 
 A value outside these bounds is a 4xx, or the page's default, before a view,
 SpiffWorkflow or a database sees it: ids are 32-bit in PostgreSQL and 64-bit in
 SQLite and overflow past that; a redirect to `//evil.com` or `/%09/evil.com` leaves
-the site and one with CR/LF cannot be sent at all.
+the site and one with CR/LF cannot be sent at all; a JSON body a thousand levels
+deep overflows Python's parser before any view can refuse it.
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Callable
 from urllib.parse import urlsplit
+
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest, UnprocessableEntity
+
+from engine.forms import MAX_DEPTH, unstorable
 
 ID_MAX = 2**31 - 1  # ids are 32-bit integers in the database; routes take `<int(max=ID_MAX):...>`
 YEAR_MAX = 9999  # the last year a date can carry
@@ -56,3 +63,61 @@ def local_path(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None
+
+
+# --------------------------------------------------------------------------- JSON bodies
+class JSONTooDeep(BadRequest):
+    description = f"the JSON body is nested deeper than {MAX_DEPTH} levels"
+
+
+class JSONUnstorable(UnprocessableEntity):
+    """NaN, Infinity, a lone surrogate or NUL somewhere in a body; `fields` says where."""
+
+    def __init__(self, fields: dict[str, list[str]]):
+        super().__init__("the JSON body holds values that cannot be kept: see 'fields'")
+        self.fields = fields
+
+
+_ESCAPE = re.compile(r"\\.", re.S)  # `\"` and `\\` inside a string: neither ends it
+_STRING = re.compile(r'"[^"]*"')  # once the escapes are gone
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def nested_too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether the JSON text opens more than `limit` arrays or objects inside each other,
+    counted on the text itself, before a recursive parser sees it. Linear in the text:
+    the regular expressions leave only the brackets outside strings to count."""
+    if text.count("[") + text.count("{") <= limit:  # most bodies
+        return False
+    depth = 0
+    for mark in _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", text))):
+        if mark in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def read_json(text: str | bytes, **kwargs):
+    """JSON as a person or a script may send it: JSONTooDeep before parsing, a ValueError
+    for text that is not JSON, JSONUnstorable naming the fields no case can keep."""
+    if isinstance(text, (bytes, bytearray)):
+        # as json.loads decodes bytes; a UnicodeDecodeError is a ValueError: not JSON
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    if nested_too_deep(text):
+        raise JSONTooDeep()
+    value = json.loads(text, **kwargs)
+    problems = unstorable(value)
+    if problems:
+        raise JSONUnstorable(problems)
+    return value
+
+
+class InputJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with every request body read through `read_json`. Its refusals are
+    HTTP errors, not ValueErrors, so `get_json(silent=True)` cannot turn them into None."""
+
+    def loads(self, s: str | bytes, **kwargs):
+        return read_json(s, **kwargs)
