@@ -1,10 +1,12 @@
 """Task forms (表单): JSON Schema files in `forms/`, checked on completion.
 
 Only the fields a form declares reach the case's data, so a submission can
-never set a routing variable the form does not ask for.
+never set a routing variable the form does not ask for; and no value reaches
+it that the databases or the audit log cannot keep (`unstorable`).
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -19,6 +21,8 @@ FORMAT_CHECKER = FormatChecker()
 ROWS_FROM = "x-rowsFrom"
 ROW_KEY = "x-rowKey"
 _EXPLAIN: dict[str, Callable[[object], str]] = {}
+# Deeper than any form goes; far from what makes a parser or a deep copy recurse out.
+MAX_DEPTH = 64
 
 
 def register_format(name: str, problem: Callable[[object], str | None]) -> None:
@@ -91,6 +95,63 @@ def _check_rows(schema: dict, data: dict, context: dict | None, errors: dict) ->
                 f"以下事项尚未填写：{'、'.join(missing)} (no answer yet for: {', '.join(missing)})")
 
 
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "不能含有空字符 U+0000 (text may not contain the NUL character U+0000)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"含有无法编码的字符 U+{ord(text[exc.start]):04X}（单独的代理项） "
+                f"(the text holds a lone surrogate U+{ord(text[exc.start]):04X}, which cannot be encoded)")
+    return None
+
+
+def _value_problem(value, depth: int) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN 和 Infinity 不是可以保存的数值 (NaN and Infinity are not numbers a case can keep)"
+    if isinstance(value, str):
+        return _text_problem(value)
+    if isinstance(value, (dict, list, tuple)) and depth >= MAX_DEPTH:
+        return f"嵌套超过 {MAX_DEPTH} 层 (nested deeper than {MAX_DEPTH} levels)"
+    return None
+
+
+def _path(parts: tuple) -> str:
+    """A field path fit to show and to send back: an offending key itself is escaped."""
+    text = "/".join(str(p) for p in parts) or "$"
+    return text.replace("\x00", "\\0").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def unstorable(data) -> dict[str, list[str]]:
+    """What no case can keep, by field path: NaN and Infinity (not JSON: PostgreSQL refuses
+    them and SQLite echoes them as invalid JSON), text with a lone surrogate (it has no UTF-8,
+    so neither a database nor the audit hash can take it) or NUL (PostgreSQL text cannot hold
+    it), and nesting deeper than MAX_DEPTH. Checked before a step begins, never by the audit log."""
+    problems: dict[str, list[str]] = {}
+    pending = [((), data)]
+    while pending:  # a loop, not recursion: the data may be as deep as a caller made it
+        parts, value = pending.pop()
+        problem = _value_problem(value, len(parts))
+        if problem:
+            problems.setdefault(_path(parts), []).append(problem)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and (problem := _text_problem(key)):
+                    problems.setdefault(_path((*parts, key)), []).append(problem)
+                else:
+                    pending.append(((*parts, key), item))
+        elif isinstance(value, (list, tuple)):
+            pending.extend(((*parts, i), item) for i, item in enumerate(value))
+    return dict(sorted(problems.items()))
+
+
+def refuse_unstorable(data) -> None:
+    """FormInvalid naming each field `unstorable` finds."""
+    problems = unstorable(data)
+    if problems:
+        raise FormInvalid(problems)
+
+
 def accepted_data(schema: dict | None, data, reserved: frozenset[str] = frozenset(),
                   context: dict | None = None) -> dict:
     """The part of `data` a task with this form accepts; FormInvalid with
@@ -98,6 +159,7 @@ def accepted_data(schema: dict | None, data, reserved: frozenset[str] = frozense
     item-by-item tables are checked against."""
     if not isinstance(data, dict):
         raise FormInvalid({"$": ["data must be a JSON object"]})
+    refuse_unstorable(data)
     errors: dict[str, list[str]] = {}
     for key in data:
         if key in reserved or key.startswith("_"):

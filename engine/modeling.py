@@ -81,8 +81,12 @@ def latest_version() -> ModelVersion | None:
 
 
 def _processes_in(content: bytes) -> list[tuple[str, str]]:
-    """(process id, name) of a BPMN file; the pool's name when the process has none."""
-    root = etree.fromstring(content, _SAFE_PARSER)
+    """(process id, name) of a BPMN file; the pool's name when the process has none. A file that
+    is not well-formed defines none here: the registry's validation refuses it with its line."""
+    try:
+        root = etree.fromstring(content, _SAFE_PARSER)
+    except etree.XMLSyntaxError:
+        return []
     if etree.QName(root).namespace != BPMN_NS:
         return []
     ns = {"b": BPMN_NS}

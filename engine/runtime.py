@@ -33,7 +33,7 @@ from . import calendar, clock, deadlines, outbox, persistence, services, store
 from .audit import append as audit
 from .db import db, write_intent
 from .errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
-from .forms import accepted_data
+from .forms import accepted_data, refuse_unstorable
 from .models import HumanTask, ProcessHead, ProcessInstance
 from .registry import FORM_PROPERTY, Registry, UnknownProcess
 from .scripting import TIMER_SET, make_script_engine, reserved_names
@@ -464,6 +464,7 @@ class Runtime:
         `party`: the case's own party when the system starts it for someone
         (a start request); their applicant and agency tasks go to them."""
         data = dict(data or {})
+        refuse_unstorable(data)
         bad = [k for k in data if k in self._reserved or k.startswith("_")]
         if bad:
             raise EngineError(f"data may not set reserved names: {', '.join(sorted(bad))}")
@@ -575,6 +576,7 @@ class Runtime:
                   detail={"task": task_id, "from": entry.assignee, "to": to.name if to else None})
 
     def cancel(self, instance_id: int, actor: Actor, reason: str | None = None) -> store.Case:
+        refuse_unstorable({"reason": reason})
         with self._step(instance_id) as (case, live):
             if not actor.is_admin and case.started_by != actor.name:
                 raise Forbidden("only an administrator or the case's starter may cancel it")
@@ -619,6 +621,7 @@ class Runtime:
         return case
 
     def send_message(self, instance_id: int, name: str, payload: dict | None, actor: Actor) -> store.Case:
+        refuse_unstorable(payload or {})
         with self._step(instance_id) as (case, live):
             if case.status not in ACTIVE:
                 raise Conflict(f"the case is {case.status}")

@@ -6,6 +6,7 @@ import json
 
 from conftest import ROOT, upload
 from creation import TABLES
+from test_registry import LINE, bpmn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +16,13 @@ JSON = st.recursive(
     max_leaves=12,
 )
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# What a script may send that no case can keep: NaN, ±Infinity, lone surrogates, NUL, deep nesting.
+HOSTILE_TEXT = st.text(st.characters(exclude_categories=()), max_size=12)
+HOSTILE_JSON = st.recursive(
+    st.none() | st.integers() | st.floats() | HOSTILE_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(HOSTILE_TEXT, inner, max_size=3),
+    max_leaves=10,
+) | st.integers(min_value=60, max_value=70).map(lambda n: "[" * n + "]" * n)
 
 
 def ok(r):
@@ -60,6 +68,33 @@ def test_listings_with_any_query(client, users, params):
 ]), name=st.sampled_from(["a.bpmn", "b.dmn", "c.json", "d.txt", "..\\e.bpmn", "x"]))
 def test_deploy_with_any_file(client, users, content, name):
     ok(upload(client, users("ana", "analyst"), (name, content)))
+
+
+def _strict(raw: bytes):
+    """JSON as RFC 8259 has it: no NaN or Infinity, nothing that cannot be encoded."""
+    def refuse(constant):
+        raise AssertionError(f"{constant} echoed in the answer")
+    return json.loads(raw.decode("utf-8"), parse_constant=refuse)
+
+
+@SETTINGS
+@given(value=HOSTILE_JSON)
+def test_whatever_json_a_script_sends_is_kept_as_valid_json_or_refused(client, users, value):
+    admin = users("root", "admin")
+    upload(client, users("ana", "analyst"), ("p.bpmn", bpmn(LINE)))
+    text = value if isinstance(value, str) and value.startswith("[") else json.dumps(value)
+    started = client.post("/api/v1/instances", data='{"process": "p", "data": {"v": ' + text + "}}",
+                          headers=admin, content_type="application/json")
+    ok(started)
+    body = _strict(started.data)
+    if started.status_code == 201:
+        task = body["tasks"][0]["id"]
+        done = client.post(f"/api/v1/tasks/{task}/complete", data='{"data": {"w": ' + text + "}}", headers=admin,
+                           content_type="application/json")
+        ok(done)
+        _strict(done.data)
+    else:
+        assert started.status_code in (400, 422) and body["error"]
 
 
 def test_a_completed_case_refuses_further_actions_cleanly(client, users):

@@ -25,6 +25,8 @@ from engine.registry import Registry
 from engine.runtime import Runtime
 from engine.timers import JOB_TABLE, SWEEP_SECONDS, TimerService
 
+from .inputs import InputJSONProvider
+
 ROOT = Path(__file__).resolve().parent.parent
 migrate = Migrate()
 csrf = CSRFProtect()
@@ -76,6 +78,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     if "SESSION_COOKIE_SECURE" not in (test_config or {}):
         app.config["SESSION_COOKIE_SECURE"] = _cookies_need_https(app)
+    app.json = InputJSONProvider(app)
     app.json.ensure_ascii = False
 
     if app.config["CLOCK"] == "virtual":

@@ -13,6 +13,8 @@ from engine.green.agencies import VERDICTS, Agency, AgencyEngagement, Evaluation
 from engine.green.models import LEVELS, UNIT_TYPES
 from engine.green.roles import JURISDICTIONS
 
+from .inputs import YEAR
+
 bp = Blueprint("agencies", __name__)
 # the province supervises every agency; a city those registered in its area (Art 23 ¶1)
 READERS = frozenset({"municipal", "provincial", "analyst", "admin"})
@@ -24,7 +26,7 @@ def index():
     if current_user.role not in READERS:
         abort(403)
     today = clock.now().date()
-    year = request.args.get("year", today.year, type=int)
+    year = request.args.get("year", today.year, type=YEAR)
     query = select(Agency).order_by(Agency.legal_representative, Agency.name)
     if current_user.jurisdiction is not None:
         query = query.where(Agency.jurisdiction == current_user.jurisdiction)

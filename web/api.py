@@ -23,13 +23,13 @@ from engine.runtime import Runtime, addressed_to
 from engine.timers import run_until
 
 from . import personal
+from .inputs import ID_MAX
 from .openapi import OPENAPI
 from .users import TokenRefused, actor_of, user_for_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
 PAGE_MAX = 500
-ID_MAX = 2**31 - 1  # ids are 32-bit integers in the database
 
 
 def runtime() -> Runtime:
@@ -72,7 +72,8 @@ def json_errors(app):
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         if request.path.startswith("/api/"):
-            return error(exc.code or 500, exc.description or exc.name)
+            fields = getattr(exc, "fields", None)  # a refused JSON body names where (web.inputs)
+            return error(exc.code or 500, exc.description or exc.name, **({"fields": fields} if fields else {}))
         return exc
 
     @app.errorhandler(Exception)

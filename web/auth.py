@@ -16,6 +16,7 @@ from engine.db import db
 from engine.models import User
 
 from . import ratelimit
+from .inputs import local_path
 from .users import SignInRefused, sign_in, sign_out
 
 bp = Blueprint("auth", __name__)
@@ -43,9 +44,7 @@ def _unauthorized():
 
 def _safe_next(target: str | None) -> str:
     # only paths on this site: never an open redirect
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("inbox.index")
+    return local_path(target) or url_for("inbox.index")
 
 
 def _too_many(name: str, wait=None):

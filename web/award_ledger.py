@@ -14,6 +14,7 @@ from engine.green.models import LEVELS, UNIT_TYPES, Organisation
 from engine.green.roles import JURISDICTIONS
 
 from . import name_in, spreadsheets
+from .inputs import PAGE_NUMBER, YEAR
 
 bp = Blueprint("awards", __name__)
 # Awards are public money decided by the province and paid through the cities; the
@@ -32,8 +33,8 @@ def _scope(query):
         query = query.where(Award.jurisdiction == city)
     elif current_user.jurisdiction:  # a city official without a known city sees nothing
         abort(403)
-    if args.get("year", "").isdigit():
-        query = query.where(Award.year == int(args["year"]))
+    if (year := args.get("year", type=YEAR)) is not None:
+        query = query.where(Award.year == year)
     if args.get("level") in LEVELS:
         query = query.where(Award.level == args["level"])
     if args.get("unit_type") in UNIT_TYPES:
@@ -59,7 +60,7 @@ def _rows(limit=None, offset=0):
 @bp.get("/awards/")
 @login_required
 def index():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = request.args.get("page", 1, type=PAGE_NUMBER)
     rows = _rows(PAGE + 1, (page - 1) * PAGE)
     sums = totals()
     years = db.session.scalars(_scope(select(Award.year).distinct()).order_by(Award.year.desc())).all()

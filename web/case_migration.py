@@ -17,6 +17,7 @@ from engine.runtime import ACTIVE
 
 from . import api
 from .cases import STATUS
+from .inputs import ID_MAX, record_id
 from .users import actor_of
 
 bp = Blueprint("case_migration", __name__)
@@ -132,16 +133,15 @@ def plan(process_id):
 def run(process_id):
     head, versions, live = _versions_or_404(process_id)
     source, target = request.form.get("from", ""), request.form.get("to", "")
-    picked = request.form.getlist("instance")
-    if not all(p.isdigit() for p in picked):
+    picked = [record_id(p) for p in request.form.getlist("instance")]
+    if None in picked:
         abort(400)
     error = report = None
     if not picked:
         error = _l("没有选择要迁移的案件。")
     else:
         try:
-            report = case_migration.run(api.runtime(), actor_of(current_user), process_id, source, target,
-                                        [int(p) for p in picked])
+            report = case_migration.run(api.runtime(), actor_of(current_user), process_id, source, target, picked)
         except EngineError as exc:
             error = exc.message
     status = 200 if report is not None else 400
@@ -166,7 +166,7 @@ def api_run(process_id):
     body = api.body_object()
     instances = body.get("instances")
     if instances is not None and not (isinstance(instances, list) and all(
-            isinstance(i, int) and not isinstance(i, bool) and 0 < i <= api.ID_MAX for i in instances)):
+            isinstance(i, int) and not isinstance(i, bool) and 0 < i <= ID_MAX for i in instances)):
         raise EngineError("'instances' must be a list of case ids")
     source, target = body.get("from"), body.get("to")
     if not isinstance(source, str) or not isinstance(target, str):
@@ -178,7 +178,8 @@ def api_run(process_id):
 def _ids(raw: list[str]):
     if not raw:
         return None
-    if not all(r.isdigit() and 0 < int(r) <= api.ID_MAX for r in raw):
+    ids = [record_id(r) for r in raw]
+    if None in ids:
         raise EngineError("'instance' must be case ids")
-    return [int(r) for r in raw]
+    return ids
 

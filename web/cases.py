@@ -24,7 +24,8 @@ from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 from engine.registry import FORM_PREFIX
 
 from . import personal
-from .api import ID_MAX, runtime
+from .api import runtime
+from .inputs import ID_MAX
 from .users import actor_of
 
 bp = Blueprint("cases", __name__)

@@ -20,6 +20,7 @@ from engine.runtime import Actor
 
 from . import personal, ratelimit
 from .api import runtime
+from .inputs import ID_MAX, record_id
 from .users import actor_of
 
 bp = Blueprint("complaints", __name__)
@@ -93,16 +94,16 @@ def _hash(code: str) -> str:
 @bp.get("/public/complaint/status")
 def status():
     number, code = request.args.get("no", "").strip(), request.args.get("code", "").strip()
-    case = None
-    if number.isdigit() and code:
-        receipt = db.session.get(ComplaintReceipt, int(number))
+    case, receipt_no = None, record_id(number)
+    if receipt_no is not None and code:
+        receipt = db.session.get(ComplaintReceipt, receipt_no)
         if receipt is not None and secrets.compare_digest(receipt.code_hash, _hash(code)):
-            case = db.session.get(ProcessInstance, int(number))
+            case = db.session.get(ProcessInstance, receipt_no)
     asked = bool(number or code)
     return render_template("complaint_status.html", case=case, asked=asked, number=number), (404 if asked and not case else 200)
 
 
-@bp.get("/attachments/<int:attachment_id>")
+@bp.get(f"/attachments/<int(max={ID_MAX}):attachment_id>")
 @login_required
 def download(attachment_id):
     item = db.session.get(Attachment, attachment_id)

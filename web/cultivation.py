@@ -18,6 +18,7 @@ from engine.models import HumanTask
 
 from . import spreadsheets
 from .api import runtime
+from .inputs import PAGE_NUMBER, YEAR
 from .registry import READERS
 from .users import actor_of
 
@@ -39,7 +40,7 @@ def _pool_query():
         query = query.where(CultivationPoolEntry.unit_type == unit_type)
     if (status := args.get("status")) in POOL_STATUSES:
         query = query.where(CultivationPoolEntry.status == status)
-    if (year := args.get("year", type=int)) is not None:
+    if (year := args.get("year", type=YEAR)) is not None:
         query = query.where(CultivationPoolEntry.year == year)
     return query.order_by(CultivationPoolEntry.jurisdiction, CultivationPoolEntry.year.desc(),
                           CultivationPoolEntry.id.desc())
@@ -48,7 +49,7 @@ def _pool_query():
 @bp.get("/cultivation/")
 @login_required
 def pool():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = request.args.get("page", 1, type=PAGE_NUMBER)
     rows = db.session.execute(_pool_query().limit(PAGE + 1).offset((page - 1) * PAGE)).all()
     return render_template("cultivation_pool.html", rows=rows[:PAGE], more=len(rows) > PAGE, page=page,
                            args=request.args, unit_types=UNIT_TYPES, statuses=POOL_STATUSES, cities=JURISDICTIONS,

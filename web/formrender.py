@@ -30,7 +30,9 @@ from jsonschema import Draft202012Validator
 
 # The engine checks forms with this format checker (domain formats such as the
 # credit code are registered on it), and explains a domain format's problem.
-from engine.forms import FORMAT_CHECKER, ROWS_FROM, explain as _engine_message, source_rows
+from engine.forms import FORMAT_CHECKER, MAX_DEPTH, ROWS_FROM, explain as _engine_message, source_rows
+
+from .inputs import nested_too_deep
 
 TABLE_ROWS = 5  # rows a table of entries offers
 MAX_ROWS = 100  # more rows than this in a submission are ignored
@@ -315,7 +317,7 @@ def _place(form: Form, errors: dict) -> None:
         owner = next((by_path[p] for p in ("/".join(parts[:n]) for n in range(len(parts) - 1, 0, -1))
                       if p in by_path), None)
         if owner is not None:
-            if owner.kind == "table" and len(parts) > 1 and parts[1].isdigit():
+            if owner.kind == "table" and len(parts) > 1 and _is_index(parts[1]):
                 messages = [_t("第 %(n)s 行：", n=int(parts[1]) + 1) + m for m in messages]
             owner.errors.extend(messages)
         elif path in ("", "$"):
@@ -383,6 +385,8 @@ def _convert(prop: dict, raw):
         except (AttributeError, ValueError):
             return _EMPTY, _t("请填写有效日期，如 2026-03-31。")
     if kind == "json":
+        if nested_too_deep(text):  # before the parser, which would overflow Python's stack
+            return _EMPTY, _t("嵌套层数过多（最多 %(limit)s 层）。", limit=MAX_DEPTH)
         try:
             return json.loads(text), None
         except ValueError:
@@ -429,8 +433,13 @@ def parse(schema: dict | None, form) -> tuple[dict, dict[str, list[str]]]:
     return data, errors
 
 
+def _is_index(part: str) -> bool:
+    # ASCII digits only: "²" is a digit to str.isdigit but not to int()
+    return part.isascii() and part.isdigit()
+
+
 def _page_path(parts: list, rows: dict) -> str:
-    parts = [int(p) if isinstance(p, str) and p.isdigit() else p for p in parts]
+    parts = [int(p) if isinstance(p, str) and _is_index(p) else p for p in parts]
     if len(parts) >= 2 and parts[0] in rows and isinstance(parts[1], int) and parts[1] < len(rows[parts[0]]):
         parts[1] = rows[parts[0]][parts[1]]
     return "/".join(str(p) for p in parts) or "$"

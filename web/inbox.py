@@ -18,6 +18,7 @@ from engine.models import HumanTask, User
 from engine.runtime import role_queue
 
 from .api import runtime
+from .inputs import PAGE_NUMBER
 from .users import actor_of
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
@@ -55,7 +56,7 @@ def index():
         q = q.where(HumanTask.due_at < now)
     elif request.args.get("due") == "soon":
         q = q.where(HumanTask.due_at >= now, HumanTask.due_at < now + SOON)
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = request.args.get("page", 1, type=PAGE_NUMBER)
     total = db.session.scalar(db.select(func.count()).select_from(q.subquery()))
     rows = db.session.scalars(
         q.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)

@@ -23,6 +23,7 @@ from engine.models import ProcessInstance
 
 from . import formrender
 from .api import runtime
+from .inputs import ID_MAX
 from .registry import READERS
 from .users import actor_of
 
@@ -58,7 +59,7 @@ def _designation(designation_id: int):
     return row.Designation, row.Organisation
 
 
-@bp.get("/registry/<int:designation_id>/lifecycle")
+@bp.get(f"/registry/<int(max={ID_MAX}):designation_id>/lifecycle")
 @login_required
 def show(designation_id):
     d, org = _designation(designation_id)
@@ -83,7 +84,7 @@ def _may_report(d: Designation, case) -> bool:
             and case.status in ("running", "waiting") and runtime().awaits_message(case.id, MESSAGE))
 
 
-@bp.route("/registry/<int:designation_id>/incident", methods=["GET", "POST"])
+@bp.route(f"/registry/<int(max={ID_MAX}):designation_id>/incident", methods=["GET", "POST"])
 @login_required
 def report(designation_id):
     d, org = _designation(designation_id)

@@ -11,6 +11,7 @@ from engine.green import attachments
 from engine.green.notices import NoticeClosed, PublicNotice, lodge_objection
 
 from . import ratelimit
+from .inputs import ID_MAX
 
 bp = Blueprint("notices", __name__, url_prefix="/public/notices")
 FIELDS = ("credit_code", "real_name", "organisation", "contact", "reasons")
@@ -45,7 +46,7 @@ def _problems(notice: PublicNotice, form) -> dict[str, str]:
     return p
 
 
-@bp.route("/<int(max=2147483647):notice_id>", methods=["GET", "POST"])
+@bp.route(f"/<int(max={ID_MAX}):notice_id>", methods=["GET", "POST"])
 def show(notice_id):
     notice = _notice(notice_id)
     form = {k: request.form.get(k, "") for k in FIELDS}

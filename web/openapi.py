@@ -1,6 +1,10 @@
 """The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json."""
 
-_ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+_ERROR = {"type": "object", "properties": {
+    "error": {"type": "string"},
+    "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+               "description": "messages by field path into the request body or the task's data, e.g. data/score"},
+}, "required": ["error"]}
 _FINDING = {
     "type": "object",
     "properties": {
@@ -73,9 +77,11 @@ def _json(schema_ref):
 
 def _answers(ok: dict, *errors: int) -> dict:
     out = dict(ok)
-    texts = {400: "bad request", 401: "no token, or one that is unknown, revoked, expired or of a deactivated account", 403: "not allowed for this user",
-             404: "not found, or not visible to this user", 409: "conflict: no longer ready, or another action won",
-             413: "upload too large", 422: "invalid data or model"}
+    texts = {400: "bad request (a JSON body nested deeper than 64 levels is one)",
+             401: "no token, or one that is unknown, revoked, expired or of a deactivated account",
+             403: "not allowed for this user", 404: "not found, or not visible to this user",
+             409: "conflict: no longer ready, or another action won", 413: "upload too large",
+             422: "invalid data or model; NaN, Infinity and text that cannot be encoded are refused, named in fields"}
     for code in errors:
         out[str(code)] = {"description": texts[code], **_json("Error")}
     return out

@@ -16,6 +16,7 @@ from engine.green.revocations import GROUNDS, RevocationAnnouncement, not_yet_pu
 from engine.green.roles import JURISDICTIONS
 
 from . import name_in, spreadsheets
+from .inputs import ID_MAX, PAGE_NUMBER, YEAR
 
 bp = Blueprint("registry", __name__)
 # Officials who read the registry; a city's officials see their own city only.
@@ -46,7 +47,7 @@ def _official_query():
 @bp.get("/registry/")
 @login_required
 def index():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = request.args.get("page", 1, type=PAGE_NUMBER)
     rows = db.session.execute(_official_query().order_by(Designation.listed_on.desc(), Designation.id.desc())
                               .limit(PAGE + 1).offset((page - 1) * PAGE)).all()
     return render_template("registry.html", rows=rows[:PAGE], more=len(rows) > PAGE, page=page, args=request.args,
@@ -82,7 +83,7 @@ def _detail_page(row, form=None, problems=None, status=200):
         may_propose=listed and role in PROPOSERS, form=form or {}, problems=problems or {}), status
 
 
-@bp.get("/registry/<int:designation_id>")
+@bp.get(f"/registry/<int(max={ID_MAX}):designation_id>")
 @login_required
 def detail(designation_id):
     return _detail_page(_designation_row(designation_id))
@@ -97,7 +98,7 @@ def _start(process_id, data, designation):
     return redirect(url_for("cases.show", instance_id=case.id), 303)
 
 
-@bp.post("/registry/<int:designation_id>/spot-check")
+@bp.post(f"/registry/<int(max={ID_MAX}):designation_id>/spot-check")
 @login_required
 def start_spot_check(designation_id):
     """The province opens a spot check (抽查复核) of one unit: one case per unit."""
@@ -121,7 +122,7 @@ def start_spot_check(designation_id):
         return _detail_page(row, form, {"spot_check": exc.message}, 422)
 
 
-@bp.post("/registry/<int:designation_id>/revocation")
+@bp.post(f"/registry/<int(max={ID_MAX}):designation_id>/revocation")
 @login_required
 def start_revocation(designation_id):
     """A city (its own units) or the province proposes to revoke (取消资格) on an Art 21 ground."""
@@ -185,7 +186,7 @@ def public_revocations():
     rows = db.session.execute(public_announcements().order_by(RevocationAnnouncement.public_on.desc(),
                                                               RevocationAnnouncement.id.desc())).all()
     years = sorted({r.RevocationAnnouncement.public_on.year for r in rows}, reverse=True)
-    year = request.args.get("year", type=int)
+    year = request.args.get("year", type=YEAR)
     by_year = {y: [r for r in rows if r.RevocationAnnouncement.public_on.year == y]
                for y in years if year in (None, y)}
     return render_template("public_revocations.html", by_year=by_year, years=years, year=year, levels=LEVELS,

@@ -28,6 +28,7 @@ from engine.runtime import may_act
 
 from . import formrender, personal
 from .api import runtime
+from .inputs import record_id
 from .users import actor_of
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -172,9 +173,8 @@ def _show_files(form, case: ProcessInstance) -> None:
     only, and a personal file only for whoever may read it)."""
     actor = actor_of(current_user)
     for f in form.fields:
-        if f.kind != "file" or not f.value.isdigit():
-            continue
-        item = db.session.get(Attachment, int(f.value))
+        attachment_id = record_id(f.value) if f.kind == "file" else None
+        item = db.session.get(Attachment, attachment_id) if attachment_id is not None else None
         if item is not None and item.instance_id == case.id and privacy.may_read_evidence(actor, case, item):
             size = f"{item.size / 1024:.0f} KB" if item.size < 1024 * 1024 else f"{item.size / 1048576:.1f} MB"
             f.attachment = {"name": item.original_name, "size": size,
