@@ -74,7 +74,7 @@ def test_a_script_with_an_escape_is_refused(script):
         execute(script)
 
 
-@pytest.mark.parametrize("expression", ["open('/etc/passwd').read()", "getattr((), '_' + '_class_' + '_')",
+@pytest.mark.parametrize("expression", ["open('/etc/passwd')", "getattr((), '_' + '_class_' + '_')",
                                         "type(1)", "vars()", "globals()", "eval('1')", "exec('x = 1')",
                                         "compile('1', 's', 'eval')", "breakpoint()", "input()"])
 def test_builtins_that_reach_out_are_not_there(expression):
@@ -181,7 +181,7 @@ def test_a_loop_inside_a_function_the_script_defines_is_stopped_too(short_limit)
     with pytest.raises(ScriptTimeout):
         execute("def spin():\n    while True:\n        pass\nspin()")
     with pytest.raises(ScriptTimeout):
-        evaluate("(lambda: [x for x in range(10 ** 7) for y in range(10 ** 7)])()")
+        evaluate("(lambda: [x for x in range(10 ** 6) for y in range(10 ** 6)])()")
 
 
 
@@ -192,9 +192,9 @@ def test_a_one_line_expression_past_the_limit_fails_at_its_end():
     scripting.configure(0.01)
     try:
         with pytest.raises(ScriptTimeout):
-            evaluate("7 ** 1_000_000 > 0")  # one operation in C: nothing interrupts it
+            evaluate("len(sorted(range(10 ** 6), reverse=True)) > 0")  # one call in C: nothing interrupts it
         with pytest.raises(ScriptTimeout) as failed:
-            evaluate("(7 ** 1_000_000) / 0")  # past the limit, the timeout stands in for the failure
+            evaluate("len(sorted(range(10 ** 6), reverse=True)) / 0")  # past the limit, the timeout stands in
         assert failed.value.__context__ is None
         assert evaluate("score >= 80 and len(items) > 1", {"score": 85, "items": [1, 2]}) is True
     finally:
@@ -220,7 +220,7 @@ def test_python_code_a_one_line_expression_enters_is_stopped_inside(short_limit)
         evaluate("len(x) > 0", {"x": [1], "len": _spin})
     with pytest.raises(ScriptTimeout):
         execute("n = len(x)", {"x": [1], "len": _spin})
-    data = execute("g = (1 for a in range(10 ** 7) for b in range(10 ** 7))")
+    data = execute("g = (1 for a in range(10 ** 6) for b in range(10 ** 6))")
     with pytest.raises(ScriptTimeout):
         evaluate("sum(g) > 0", data)
     assert time.monotonic() - began < 4
