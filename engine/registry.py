@@ -508,6 +508,9 @@ class Validation:
                 message = " ".join([str(exc).strip(), *getattr(exc, "__notes__", [])])
                 row = re.search(r"row (\d+)", message)
                 rule = next((r for r in table.rules if row and str(r.row_number) == row.group(1)), None)
+                if rule is None:  # an output cell: its error names the expression, not the row
+                    rule = next((r for r in table.rules for out in r.outputEntries
+                                 if out.text and f"'{out.text}'" in message), None)
                 element = rule.id if rule is not None else decision_id
                 self.add(name, _line_of(doc, element), element, f"fails on the sample {sample}: {message}")
 

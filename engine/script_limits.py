@@ -381,8 +381,8 @@ _NUMBERS = (int, float, complex, Decimal, _dt.timedelta)
 
 def guarded_sum(iterable, /, start=0):
     if not isinstance(start, _NUMBERS):
-        raise TypeError("sum() adds numbers in scripts; join text with ''.join(...) and lists with "
-                        "a comprehension")
+        raise ScriptRefused("sum() adds numbers in scripts; join text with ''.join(...) and lists with "
+                            "a comprehension")
     return sum(iterable, start)
 
 

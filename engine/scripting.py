@@ -204,8 +204,8 @@ class RestrictedEnvironment(TaskDataEnvironment):
         limit = script_limits.DATA_SIZE_FACTOR * settings.max_size
         size = script_limits.data_size(context, limit)
         if size > limit:
-            raise ScriptTooLarge(f"the script leaves the case's data at more than {limit:,} characters "
-                                 f"({script_limits.DATA_SIZE_FACTOR} x SCRIPT_MAX_SIZE)")
+            raise ScriptTooLarge(f"the script would leave the case's data at more than the {limit:,} characters "
+                                 f"allowed in scripts ({script_limits.DATA_SIZE_FACTOR} x SCRIPT_MAX_SIZE)")
         return True
 
 
