@@ -195,18 +195,41 @@ class RestrictedEnvironment(TaskDataEnvironment):
         my_globals = copy.copy(self.globals)
         my_globals.update(external_context or {})
         context.update(my_globals)
+        before = {key: id(value) for key, value in context.items()}
         try:
             _run(exec, compiled, context)
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
-        # Each value was checked as it was built, but a list may hold the same long text a
-        # million times: stored, it is written out that many times.
-        limit = script_limits.DATA_SIZE_FACTOR * settings.max_size
-        size = script_limits.data_size(context, limit)
-        if size > limit:
+            # also when the script failed: the failed step's data is stored with the case's error
+            dropped = _trim_oversized(context, before)
+        if dropped:
+            limit = script_limits.DATA_SIZE_FACTOR * settings.max_size
             raise ScriptTooLarge(f"the script would leave the case's data at more than the {limit:,} characters "
-                                 f"allowed in scripts ({script_limits.DATA_SIZE_FACTOR} x SCRIPT_MAX_SIZE)")
+                                 f"allowed in scripts ({script_limits.DATA_SIZE_FACTOR} x SCRIPT_MAX_SIZE); "
+                                 f"not kept: {', '.join(dropped)}")
         return True
+
+
+def _trim_oversized(data: dict, before: dict) -> list[str]:
+    """Each value was checked as it was built, but a list may hold the same long text a million
+    times: stored, it is written out a million times. If the data comes to more than the limit,
+    what the script set goes (then any value still too large on its own), so the case's error
+    can be stored; returns the names that went."""
+    limit = script_limits.DATA_SIZE_FACTOR * settings.max_size
+    if script_limits.data_size(data, limit) <= limit:
+        return []
+    dropped = [key for key, value in data.items() if before.get(key) != id(value)]
+    for key in dropped:
+        del data[key]
+    total = 0
+    for key in list(data):
+        size = script_limits.text_size(data[key], limit - total + 1)
+        if total + size > limit:
+            del data[key]
+            dropped.append(key)
+        else:
+            total += size
+    return dropped
 
 
 def script_globals() -> dict:

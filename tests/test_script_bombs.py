@@ -133,3 +133,22 @@ def test_a_bomb_found_while_a_deploy_is_validated_is_a_finding_in_milliseconds(c
     assert r.status_code == 422
     [finding] = [e for e in r.json["errors"] if e["element"] == element]
     assert "allowed in scripts" in finding["message"]
+
+
+def test_a_failing_script_does_not_leave_a_bloated_case_behind(runtime):
+    """Its case's error is stored with the step's data: what the script built to the size of a
+    bomb is not kept, and the error names it."""
+    script = "big = 'a' * 10 ** 6\nrows = [big for i in range(100)]\nkept = 1\nx = 1 / 0"
+    runtime.registry.deploy(dict(diagram("script", script)))
+    case = runtime.start("attempt", {"note": "entered by the applicant"}, ADMIN)
+    stored = db.session.get(ProcessInstance, case.id)
+    assert stored.status == "error" and stored.error_element == "Script_attempt"
+    assert "division by zero" in stored.error_message
+    assert len(repr(stored.data)) < 10_000 and stored.data.get("note") == "entered by the applicant"
+
+
+def test_data_a_script_leaves_is_measured_with_every_reference_counted():
+    with pytest.raises(ScriptTooLarge, match="not kept: big, rows"):
+        run("big = 'a' * 10 ** 6\nrows = [big for i in range(5)]")
+    data = run("big = 'a' * 10 ** 6\nrows = [big for i in range(2)]")  # 3,000,000 characters: within 4 x the size
+    assert len(data["rows"]) == 2
