@@ -140,7 +140,11 @@ def _why_not(node) -> str | None:
     if isinstance(node, ast.keyword):
         return _name("keyword", node.arg)
     if isinstance(node, ast.ExceptHandler):
+        if node.type is None:  # it would catch the time limit too
+            return "a bare except: is not available in scripts; write except Exception:"
         return _name("name", node.name)
+    if isinstance(node, ast.Try) and node.finalbody:  # a return there would swallow the time limit
+        return "finally is not available in scripts"
     if isinstance(node, ast.Constant) and isinstance(node.value, bytes):
         return "bytes are not available in scripts"
     if isinstance(node, ast.comprehension) and node.is_async:

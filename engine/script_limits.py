@@ -26,6 +26,7 @@ import datetime as _dt
 import math
 import string
 from decimal import Decimal
+from functools import lru_cache
 
 
 class ScriptRefused(ValueError):
@@ -108,9 +109,31 @@ def text_size(value, limit: int, quoted: bool = False) -> int:
     return total
 
 
+_NESTED = (dict, list, tuple, set, frozenset)
+
+
 def data_size(data: dict, limit: int) -> int:
-    """What a case's data comes to as text (as it is stored), given up once past `limit`."""
-    return text_size(data, limit)
+    """Roughly what a case's data comes to stored (a character per character of text, one per
+    element, every reference counted), given up once past `limit`. It runs after every script,
+    so it is cruder and quicker than `text_size`: the bloat it is for is a million-fold."""
+    total = 0
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        total += len(value)
+        for item in (value.values() if type(value) is dict else value):
+            kind = type(item)
+            if kind is str:
+                total += len(item)
+            elif kind in _NESTED:
+                stack.append(item)
+        if type(value) is dict:
+            for key in value:
+                if type(key) is str:
+                    total += len(key)
+        if total > limit:
+            break
+    return total
 
 
 def _weight(value, limit: int) -> int:
@@ -219,12 +242,20 @@ def _percent_directives(fmt: str):
         i += 1
 
 
-def _percent_size(fmt: str, args) -> int:
-    limit = settings.max_size
+@lru_cache(maxsize=1024)
+def _percent_widths(fmt: str) -> tuple[int, tuple]:
+    """The format's length with its widths and precisions, and the keys its directives name."""
     total, keys = len(fmt), []
     for key, widths in _percent_directives(fmt):
         total += widths
         keys.append(key)
+    return total, tuple(keys)
+
+
+def _percent_size(fmt: str, args) -> int:
+    limit = settings.max_size
+    # the format is nearly always a literal of the script: read once
+    total, keys = _percent_widths(fmt) if len(fmt) < 256 else _percent_widths.__wrapped__(fmt)
     if total > limit:
         return total
     if isinstance(args, dict):
@@ -234,7 +265,7 @@ def _percent_size(fmt: str, args) -> int:
     else:
         values = [args]
     for value in values:
-        total += text_size(value, limit - total + 1, quoted=True)
+        total += 40 if type(value) in _SHORT_TEXT else text_size(value, limit - total + 1, quoted=True)
         if total > limit:
             break
     return total
@@ -253,6 +284,14 @@ BINARY = {"Pow": guarded_pow, "Mult": guarded_mul, "LShift": guarded_lshift,
 def _spec_size(spec: str, value) -> int:
     """A bound on what format(value, spec) writes besides the value's own text: the widths and
     precisions in the spec (for a date, each strftime directive writes a few dozen characters)."""
+    size = _spec_widths(spec) if len(spec) < 64 else _spec_widths.__wrapped__(spec)
+    if isinstance(value, (_dt.date, _dt.time)):
+        size += 40 * spec.count("%")
+    return size
+
+
+@lru_cache(maxsize=1024)
+def _spec_widths(spec: str) -> int:
     total, digits = len(spec), 0
     for ch in spec:
         if ch.isdigit():
@@ -262,10 +301,7 @@ def _spec_size(spec: str, value) -> int:
         else:
             total += digits
             digits = 0
-    total += digits
-    if isinstance(value, (_dt.date, _dt.time)):
-        total += 40 * spec.count("%")
-    return total
+    return total + digits
 
 
 def format_value(value, spec: str = "", conversion: str | None = None) -> str:
@@ -273,8 +309,12 @@ def format_value(value, spec: str = "", conversion: str | None = None) -> str:
     limit = settings.max_size
     if type(spec) is not str:
         raise TypeError("a format spec must be a string")
-    if conversion is None and type(value) is str and not spec:
-        return value
+    kind = type(value)
+    if conversion is None and (kind is str or kind in _SHORT_TEXT):
+        # the common case, an f-string field of text, a number or a date: only the spec can grow it
+        if spec:
+            _check_size("this formatted value", (len(value) if kind is str else 40) + _spec_size(spec, value))
+        return format(value, spec)
     size = text_size(value, limit + 1, quoted=conversion in ("r", "a"))
     if spec:
         size += _spec_size(spec, value)

@@ -133,9 +133,15 @@ def _timeout(seconds: float) -> ScriptTimeout:
                          "(SCRIPT_TIME_LIMIT); is there a loop that never ends?")
 
 
+class _Deadline(BaseException):
+    """What the trace function raises inside the script: not an Exception, so that no
+    `except Exception:` of the script can swallow it and go on (a recursion that catches and
+    calls itself again would run for 2^1000 steps); `_run` turns it into ScriptTimeout."""
+
+
 def _run(run, compiled: _Code, *namespaces):
-    """`run(code, *namespaces)` (eval or exec) with ScriptTimeout raised inside whatever
-    Python code the script runs past `settings.time_limit` seconds."""
+    """`run(code, *namespaces)` (eval or exec), stopped inside whatever Python code the script
+    runs past `settings.time_limit` seconds, with ScriptTimeout."""
     seconds = settings.time_limit
     code = compiled.code
     if not seconds:
@@ -146,7 +152,7 @@ def _run(run, compiled: _Code, *namespaces):
 
     def tracer(frame, event, arg):
         if clock() > deadline:
-            raise _timeout(seconds)
+            raise _Deadline
         # Line by line only in the script's own frames (its loops, its generator
         # expressions), but for a straight frame; library code it calls is checked
         # at each call it makes.
@@ -158,6 +164,8 @@ def _run(run, compiled: _Code, *namespaces):
     sys.settrace(tracer)
     try:
         result = run(code, *namespaces)
+    except _Deadline:
+        pass  # raised below, outside the script's frames
     except Exception:
         if not straight or clock() <= deadline:
             raise
@@ -166,8 +174,8 @@ def _run(run, compiled: _Code, *namespaces):
             return result
     finally:
         sys.settrace(previous)
-    # A straight frame's end, past the limit: the timeout in place of its result or failure,
-    # as the trace function would have raised it there.
+    # Past the limit; for a straight frame, its end: the timeout in place of its result or
+    # failure, as the trace function would have raised it there.
     raise _timeout(seconds)
 
 

@@ -246,3 +246,24 @@ def test_an_expression_reads_the_data_first_and_changes_nothing():
     assert env.evaluate("(z := len(items))", data) == 2
     assert env.evaluate("[i * x for i in items]", data) == [1, 2]
     assert data == {"x": 1, "items": [1, 2]}
+
+
+@pytest.mark.parametrize("script", [
+    "while True:\n    try:\n        n = 1\n    except Exception:\n        continue",
+    # each level catches the limit and calls itself again: 2^1000 calls if the limit could be caught
+    "def f():\n    try:\n        return f()\n    except Exception:\n        return f()\nf()",
+])
+def test_a_script_cannot_catch_the_time_limit_and_go_on(short_limit, script):
+    began = time.monotonic()
+    with pytest.raises(ScriptTimeout):
+        execute(script)
+    assert time.monotonic() - began < 3
+
+
+@pytest.mark.parametrize("script, why", [
+    ("try:\n    x = 1\nexcept:\n    x = 2", "bare except"),
+    ("def f():\n    try:\n        return f()\n    finally:\n        return f()\nf()", "finally"),
+])
+def test_what_could_swallow_the_time_limit_is_refused(script, why):
+    with pytest.raises(ScriptRefused, match=why):
+        execute(script)
