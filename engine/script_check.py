@@ -24,6 +24,17 @@ so `＿＿class__` is `__class__` here too.
 the guards of `script_limits`, as RestrictedPython routes attribute access
 through `_getattr_`. The guards' names are `_x_`, so no script can name, rebind
 or shadow them; a case's data cannot either (`scripting` refuses such keys).
+
+Why not RestrictedPython itself (spiff-arena builds on it): what we take from it
+is here (its transformer's allow-list of nodes, attribute reads through
+`_getattr_`, names checked on every kind of parameter, `except*` refused,
+exceptions that expose no `.obj`). What it would not give: its attribute policy
+(`safer_getattr`) is a deny-list (anything not starting with `_` and not
+`str.format` passes, on any type), f-strings and `%` pass unchecked, and it does
+nothing about work done in C (its `limited_range` is an optional 1,000); so its
+compiled code would still need our per-type attribute tables, size guards and
+trace deadline, plus adapting to its print collector and guard protocol, for a
+dependency whose own record is escapes through syntax it allowed.
 """
 from __future__ import annotations
 

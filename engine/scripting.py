@@ -200,6 +200,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
     def execute(self, script, context, external_context=None):
         compiled = _compiled(script, "exec")
         self.check_for_overwrite(context, external_context or {})
+        _reserved_key_in(context)
         my_globals = copy.copy(self.globals)
         my_globals.update(external_context or {})
         context.update(my_globals)

@@ -243,4 +243,6 @@ def test_an_expression_refuses_data_that_shadows_a_guard():
     env = make_script_engine().environment
     with pytest.raises(ScriptRefused, match="_getattr_"):
         env.evaluate("x.upper()", {"x": "a", "_getattr_": "b"})
+    with pytest.raises(ScriptRefused, match="_mul_"):
+        env.execute("y = x * 2", {"x": "a", "_mul_": "b"})
     assert env.evaluate("x.upper()", {"x": "a"}) == "A"
