@@ -138,10 +138,10 @@ def data_size(data: dict, limit: int) -> int:
 
 def _weight(value, limit: int) -> int:
     """Elements and characters a sequence stands for, nested ones included: `[s] * n` is n
-    times this."""
+    times this (`[0] * n` is n elements; `['a' * 1000] * n`, n times a thousand characters)."""
     if type(value) is str:
         return len(value)
-    return text_size(value, limit)
+    return data_size(value, limit)
 
 
 # ---------------------------------------------------------------------- operators

@@ -86,10 +86,11 @@ def test_what_a_case_needs_stays_well_within_the_limits():
     data = run("big = 2 ** 10000\nline = '-' * 1_000_000\nrows = [[0] * 100] * 100\n"
                "text = ', '.join(str(i) for i in range(1000))\nyear = '%s年度' % 2026\n"
                "label = f'{3.14159:.2f} 分 {date(2026, 3, 2):%Y-%m-%d}'\nwide = '{:>8}'.format('x')\n"
-               "total = sum(range(1000))\nparts = sorted(range(1_000_000))[-1]")
+               "total = sum(range(1000))\nparts = sorted(range(1_000_000))[-1]\n"
+               "zeros = len([0] * 1_000_000) + len([None] * 1_000_000)")
     assert data["big"].bit_length() == 10001 and len(data["line"]) == 1_000_000
     assert data["year"] == "2026年度" and data["label"] == "3.14 分 2026-03-02" and data["wide"] == "       x"
-    assert data["parts"] == 999_999 and data["total"] == 499500
+    assert data["parts"] == 999_999 and data["total"] == 499500 and data["zeros"] == 2_000_000
 
 
 def test_the_limits_are_the_app_settings(app):
