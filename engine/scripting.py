@@ -41,6 +41,7 @@ import builtins
 import copy
 import datetime as _dt
 import sys
+import sysconfig
 import time
 import types
 from functools import lru_cache
@@ -133,10 +134,27 @@ def _timeout(seconds: float) -> ScriptTimeout:
                          "(SCRIPT_TIME_LIMIT); is there a loop that never ends?")
 
 
-class _Deadline(BaseException):
-    """What the trace function raises inside the script: not an Exception, so that no
-    `except Exception:` of the script can swallow it and go on (a recursion that catches and
-    calls itself again would run for 2^1000 steps); `_run` turns it into ScriptTimeout."""
+class _Stop(BaseException):
+    """What the trace function raises inside the script, carrying the error `_run` raises
+    outside it: not an Exception, so that no `except Exception:` of the script can swallow it
+    and go on (a recursion that catches and calls itself again would run for 2^1000 steps)."""
+
+
+# How deep the script's own functions may call each other. Python raises RecursionError near
+# 1,000 frames, and at that depth it is raised inside the trace function's own call, which
+# unsets it: the script, catching it, would run on with no time limit.
+MAX_DEPTH = 100
+# Where a call is not interrupted: the standard library and installed packages may hold a lock
+# across a call (lunar_python's year cache does, without try/finally: interrupted inside, the
+# lock stays taken and every later calendar computation of the process waits forever). The
+# time limit acts at the next call into the script, the engine's helpers or the guards.
+_FOREIGN = tuple({sysconfig.get_path(p) for p in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+@lru_cache(maxsize=4096)
+def _interruptible(filename: str) -> bool:
+    # "<frozen importlib._bootstrap>" and the like are the standard library too
+    return filename == SCRIPT_FILENAME or not filename.startswith((*_FOREIGN, "<"))
 
 
 def _run(run, compiled: _Code, *namespaces):
@@ -149,23 +167,37 @@ def _run(run, compiled: _Code, *namespaces):
     clock = time.monotonic
     deadline = clock() + seconds
     straight = compiled.straight
+    depth = 0
 
     def tracer(frame, event, arg):
-        if clock() > deadline:
-            raise _Deadline
-        # Line by line only in the script's own frames (its loops, its generator
-        # expressions), but for a straight frame; library code it calls is checked
-        # at each call it makes.
-        if frame.f_code.co_filename != SCRIPT_FILENAME or (straight and frame.f_code is code):
-            return None
+        nonlocal depth
+        if event == "call":
+            if clock() > deadline and _interruptible(frame.f_code.co_filename):
+                raise _Stop(_timeout(seconds))
+            # Line by line only in the script's own frames (its loops, its generator
+            # expressions), but for a straight frame; library code it calls is checked
+            # at each call it makes.
+            if frame.f_code.co_filename != SCRIPT_FILENAME or (straight and frame.f_code is code):
+                return None
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Stop(ScriptRefused(f"the script's functions call each other more than {MAX_DEPTH} deep"))
+            return tracer
+        if event == "return":
+            depth -= 1
+        elif clock() > deadline:
+            raise _Stop(_timeout(seconds))
         return tracer
 
     previous = sys.gettrace()
     sys.settrace(tracer)
+    stopped = None
+    # No call into Python code here while the trace function is set: past the limit, it would
+    # raise there, outside the handlers below.
     try:
         result = run(code, *namespaces)
-    except _Deadline:
-        pass  # raised below, outside the script's frames
+    except _Stop as stop:
+        stopped = stop.args[0]  # raised below, outside the script's frames
     except Exception:
         if not straight or clock() <= deadline:
             raise
@@ -174,9 +206,9 @@ def _run(run, compiled: _Code, *namespaces):
             return result
     finally:
         sys.settrace(previous)
-    # Past the limit; for a straight frame, its end: the timeout in place of its result or
+    # For a straight frame past the limit, its end: the timeout in place of its result or
     # failure, as the trace function would have raised it there.
-    raise _timeout(seconds)
+    raise stopped if stopped is not None else _timeout(seconds)
 
 
 class RestrictedEnvironment(TaskDataEnvironment):

@@ -250,8 +250,9 @@ def test_an_expression_reads_the_data_first_and_changes_nothing():
 
 @pytest.mark.parametrize("script", [
     "while True:\n    try:\n        n = 1\n    except Exception:\n        continue",
-    # each level catches the limit and calls itself again: 2^1000 calls if the limit could be caught
-    "def f():\n    try:\n        return f()\n    except Exception:\n        return f()\nf()",
+    # each level catches the limit and calls itself again: 2^60 calls if the limit could be caught
+    "def f(n):\n    if n == 0:\n        raise ValueError('bottom')\n    try:\n        return f(n - 1)\n"
+    "    except Exception:\n        return f(n - 1)\nf(60)",
 ])
 def test_a_script_cannot_catch_the_time_limit_and_go_on(short_limit, script):
     began = time.monotonic()
@@ -267,3 +268,27 @@ def test_a_script_cannot_catch_the_time_limit_and_go_on(short_limit, script):
 def test_what_could_swallow_the_time_limit_is_refused(script, why):
     with pytest.raises(ScriptRefused, match=why):
         execute(script)
+
+
+def test_a_script_recursing_past_the_depth_limit_is_stopped_uncaught(short_limit):
+    """At Python's own limit the RecursionError would be raised inside the trace function,
+    which unsets it; the script, catching it, would run on with no time limit."""
+    with pytest.raises(ScriptRefused, match="more than 100 deep"):
+        execute("def f(n):\n    try:\n        return f(n + 1)\n    except Exception:\n        return 0\nx = f(0)")
+
+
+def test_the_time_limit_does_not_leave_a_library_lock_taken(short_limit):
+    """lunar_python's year cache takes a lock without try/finally; a timeout raised inside it
+    would leave every later calendar computation of the process waiting forever."""
+    import threading
+    from datetime import date
+
+    from engine import calendar
+
+    for year in (2400, 2700, 3000):  # years not computed yet: most of the time is spent in lunar_python
+        with pytest.raises(ScriptTimeout):
+            evaluate(f"working_days_after(date({year}, 1, 1), 10 ** 9)")
+    worker = threading.Thread(target=calendar.working_days_after, args=(date(3300, 1, 1), 5), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "the calendar is deadlocked"
