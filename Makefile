@@ -10,7 +10,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/green_ladder_test
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test setup postgres bench bench-timers translations bench-inbox modeler
+.PHONY: run test setup postgres bench bench-timers translations bench-inbox bench-bombs modeler
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,3 +79,7 @@ bench-timers: setup postgres
 
 bench-inbox: setup postgres
 	PYTHONPATH=$(CURDIR) BENCH_POSTGRES_URL=$(PG_URL) $(PY) bench/inbox.py
+
+# GET /login latency while analysts' script bombs are refused (the server must not be held by one).
+bench-bombs: setup
+	PYTHONPATH=$(CURDIR) $(PY) bench/script_bombs.py

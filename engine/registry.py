@@ -154,6 +154,7 @@ class Validation:
         self.kinds: dict[str, str] = {}
         self.parser = SpiffBpmnParser()
         self.processes: list[str] = []
+        self._refused: set = set()  # (element, text) already reported as refused: not evaluated
         self._run()
 
     @property
@@ -294,9 +295,9 @@ class Validation:
                     "exclusive gateway has no default flow; a case stops with an error when no condition holds",
                     "warning",
                 )
+        self._lint_scripts(name, doc)  # first: a refused text is not evaluated by the lints after it
         self._lint_timers(name, doc)
         self._lint_time_limits(name, doc)
-        self._lint_scripts(name, doc)
         self._lint_unsupported(name, doc)
         self._lint_connections(name, doc)
         for op in doc.iterfind(f".//{{{SPIFF_NS}}}serviceTaskOperator"):
@@ -307,13 +308,13 @@ class Validation:
                          f"no service operation '{op.get('id')}' (known: {known})")
 
     def _lint_scripts(self, name, doc):
-        """Scripts and conditions the restricted environment would refuse at run time."""
-        for el in doc.iter(f"{{{BPMN_NS}}}script", f"{{{BPMN_NS}}}conditionExpression",
-                           f"{{{SPIFF_NS}}}preScript", f"{{{SPIFF_NS}}}postScript"):
-            mode = "eval" if etree.QName(el).localname == "conditionExpression" else "exec"
-            why = scripting.refusal(textwrap.dedent(el.text or ""), mode)
+        """Every text the engine runs as Python (scripts, conditions, timers, due dates, service
+        parameters, multi-instance expressions) that the restricted environment would refuse."""
+        for el, text, mode in _python_texts(doc):
+            why = scripting.refusal(text, mode)
             if why is not None:
-                owner = el.getparent() if el.get("id") is None else el
+                self._refused.add((el, text))
+                owner = el
                 while owner is not None and owner.get("id") is None:
                     owner = owner.getparent()
                 self.add(name, el.sourceline, owner.get("id") if owner is not None else None, f"script refused: {why}")
@@ -389,6 +390,8 @@ class Validation:
             key, value = prop.get("name"), (prop.get("value") or "").strip()
             task = prop.getparent().getparent().getparent()
             where = (name, prop.sourceline, task.get("id"))
+            if key == deadlines.DUE_PROPERTY and (prop, value) in self._refused:
+                continue
             if key == deadlines.DUE_PROPERTY:
                 try:
                     deadlines.moment(engine.environment.evaluate(value, {}), clock.now())
@@ -417,6 +420,8 @@ class Validation:
             for expr in doc.iterfind(f".//bpmn:timerEventDefinition/bpmn:{kind}", NS):
                 event = expr.getparent().getparent()
                 text = (expr.text or "").strip()
+                if (expr, text) in self._refused:
+                    continue
                 try:
                     value = engine.environment.evaluate(text, {})
                 except NameError as exc:
@@ -443,6 +448,14 @@ class Validation:
         engine = make_script_engine()
         cells_ok = True
         dmn = etree.QName(doc.getroot()).namespace
+        for expression in doc.iter(f"{{{dmn}}}inputExpression"):
+            text_el = expression.find(f"{{{dmn}}}text")
+            text = (text_el.text or "").strip() if text_el is not None else ""
+            why = scripting.refusal(text, "eval") if text else None
+            if why is not None:
+                column = expression.getparent()
+                self.add(name, expression.sourceline, column.get("id"), f"script refused: {why}")
+                cells_ok = False
         for rule in doc.iter(f"{{{dmn}}}rule"):
             for cell in rule:
                 text_el = cell.find(f"{{{dmn}}}text")
@@ -451,8 +464,14 @@ class Validation:
                     continue
                 kind = etree.QName(cell).localname
                 candidates = [text] if kind == "outputEntry" else [text, f"v {text}", text.replace("?", "v")]
-                if not any(_compiles(engine, c) for c in candidates):
+                runs = next((c for c in candidates if _compiles(engine, c)), None)
+                if runs is None:
                     self.add(name, cell.sourceline, rule.get("id"), f"{kind} '{text}' is not a valid expression")
+                    cells_ok = False
+                    continue
+                why = scripting.refusal(runs, "eval")
+                if why is not None:
+                    self.add(name, cell.sourceline, rule.get("id"), f"script refused: {kind} '{text}': {why}")
                     cells_ok = False
         if cells_ok:
             self._try_dmn_on_a_sample(name, doc, engine)
@@ -489,6 +508,9 @@ class Validation:
                 message = " ".join([str(exc).strip(), *getattr(exc, "__notes__", [])])
                 row = re.search(r"row (\d+)", message)
                 rule = next((r for r in table.rules if row and str(r.row_number) == row.group(1)), None)
+                if rule is None:  # an output cell: its error names the expression, not the row
+                    rule = next((r for r in table.rules for out in r.outputEntries
+                                 if out.text and f"'{out.text}'" in message), None)
                 element = rule.id if rule is not None else decision_id
                 self.add(name, _line_of(doc, element), element, f"fails on the sample {sample}: {message}")
 
@@ -546,6 +568,27 @@ FOREIGN_HINTS = {
     "asyncBefore": "every step commits on its own",
     "asyncAfter": "every step commits on its own",
 }
+
+
+_EXEC = {f"{{{BPMN_NS}}}script", f"{{{SPIFF_NS}}}preScript", f"{{{SPIFF_NS}}}postScript"}
+_EVAL = {f"{{{BPMN_NS}}}{tag}" for tag in ("conditionExpression", "timeDate", "timeDuration", "timeCycle",
+                                           "loopCardinality", "completionCondition")}
+_PYTHON_SCRIPT = ("python", "text/x-python", "py")
+
+
+def _python_texts(doc):
+    """(element, text, mode) of each text in a BPMN document that runs as Python; the value of an
+    attribute (a due date, a service parameter) is given with its element."""
+    for el in doc.iter(*_EXEC, *_EVAL):
+        if el.tag == f"{{{BPMN_NS}}}script" and \
+                (el.getparent().get("scriptFormat") or "python").strip().lower() not in _PYTHON_SCRIPT:
+            continue  # named by the lint of unsupported elements
+        text = textwrap.dedent(el.text or "")
+        yield el, (text if el.tag in _EXEC else text.strip()), "exec" if el.tag in _EXEC else "eval"
+    for prop in doc.iterfind(f".//{{{SPIFF_NS}}}property[@name='{deadlines.DUE_PROPERTY}']"):
+        yield prop, (prop.get("value") or "").strip(), "eval"
+    for param in doc.iterfind(f".//{{{SPIFF_NS}}}parameter"):
+        yield param, (param.get("value") or "").strip(), "eval"
 
 
 def _literal(text: str):

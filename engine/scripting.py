@@ -2,15 +2,19 @@
 DMN cells run in (脚本环境).
 
 Scripts come from diagrams that only analysts deploy, and still run restricted,
-so a slip or a malicious cell cannot reach files, the network or the server:
+so a slip or a malicious cell cannot reach files, the network, the server's
+secrets, or stall the server:
 
-- Builtins are a short list (no `open`, `__import__`, `getattr`, `type`, `eval`...).
-- Every script is checked before it is compiled: no imports, no names or
-  attributes starting with an underscore (`().__class__.__subclasses__()` and the
-  like are the way out of a builtins whitelist), no frame or generator
-  introspection (`gi_frame.f_globals` reaches a module's globals without a
-  dunder), no `str.format` with attribute or index fields (it reads attributes
-  too). Ranges are capped, so `sum(range(10**12))` cannot run in C for hours.
+- Every text is checked against an allow-list of syntax before it is compiled
+  (`script_check`): no imports, classes, match statements, decorators,
+  generator functions..., no name or attribute starting with `_`, and only the
+  attributes listed per type of value (`script_limits.ATTRIBUTES`). Builtins are
+  a short list (no `open`, `__import__`, `getattr`, `type`, `eval`...).
+- The compiled code calls size guards in place of the operators and builtins
+  that could build something huge in one C call (`10 ** 10 ** 7`, `'a' * 10 ** 10`,
+  `'%0999999999d'`): a value over `SCRIPT_MAX_SIZE` elements or characters or an
+  integer over `SCRIPT_MAX_INT_BITS` bits is refused before it is built, and what
+  a script leaves in the case's data is measured after it.
 - Every evaluation has a time limit (`SCRIPT_TIME_LIMIT` seconds, app config):
   a runaway loop fails the step with a clear error, the case is held for an
   administrator, and the worker is free again.
@@ -27,9 +31,8 @@ on one line without loops (a "straight" frame) would give it one line event,
 at its start, and then only its end; so its frame is not traced line by line
 and its end is checked when it returns (`_run`): the same outcome, without the
 trace calls for its first line and its end, which a decision table would pay
-for each cell of each rule it checks. A single C-level operation (a huge
-power, a huge string repeat) is not interrupted; the range cap and the request
-timeouts of the server are the backstop there.
+for each cell of each rule it checks. A single C-level operation is not
+interrupted by it; that is what the size guards are for.
 """
 from __future__ import annotations
 
@@ -37,8 +40,8 @@ import ast
 import builtins
 import copy
 import datetime as _dt
-import string
 import sys
+import sysconfig
 import time
 import types
 from functools import lru_cache
@@ -48,97 +51,53 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import calendar, clock, services
+from . import calendar, clock, script_check, script_limits, services
 from .calendar import EXPRESSION_HELPERS
+from .script_check import GUARDS, refusal  # noqa: F401  (refusal: the registry's lint)
+from .script_limits import ScriptRefused, ScriptTooLarge, settings  # noqa: F401
 
 # Where SpiffWorkflow looks for the failing line of a script, and how the time limit knows a script's frames.
 SCRIPT_FILENAME = "<string>"
 DEFAULT_TIME_LIMIT = 2.0  # seconds per script or expression; a legitimate one takes microseconds
-MAX_RANGE = 10_000_000
 # Where a timer keeps when its expression was evaluated, and the provisional years it counted
 # on if any: a timer set on a provisional calendar is set again as of then once the year is settled.
 TIMER_SET = "timer_set"
 
 
-class Settings:
-    """What the app configures (SCRIPT_TIME_LIMIT); read at each evaluation."""
-
-    time_limit: float | None = DEFAULT_TIME_LIMIT
-
-
-settings = Settings()
-
-
-def configure(time_limit: float | None) -> None:
+def configure(time_limit: float | None, max_size: int | None = None, max_int_bits: int | None = None) -> None:
     settings.time_limit = float(time_limit) if time_limit else None
+    settings.max_size = int(max_size or script_limits.DEFAULT_MAX_SIZE)
+    settings.max_int_bits = int(max_int_bits or script_limits.DEFAULT_MAX_INT_BITS)
 
 
 class ScriptTimeout(Exception):
     """A script or expression ran past its time limit (脚本超时)."""
 
 
-class ScriptRefused(ValueError):
-    """A script uses something the restricted environment does not offer."""
-
-
-def _range(*args):
-    r = range(*args)
-    if len(r) > MAX_RANGE:
-        raise ValueError(f"range of {len(r)} numbers is longer than {MAX_RANGE} allowed in scripts")
-    return r
-
-
 SAFE_BUILTINS = {
     name: getattr(builtins, name)
     for name in (
-        "abs all any bool dict divmod enumerate filter float format int isinstance "
-        "len list map max min reversed round set sorted str sum tuple zip "
+        "abs all any bool dict divmod enumerate filter float int isinstance "
+        "len list map max min reversed set sorted tuple zip "
         "ValueError TypeError KeyError Exception"
     ).split()
 }
-SAFE_BUILTINS["range"] = _range
-
-# Introspection that leads from any object to frames, code and module globals.
-_FORBIDDEN_ATTRIBUTES = frozenset({"format", "format_map", "mro"})
-_FORBIDDEN_PREFIXES = ("_", "f_", "gi_", "cr_", "ag_", "tb_", "co_")
-
-
-def _plain_format_string(node) -> bool:
-    """'{} 年'.format(x) reads nothing but its arguments; '{0.__class__}' reads attributes."""
-    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
-        return False
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(node.value) if f]
-    except ValueError:
-        return False
-    return all("." not in f and "[" not in f for f in fields)
+# the builtins that could build something huge in one call, each size-checked first
+SAFE_BUILTINS.update(range=script_limits.guarded_range, str=script_limits.GuardedStr,
+                     format=script_limits.guarded_format, sum=script_limits.guarded_sum,
+                     round=script_limits.guarded_round)
+# The guards the checked code calls are builtins too: a generator or a function a script
+# made keeps its builtins, and may run after the script's names have left the data.
+SAFE_BUILTINS.update(GUARDS)
+# What a case's data must not hold: it would shadow the guards or the builtins in an expression.
+_RESERVED_KEYS = frozenset({*GUARDS, "__builtins__"})
 
 
-def refusal(source: str, mode: str = "exec") -> str | None:
-    """Why the restricted environment refuses this script or expression, or None.
-    A syntax error is left to the compiler, whose message names the line."""
-    try:
-        tree = ast.parse(source, mode=mode)
-    except SyntaxError:
-        return None
-    found = []  # (where it ends, why): the first in reading order is reported
-    for node in ast.walk(tree):
-        where = (getattr(node, "end_lineno", 0) or 0, getattr(node, "end_col_offset", 0) or 0)
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            found.append((where, "imports are not available in scripts"))
-        elif isinstance(node, ast.Name) and node.id.startswith("__"):
-            found.append((where, f"the name '{node.id}' is not available in scripts"))
-        elif isinstance(node, ast.Attribute):
-            attr = node.attr
-            if not (attr.startswith(_FORBIDDEN_PREFIXES) or attr in _FORBIDDEN_ATTRIBUTES):
-                continue
-            if attr in ("format", "format_map"):
-                if not _plain_format_string(node.value):
-                    found.append((where, "str.format with attribute or index fields is not available in "
-                                         "scripts; use an f-string"))
-            else:
-                found.append((where, f"the attribute '{attr}' is not available in scripts"))
-    return min(found)[1] if found else None
+def _reserved_key_in(data: dict) -> None:
+    if not data.keys().isdisjoint(_RESERVED_KEYS):
+        keys = sorted(data.keys() & _RESERVED_KEYS)
+        raise ScriptRefused(f"the case data has {', '.join(map(repr, keys))}, a name the script environment "
+                            "reserves; rename that field")
 
 
 # What an expression stores, or reads other than as a name of its own frame: `:=`, and
@@ -159,12 +118,10 @@ class _Code(NamedTuple):
 
 @lru_cache(maxsize=2048)
 def _compiled(source: str, mode: str) -> _Code:
-    """A script or expression checked, compiled and looked at once per text."""
-    why = refusal(source, mode)
-    if why is not None:
-        raise ScriptRefused(why)
-    code = compile(source, SCRIPT_FILENAME, mode)
-    nodes = list(ast.walk(ast.parse(source, mode=mode)))
+    """A script or expression checked, rewritten with its guards, compiled and looked at once per text."""
+    original = script_check.parse(source, mode)  # a syntax error is the compiler's, with its line
+    nodes = list(ast.walk(original))
+    code = compile(script_check.checked(script_check.parse(source, mode)), SCRIPT_FILENAME, mode)
     # the frame's prologue sits on line 0, before the code's first line
     lines = {line for _, _, line in code.co_lines() if line is not None and line >= code.co_firstlineno}
     straight = len(lines) <= 1 and not any(isinstance(n, (ast.For, ast.AsyncFor, ast.While)) for n in nodes)
@@ -177,9 +134,32 @@ def _timeout(seconds: float) -> ScriptTimeout:
                          "(SCRIPT_TIME_LIMIT); is there a loop that never ends?")
 
 
+class _Stop(BaseException):
+    """What the trace function raises inside the script, carrying the error `_run` raises
+    outside it: not an Exception, so that no `except Exception:` of the script can swallow it
+    and go on (a recursion that catches and calls itself again would run for 2^1000 steps)."""
+
+
+# How deep the script's own functions may call each other. Python raises RecursionError near
+# 1,000 frames, and at that depth it is raised inside the trace function's own call, which
+# unsets it: the script, catching it, would run on with no time limit.
+MAX_DEPTH = 100
+# Where a call is not interrupted: the standard library and installed packages may hold a lock
+# across a call (lunar_python's year cache does, without try/finally: interrupted inside, the
+# lock stays taken and every later calendar computation of the process waits forever). The
+# time limit acts at the next call into the script, the engine's helpers or the guards.
+_FOREIGN = tuple({sysconfig.get_path(p) for p in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
+@lru_cache(maxsize=4096)
+def _interruptible(filename: str) -> bool:
+    # "<frozen importlib._bootstrap>" and the like are the standard library too
+    return filename == SCRIPT_FILENAME or not filename.startswith((*_FOREIGN, "<"))
+
+
 def _run(run, compiled: _Code, *namespaces):
-    """`run(code, *namespaces)` (eval or exec) with ScriptTimeout raised inside whatever
-    Python code the script runs past `settings.time_limit` seconds."""
+    """`run(code, *namespaces)` (eval or exec), stopped inside whatever Python code the script
+    runs past `settings.time_limit` seconds, with ScriptTimeout."""
     seconds = settings.time_limit
     code = compiled.code
     if not seconds:
@@ -187,21 +167,37 @@ def _run(run, compiled: _Code, *namespaces):
     clock = time.monotonic
     deadline = clock() + seconds
     straight = compiled.straight
+    depth = 0
 
     def tracer(frame, event, arg):
-        if clock() > deadline:
-            raise _timeout(seconds)
-        # Line by line only in the script's own frames (its loops, its generator
-        # expressions), but for a straight frame; library code it calls is checked
-        # at each call it makes.
-        if frame.f_code.co_filename != SCRIPT_FILENAME or (straight and frame.f_code is code):
-            return None
+        nonlocal depth
+        if event == "call":
+            if clock() > deadline and _interruptible(frame.f_code.co_filename):
+                raise _Stop(_timeout(seconds))
+            # Line by line only in the script's own frames (its loops, its generator
+            # expressions), but for a straight frame; library code it calls is checked
+            # at each call it makes.
+            if frame.f_code.co_filename != SCRIPT_FILENAME or (straight and frame.f_code is code):
+                return None
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Stop(ScriptRefused(f"the script's functions call each other more than {MAX_DEPTH} deep"))
+            return tracer
+        if event == "return":
+            depth -= 1
+        elif clock() > deadline:
+            raise _Stop(_timeout(seconds))
         return tracer
 
     previous = sys.gettrace()
     sys.settrace(tracer)
+    stopped = None
+    # No call into Python code here while the trace function is set: past the limit, it would
+    # raise there, outside the handlers below.
     try:
         result = run(code, *namespaces)
+    except _Stop as stop:
+        stopped = stop.args[0]  # raised below, outside the script's frames
     except Exception:
         if not straight or clock() <= deadline:
             raise
@@ -210,9 +206,9 @@ def _run(run, compiled: _Code, *namespaces):
             return result
     finally:
         sys.settrace(previous)
-    # A straight frame's end, past the limit: the timeout in place of its result or failure,
-    # as the trace function would have raised it there.
-    raise _timeout(seconds)
+    # For a straight frame past the limit, its end: the timeout in place of its result or
+    # failure, as the trace function would have raised it there.
+    raise stopped if stopped is not None else _timeout(seconds)
 
 
 class RestrictedEnvironment(TaskDataEnvironment):
@@ -225,7 +221,9 @@ class RestrictedEnvironment(TaskDataEnvironment):
             # globals: the task's data, then the external context and the globals, as from the
             # merged copy below, without copying the data for each cell of each rule of a table.
             scope = {**self.globals, **external_context} if external_context else self.globals
+            _reserved_key_in(context)
             return _run(eval, compiled, scope, context)
+        _reserved_key_in(context)
         my_globals = copy.copy(self.globals)
         my_globals.update(external_context or {})
         my_globals.update(context)
@@ -234,14 +232,45 @@ class RestrictedEnvironment(TaskDataEnvironment):
     def execute(self, script, context, external_context=None):
         compiled = _compiled(script, "exec")
         self.check_for_overwrite(context, external_context or {})
+        _reserved_key_in(context)
         my_globals = copy.copy(self.globals)
         my_globals.update(external_context or {})
         context.update(my_globals)
+        before = {key: id(value) for key, value in context.items()}
         try:
             _run(exec, compiled, context)
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
+            # also when the script failed: the failed step's data is stored with the case's error
+            dropped = _trim_oversized(context, before)
+        if dropped:
+            limit = script_limits.DATA_SIZE_FACTOR * settings.max_size
+            raise ScriptTooLarge(f"the script would leave the case's data at more than the {limit:,} characters "
+                                 f"allowed in scripts ({script_limits.DATA_SIZE_FACTOR} x SCRIPT_MAX_SIZE); "
+                                 f"not kept: {', '.join(dropped)}")
         return True
+
+
+def _trim_oversized(data: dict, before: dict) -> list[str]:
+    """Each value was checked as it was built, but a list may hold the same long text a million
+    times: stored, it is written out a million times. If the data comes to more than the limit,
+    what the script set goes (then any value still too large on its own), so the case's error
+    can be stored; returns the names that went."""
+    limit = script_limits.DATA_SIZE_FACTOR * settings.max_size
+    if script_limits.data_size(data, limit) <= limit:
+        return []
+    dropped = [key for key, value in data.items() if before.get(key) != id(value)]
+    for key in dropped:
+        del data[key]
+    total = 0
+    for key in list(data):
+        size = script_limits.text_size(data[key], limit - total + 1)
+        if total + size > limit:
+            del data[key]
+            dropped.append(key)
+        else:
+            total += size
+    return dropped
 
 
 def script_globals() -> dict:
@@ -265,8 +294,8 @@ def names_read(expression: str) -> frozenset[str]:
 
 
 def reserved_names() -> frozenset[str]:
-    """Data keys that would shadow a helper and break the next script."""
-    return frozenset(script_globals())
+    """Data keys that would shadow a helper or a guard and break the next script."""
+    return frozenset(script_globals()) | _RESERVED_KEYS
 
 
 @lru_cache(maxsize=4096)

@@ -11,7 +11,7 @@ from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
-from engine import calendar, clock, holidays, scripting
+from engine import calendar, clock, holidays, script_limits, scripting
 from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
@@ -57,6 +57,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         CLOCK=os.environ.get("CLOCK", "system"),
         # Seconds a script, condition or decision cell may run before its step fails (0: no limit).
         SCRIPT_TIME_LIMIT=float(os.environ.get("SCRIPT_TIME_LIMIT", scripting.DEFAULT_TIME_LIMIT)),
+        # The largest value a script may build, in elements or characters, and the largest integer, in
+        # bits: checked before each operation that could build more in one go (engine/script_limits.py).
+        SCRIPT_MAX_SIZE=int(os.environ.get("SCRIPT_MAX_SIZE", script_limits.DEFAULT_MAX_SIZE)),
+        SCRIPT_MAX_INT_BITS=int(os.environ.get("SCRIPT_MAX_INT_BITS", script_limits.DEFAULT_MAX_INT_BITS)),
         # Run the timer scheduler inside this process (make run); production runs `flask timers run`.
         SCHEDULER=os.environ.get("SCHEDULER", "") == "in-process",
         JSON_AS_ASCII=False,
@@ -91,7 +95,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_item=alembic_render_item,
                      include_object=_not_the_scheduler_table)
 
-    scripting.configure(app.config["SCRIPT_TIME_LIMIT"])
+    scripting.configure(app.config["SCRIPT_TIME_LIMIT"], app.config["SCRIPT_MAX_SIZE"],
+                        app.config["SCRIPT_MAX_INT_BITS"])
     calendar.ARRANGEMENTS.loader = holidays.load_from_database
     register_format("gb32100", credit_code.problem)
     designations.register()
