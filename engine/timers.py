@@ -66,29 +66,30 @@ def wake(instance_id: int) -> None:
 
 
 def sweep() -> None:
+    runtime = _app.extensions["green_ladder.runtime"]
     with _app.app_context():
         try:
             _app.extensions["green_ladder.timers"].reconcile()
         finally:
             db.session.remove()
-        try:
-            # cases a step asked for whose start a crash or an error left undone (engine.outbox)
-            outbox.drain(_app.extensions["green_ladder.runtime"])
-        except Exception:
-            log.exception("starting requested cases failed; the next sweep will try again")
-        finally:
-            db.session.remove()
-        try:
-            # dates another process counted provisionally before it saw a year entered
-            settlement.settle_leftovers(_app.extensions["green_ladder.runtime"])
-        except Exception:
-            log.exception("settling provisional dates failed; the next sweep will try again")
-        finally:
-            db.session.remove()
+        # cases a step asked for whose start a crash or an error left undone (engine.outbox)
+        _each_sweep("starting requested cases", outbox.drain, runtime)
+        # dates another process counted provisionally before it saw a year entered
+        _each_sweep("settling provisional dates", settlement.settle_leftovers, runtime)
         try:
             beat()
         finally:
             db.session.remove()
+
+
+def _each_sweep(what: str, work, runtime) -> None:
+    """A sweep's chore: its failure is logged and left for the next sweep, never the sweep's end."""
+    try:
+        work(runtime)
+    except Exception:
+        log.exception("%s failed; the next sweep will try again", what)
+    finally:
+        db.session.remove()
 
 
 def beat() -> None:
