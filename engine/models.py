@@ -96,6 +96,10 @@ class InstanceTask(db.Model):
     task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     body: Mapped[str] = mapped_column(Text)
 
+    # a task's case from its id alone: a completion that arrives after the task was done is a
+    # conflict for whoever may see the case, not "no such task"
+    __table_args__ = (Index("ix_instance_task_task_id", "task_id"),)
+
 
 class HumanTask(db.Model):
     """The inbox index (待办): a ready user or manual task an instance waits on."""

@@ -527,6 +527,9 @@ class Runtime:
     def complete(self, task_id: str, data, actor: Actor) -> store.Case:
         entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
         if entry is None:
+            done_in = store.case_of_task(task_id) if _is_uuid(task_id) else None
+            if done_in is not None and self.may_see(actor, done_in):  # e.g. the loser of two completions
+                raise Conflict("this task has already been completed or is no longer waiting")
             raise NotFound(f"task {task_id} is not waiting for anyone")
         if not may_act(actor, entry):
             raise Forbidden("you may not act on this task")

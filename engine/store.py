@@ -63,6 +63,7 @@ UPDATE_CASE = (
 )
 
 SELECT_TASK_ROWS = select(TASK.c.task_id, TASK.c.body).where(TASK.c.instance_id == bindparam("id"))
+SELECT_CASE_OF_TASK = select(TASK.c.instance_id).where(TASK.c.task_id == bindparam("id")).limit(1)
 INSERT_TASK_ROWS = insert(TASK)
 UPDATE_TASK_ROW = (
     update(TASK)
@@ -95,6 +96,11 @@ def conn():
 def case_for_step(instance_id: int) -> Case | None:
     row = conn().execute(SELECT_CASE_FOR_STEP, {"id": instance_id}).first()
     return Case(*row) if row is not None else None
+
+
+def case_of_task(task_id: str) -> int | None:
+    """The case a task (waiting, done or future) belongs to."""
+    return conn().execute(SELECT_CASE_OF_TASK, {"id": task_id}).scalar()
 
 
 def inbox_entry(task_id: str):
