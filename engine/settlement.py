@@ -165,19 +165,30 @@ def _recount_case(wf, role_of, now, years, patches: list[Callable]) -> list[Chan
     return changes
 
 
+def _affected(now: datetime, write: bool) -> tuple[set[int], list[Change], list[int]]:
+    """The years now official, the records' changes, and the cases whose dates are counted again."""
+    years = _official_years()
+    records = [c for hook in RECORDS for c in hook(now, write)]
+    return years, records, sorted(set(_cases(years)) | {c.instance_id for c in records if c.patch})
+
+
+def _recounted(instance_id: int, wf, role_of, now, years, records) -> list[Change]:
+    found = _recount_case(wf, role_of, now, years, _patches(records, instance_id))
+    for change in found:
+        change.instance_id = instance_id
+    return found
+
+
 def plan(runtime, now: datetime | None = None) -> list[Change]:
     """The dry run: every provisional date whose year is now official, counted again; nothing
     written. Call it inside `calendar.entering(...)` to see what entering a year would do."""
     now = now or clock.now()
-    years = _official_years()
-    records = [c for hook in RECORDS for c in hook(now, False)]
+    years, records, cases = _affected(now, write=False)
     changes = list(records)
-    for instance_id in sorted(set(_cases(years)) | {c.instance_id for c in records if c.patch}):
+    for instance_id in cases:
         wf = runtime.read_workflow(instance_id)
         wf.script_engine = make_script_engine()
-        for change in _recount_case(wf, runtime.role_of, now, years, _patches(records, instance_id)):
-            change.instance_id = instance_id
-            changes.append(change)
+        changes += _recounted(instance_id, wf, runtime.role_of, now, years, records)
     return changes
 
 
@@ -187,14 +198,11 @@ def settle(runtime, actor: str, source: str | None = None,
     transaction with what `also` writes, given the changes (the year's arrangement entered)."""
     now = now or clock.now()
     with runtime.batch() as hold:
-        years = _official_years()
-        records = [c for hook in RECORDS for c in hook(now, True)]
+        years, records, cases = _affected(now, write=True)
         changes = list(records)
-        for instance_id in sorted(set(_cases(years)) | {c.instance_id for c in records if c.patch}):
+        for instance_id in cases:
             with hold(instance_id) as (case, live):
-                found = _recount_case(live.workflow, runtime.role_of, now, years, _patches(records, instance_id))
-                for change in found:
-                    change.instance_id = instance_id
+                found = _recounted(instance_id, live.workflow, runtime.role_of, now, years, records)
                 _write(case, live, found, now)
                 changes += found
                 audit(actor, "reschedule", instance=case, detail={"source": source,
