@@ -10,10 +10,11 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import jinja2
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from engine import calendar, clock
 from engine.db import db
@@ -27,6 +28,27 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=clock.SHANGHAI)  # a Monday; the holid
 DATABASES = ["sqlite"]
 if os.environ.get("TEST_POSTGRES_URL"):
     DATABASES.append("postgresql")
+
+# What each test's app differs in from production, for speed only: a cheap password hash
+# (scrypt costs ~0.1 s a hash, and the suite signs in thousands of times).
+TEST_CONFIG = {"TESTING": True, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1"}
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own (`<name>_gw0`, ...),
+    made on first use: two workers emptying one database's tables would deadlock."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and os.environ.get("TEST_POSTGRES_URL") and not os.environ.get("TEST_POSTGRES_BASE_URL"):
+        base = make_url(os.environ["TEST_POSTGRES_URL"]).set(drivername="postgresql+psycopg")
+        mine = f"{base.database}_{worker}"
+        admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": mine}) is None:
+                conn.execute(text(f'CREATE DATABASE "{mine}"'))
+        admin.dispose()
+        os.environ["TEST_POSTGRES_BASE_URL"] = os.environ["TEST_POSTGRES_URL"]
+        os.environ["TEST_POSTGRES_URL"] = base.set(drivername="postgresql", database=mine) \
+            .render_as_string(hide_password=False)
 
 
 def pytest_report_header(config):
@@ -50,26 +72,49 @@ def database_urls(tmp_path_factory):
             conn.execute(text("CREATE SCHEMA public"))
         engine.dispose()
     for url in urls.values():
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+        app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
             upgrade()
             db.engine.dispose()
     return urls
 
 
-TABLES = ["notice_objection", "public_notice", "start_request", "incident_report", "designation_change", "onsite_review", "missed_filing", "dynamic_table_filing", "designation_lifecycle", "adverse_fact", "cultivation_pool_entry", "organisation_link", "revocation_announcement", "award", "national_recommendation", "evaluation_report", "agency_engagement", "agency", "rate_hit", "official_calendar_day", "official_calendar_year", "attachment", "complaint_receipt", "designation_event", "designation", "organisation", "task_draft", "notification", "human_task",
-          "pending_timer", "instance_task", "process_instance", "model_file", "process_head", "model_version",
-          "audit_event", "app_user", "scheduler_beat"]
+# Every table the models declare, children first; the migrations' own bookkeeping and the
+# audit chain's head (reset below, not emptied) are not test data.
+KEPT = {"alembic_version", "audit_head"}
+
+
+def _tables() -> list[str]:
+    return [t.name for t in reversed(db.metadata.sorted_tables) if t.name not in KEPT]
 
 
 def _empty(kind: str):
+    tables = _tables()
     with db.engine.begin() as conn:
         if kind == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
-            for table in TABLES:
+            for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
         conn.execute(text("UPDATE audit_head SET seq = 0, hash = :h WHERE id = 1"), {"h": "0" * 64})
+
+
+class _SharedTemplates(jinja2.BytecodeCache):
+    """Each test's app has its own Jinja environment; compiling every template again for each
+    test would cost more than most tests. The compiled code is shared, keyed by source checksum."""
+
+    def __init__(self):
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        if (code := self.compiled.get(bucket.key + bucket.checksum)) is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket):
+        self.compiled[bucket.key + bucket.checksum] = bucket.bytecode_to_string()
+
+
+TEMPLATES = _SharedTemplates()
 
 
 class IsolatedClient(FlaskClient):
@@ -85,8 +130,8 @@ class IsolatedClient(FlaskClient):
 def app(request, database_urls, tmp_path):
     clock.install(clock.VirtualClock(START))
     app = create_app({
+        **TEST_CONFIG,
         "SQLALCHEMY_DATABASE_URI": database_urls[request.param],
-        "TESTING": True,
         "CLOCK": "virtual",
         "FORMS_DIR": str(ROOT / "forms"),
         "UPLOAD_DIR": str(tmp_path / "uploads"),
@@ -94,11 +139,11 @@ def app(request, database_urls, tmp_path):
     app.config["DB_KIND"] = request.param
     calendar.ARRANGEMENTS.forget()
     app.test_client_class = IsolatedClient
+    app.jinja_env.bytecode_cache = TEMPLATES
     with app.app_context():
         _empty(request.param)
         yield app
         db.session.remove()
-        _empty(request.param)
         db.engine.dispose()
     calendar.ARRANGEMENTS.forget()
     clock.install(clock.SystemClock())

@@ -63,6 +63,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         SCRIPT_MAX_INT_BITS=int(os.environ.get("SCRIPT_MAX_INT_BITS", script_limits.DEFAULT_MAX_INT_BITS)),
         # Run the timer scheduler inside this process (make run); production runs `flask timers run`.
         SCHEDULER=os.environ.get("SCHEDULER", "") == "in-process",
+        # werkzeug's method for new password hashes; the suite sets a cheap one (scrypt costs ~0.1 s a hash)
+        PASSWORD_HASH_METHOD=os.environ.get("PASSWORD_HASH_METHOD", "scrypt"),
         JSON_AS_ASCII=False,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         SESSION_COOKIE_HTTPONLY=True,

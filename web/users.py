@@ -14,6 +14,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import clock
@@ -33,6 +34,10 @@ _NOBODY = generate_password_hash(secrets.token_urlsafe(16))
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _password_hash(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
 def _password_problem(password: str) -> str | None:
@@ -58,7 +63,7 @@ def add_user(
     if password is not None and (problem := _password_problem(password)):
         raise EngineError(problem)
     user = User(name=name, role=role, jurisdiction=jurisdiction, created_at=clock.now(), display_name=display_name,
-                session_epoch=0, password_hash=generate_password_hash(password) if password else None)
+                session_epoch=0, password_hash=_password_hash(password) if password else None)
     db.session.add(user)
     token = _set_token(user, token_days, token)
     audit(actor, "user.add", detail={"name": name, "role": role, "jurisdiction": jurisdiction})
@@ -170,7 +175,7 @@ def change_password(user: User, old: str, new: str, confirm: str) -> None:
         problems["confirm"] = "different"
     if problems:
         raise PasswordRefused(problems)
-    user.password_hash = generate_password_hash(new)
+    user.password_hash = _password_hash(new)
     end_sessions(user)
     audit(user.name, "user.password", detail={"name": user.name})
     db.session.commit()
