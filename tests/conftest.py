@@ -10,6 +10,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import factories
 import jinja2
 import pytest
 from flask.testing import FlaskClient
@@ -19,7 +20,6 @@ from sqlalchemy import create_engine, make_url, text
 from engine import calendar, clock
 from engine.db import db
 from web import create_app
-from web.users import add_user
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = Path(__file__).resolve().parent / "models"
@@ -167,8 +167,7 @@ class Users:
 
     def __call__(self, name, role="admin", jurisdiction=None) -> dict:
         if name not in self.tokens:
-            _, token = add_user(name, role, jurisdiction)
-            self.tokens[name] = token
+            self.tokens[name] = factories.user(name, role, jurisdiction, password=None)
         return {"Authorization": f"Bearer {self.tokens[name]}"}
 
 

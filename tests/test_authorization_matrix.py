@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT
 from creation import deploy, self_evaluated
+from factories import designation, people
 from webclient import post_form, sign_in
 
 from engine.db import db
 from engine.models import HumanTask, ModelVersion, ProcessInstance
 from engine.registry import collect
 from engine.runtime import Actor
-from web.users import add_user
 
 REPORT = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P",
           "evaluation_mode": "self"}
@@ -35,9 +35,7 @@ AGENCY_READERS = {"admin", "analyst", "provincial", "lanzhou", "tianshui"}  # a 
 @pytest.fixture
 def world(app, runtime):
     deploy(runtime)
-    tokens = {}
-    for name, (role, city) in PEOPLE.items():
-        _, tokens[name] = add_user(name, role, city, password="correct-horse")
+    tokens = people(*((name, role, city) for name, (role, city) in PEOPLE.items()))
     case = self_evaluated(runtime, Actor("firm", "applicant"), application=REPORT)
     review = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
     report = db.session.get(ProcessInstance, case.id).data["report_pdf"]
@@ -266,15 +264,7 @@ PROPOSERS = {"admin", "provincial", "lanzhou"}
 
 @pytest.mark.parametrize("name", sorted(PEOPLE))
 def test_opening_a_spot_check_or_a_revocation(app, world, runtime, name):
-    from engine.registry import collect
-    from test_revocation import LIST
-
-    from engine.runtime import SYSTEM
-
-    runtime.registry.deploy({**collect([ROOT / "processes"]), "list_for_test.bpmn": LIST})
-    listed = runtime.start("list_for_test", {"credit_code": "91620000224330075D", "name": "金川集团股份有限公司",
-                                             "level": "provincial"}, SYSTEM, "620100", party="firm")
-    designation = listed.data["designation"]["designation_id"]
+    listed = designation(runtime, "91620000224330075D", name="金川集团股份有限公司")
     client = app.test_client()
     sign_in(client, name)
 
@@ -283,12 +273,12 @@ def test_opening_a_spot_check_or_a_revocation(app, world, runtime, name):
             return 404  # 兰州's designation is not disclosed to 天水
         return 303 if name in allowed else 403
 
-    page = client.get(f"/registry/{designation}").get_data(as_text=True)
+    page = client.get(f"/registry/{listed}").get_data(as_text=True)
     assert ('id="spot-check-form"' in page) == (name in SPOT_CHECKERS)
     assert ('id="revocation-form"' in page) == (name in PROPOSERS)
-    r = post_form(client, f"/registry/{designation}/spot-check", {"batch": "2026年第一批"})
+    r = post_form(client, f"/registry/{listed}/spot-check", {"batch": "2026年第一批"})
     assert r.status_code == refused(SPOT_CHECKERS)
-    r = post_form(client, f"/registry/{designation}/revocation", {"ground": "bad_faith", "facts": "列入失信名单。"})
+    r = post_form(client, f"/registry/{listed}/revocation", {"ground": "bad_faith", "facts": "列入失信名单。"})
     assert r.status_code == refused(PROPOSERS)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from factories import quoted, revoke_diagram
 from national_helpers import ADMIN, deploy, list_unit
 
 from engine import clock
@@ -19,25 +20,8 @@ from engine.green import awards
 from engine.green.awards import Award
 from engine.services import ServiceError, StepContext
 
-REVOKE = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://example.org">
-<bpmn:process id="revoke" isExecutable="true">
-<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-<bpmn:serviceTask id="Service_revoke"><bpmn:extensionElements>
-  <spiffworkflow:serviceTaskOperator id="designation.end" resultVariable="ended"><spiffworkflow:parameters>
-    <spiffworkflow:parameter id="designation_id" type="int" value="designation_id"/>
-    <spiffworkflow:parameter id="reason" type="str" value="reason"/>
-    <spiffworkflow:parameter id="ground" type="str" value="&quot;refuses_supervision&quot;"/>
-    <spiffworkflow:parameter id="article" type="str" value="&quot;Art 21(6)&quot;"/>
-    <spiffworkflow:parameter id="announcement" type="str" value="&quot;with_publication&quot;"/>
-    <spiffworkflow:parameter id="bars_reapplication" type="bool" value="True"/>
-  </spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>
-  <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
-<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Service_revoke"/>
-<bpmn:sequenceFlow id="f2" sourceRef="Service_revoke" targetRef="end"/>
-</bpmn:process></bpmn:definitions>"""
+REVOKE = revoke_diagram(ground=quoted("refuses_supervision"), article=quoted("Art 21(6)"),
+                        announcement=quoted("with_publication"))
 
 
 @pytest.fixture

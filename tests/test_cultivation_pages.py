@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from cultivation_helpers import (PLAN, PROVINCE, code, deploy, nominate, nomination, official, people, record_fact,
                                  step)
+from factories import designation_row
 from openpyxl import load_workbook
 from webclient import post_form, sign_in
 
@@ -109,9 +110,7 @@ def test_a_registry_page_shows_the_park_firms_and_the_park_a_firm_is_in(app, wor
     park = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == code(5)))
     firm = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == code(6)))
     for org in (park, firm):
-        db.session.add(Designation(organisation_id=org.id, unit_type="green_factory", level="municipal",
-                                   status="listed", jurisdiction="620100", listed_on=date(2026, 1, 5)))
-    db.session.commit()
+        designation_row(org.credit_code, level="municipal", listed_on=date(2026, 1, 5))
     ids = dict(db.session.execute(db.select(Designation.organisation_id, Designation.id)).all())
     lz = client_of(app, "city-620100")
     park_page = lz.get(f"/registry/{ids[park.id]}").get_data(as_text=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from creation import deploy, self_evaluated
+from factories import LANZHOU, TIANSHUI, people, revoke_diagram
 from openpyxl import load_workbook
 from webclient import sign_in
 
@@ -12,32 +13,11 @@ from engine.db import db
 from engine.green.models import Designation
 from engine.models import HumanTask
 from engine.runtime import Actor
-from web.users import add_user
 
 CODE = "91620100MA74XJ2P0P"
 REPORT = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": CODE,
           "evaluation_mode": "self"}
-END = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://example.org">
-<bpmn:process id="revoke" isExecutable="true">
-<bpmn:startEvent id="start"><bpmn:extensionElements><spiffworkflow:properties>
-  <spiffworkflow:property name="startRoles" value="provincial"/></spiffworkflow:properties></bpmn:extensionElements>
-  <bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-<bpmn:serviceTask id="Service_revoke"><bpmn:extensionElements>
-  <spiffworkflow:serviceTaskOperator id="designation.end" resultVariable="ended"><spiffworkflow:parameters>
-    <spiffworkflow:parameter id="designation_id" type="int" value="designation_id"/>
-    <spiffworkflow:parameter id="reason" type="str" value="reason"/>
-    <spiffworkflow:parameter id="ground" type="str" value="ground"/>
-    <spiffworkflow:parameter id="article" type="str" value="article"/>
-    <spiffworkflow:parameter id="announcement" type="str" value="&quot;immediate&quot;"/>
-    <spiffworkflow:parameter id="bars_reapplication" type="bool" value="True"/>
-  </spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>
-  <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
-<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Service_revoke"/>
-<bpmn:sequenceFlow id="f2" sourceRef="Service_revoke" targetRef="end"/>
-</bpmn:process></bpmn:definitions>"""
+END = revoke_diagram(start_roles="provincial")
 
 
 def list_unit(runtime, city="620100", report=REPORT):
@@ -47,17 +27,16 @@ def list_unit(runtime, city="620100", report=REPORT):
     return runtime.complete(task, {"decision": "approve", "opinion": "符合市级绿色工厂条件"}, official)
 
 
-def people():
-    for name, role, city in (("lz", "municipal", "620100"), ("ts", "municipal", "620500"),
-                             ("prov", "provincial", None), ("firm1", "applicant", None)):
-        add_user(name, role, city, password="correct-horse")
+def officials():
+    people(("lz", "municipal", LANZHOU), ("ts", "municipal", TIANSHUI), ("prov", "provincial", None),
+           ("firm1", "applicant", None))
 
 
 def test_a_listing_step_records_the_designation_for_the_registry(client, runtime):
     deploy(runtime)
     case = list_unit(runtime)
     assert case.status == "completed"
-    people()
+    officials()
     sign_in(client, "lz")
     page = client.get("/registry/").get_data(as_text=True)
     assert "兰州绿源制造有限公司" in page and "绿色工厂" in page and "市级" in page
@@ -125,7 +104,7 @@ def test_the_dashboard_counts_what_each_official_may_see(client, runtime):
     deploy(runtime)
     list_unit(runtime)
     runtime.start("municipal_creation", {}, Actor("firm2", "applicant"), "620500")  # an open case in 天水
-    people()
+    officials()
 
     def bars(name, chart):
         c = client.application.test_client()

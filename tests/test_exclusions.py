@@ -10,12 +10,12 @@ from datetime import date, datetime
 import pytest
 from conftest import ROOT
 from cultivation_helpers import PROVINCE, code, deploy, nominate, official, people, record_fact, step, task_of
+from factories import designation_row
 
 from engine import clock
 from engine.db import db
 from engine.errors import Forbidden
 from engine.green.exclusions import KINDS, AdverseFact
-from engine.green.models import Designation, Organisation
 from engine.models import ProcessInstance
 from engine.runtime import Actor
 from web.users import add_user
@@ -128,15 +128,8 @@ def test_a_park_is_barred_by_the_facts_of_the_firms_inside_it(world):
 
 
 def _designation(org_code, status, ended_on):
-    org = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == org_code))
-    if org is None:
-        org = Organisation(credit_code=org_code, name="曾获称号企业", jurisdiction="620100", created_at=clock.now())
-        db.session.add(org)
-        db.session.flush()
-    db.session.add(Designation(organisation_id=org.id, unit_type="green_factory", level="provincial", status=status,
-                               jurisdiction="620100", listed_on=date(2020, 12, 1), ended_on=ended_on,
-                               end_reason="第二十一条第（一）项：抽查不合格且整改期满仍不合格"))
-    db.session.commit()
+    designation_row(org_code, status=status, ended_on=ended_on,
+                    end_reason="第二十一条第（一）项：抽查不合格且整改期满仍不合格")
 
 
 @pytest.mark.parametrize("status,ended_on,bars", [

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import pytest
 from conftest import ROOT
+from factories import CODE, LANZHOU, TIANSHUI, designation, people
 from webclient import sign_in
 
 from engine import clock
@@ -16,54 +17,27 @@ from engine.green.models import Designation
 from engine.green.revocations import RevocationAnnouncement, barred_by_revocation
 from engine.models import HumanTask, ProcessInstance
 from engine.registry import collect
-from engine.runtime import SYSTEM, Actor
+from engine.runtime import Actor
 from engine.timers import run_until
-from web.users import add_user
 
-LANZHOU, TIANSHUI = "620100", "620500"
-CODE = "91620100MA74XJ2P0P"
 CITY = Actor("lz", "municipal", LANZHOU)
 PROVINCE = Actor("prov", "provincial")
 FIRM = Actor("firm", "applicant")
 PUBLICATION = date(2026, 12, 31)  # the year's publication date set in revocation.bpmn
-LIST = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="http://example.org">
-<bpmn:process id="list_for_test" isExecutable="true">
-<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-<bpmn:serviceTask id="Service_list"><bpmn:extensionElements>
-  <spiffworkflow:serviceTaskOperator id="designation.list" resultVariable="designation"><spiffworkflow:parameters>
-    <spiffworkflow:parameter id="credit_code" type="str" value="credit_code"/>
-    <spiffworkflow:parameter id="name" type="str" value="name"/>
-    <spiffworkflow:parameter id="unit_type" type="str" value="&quot;green_factory&quot;"/>
-    <spiffworkflow:parameter id="level" type="str" value="level"/>
-    <spiffworkflow:parameter id="jurisdiction" type="str" value="jurisdiction"/>
-    <spiffworkflow:parameter id="decision" type="str" value="&quot;listed for the test&quot;"/>
-  </spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>
-  <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>
-<bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="Service_list"/>
-<bpmn:sequenceFlow id="f2" sourceRef="Service_list" targetRef="end"/>
-</bpmn:process></bpmn:definitions>"""
 CODES = ["91620100MA74XJ2P0P", "91620000224330075D"]
 
 
 @pytest.fixture
 def procedures(runtime):
-    runtime.registry.deploy({**collect([ROOT / "processes"]), "list_for_test.bpmn": LIST})
-    for name, role, city in (("lz", "municipal", LANZHOU), ("ts", "municipal", TIANSHUI),
-                             ("prov", "provincial", None), ("firm", "applicant", None)):
-        add_user(name, role, city, password="correct-horse")
+    runtime.registry.deploy(collect([ROOT / "processes"]))
+    people(("lz", "municipal", LANZHOU), ("ts", "municipal", TIANSHUI), ("prov", "provincial", None),
+           ("firm", "applicant", None))
     return runtime
 
 
 def designate(runtime, level="provincial", city=LANZHOU, code=CODE, name="兰州绿源制造有限公司") -> int:
-    """A designation the firm applied for, so the firm acts for the unit (the system lists it on the
-    firm's behalf: a diagram without lanes is started by the system or an administrator only)."""
-    case = runtime.start("list_for_test", {"credit_code": code, "name": name, "level": level}, SYSTEM, city,
-                         party="firm")
-    assert case.status == "completed", case.error_message
-    return case.data["designation"]["designation_id"]
+    """A designation the firm applied for, so the firm acts for the unit."""
+    return designation(runtime, code, name=name, level=level, city=city)
 
 
 def waiting(case_id) -> HumanTask | None:
