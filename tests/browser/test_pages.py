@@ -1,7 +1,18 @@
 """The pages in a real browser: sign in, the inbox, the case page with its diagram, English."""
 from __future__ import annotations
 
-from test_web_cases import PASSWORD, case_in_review
+from pathlib import Path
+
+from conftest import ROOT
+from creation import FACTORY_LEADING, PDF, TABLES, codes
+from factories import people
+from test_complaints import COMPLAINT_MODELS
+from test_revocation import CITY, CITY_PROPOSAL, FAILED, PROVINCE, designate, waiting
+from test_web_cases import CREATION, PASSWORD, case_in_review
+
+from engine.registry import collect
+from engine.runtime import Actor
+from web.users import add_user
 
 
 def test_an_official_signs_in_and_follows_a_case(page, live_server, runtime, screenshot):
@@ -52,18 +63,9 @@ def test_another_city_sees_no_case(page, live_server, runtime):
 
 def test_an_applicant_corrects_a_refused_report_and_the_city_sees_it_done(page, live_server, runtime, screenshot,
                                                                          tmp_path):
-    from creation import FACTORY_LEADING, PDF, TABLES, codes
-    from test_web_cases import CREATION
-
-    from engine.registry import collect
-
     runtime.registry.deploy(collect([CREATION, *TABLES]), actor="ana")
-    from web.users import add_user
-
     add_user("firm", "applicant", password=PASSWORD, display_name="兰州绿源制造有限公司")
     add_user("lz", "municipal", "620100", password=PASSWORD)
-    from engine.runtime import Actor
-
     case = runtime.start("municipal_creation", {}, Actor("firm", "applicant"), "620100").id
 
     def sign_in_as(name):
@@ -120,13 +122,7 @@ def test_an_applicant_corrects_a_refused_report_and_the_city_sees_it_done(page, 
 
 
 def test_a_citizen_reports_with_evidence(page, live_server, runtime, app, tmp_path, screenshot):
-    from pathlib import Path
-
-    from conftest import ROOT
-
     app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    from test_complaints import COMPLAINT_MODELS
-
     runtime.registry.deploy({name: (ROOT / "processes" / name).read_bytes() for name in COMPLAINT_MODELS})
     evidence = Path(tmp_path / "证据.pdf")
     evidence.write_bytes(b"%PDF-1.4\n%%EOF\n")
@@ -148,16 +144,8 @@ def test_a_citizen_reports_with_evidence(page, live_server, runtime, app, tmp_pa
 
 def test_a_unit_sees_its_rectification_order_and_the_province_the_spot_check_and_revocation(page, live_server,
                                                                                             runtime, screenshot):
-    from test_revocation import CITY, CITY_PROPOSAL, FAILED, PROVINCE, designate, waiting
-
-    from engine.registry import collect
-    from test_revocation import LIST, ROOT
-
-    from web.users import add_user
-
-    runtime.registry.deploy({**collect([ROOT / "processes"]), "list_for_test.bpmn": LIST})
-    for name, role, city in (("lz", "municipal", "620100"), ("prov", "provincial", None), ("firm", "applicant", None)):
-        add_user(name, role, city, password=PASSWORD)
+    runtime.registry.deploy(collect([ROOT / "processes"]))
+    people(("lz", "municipal", "620100"), ("prov", "provincial", None), ("firm", "applicant", None))
     check = runtime.start("spot_check", {"designation_id": designate(runtime)}, PROVINCE, "620100")
     runtime.complete(waiting(check.id).id, FAILED, PROVINCE)
     order = waiting(check.id)
