@@ -31,7 +31,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.dmn.specs.model import HitPolicy
 from SpiffWorkflow.spiff.parser.process import SPIFF_XSD, SpiffBpmnParser
 
-from . import calendar, clock, deadlines, scripting, services
+from . import clock, deadlines, scripting, services, statutory_calendar
 from .audit import append as audit
 from .db import db
 from .models import ModelFile, ModelVersion, ProcessHead
@@ -398,7 +398,7 @@ class Validation:
                 except NameError as exc:
                     self.add(*where, f"{key} {value} depends on case data ({getattr(exc, 'name', '')}); "
                                      "checked when the task becomes ready", "warning")
-                except calendar.CalendarNotCovered as exc:  # the calendar never stops a deployment
+                except statutory_calendar.CalendarNotCovered as exc:  # the calendar never stops a deployment
                     self.add(*where, f"{key} {value}: {exc}", "warning")
                 except Exception as exc:
                     self.add(*where, f"{key} {value} does not give a due date: {exc}")
@@ -434,7 +434,7 @@ class Validation:
                                  f"timer expression {text} depends on case data ({missing}); checked when it runs",
                                  "warning")
                     continue
-                except calendar.CalendarNotCovered as exc:
+                except statutory_calendar.CalendarNotCovered as exc:
                     self.add(name, expr.sourceline, event.get("id"), f"timer expression {text}: {exc}", "warning")
                     continue
                 except Exception as exc:

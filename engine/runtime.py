@@ -29,7 +29,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, TaskNotFoundExcepti
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from . import calendar, clock, deadlines, outbox, persistence, services, store
+from . import clock, deadlines, outbox, persistence, services, statutory_calendar, store
 from .audit import append as audit
 from .db import db, write_intent
 from .errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
@@ -367,7 +367,7 @@ class Runtime:
                 if (spec.lane is None or role in self.party_roles) else None,
                 "form": spec.extensions.get("properties", {}).get(FORM_PROPERTY),
                 "created_at": now, "due_at": due, "remind_at": remind,
-                "due_provisional_year": calendar.first(limit.get("provisional")),
+                "due_provisional_year": statutory_calendar.first(limit.get("provisional")),
                 "escalate_to": limit.get("escalate_to"), "overdue_noticed": False,
                 "unit_type": None, "level": None, **self.task_labels(task.data),
             })
@@ -382,7 +382,7 @@ class Runtime:
         if gone:
             conn.execute(store.DELETE_TIMER, gone)
         added = [{"instance_id": case.id, "task_id": tid, "element": waiting[tid].task_spec.bpmn_id, "due_at": at,
-                  "provisional_year": calendar.first(waiting[tid].internal_data.get(TIMER_SET, {}).get("provisional"))}
+                  "provisional_year": statutory_calendar.first(waiting[tid].internal_data.get(TIMER_SET, {}).get("provisional"))}
                  for tid, at in due.items() if before.get(tid) != at]
         if added:
             conn.execute(store.INSERT_TIMERS, added)

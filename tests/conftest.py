@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
-from engine import calendar, clock
+from engine import clock, statutory_calendar
 from engine.db import db
 from web import create_app
 from web.users import add_user
@@ -92,7 +92,7 @@ def app(request, database_urls, tmp_path):
         "UPLOAD_DIR": str(tmp_path / "uploads"),
     })
     app.config["DB_KIND"] = request.param
-    calendar.ARRANGEMENTS.forget()
+    statutory_calendar.ARRANGEMENTS.forget()
     app.test_client_class = IsolatedClient
     with app.app_context():
         _empty(request.param)
@@ -100,7 +100,7 @@ def app(request, database_urls, tmp_path):
         db.session.remove()
         _empty(request.param)
         db.engine.dispose()
-    calendar.ARRANGEMENTS.forget()
+    statutory_calendar.ARRANGEMENTS.forget()
     clock.install(clock.SystemClock())
 
 

@@ -35,7 +35,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine import calendar, clock
+from engine import clock, statutory_calendar
 from engine.db import db
 from engine.models import Aware, User
 from engine.services import ServiceError, StepContext
@@ -110,7 +110,7 @@ def _day(value, name: str) -> date | None:
     if value in (None, ""):
         return None
     try:
-        return calendar._as_date(value)
+        return statutory_calendar._as_date(value)
     except (TypeError, ValueError):
         raise ServiceError(f"{name} {value!r} is not a date") from None
 
@@ -140,7 +140,7 @@ def barring(fact: AdverseFact, as_of: date, window_start: date, stoppage_months:
 
 def check_organisation(org: Organisation, as_of: date, look_back_years: int, stoppage_months: int,
                        via: str | None = None) -> list[dict]:
-    window_start = calendar.years_before(as_of, look_back_years)
+    window_start = statutory_calendar.years_before(as_of, look_back_years)
     found = []
     facts = db.session.scalars(db.select(AdverseFact).where(AdverseFact.organisation_id == org.id)
                                .order_by(AdverseFact.occurred_on, AdverseFact.id)).all()
@@ -181,7 +181,7 @@ def check(params: dict, step: StepContext | None = None) -> dict:
     look_back = _positive(params.get("look_back_years"), "look_back_years")
     stoppage = _positive(params.get("stoppage_months"), "stoppage_months")
     as_of = _day(params.get("as_of"), "as_of") or clock.now().date()
-    window_start = calendar.years_before(as_of, look_back)
+    window_start = statutory_calendar.years_before(as_of, look_back)
     result = {"barred": False, "facts": [], "reasons": [], "as_of": as_of.isoformat(),
               "window_start": window_start.isoformat(), "credit_code": code, "unit_type": unit_type}
     org = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == code))

@@ -18,7 +18,7 @@ from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine import clock, services
-from engine.calendar import years_before
+from engine.statutory_calendar import years_before
 from engine.db import db
 from engine.models import Aware, User
 from engine.services import ServiceError, StepContext
