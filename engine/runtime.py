@@ -16,12 +16,11 @@ import logging
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 from uuid import UUID
 
-from sqlalchemy import and_, exists, or_, true
+from sqlalchemy import exists, or_, true
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
@@ -30,6 +29,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from . import clock, deadlines, outbox, persistence, services, statutory_calendar, store
+from .actors import SYSTEM, Actor, addressed_to, may_act, role_queue  # noqa: F401  (re-exported)
 from .audit import append as audit
 from .db import db, write_intent
 from .errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
@@ -49,49 +49,6 @@ START_ROLES_PROPERTY = "startRoles"
 # A start event's property naming the data a case cannot start without (a revocation
 # needs its designation and ground); such a process is started from the page that has them.
 START_DATA_PROPERTY = "startData"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is acting: a user, or the system itself (timers)."""
-
-    name: str | None
-    role: str | None = None
-    jurisdiction: str | None = None
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
-
-
-SYSTEM = Actor("system", "admin")
-
-
-def may_act(actor: Actor, task) -> bool:
-    """Server-side rule for acting on a human task: an assigned task is its
-    assignee's; otherwise the task's role, within the actor's jurisdiction
-    when the actor has one (municipal users do; provincial users do not)."""
-    if actor.is_admin:
-        return True
-    if task.assignee is not None:
-        return actor.name == task.assignee
-    if task.role is None or task.role != actor.role:
-        return False
-    return actor.jurisdiction is None or actor.jurisdiction == task.jurisdiction
-
-
-def role_queue(actor: Actor, model):
-    """SQL: the unassigned items of the actor's role, within their jurisdiction."""
-    by_role = and_(model.assignee.is_(None), model.role == actor.role)
-    if actor.jurisdiction is not None:
-        by_role = and_(by_role, model.jurisdiction == actor.jurisdiction)
-    return by_role
-
-
-def addressed_to(actor: Actor, model):
-    """SQL form of `may_act` over a table of tasks or notices: the actor's own
-    items, and their role's unassigned ones."""
-    return or_(model.assignee == actor.name, role_queue(actor, model))
 
 
 class _Unchanged(Exception):

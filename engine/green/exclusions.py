@@ -41,7 +41,7 @@ from engine.models import Aware, User
 from engine.services import ServiceError, StepContext
 
 from . import credit_code
-from .models import UNIT_TYPES, Designation, Organisation
+from .models import UNIT_TYPES, Designation, Organisation, OrganisationLink
 from .roles import JURISDICTIONS
 
 # kind: (Chinese, English, article, how it counts)
@@ -170,8 +170,6 @@ def check(params: dict, step: StepContext | None = None) -> dict:
     (today unless `as_of`), with their article and date. Parameters `credit_code`,
     `unit_type`, `look_back_years` and `stoppage_months` (both from the Art 18
     decision table), `as_of` optional."""
-    from .cultivation import OrganisationLink  # the park's members (Art 2)
-
     code = params.get("credit_code")
     if (why := credit_code.problem(code)) is not None:
         raise ServiceError(f"credit code {code!r}: {why}")
