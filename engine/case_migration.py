@@ -42,8 +42,8 @@ from . import persistence, store
 from .audit import append as audit
 from .db import db
 from .errors import Conflict, EngineError, Forbidden, NotFound
+from .model_registry import LoadedVersion, UnknownProcess
 from .models import ModelVersion, ProcessInstance
-from .registry import LoadedVersion, UnknownProcess
 from .runtime import ACTIVE, Actor, Runtime, Unchanged
 from .scripting import make_script_engine
 

@@ -9,7 +9,7 @@ from webclient import post_form, sign_in
 
 from engine.db import db
 from engine.models import HumanTask, ModelVersion, ProcessInstance
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import Actor
 from web.users import add_user
 
@@ -266,7 +266,7 @@ PROPOSERS = {"admin", "provincial", "lanzhou"}
 
 @pytest.mark.parametrize("name", sorted(PEOPLE))
 def test_opening_a_spot_check_or_a_revocation(app, world, runtime, name):
-    from engine.registry import collect
+    from engine.model_registry import collect
     from test_revocation import LIST
 
     from engine.runtime import SYSTEM

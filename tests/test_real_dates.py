@@ -17,7 +17,7 @@ from engine import clock, statutory_calendar
 from engine.db import db
 from engine.holidays import enter, read
 from engine.models import HumanTask, PendingTimer
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import Actor
 
 LANZHOU = Actor("lz", "municipal", "620100")

@@ -15,7 +15,7 @@ from engine.errors import Forbidden
 from engine.green.models import Designation
 from engine.green.revocations import RevocationAnnouncement, barred_by_revocation
 from engine.models import HumanTask, ProcessInstance
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import SYSTEM, Actor
 from engine.timers import run_until
 from web.users import add_user
@@ -448,7 +448,7 @@ def test_officials_open_a_spot_check_or_a_revocation_from_the_designation_page(p
 
 
 def test_a_start_event_may_name_several_roles_that_start_it_and_names_only_known_ones(runtime):
-    from engine.registry import ModelInvalid
+    from engine.model_registry import ModelInvalid
 
     body = (ROOT / "processes" / "revocation.bpmn").read_bytes()
     files = {n: (ROOT / "processes" / n).read_bytes() for n in ("revocation_grounds.dmn",)}

@@ -21,7 +21,7 @@ from engine.green import lifecycle as designation_lifecycle
 from engine.green import notices as public_notices
 from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
-from engine.registry import Registry
+from engine.model_registry import Registry
 from engine.runtime import Runtime
 from engine.timers import JOB_TABLE, SWEEP_SECONDS, TimerService
 

@@ -24,8 +24,8 @@ from ..audit import append as audit
 from ..db import db
 from ..errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
 from ..forms import accepted_data, refuse_unstorable
+from ..model_registry import FORM_PROPERTY, Registry, UnknownProcess
 from ..models import HumanTask, ProcessHead, ProcessInstance
-from ..registry import FORM_PROPERTY, Registry, UnknownProcess
 from ..scripting import make_script_engine, reserved_names
 from . import sync
 from .step import Live, Steps, Unchanged, visible_data

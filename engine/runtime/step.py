@@ -27,7 +27,7 @@ from .. import clock, deadlines, outbox, persistence, services, store
 from ..actors import Actor
 from ..db import db, write_intent
 from ..errors import Conflict, NotFound
-from ..registry import Registry
+from ..model_registry import Registry
 from ..scripting import make_script_engine
 from . import sync
 

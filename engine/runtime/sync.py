@@ -18,7 +18,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 from .. import clock, deadlines, statutory_calendar, store
-from ..registry import FORM_PROPERTY
+from ..model_registry import FORM_PROPERTY
 from ..scripting import TIMER_SET
 
 

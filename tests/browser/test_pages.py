@@ -55,7 +55,7 @@ def test_an_applicant_corrects_a_refused_report_and_the_city_sees_it_done(page, 
     from creation import FACTORY_LEADING, PDF, TABLES, codes
     from test_web_cases import CREATION
 
-    from engine.registry import collect
+    from engine.model_registry import collect
 
     runtime.registry.deploy(collect([CREATION, *TABLES]), actor="ana")
     from web.users import add_user
@@ -150,7 +150,7 @@ def test_a_unit_sees_its_rectification_order_and_the_province_the_spot_check_and
                                                                                             runtime, screenshot):
     from test_revocation import CITY, CITY_PROPOSAL, FAILED, PROVINCE, designate, waiting
 
-    from engine.registry import collect
+    from engine.model_registry import collect
     from test_revocation import LIST, ROOT
 
     from web.users import add_user
