@@ -54,6 +54,7 @@ class Steps:
     """The step and its persistence; `Runtime` adds the operations on top."""
 
     def __init__(self, registry: Registry, role_of: Callable[[str | None], str | None], cache_size: int):
+        clock.drive_spiffworkflow_timers()
         self.registry = registry
         self.role_of = role_of
         self.cache_size = cache_size
