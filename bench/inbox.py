@@ -37,7 +37,7 @@ def fill(app, n: int) -> None:
 
     from engine.db import db
     from engine.models import HumanTask, ProcessInstance
-    from engine.registry import version_hash
+    from engine.model_registry import version_hash
 
     cities = list(JURISDICTIONS)
     roles = ["municipal"] * 6 + ["provincial", "expert", "applicant"]

@@ -42,9 +42,9 @@ from . import persistence, store
 from .audit import append as audit
 from .db import db
 from .errors import Conflict, EngineError, Forbidden, NotFound
+from .model_registry import LoadedVersion, UnknownProcess
 from .models import ModelVersion, ProcessInstance
-from .registry import LoadedVersion, UnknownProcess
-from .runtime import ACTIVE, Actor, Runtime, _Unchanged
+from .runtime import ACTIVE, Actor, Runtime, Unchanged
 from .scripting import make_script_engine
 
 log = logging.getLogger(__name__)
@@ -438,7 +438,7 @@ def _move_one(runtime, actor, verdict: CaseVerdict, process_id, from_version, to
                 reason = Reason("case_failed", case.error_element, case.error_element)
             if reason is not None:
                 left.append(reason)
-                raise _Unchanged
+                raise Unchanged
             verdict.waiting_at = waiting_at(live.workflow)
             migrate(live.workflow, target, process_id, runtime.role_of)
             _rewrite(case, live, to_version)

@@ -2,7 +2,8 @@
 
 Statutory deadlines are computed in Asia/Shanghai. Tests, trainers and the
 simulator move a virtual clock; SpiffWorkflow's timer module reads the same
-clock because it is the only place inside the library that asks for "now".
+clock (the only place inside the library that asks for "now") once the runtime
+has called `drive_spiffworkflow_timers`.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -92,14 +95,23 @@ class _ClockedDatetime(datetime):
         return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
 
 
-def _patch_spiff_timers() -> None:
-    from SpiffWorkflow.bpmn.specs.event_definitions import timer
+def drive_spiffworkflow_timers() -> None:
+    """Make SpiffWorkflow's timers read this clock, and read a time written without
+    an offset as Beijing time whatever the server's zone. The runtime calls it when
+    it is made, before any case runs; calling it again changes nothing.
 
-    timer.datetime = _ClockedDatetime
-    # A date written without an offset means Beijing time, whatever the server's zone.
-    timer.LOCALTZ = timezone(timedelta(hours=8))
+    It replaces two names in the library's timer module, because SpiffWorkflow 3.2
+    offers no seam for a clock: the three timer event definitions call
+    `datetime.now(timezone.utc)` inside `has_fired`, `cycle_complete` and the static
+    `parse_iso_recurring_interval` / `get_timedelta_from_start`, and `get_datetime`
+    (which the runtime and the settlement call too) reads the module's `LOCALTZ`.
+    Subclassing them would mean copying those method bodies, overriding the timer
+    parsing of every event parser, and registering the subclasses with the
+    serializer under the library's type names so that stored cases still load,
+    and would still not reach the static methods. So: a patch, made once, here."""
+    spiff_timer.datetime = _ClockedDatetime
+    spiff_timer.LOCALTZ = timezone(timedelta(hours=8))
 
 
-_patch_spiff_timers()
-
-__all__ = ["SHANGHAI", "SystemClock", "VirtualClock", "current", "now", "as_of", "install", "timezone"]
+__all__ = ["SHANGHAI", "SystemClock", "VirtualClock", "current", "now", "as_of", "install",
+           "drive_spiffworkflow_timers", "timezone"]

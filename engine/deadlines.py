@@ -2,7 +2,7 @@
 
 A user task declares its limit in the diagram, as `spiffworkflow:property`:
 - `dueDate`: a Python expression over the case data and the statutory helpers
-  of `engine.calendar`. It gives a date (due when that day is over, Beijing
+  of `engine.statutory_calendar`. It gives a date (due when that day is over, Beijing
   time), an aware datetime, ISO text of either, or an ISO duration from the
   moment the task became ready, e.g. `working_days_after(today(), 5)`,
   `next_annual(3, 31)`, `"P90D"`.
@@ -21,7 +21,7 @@ from datetime import date, datetime, time, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import calendar, clock
+from . import clock, statutory_calendar
 
 DUE_PROPERTY = "dueDate"
 REMIND_PROPERTY = "remindBefore"
@@ -57,7 +57,7 @@ def compute(task, role_of, now: datetime) -> dict | None:
     expression = props.get(DUE_PROPERTY)
     if not expression:
         return None
-    with calendar.noting_provisional() as provisional:
+    with statutory_calendar.noting_provisional() as provisional:
         due = moment(task.workflow.script_engine.evaluate(task, expression), now)
     remind = None
     if props.get(REMIND_PROPERTY):

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 from flask import has_app_context
 
-from . import calendar, clock, settlement
+from . import clock, settlement, statutory_calendar
 from .audit import append as audit
 from .db import db
 from .models import OfficialCalendarDay, OfficialCalendarYear
@@ -101,7 +101,7 @@ def _parse(text: str, year: int) -> tuple[list[tuple[date, bool, str | None]], d
 def _check_statutory_days_off(year: int, days: list[tuple[date, bool, str | None]], lines: dict[date, int]) -> None:
     """Every holiday of the law is off in any arrangement the State Council makes."""
     working = {d: w for d, w, _ in days}
-    for name, holiday in calendar.statutory_holidays(year):
+    for name, holiday in statutory_calendar.statutory_holidays(year):
         for day in holiday:
             if working.get(day, day.weekday() < 5):
                 where = f"line {lines[day]}: " if day in lines else ""
@@ -116,9 +116,9 @@ def read(year: int, text: str, source: str) -> Arrangement:
     if not source:
         raise ArrangementInvalid("name the notice the arrangement comes from (its 文号)")
     this_year = clock.now().year
-    if calendar.package_covers(year):
+    if statutory_calendar.package_covers(year):
         raise ArrangementInvalid(f"{year} is covered by the chinesecalendar package already")
-    if not (calendar.PROVISIONAL_FROM <= year <= this_year + 1):
+    if not (statutory_calendar.PROVISIONAL_FROM <= year <= this_year + 1):
         raise ArrangementInvalid(f"{year} is out of range: the State Council publishes a year's arrangement late "
                                  f"in the year before, so {this_year + 1} is the latest that can be entered now")
     days, lines = _parse(text, year)
@@ -145,7 +145,7 @@ def preview(runtime, arrangement: Arrangement) -> list[settlement.Change]:
     """The dry run: what entering the arrangement would do to the provisional dates."""
     if _entered(arrangement):
         return []
-    with calendar.entering(arrangement.year, arrangement.working()):
+    with statutory_calendar.entering(arrangement.year, arrangement.working()):
         return settlement.plan(runtime)
 
 
@@ -166,7 +166,7 @@ def enter(runtime, arrangement: Arrangement, actor: str | None) -> list[settleme
             "moved": sum(c.outcome == settlement.MOVED for c in changes),
             "not_moved": sum(c.outcome in (settlement.PASSED, settlement.KEPT) for c in changes)})
 
-    with calendar.entering(arrangement.year, arrangement.working()):
+    with statutory_calendar.entering(arrangement.year, arrangement.working()):
         changes = settlement.settle(runtime, actor or "system", arrangement.source, also=write_the_year)
-    calendar.ARRANGEMENTS.forget()
+    statutory_calendar.ARRANGEMENTS.forget()
     return changes

@@ -22,9 +22,9 @@ from lxml import etree
 from . import clock, model_diff
 from .audit import append as audit
 from .db import db
+from .model_registry import (BPMN_NS, FORM_PREFIX, MAX_FILE_BYTES, SAFE_PARSER, Finding, ModelInvalid, Registry,
+                             Validation)
 from .models import AuditEvent, ModelFile, ModelVersion, ProcessHead
-from .registry import (BPMN_NS, FORM_PREFIX, MAX_FILE_BYTES, Finding, ModelInvalid, Registry, Validation,
-                       _SAFE_PARSER)
 
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}\.(bpmn|dmn)")
 PROCESS_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,80}")
@@ -84,7 +84,7 @@ def _processes_in(content: bytes) -> list[tuple[str, str]]:
     """(process id, name) of a BPMN file; the pool's name when the process has none. A file that
     is not well-formed defines none here: the registry's validation refuses it with its line."""
     try:
-        root = etree.fromstring(content, _SAFE_PARSER)
+        root = etree.fromstring(content, SAFE_PARSER)
     except etree.XMLSyntaxError:
         return []
     if etree.QName(root).namespace != BPMN_NS:
@@ -131,7 +131,7 @@ def decisions_in(files: dict[str, bytes]) -> list[str]:
     found = []
     for name, content in sorted(files.items()):
         if name.endswith(".dmn"):
-            root = etree.fromstring(content, _SAFE_PARSER)
+            root = etree.fromstring(content, SAFE_PARSER)
             found += [d.get("id") for d in root.iter() if isinstance(d.tag, str)
                       and etree.QName(d).localname == "decision" and d.get("id")]
     return found

@@ -20,6 +20,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import clock
+from .actors import SYSTEM
 from .db import db
 from .errors import Conflict, EngineError
 from .models import Aware
@@ -76,8 +77,6 @@ def pending(limit: int = 100) -> list[int]:
 def start_one(runtime, request_id: int):
     """Start the case a request asks for, unless some drainer already did.
     Returns the case, or None when there was nothing (left) to do."""
-    from .runtime import SYSTEM
-
     row = db.session.get(StartRequest, request_id)
     if row is None or row.instance_id is not None:
         db.session.commit()

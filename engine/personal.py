@@ -18,8 +18,8 @@ from typing import Callable, Iterable
 
 from . import audit
 from .db import db
+from .model_registry import FORM_PROPERTY
 from .models import ProcessHead
-from .registry import FORM_PROPERTY
 
 MARK = "x-personal"
 ANY = "*"  # every item of a list, in a path

@@ -51,8 +51,8 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import calendar, clock, script_check, script_limits, services
-from .calendar import EXPRESSION_HELPERS
+from . import clock, script_check, script_limits, services, statutory_calendar
+from .statutory_calendar import EXPRESSION_HELPERS
 from .script_check import GUARDS, refusal  # noqa: F401  (refusal: the registry's lint)
 from .script_limits import ScriptRefused, ScriptTooLarge, settings  # noqa: F401
 
@@ -318,7 +318,7 @@ class ScriptEngine(PythonScriptEngine):
     def evaluate(self, task, expression, external_context=None):
         if not isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
             return self._evaluate(task, expression, external_context)
-        with calendar.noting_provisional() as provisional:
+        with statutory_calendar.noting_provisional() as provisional:
             value = self._evaluate(task, expression, external_context)
         task.internal_data[TIMER_SET] = {"at": clock.now().isoformat(),
                                          **({"provisional": sorted(provisional)} if provisional else {})}

@@ -14,6 +14,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable
 
+from .persistence import plain
+
 
 @dataclass(frozen=True)
 class StepContext:
@@ -53,6 +55,4 @@ def call(operation_name: str, operation_params: dict | None) -> str:
     if step is None:
         raise ServiceError(f"'{operation_name}' can only run inside a case's step")
     params = {name: p["value"] for name, p in (operation_params or {}).items()}
-    from .persistence import plain
-
     return json.dumps(plain(fn(params, step)), ensure_ascii=False)

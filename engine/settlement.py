@@ -1,6 +1,6 @@
 """Settling provisional dates (暂定日期的确定) once a year's official arrangement is known.
 
-A date counted on the provisional holiday calendar (`engine.calendar`: a year no State Council
+A date counted on the provisional holiday calendar (`engine.statutory_calendar`: a year no State Council
 notice covers yet) is marked with the first such year: a task's due date and its reminder, a
 timer's due time, a public notice's end (a domain record, through `RECORDS`). When the notice
 for that year is entered, each is counted again as of the moment it was first computed, on the
@@ -27,7 +27,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefi
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import update
 
-from . import calendar, clock, deadlines, store
+from . import clock, deadlines, statutory_calendar, store
 from .audit import append as audit
 from .db import db
 from .models import HumanTask, Notification, PendingTimer
@@ -78,7 +78,7 @@ def _settled(years, years_now_official: set[int]) -> bool:
 
 
 def _official_years() -> set[int]:
-    return {y for y in _candidate_years() if calendar.is_official(y)}
+    return {y for y in _candidate_years() if statutory_calendar.is_official(y)}
 
 
 def _candidate_years() -> set[int]:
@@ -110,7 +110,8 @@ def _recount_deadline(task, role_of, now, years) -> list[Change]:
         task.internal_data[deadlines.KEY] = {k: v for k, v in limit.items() if k not in ("provisional", "at")}
     where = dict(instance_id=0, element=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name)
     changes = [Change("task", old=old, new=new, outcome=result,
-                      provisional_year=calendar.first(task.internal_data[deadlines.KEY].get("provisional")), **where)]
+                      provisional_year=statutory_calendar.first(task.internal_data[deadlines.KEY].get("provisional")),
+                      **where)]
     if limit.get("remind") or recounted.get("remind"):
         old_r, new_r = _moment(limit.get("remind")), _moment(recounted.get("remind"))
         changes.append(Change("reminder", old=old_r, new=new_r,
@@ -138,7 +139,7 @@ def _recount_timer(task, now, years, changed_names: set[str]) -> Change | None:
         task.internal_data["event_value"] = old_value
         task.internal_data[TIMER_SET] = {"at": at.isoformat()}
     return Change("timer", old=old, new=new, outcome=result,
-                  provisional_year=calendar.first(task.internal_data[TIMER_SET].get("provisional")), **where)
+                  provisional_year=statutory_calendar.first(task.internal_data[TIMER_SET].get("provisional")), **where)
 
 
 def _recount_case(wf, role_of, now, years, patches: list[Callable]) -> list[Change]:
@@ -181,7 +182,7 @@ def _recounted(instance_id: int, wf, role_of, now, years, records) -> list[Chang
 
 def plan(runtime, now: datetime | None = None) -> list[Change]:
     """The dry run: every provisional date whose year is now official, counted again; nothing
-    written. Call it inside `calendar.entering(...)` to see what entering a year would do."""
+    written. Call it inside `statutory_calendar.entering(...)` to see what entering a year would do."""
     now = now or clock.now()
     years, records, cases = _affected(now, write=False)
     changes = list(records)
@@ -226,7 +227,7 @@ def _write(case, live, changes: list[Change], now: datetime) -> None:
         entry = conn.execute(store.SELECT_INBOX_ENTRY, {"id": tid}).one()
         due = _moment(limit.get("due"))
         remind = _moment(limit.get("remind")) if entry.remind_at is not None else None
-        year = calendar.first(limit.get("provisional"))
+        year = statutory_calendar.first(limit.get("provisional"))
         if (entry.due_at, entry.remind_at, entry.due_provisional_year) == (due, remind, year):
             continue
         conn.execute(update(HumanTask).where(HumanTask.id == tid).values(
@@ -243,7 +244,8 @@ def _write(case, live, changes: list[Change], now: datetime) -> None:
             if task.state == TaskState.WAITING and task.task_spec.bpmn_id in timers:
                 conn.execute(update(PendingTimer).where(
                     PendingTimer.instance_id == case.id, PendingTimer.task_id == str(task.id)).values(
-                    provisional_year=calendar.first(task.internal_data.get(TIMER_SET, {}).get("provisional"))))
+                    provisional_year=statutory_calendar.first(
+                        task.internal_data.get(TIMER_SET, {}).get("provisional"))))
 
 
 def settle_leftovers(runtime) -> int:

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, make_url, text
 
-from engine import calendar, clock
+from engine import clock, statutory_calendar
 from engine.db import db
 from web import create_app
 
@@ -137,7 +137,7 @@ def app(request, database_urls, tmp_path):
         "UPLOAD_DIR": str(tmp_path / "uploads"),
     })
     app.config["DB_KIND"] = request.param
-    calendar.ARRANGEMENTS.forget()
+    statutory_calendar.ARRANGEMENTS.forget()
     app.test_client_class = IsolatedClient
     app.jinja_env.bytecode_cache = TEMPLATES
     with app.app_context():
@@ -145,7 +145,7 @@ def app(request, database_urls, tmp_path):
         yield app
         db.session.remove()
         db.engine.dispose()
-    calendar.ARRANGEMENTS.forget()
+    statutory_calendar.ARRANGEMENTS.forget()
     clock.install(clock.SystemClock())
 
 

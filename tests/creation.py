@@ -11,7 +11,7 @@ from engine.db import db
 from engine.green import attachments
 from engine.green.agencies import Agency
 from engine.models import HumanTask
-from engine.registry import collect
+from engine.model_registry import collect
 from engine import clock
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

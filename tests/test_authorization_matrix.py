@@ -10,7 +10,7 @@ from webclient import post_form, sign_in
 
 from engine.db import db
 from engine.models import HumanTask, ModelVersion, ProcessInstance
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import Actor
 
 REPORT = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P",

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pytest
 from holiday_notices import SAMPLE_2027, SOURCE_2027, enter_2027
 
-from engine import calendar, clock
+from engine import clock, statutory_calendar
 from engine.db import db
 from engine.holidays import ArrangementInvalid, enter, parse, read
 from engine.models import AuditEvent, OfficialCalendarDay
@@ -18,18 +18,19 @@ def audit_events(action):
 
 
 def test_without_the_notice_a_2027_deadline_is_provisional_and_with_it_official(app, runtime):
-    with calendar.noting_provisional() as provisional:
-        assert calendar.working_days_after(date(2026, 12, 29), 5) == date(2027, 1, 6)
-    assert provisional == {2027} and not calendar.is_official(2027)
+    with statutory_calendar.noting_provisional() as provisional:
+        assert statutory_calendar.working_days_after(date(2026, 12, 29), 5) == date(2027, 1, 6)
+    assert provisional == {2027} and not statutory_calendar.is_official(2027)
     assert enter_2027(runtime) == []  # nothing was waiting on a provisional date
-    with calendar.noting_provisional() as provisional:
+    with statutory_calendar.noting_provisional() as provisional:
         # 30, 31 Dec 2026; 1 Jan off; 2-3 Jan weekend; 4, 5, 6 Jan
-        assert calendar.working_days_after(date(2026, 12, 29), 5) == date(2027, 1, 6)
-        assert calendar.is_working_day(date(2027, 2, 20)) and not calendar.is_working_day(date(2027, 2, 12))
-    assert provisional == set() and calendar.is_official(2027)
+        assert statutory_calendar.working_days_after(date(2026, 12, 29), 5) == date(2027, 1, 6)
+        assert statutory_calendar.is_working_day(date(2027, 2, 20))
+        assert not statutory_calendar.is_working_day(date(2027, 2, 12))
+    assert provisional == set() and statutory_calendar.is_official(2027)
     assert len(db.session.scalars(db.select(OfficialCalendarDay)).all()) == 24  # ranges keep only the days that differ
-    with calendar.noting_provisional() as provisional:
-        calendar.is_working_day(date(2028, 1, 3))
+    with statutory_calendar.noting_provisional() as provisional:
+        statutory_calendar.is_working_day(date(2028, 1, 3))
     assert provisional == {2028}
     [event] = audit_events("calendar.enter")
     assert event.actor == "ops" and '"year":2027' in event.detail
@@ -83,7 +84,7 @@ def test_the_cli_shows_the_dry_run_then_enters_the_year(app, tmp_path):
     notice.write_text(SAMPLE_2027, encoding="utf-8")
     args = ["calendar", "load", str(notice), "--year", "2027", "--source", SOURCE_2027]
     dry = app.test_cli_runner().invoke(args=[*args, "--dry-run"])
-    assert dry.exit_code == 0 and "0 provisional dates" in dry.output and not calendar.is_official(2027)
+    assert dry.exit_code == 0 and "0 provisional dates" in dry.output and not statutory_calendar.is_official(2027)
     out = app.test_cli_runner().invoke(args=[*args, "--yes"])
     assert out.exit_code == 0 and "entered 24 days of 2027" in out.output
     again = app.test_cli_runner().invoke(args=[*args, "--yes"])
@@ -109,5 +110,5 @@ def test_the_dashboard_warns_before_the_official_calendar_runs_out_and_counts_pr
     assert 'id="calendar-ends"' in page and "只到 2026-12-31" in page and "2027 年节假日安排" in page
     assert "现有暂定日期 0 个" in page
     enter_2027(app.extensions["green_ladder.runtime"])
-    calendar.ARRANGEMENTS.forget()  # as after the refresh interval: another process entered it
+    statutory_calendar.ARRANGEMENTS.forget()  # as after the refresh interval: another process entered it
     assert 'id="calendar-ends"' not in client.get("/dashboard").get_data(as_text=True)

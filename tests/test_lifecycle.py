@@ -23,7 +23,7 @@ from engine.green.roles import JURISDICTIONS
 from engine.green.revocations import RevocationAnnouncement
 from engine.models import HumanTask, Notification, ProcessInstance
 from engine.outbox import StartRequest
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import Actor
 from engine.timers import run_until
 from web.users import add_user

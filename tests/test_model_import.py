@@ -8,7 +8,7 @@ from lxml import etree
 
 from engine.db import db
 from engine.models import HumanTask
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import Actor
 
 FOREIGN = MODELS / "foreign"

@@ -16,7 +16,7 @@ from webclient import csrf_token, sign_in
 from engine import clock, modeling
 from engine.db import db
 from engine.models import HumanTask, ModelVersion, PendingTimer, ProcessHead, ProcessInstance
-from engine.registry import ModelInvalid, collect
+from engine.model_registry import ModelInvalid, collect
 from engine.runtime import Actor
 from web.users import add_user
 

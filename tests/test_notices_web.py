@@ -17,7 +17,7 @@ from engine.db import db
 from engine.green.models import Attachment
 from engine.green.notices import Objection, PublicNotice
 from engine.models import ProcessInstance
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.timers import run_until
 from web.users import add_user
 

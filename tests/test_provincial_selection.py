@@ -21,7 +21,7 @@ from engine.green.models import Designation, Organisation
 from engine.green.notices import NoticeClosed, PublicNotice, lodge_objection
 from engine.green.roles import JURISDICTIONS
 from engine.models import HumanTask, Notification, ProcessInstance
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import Actor
 from engine.timers import run_until
 

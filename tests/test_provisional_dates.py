@@ -12,7 +12,7 @@ from holiday_notices import SAMPLE_2027, SOURCE_2027, enter_2027
 from test_provincial_selection import all_cities_recommend, review_all, round_case  # noqa: F401 (fixture)
 from webclient import csrf_token, sign_in
 
-from engine import calendar, clock, settlement
+from engine import clock, settlement, statutory_calendar
 from engine.db import db
 from engine.green.designations import Designation
 from engine.green.notices import PublicNotice
@@ -77,7 +77,7 @@ def test_the_dry_run_lists_each_provisional_date_and_changes_nothing(client, dec
     rows = page.split('id="settlement"')[1]
     assert rows.count("<tr class=\"outcome-moved\"") == 3  # the report, its reminder, the timer
     assert rows.count("<tr class=\"outcome-same\"") == 1  # the review ends on 13 January either way
-    assert not calendar.is_official(2027)
+    assert not statutory_calendar.is_official(2027)
     again = client.get(f"/api/v1/instances/{instance['id']}", headers=official).json
     assert tasks_by_element(again)["Task_report"]["due"] == "2027-02-17T00:00:00+08:00"
 
@@ -121,7 +121,7 @@ def test_a_bad_notice_on_the_page_is_refused_with_the_line_and_the_entries_kept(
     preview, _ = enter_on_the_page(client, SAMPLE_2027 + "2027-13-01,no,x\n")
     page = preview.get_data(as_text=True)
     assert preview.status_code == 422 and "line 15" in page and "2027-13-01,no,x" in page
-    assert not calendar.is_official(2027)
+    assert not statutory_calendar.is_official(2027)
 
 
 @pytest.mark.parametrize("role, city", [("municipal", "620100"), ("provincial", None), ("analyst", None)])
@@ -131,7 +131,7 @@ def test_only_an_administrator_may_enter_a_year(client, role, city):
     assert client.get("/admin/calendar/").status_code == 403
     form = {"year": "2027", "source": SOURCE_2027, "text": SAMPLE_2027, "csrf_token": csrf_token(client, "/inbox/")}
     assert client.post("/admin/calendar/enter", data=form).status_code == 403
-    assert not calendar.is_official(2027)
+    assert not statutory_calendar.is_official(2027)
 
 
 def test_a_notice_over_spring_festival_is_lengthened_and_the_round_waits_for_its_new_end(
@@ -182,11 +182,11 @@ def test_a_notice_is_never_shortened_by_the_official_calendar(client, runtime, r
 def test_a_date_counted_before_this_process_saw_the_year_is_settled_by_the_sweep(client, runtime, december_case):
     instance, official = december_case
     enter_2027(runtime)  # "another process": this one's calendar still lacks 2027 until it refreshes
-    calendar.ARRANGEMENTS._years, calendar.ARRANGEMENTS._loaded = {}, time.monotonic()
+    statutory_calendar.ARRANGEMENTS._years, statutory_calendar.ARRANGEMENTS._loaded = {}, time.monotonic()
     late = client.post("/api/v1/instances", json={"process": "long_limits"}, headers=official).json
     assert tasks_by_element(late)["Task_report"]["due_provisional"]
 
-    calendar.ARRANGEMENTS.forget()  # the refresh interval passes
+    statutory_calendar.ARRANGEMENTS.forget()  # the refresh interval passes
     assert settlement.settle_leftovers(runtime) > 0
     settled = tasks_by_element(client.get(f"/api/v1/instances/{late['id']}", headers=official).json)
     report = settled["Task_report"]

@@ -13,11 +13,11 @@ import pytest
 import time_machine
 from conftest import MODELS, ROOT
 
-from engine import calendar, clock
+from engine import clock, statutory_calendar
 from engine.db import db
 from engine.holidays import enter, read
 from engine.models import HumanTask, PendingTimer
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import Actor
 
 LANZHOU = Actor("lz", "municipal", "620100")
@@ -39,7 +39,7 @@ def test_make_runs_set_up_works_on_todays_real_date(tmp_path):
 def _law_notice(year: int) -> str:
     """A notice in the shape the State Council's take: the law's days off, one more day off after
     Spring Festival, and the Saturday before it worked in lieu."""
-    off = calendar.provisional_arrangement(year)
+    off = statutory_calendar.provisional_arrangement(year)
     lines = [f"{d.isoformat()},no,{name}" for d, name in sorted(off.items()) if d.weekday() < 5]
     spring = max(d for d, name in off.items() if name.startswith("春节"))
     extra = next(spring + timedelta(days=k) for k in range(1, 10)
@@ -64,7 +64,7 @@ def real_clock(app):
 def test_a_20_working_day_step_started_in_mid_december_runs_and_settles_when_the_notice_comes(
         app, runtime, real_clock, year):
     start = _mid_december(year)
-    if not calendar.is_official(year):  # entered a year ago, as an operator would have
+    if not statutory_calendar.is_official(year):  # entered a year ago, as an operator would have
         with time_machine.travel(_mid_december(year - 1), tick=False):
             enter(runtime, read(year, _law_notice(year), f"国办发明电〔{year - 1}〕（测试）"), "ops")
     with time_machine.travel(start, tick=False):
@@ -73,7 +73,8 @@ def test_a_20_working_day_step_started_in_mid_december_runs_and_settles_when_the
         review = db.session.scalar(db.select(HumanTask).where(HumanTask.instance_id == case.id,
                                                               HumanTask.element == "Task_review"))
         due_day = review.due_at.date() - timedelta(days=1)
-        assert calendar.is_working_day(due_day) and calendar.working_days_between(start, due_day) == 20
+        assert statutory_calendar.is_working_day(due_day)
+        assert statutory_calendar.working_days_between(start, due_day) == 20
         assert due_day.year == year + 1 and review.due_provisional_year == year + 1
         timer = db.session.scalar(db.select(PendingTimer).where(PendingTimer.instance_id == case.id))
         assert timer.provisional_year == year + 1
@@ -82,8 +83,8 @@ def test_a_20_working_day_step_started_in_mid_december_runs_and_settles_when_the
         changes = enter(runtime, read(year + 1, _law_notice(year + 1), f"国办发明电〔{year}〕（测试）"), "ops")
         db.session.expire_all()
         review = db.session.get(HumanTask, review.id)
-        assert review.due_provisional_year is None and calendar.is_official(year + 1)
-        assert calendar.working_days_between(start, review.due_at.date() - timedelta(days=1)) == 20
+        assert review.due_provisional_year is None and statutory_calendar.is_official(year + 1)
+        assert statutory_calendar.working_days_between(start, review.due_at.date() - timedelta(days=1)) == 20
         assert db.session.get(PendingTimer, (case.id, timer.task_id)).provisional_year is None
         assert {c.what for c in changes} >= {"task", "timer"}
 
@@ -97,4 +98,4 @@ def test_the_processes_deploy_and_a_round_opens_on_any_day(app, runtime, real_cl
         case = runtime.start("provincial_selection", {}, Actor("prov", "provincial"))
         assert case.status == "running" and case.error_message is None
         due = {t.due_at for t in db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id))}
-        assert len(due) == 1 and due.pop().date() - timedelta(days=1) == calendar.next_annual(3, 31, day)
+        assert len(due) == 1 and due.pop().date() - timedelta(days=1) == statutory_calendar.next_annual(3, 31, day)

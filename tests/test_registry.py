@@ -5,7 +5,7 @@ import pytest
 from conftest import ROOT, upload
 
 from engine.green.roles import role_for_lane
-from engine.registry import Registry
+from engine.model_registry import Registry
 
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
         '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
@@ -38,7 +38,7 @@ def only(findings, severity="error"):
 
 
 def test_the_shipped_processes_have_no_errors(registry):
-    from engine.registry import collect
+    from engine.model_registry import collect
 
     result = registry.check(collect([ROOT / "processes"]))
     assert result.errors == [], [str(f) for f in result.errors]

@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 import pytest
 from conftest import ROOT
-from factories import CODE, LANZHOU, TIANSHUI, designation, people
+from factories import CODE, LANZHOU, TIANSHUI, people
+from factories import designation as listed
 from webclient import sign_in
 
 from engine import clock
@@ -16,7 +17,7 @@ from engine.errors import Forbidden
 from engine.green.models import Designation
 from engine.green.revocations import RevocationAnnouncement, barred_by_revocation
 from engine.models import HumanTask, ProcessInstance
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import Actor
 from engine.timers import run_until
 
@@ -37,7 +38,7 @@ def procedures(runtime):
 
 def designate(runtime, level="provincial", city=LANZHOU, code=CODE, name="兰州绿源制造有限公司") -> int:
     """A designation the firm applied for, so the firm acts for the unit."""
-    return designation(runtime, code, name=name, level=level, city=city)
+    return listed(runtime, code, name=name, level=level, city=city)
 
 
 def waiting(case_id) -> HumanTask | None:
@@ -422,7 +423,7 @@ def test_officials_open_a_spot_check_or_a_revocation_from_the_designation_page(p
 
 
 def test_a_start_event_may_name_several_roles_that_start_it_and_names_only_known_ones(runtime):
-    from engine.registry import ModelInvalid
+    from engine.model_registry import ModelInvalid
 
     body = (ROOT / "processes" / "revocation.bpmn").read_bytes()
     files = {n: (ROOT / "processes" / n).read_bytes() for n in ("revocation_grounds.dmn",)}

@@ -283,12 +283,12 @@ def test_the_time_limit_does_not_leave_a_library_lock_taken(short_limit):
     import threading
     from datetime import date
 
-    from engine import calendar
+    from engine import statutory_calendar
 
     for year in (2400, 2700, 3000):  # years not computed yet: most of the time is spent in lunar_python
         with pytest.raises(ScriptTimeout):
             evaluate(f"working_days_after(date({year}, 1, 1), 10 ** 9)")
-    worker = threading.Thread(target=calendar.working_days_after, args=(date(3300, 1, 1), 5), daemon=True)
+    worker = threading.Thread(target=statutory_calendar.working_days_after, args=(date(3300, 1, 1), 5), daemon=True)
     worker.start()
     worker.join(timeout=20)
     assert not worker.is_alive(), "the calendar is deadlocked"

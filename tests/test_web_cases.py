@@ -10,7 +10,7 @@ from webclient import sign_in
 from engine import clock
 from engine.db import db
 from engine.models import HumanTask
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import Actor
 from web.users import add_user
 

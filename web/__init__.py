@@ -11,7 +11,7 @@ from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
-from engine import calendar, clock, holidays, script_limits, scripting
+from engine import clock, holidays, script_limits, scripting, statutory_calendar
 from engine.db import db
 from engine.models import alembic_render_item
 from engine.forms import register_format
@@ -21,7 +21,7 @@ from engine.green import lifecycle as designation_lifecycle
 from engine.green import notices as public_notices
 from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
-from engine.registry import Registry
+from engine.model_registry import Registry
 from engine.runtime import Runtime
 from engine.timers import JOB_TABLE, SWEEP_SECONDS, TimerService
 
@@ -99,7 +99,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     scripting.configure(app.config["SCRIPT_TIME_LIMIT"], app.config["SCRIPT_MAX_SIZE"],
                         app.config["SCRIPT_MAX_INT_BITS"])
-    calendar.ARRANGEMENTS.loader = holidays.load_from_database
+    statutory_calendar.ARRANGEMENTS.loader = holidays.load_from_database
     register_format("gb32100", credit_code.problem)
     designations.register()
     public_notices.register()

@@ -18,7 +18,7 @@ from engine.db import db
 from engine.errors import EngineError, Forbidden, FormInvalid, NotFound
 from engine.green.roles import JURISDICTIONS
 from engine.models import HumanTask, Notification, ProcessInstance
-from engine.registry import FORM_PREFIX, ModelInvalid
+from engine.model_registry import FORM_PREFIX, ModelInvalid
 from engine.runtime import Runtime, addressed_to
 from engine.timers import run_until
 

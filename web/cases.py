@@ -21,7 +21,7 @@ from engine.db import db
 from engine.errors import EngineError
 from engine.green.models import Attachment
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
-from engine.registry import FORM_PREFIX
+from engine.model_registry import FORM_PREFIX
 
 from . import personal
 from .api import runtime

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from engine.audit import verify
 from engine.errors import EngineError
-from engine.registry import ModelInvalid, collect
+from engine.model_registry import ModelInvalid, collect
 from engine.runtime import Actor
 
 from . import users as accounts

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from engine import calendar, clock
+from engine import clock, statutory_calendar
 from engine.db import db
 from engine.green.awards import Award
 from engine.green.models import LEVELS, UNIT_TYPES, Designation
@@ -60,7 +60,7 @@ def index():
         .group_by(HumanTask.jurisdiction)).all())
     cities = [current_user.jurisdiction] if current_user.jurisdiction else list(JURISDICTIONS)
     awards = _awards() if current_user.role in AWARD_READERS else None
-    covered = calendar.covered_until()
+    covered = statutory_calendar.covered_until()
     return render_template(
         "dashboard.html",
         by_type=[(name_in(UNIT_TYPES, t), n) for t, n in by_type.items()],

@@ -8,7 +8,7 @@ from flask import current_app
 from engine.db import db
 from engine.green.roles import JURISDICTIONS, ROLES
 from engine.models import HumanTask, ProcessInstance, User
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import Actor
 
 from . import demo_cultivation, demo_evaluation, demo_revocation, demo_rounds, lifecycle_demo

@@ -8,7 +8,7 @@ from datetime import date
 
 from flask import current_app
 
-from engine import calendar, clock
+from engine import clock, statutory_calendar
 from engine.db import db
 from engine.green import attachments
 from engine.green.agencies import Agency
@@ -63,7 +63,7 @@ def months_ago(months: int) -> date:
 
 def refused_until(named: date) -> date:
     """The first day a named agency's results count again, as `evaluation.name_agency` sets it."""
-    return calendar.annual_date(named.year + REFUSED_YEARS, named.month, named.day)
+    return statutory_calendar.annual_date(named.year + REFUSED_YEARS, named.month, named.day)
 
 
 def seed(runtime) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import SYSTEM, Actor
 
 PROCESS = "demo_provincial_listing"

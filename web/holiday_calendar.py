@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func
 
-from engine import calendar, clock
+from engine import clock, statutory_calendar
 from engine.db import db
 from engine.errors import Conflict
 from engine.holidays import ArrangementInvalid, enter, preview, read
@@ -43,7 +43,7 @@ def _years() -> list[dict]:
             db.select(PendingTimer.provisional_year, func.count()).where(PendingTimer.provisional_year.is_not(None))
             .group_by(PendingTimer.provisional_year)).all():
         waiting[year] = waiting.get(year, 0) + n
-    return [{"year": y, "package": calendar.package_covers(y), "entered": entered.get(y),
+    return [{"year": y, "package": statutory_calendar.package_covers(y), "entered": entered.get(y),
              "provisional_dates": waiting.get(y, 0)} for y in range(this_year, this_year + 3)]
 
 

@@ -18,7 +18,7 @@ from flask_wtf.csrf import generate_csrf
 from engine import modeling, services
 from engine.green.roles import ROLES
 from engine.models import ModelVersion
-from engine.registry import FORM_PREFIX, ModelInvalid
+from engine.model_registry import FORM_PREFIX, ModelInvalid
 
 from . import security
 from .api import runtime

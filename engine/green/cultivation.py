@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine import clock, services
@@ -20,7 +20,7 @@ from engine.services import ServiceError, StepContext
 
 from . import credit_code, exclusions
 from .designations import organisation_by_code
-from .models import UNIT_TYPES, Organisation
+from .models import UNIT_TYPES, Organisation, OrganisationLink
 from .roles import JURISDICTIONS
 
 POOL_STATUSES = {
@@ -55,23 +55,6 @@ class CultivationPoolEntry(db.Model):
     organisation: Mapped[Organisation] = relationship()
 
     __table_args__ = (Index("ix_cultivation_pool_city_year", "jurisdiction", "year", "status"),)
-
-
-class OrganisationLink(db.Model):
-    """Art 2 horizontal linkage: a firm inside a park, or a supplier of a supply-chain leader."""
-
-    __tablename__ = "organisation_link"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)  # park or leader
-    member_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)  # firm or supplier
-    since: Mapped[date] = mapped_column(Date)
-    ended_on: Mapped[date | None] = mapped_column(Date)
-    instance_id: Mapped[int | None] = mapped_column(Integer)
-    organisation: Mapped[Organisation] = relationship(foreign_keys=[organisation_id])
-    member: Mapped[Organisation] = relationship(foreign_keys=[member_id])
-
-    __table_args__ = (UniqueConstraint("kind", "organisation_id", "member_id", name="uq_organisation_link"),)
 
 
 def record_links(params: dict, step: StepContext) -> dict:

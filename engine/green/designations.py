@@ -5,7 +5,7 @@ from engine import clock, services
 from engine.db import db
 from engine.services import ServiceError, StepContext
 
-from . import credit_code, lifecycle
+from . import credit_code, lifecycle, revocations
 from .models import LEVELS, UNIT_TYPES, Designation, DesignationEvent, Organisation
 from .revocations import END_STATUSES, announce
 from .national_types import NATIONAL_UNIT_TYPES
@@ -100,7 +100,5 @@ def end_designation(params: dict, step: StepContext) -> dict:
 
 def register() -> None:
     """Make these operations callable from the diagrams' service tasks."""
-    from . import revocations
-
     services.OPERATIONS.update({"designation.list": list_designation, "designation.end": end_designation})
     revocations.register()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine import calendar, clock, services
+from engine import clock, services, statutory_calendar
 from engine.db import db
 from engine.services import ServiceError, StepContext
 
@@ -184,7 +184,7 @@ def name_agency(params: dict, step: StepContext) -> dict:
     today = clock.now().date()
     agency.named_for_fraud_on, agency.named_reason, agency.named_by_instance = today, reason, step.instance_id
     # the same calendar day `years` later is the first day its results count again
-    agency.results_refused_until = calendar.annual_date(today.year + years, today.month, today.day)
+    agency.results_refused_until = statutory_calendar.annual_date(today.year + years, today.month, today.day)
     return {"agency_id": agency.id, "named_on": today.isoformat(),
             "results_refused_until": agency.results_refused_until.isoformat()}
 

@@ -35,13 +35,13 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine import calendar, clock
+from engine import clock, statutory_calendar
 from engine.db import db
 from engine.models import Aware, User
 from engine.services import ServiceError, StepContext
 
 from . import credit_code
-from .models import UNIT_TYPES, Designation, Organisation
+from .models import UNIT_TYPES, Designation, Organisation, OrganisationLink
 from .roles import JURISDICTIONS
 
 # kind: (Chinese, English, article, how it counts)
@@ -110,7 +110,7 @@ def _day(value, name: str) -> date | None:
     if value in (None, ""):
         return None
     try:
-        return calendar._as_date(value)
+        return statutory_calendar._as_date(value)
     except (TypeError, ValueError):
         raise ServiceError(f"{name} {value!r} is not a date") from None
 
@@ -140,7 +140,7 @@ def barring(fact: AdverseFact, as_of: date, window_start: date, stoppage_months:
 
 def check_organisation(org: Organisation, as_of: date, look_back_years: int, stoppage_months: int,
                        via: str | None = None) -> list[dict]:
-    window_start = calendar.years_before(as_of, look_back_years)
+    window_start = statutory_calendar.years_before(as_of, look_back_years)
     found = []
     facts = db.session.scalars(db.select(AdverseFact).where(AdverseFact.organisation_id == org.id)
                                .order_by(AdverseFact.occurred_on, AdverseFact.id)).all()
@@ -170,8 +170,6 @@ def check(params: dict, step: StepContext | None = None) -> dict:
     (today unless `as_of`), with their article and date. Parameters `credit_code`,
     `unit_type`, `look_back_years` and `stoppage_months` (both from the Art 18
     decision table), `as_of` optional."""
-    from .cultivation import OrganisationLink  # the park's members (Art 2)
-
     code = params.get("credit_code")
     if (why := credit_code.problem(code)) is not None:
         raise ServiceError(f"credit code {code!r}: {why}")
@@ -181,7 +179,7 @@ def check(params: dict, step: StepContext | None = None) -> dict:
     look_back = _positive(params.get("look_back_years"), "look_back_years")
     stoppage = _positive(params.get("stoppage_months"), "stoppage_months")
     as_of = _day(params.get("as_of"), "as_of") or clock.now().date()
-    window_start = calendar.years_before(as_of, look_back)
+    window_start = statutory_calendar.years_before(as_of, look_back)
     result = {"barred": False, "facts": [], "reasons": [], "as_of": as_of.isoformat(),
               "window_start": window_start.isoformat(), "credit_code": code, "unit_type": unit_type}
     org = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == code))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import db
@@ -44,6 +44,23 @@ class Organisation(db.Model):
     created_at: Mapped[datetime] = mapped_column(Aware())
     designations: Mapped[list["Designation"]] = relationship(back_populates="organisation",
                                                              order_by="Designation.listed_on")
+
+
+class OrganisationLink(db.Model):
+    """Art 2 horizontal linkage: a firm inside a park, or a supplier of a supply-chain leader."""
+
+    __tablename__ = "organisation_link"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)  # park or leader
+    member_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)  # firm or supplier
+    since: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    organisation: Mapped[Organisation] = relationship(foreign_keys=[organisation_id])
+    member: Mapped[Organisation] = relationship(foreign_keys=[member_id])
+
+    __table_args__ = (UniqueConstraint("kind", "organisation_id", "member_id", name="uq_organisation_link"),)
 
 
 class Designation(db.Model):

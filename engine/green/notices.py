@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from engine import audit, calendar, clock, services, settlement
+from engine import audit, clock, services, settlement, statutory_calendar
 from engine.db import db
 from engine.models import Aware
 from engine.services import ServiceError, StepContext
@@ -111,7 +111,8 @@ def publish(params: dict, step: StepContext) -> dict:
     notice = PublicNotice(instance_id=step.instance_id, title=str(params.get("title") or "公示"),
                           year=int(params.get("year") or today.year), items=_items(params.get("items")),
                           working_days=days, published_on=today, ends_at=datetime.fromisoformat(
-                              calendar.end_of_day(last_day)), provisional_year=calendar.first(provisional))
+                              statutory_calendar.end_of_day(last_day)),
+                          provisional_year=statutory_calendar.first(provisional))
     db.session.add(notice)
     db.session.flush()
     return _window(notice, last_day)
@@ -120,8 +121,8 @@ def publish(params: dict, step: StepContext) -> dict:
 def _last_day(published_on: date, days: int) -> tuple[date, set[int]]:
     """The notice's last working day, and the provisional years it was counted on. The day
     of publication does not count (as for any period in days under Chinese law)."""
-    with calendar.noting_provisional() as provisional:
-        return calendar.working_days_after(published_on, days), provisional
+    with statutory_calendar.noting_provisional() as provisional:
+        return statutory_calendar.working_days_after(published_on, days), provisional
 
 
 def _window(notice: PublicNotice, last_day: date) -> dict:
@@ -138,14 +139,14 @@ def settle(now: datetime, write: bool) -> list[settlement.Change]:
     changes = []
     for notice in db.session.scalars(db.select(PublicNotice).where(
             PublicNotice.provisional_year.is_not(None), PublicNotice.closed_at.is_(None))):
-        if not calendar.is_official(notice.provisional_year):
+        if not statutory_calendar.is_official(notice.provisional_year):
             continue
         last_day, provisional = _last_day(notice.published_on, notice.working_days)
-        old, new = notice.ends_at, datetime.fromisoformat(calendar.end_of_day(last_day))
+        old, new = notice.ends_at, datetime.fromisoformat(statutory_calendar.end_of_day(last_day))
         result = settlement.outcome(old, new, now)
         if result == settlement.MOVED and new < old:
             result = settlement.KEPT
-        still = calendar.first(provisional) if result in (settlement.MOVED, settlement.SAME) else None
+        still = statutory_calendar.first(provisional) if result in (settlement.MOVED, settlement.SAME) else None
         patch = None
         if result == settlement.MOVED:
             window = {"ends_at": new.isoformat(), "last_day": last_day.isoformat(), "provisional": still is not None}

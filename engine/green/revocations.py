@@ -18,10 +18,10 @@ from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine import clock, services
-from engine.calendar import years_before
 from engine.db import db
-from engine.models import Aware, User
+from engine.models import Aware, ProcessInstance, User
 from engine.services import ServiceError, StepContext
+from engine.statutory_calendar import years_before
 
 from .models import LEVELS, UNIT_TYPES, Designation, Organisation
 
@@ -129,8 +129,6 @@ def barred_by_revocation(credit_code: str, on) -> RevocationAnnouncement | None:
 def _unit_account(designation: Designation) -> str | None:
     """The account that acts for the unit: whoever applied for the designation in
     the case that listed it, when that was the unit itself (an applicant)."""
-    from engine.models import ProcessInstance
-
     if designation.instance_id is None:
         return None
     starter = db.session.scalar(select(ProcessInstance.started_by)

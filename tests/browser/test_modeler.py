@@ -265,7 +265,7 @@ def _about(xml: bytes) -> str:
 
 
 def test_an_analyst_raises_an_award_in_a_decision_table(page, live_server, runtime, screenshot):
-    from engine.registry import collect
+    from engine.model_registry import collect
 
     conformance = ROOT / "tests" / "conformance"
     first, _ = runtime.registry.deploy(collect([conformance / "business_rule.bpmn", conformance / "award_by_level.dmn"]),

@@ -10,7 +10,7 @@ from test_complaints import COMPLAINT_MODELS
 from test_revocation import CITY, CITY_PROPOSAL, FAILED, PROVINCE, designate, waiting
 from test_web_cases import CREATION, PASSWORD, case_in_review
 
-from engine.registry import collect
+from engine.model_registry import collect
 from engine.runtime import Actor
 from web.users import add_user
 

@@ -1,0 +1,55 @@
+"""Who acts (行为人), and the server-side rules for which human tasks are theirs.
+
+Its own module, not the runtime's, because more than the runtime asks who is
+acting: the start-request outbox starts cases as the system, case migration
+and the domain check an actor too, and none of them should have to import the
+runtime (which imports them) to learn who `SYSTEM` is.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user, or the system itself (timers)."""
+
+    name: str | None
+    role: str | None = None
+    jurisdiction: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+SYSTEM = Actor("system", "admin")
+
+
+def may_act(actor: Actor, task) -> bool:
+    """Server-side rule for acting on a human task: an assigned task is its
+    assignee's; otherwise the task's role, within the actor's jurisdiction
+    when the actor has one (municipal users do; provincial users do not)."""
+    if actor.is_admin:
+        return True
+    if task.assignee is not None:
+        return actor.name == task.assignee
+    if task.role is None or task.role != actor.role:
+        return False
+    return actor.jurisdiction is None or actor.jurisdiction == task.jurisdiction
+
+
+def role_queue(actor: Actor, model):
+    """SQL: the unassigned items of the actor's role, within their jurisdiction."""
+    by_role = and_(model.assignee.is_(None), model.role == actor.role)
+    if actor.jurisdiction is not None:
+        by_role = and_(by_role, model.jurisdiction == actor.jurisdiction)
+    return by_role
+
+
+def addressed_to(actor: Actor, model):
+    """SQL form of `may_act` over a table of tasks or notices: the actor's own
+    items, and their role's unassigned ones."""
+    return or_(model.assignee == actor.name, role_queue(actor, model))

@@ -1,0 +1,209 @@
+"""Layer (b) of validation, SpiffWorkflow's semantic parse, and the lints of
+what a diagram means: forms, lanes, gateways, service operations, unreachable
+steps, and elements this engine cannot run as drawn.
+
+SpiffWorkflow either refuses such a diagram with an error that names the
+wrong place, or runs it differently from the drawing; each finding here says
+which element, and why, before a case meets it.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jsonschema
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+
+from .. import services
+from .documents import BPMN_NS, FORM_PROPERTY, NS, SPIFF_NS, line_of
+
+
+def parse(parser, docs: dict, kinds: dict, add: Callable) -> list[str]:
+    """Give the documents to SpiffWorkflow's parser; the ids of the processes it could build."""
+    processes = []
+    for name, doc in docs.items():
+        try:
+            if kinds[name] == "bpmn":
+                parser.add_bpmn_xml(doc, filename=name)
+            else:
+                parser.add_dmn_xml(doc.getroot(), filename=name)
+        except Exception as exc:  # the library raises several kinds for bad models
+            _semantic_error(exc, name, docs, add)
+    for pid in parser.get_process_ids():
+        file = parser.get_process_parser(pid).filename
+        try:
+            parser.get_spec(pid)
+            parser.get_subprocess_specs(pid)
+        except Exception as exc:
+            _semantic_error(exc, file, docs, add)
+        else:
+            processes.append(pid)
+    return processes
+
+
+def _semantic_error(exc: Exception, default_file: str | None, docs: dict, add: Callable):
+    if isinstance(exc, ValidationException):
+        file = exc.file_name or default_file or ""
+        element = exc.id or None
+        line = exc.line_number or line_of(docs.get(file), element)
+        if not line and element:
+            for fname, doc in docs.items():
+                line = line_of(doc, element)
+                if line:
+                    file = file or fname
+                    break
+        add(file, line or None, element, str(exc).split("\n")[0])
+    else:
+        add(default_file or "", None, None, f"{type(exc).__name__}: {exc}")
+
+
+def lint_forms(name: str, doc, form: Callable[[str], dict | None], add: Callable):
+    """Each user task's form exists in forms/ and is a JSON Schema."""
+    for prop in doc.iterfind(f".//{{{SPIFF_NS}}}property[@name='{FORM_PROPERTY}']"):
+        task = prop.getparent().getparent().getparent()
+        form_name = prop.get("value") or ""
+        try:
+            schema = form(form_name)
+        except (ValueError, OSError) as exc:
+            add(name, prop.sourceline, task.get("id"), f"form {form_name} is not valid JSON: {exc}")
+            continue
+        if schema is None:
+            add(name, prop.sourceline, task.get("id"), f"form {form_name} does not exist in forms/")
+            continue
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            add(name, prop.sourceline, task.get("id"), f"form {form_name} is not a valid JSON Schema: {exc.message}")
+
+
+def lint_lanes(name: str, doc, role_of: Callable, add: Callable):
+    for lane in doc.iterfind(".//bpmn:lane", NS):
+        if role_of(lane.get("name")) is None:
+            add(name, lane.sourceline, lane.get("id"),
+                f"lane '{lane.get('name') or ''}' names no known role; only an administrator can act on its tasks",
+                "warning")
+
+
+def lint_gateways(name: str, doc, add: Callable):
+    for gw in doc.iterfind(".//bpmn:exclusiveGateway", NS):
+        if len(gw.findall("bpmn:outgoing", NS)) > 1 and not gw.get("default"):
+            add(name, gw.sourceline, gw.get("id"),
+                "exclusive gateway has no default flow; a case stops with an error when no condition holds",
+                "warning")
+
+
+def lint_service_operations(name: str, doc, add: Callable):
+    for op in doc.iterfind(f".//{{{SPIFF_NS}}}serviceTaskOperator"):
+        if op.get("id") not in services.OPERATIONS:
+            task = op.getparent().getparent()
+            known = ", ".join(sorted(services.OPERATIONS)) or "none"
+            add(name, op.sourceline, task.get("id"), f"no service operation '{op.get('id')}' (known: {known})")
+
+
+def lint_connections(name: str, doc, add: Callable):
+    """A step no sequence flow leads to is never reached; one none leaves ends its path unseen.
+    Each is an analyst's slip (a flow deleted or reconnected by mistake), found before a case meets it."""
+    for container in [*doc.iterfind(".//bpmn:process", NS), *doc.iterfind(".//bpmn:subProcess", NS),
+                      *doc.iterfind(".//bpmn:transaction", NS)]:
+        process = container if etree.QName(container).localname == "process" else next(
+            a for a in container.iterancestors() if etree.QName(a).localname == "process")
+        if process.get("isExecutable") != "true":
+            continue  # drawn for the reader only: named once by the lint below
+        flows = container.findall("bpmn:sequenceFlow", NS)
+        targets = {f.get("targetRef") for f in flows}
+        sources = {f.get("sourceRef") for f in flows}
+        for node in container:
+            if not isinstance(node.tag, str) or etree.QName(node).namespace != BPMN_NS:
+                continue
+            kind = etree.QName(node).localname
+            if kind not in _FLOW_NODES or node.get("isForCompensation") == "true" \
+                    or node.get("triggeredByEvent") == "true":
+                continue
+            label = node.get("name") or node.get("id")
+            if kind != "startEvent" and node.get("id") not in targets:
+                add(name, node.sourceline, node.get("id"),
+                    f"no sequence flow leads to '{label}': a case never reaches it")
+            if kind != "endEvent" and node.get("id") not in sources:
+                add(name, node.sourceline, node.get("id"),
+                    f"no sequence flow leaves '{label}': the path ends there without an end event",
+                    "warning")
+
+
+def lint_unsupported(name: str, doc, add: Callable):
+    """Elements a diagram drawn elsewhere may carry that this engine cannot run, or would run
+    differently from what the drawing says: each named with the reason, not left to fail in a case."""
+    processes = doc.findall("bpmn:process", NS)
+    runnable = [p for p in processes if p.get("isExecutable") == "true"]
+    for process in processes:
+        if process.get("isExecutable") != "true":
+            add(name, process.sourceline, process.get("id"),
+                "process is not executable (isExecutable is not true): it is drawn but never runs; "
+                "set isExecutable=\"true\" to run it", "warning" if runnable else "error")
+    for el in doc.iter():
+        if not isinstance(el.tag, str):
+            continue
+        qname = etree.QName(el)
+        # an event definition is marked on its event, the shape the analyst sees
+        where = el if el.get("id") and not qname.localname.endswith("EventDefinition") else el.getparent()
+        if qname.namespace == BPMN_NS and qname.localname in UNSUPPORTED:
+            add(name, el.sourceline, where.get("id"), UNSUPPORTED[qname.localname])
+        elif qname.namespace == BPMN_NS and qname.localname == "scriptTask":
+            fmt = (el.get("scriptFormat") or "python").strip().lower()
+            if fmt not in ("python", "text/x-python", "py"):
+                add(name, el.sourceline, el.get("id"),
+                    f"script format '{el.get('scriptFormat')}' cannot run: scripts here are Python")
+        elif qname.namespace == BPMN_NS and qname.localname == "conditionExpression":
+            text = (el.text or "").strip()
+            if text.startswith(("${", "#{")) or (el.get("language") or "python").lower() not in (
+                    "python", "text/x-python"):
+                add(name, el.sourceline, where.get("id"),
+                    f"condition {text!r} is not a Python expression (JUEL/FEEL/JavaScript from another "
+                    "engine); write it in Python over the case data, e.g. score >= 80")
+        for attr in el.attrib:
+            aq = etree.QName(attr)
+            if aq.namespace in FOREIGN_NAMESPACES:
+                add(name, el.sourceline, where.get("id"),
+                    f"{FOREIGN_NAMESPACES[aq.namespace]}:{aq.localname}=\"{el.get(attr)}\" is ignored by "
+                    f"this engine; {FOREIGN_HINTS.get(aq.localname, 'nothing here reads it')}", "warning")
+
+
+_FLOW_NODES = frozenset({
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "businessRuleTask", "sendTask", "receiveTask",
+    "callActivity", "subProcess", "transaction", "exclusiveGateway", "inclusiveGateway", "parallelGateway",
+    "eventBasedGateway", "complexGateway", "intermediateCatchEvent", "intermediateThrowEvent", "startEvent", "endEvent",
+})
+# BPMN elements SpiffWorkflow 3.2 as run here cannot execute as drawn, with the reason an analyst reads.
+UNSUPPORTED = {
+    "complexGateway": "complex gateway is not supported by the engine (SpiffWorkflow 3.2); "
+                      "use an inclusive or exclusive gateway with conditions",
+    "compensateEventDefinition": "compensation events are not supported: the engine would treat this event "
+                                 "as a plain event and compensate nothing; model the undo steps explicitly",
+    "linkEventDefinition": "link events are not supported: the engine would treat this as a plain event "
+                           "and the flow would not jump; draw the sequence flow instead",
+    "conditionalEventDefinition": "conditional events are not supported here: nothing re-evaluates the "
+                                  "condition while a case waits; use an exclusive gateway, a timer or a message",
+    "dataStoreReference": "data stores are not supported: keep data in the case or in a service operation",
+}
+# Extension attributes of other engines (Camunda 7/8, Flowable, Activiti) that this engine never reads.
+FOREIGN_NAMESPACES = {
+    "http://camunda.org/schema/1.0/bpmn": "camunda",
+    "http://activiti.org/bpmn": "activiti",
+    "http://flowable.org/bpmn": "flowable",
+    "http://camunda.org/schema/zeebe/1.0": "zeebe",
+}
+FOREIGN_HINTS = {
+    "assignee": "a task goes to the role its lane names",
+    "candidateGroups": "a task goes to the role its lane names",
+    "candidateUsers": "a task goes to the role its lane names",
+    "formKey": "name the form with the property formJsonSchemaFilename",
+    "dueDate": "set the spiffworkflow property dueDate",
+    "class": "name a service operation with spiffworkflow:serviceTaskOperator",
+    "expression": "name a service operation with spiffworkflow:serviceTaskOperator",
+    "delegateExpression": "name a service operation with spiffworkflow:serviceTaskOperator",
+    "type": "name a service operation with spiffworkflow:serviceTaskOperator",
+    "topic": "name a service operation with spiffworkflow:serviceTaskOperator",
+    "decisionRef": "name the decision with spiffworkflow:calledDecisionId",
+    "resultVariable": "the decision's output columns become case data",
+    "asyncBefore": "every step commits on its own",
+    "asyncAfter": "every step commits on its own",
+}

@@ -1,0 +1,380 @@
+"""What can be done to a case (流程操作): start, complete, assign, cancel, retry,
+wake its timers, send it a message.
+
+Each operation checks who may do it, then does it inside one step (see
+`step.py`), so its effect, the inbox, the timers and its audit event commit
+together. The domain comes in as callables (whose role a lane is, who does a
+party's task, what a submission must also satisfy): the runtime never imports it.
+"""
+from __future__ import annotations
+
+from typing import Callable
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import exists, or_, true
+
+from .. import clock, outbox, persistence, store
+from ..actors import SYSTEM, Actor, addressed_to, may_act
+from ..audit import append as audit
+from ..db import db
+from ..errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
+from ..forms import accepted_data, refuse_unstorable
+from ..model_registry import FORM_PROPERTY, Registry, UnknownProcess
+from ..models import HumanTask, ProcessHead, ProcessInstance
+from ..scripting import make_script_engine, reserved_names
+from . import sync
+from .step import Live, Steps, Unchanged, visible_data
+
+ACTIVE = ("running", "waiting", "error")
+# A case about an organisation that someone else started (a spot check the province
+# opened) names the account acting for that organisation here; its party's tasks go there.
+PARTY_ACCOUNT = "party_account"
+# A start event's property naming the roles that may start the process, when more
+# than the role of its lane may (a revocation is proposed by a city or by the province).
+START_ROLES_PROPERTY = "startRoles"
+# A start event's property naming the data a case cannot start without (a revocation
+# needs its designation and ground); such a process is started from the page that has them.
+START_DATA_PROPERTY = "startData"
+
+
+class Runtime(Steps):
+    def __init__(
+        self,
+        registry: Registry,
+        role_of: Callable[[str | None], str | None],
+        party_roles: frozenset[str] = frozenset(),
+        province_wide_roles: frozenset[str] = frozenset(),
+        task_labels: Callable[[dict], dict] | None = None,
+        cache_size: int = 512,
+        party_assignee: Callable[[str, dict], str | None] | None = None,
+        submission_check: Callable[[dict | None, dict, int], dict] | None = None,
+    ):
+        super().__init__(registry, role_of, cache_size)
+        self.party_roles = party_roles
+        self.province_wide_roles = province_wide_roles
+        # from a task's data, the inbox columns unit_type and level
+        self.task_labels = task_labels or (lambda data: {})
+        # who does a party role's task, from the case data (e.g. the chosen agency's
+        # account); None: the case's starter
+        self.party_assignee = party_assignee or (lambda role, data: None)
+        # checks a form cannot state alone (a file field must name a file of this case):
+        # field errors, given (schema, accepted data, instance id)
+        self.submission_check = submission_check or (lambda schema, data, instance_id: {})
+        # the party's account is the process's to set (from the designation), never a submission's
+        self._reserved = reserved_names() | {PARTY_ACCOUNT}
+
+    def _address(self, task, case: store.Case) -> dict:
+        """Who a newly ready task is for: its lane's role; a party's task (or one in no
+        lane) goes to the party's account, else to whoever started the case."""
+        spec = task.task_spec
+        role = self.role_of(spec.lane)
+        assignee = None
+        if spec.lane is None or role in self.party_roles:
+            assignee = ((role and self.party_assignee(role, task.data)) or task.data.get(PARTY_ACCOUNT)
+                        or case.started_by)
+        return {"role": role, "assignee": assignee, **self.task_labels(task.data)}
+
+    # ------------------------------------------------------------------ who sees what
+
+    def visible_instances(self, actor: Actor):
+        """Cases the actor may see: all for an administrator and province-wide
+        roles; otherwise those they started, those with a task for them, and,
+        for a city's officials, every case of their city."""
+        if actor.is_admin or actor.role in self.province_wide_roles:
+            return true()
+        conds = [
+            ProcessInstance.started_by == actor.name,
+            exists().where(HumanTask.instance_id == ProcessInstance.id, addressed_to(actor, HumanTask)),
+        ]
+        if actor.jurisdiction is not None and actor.role not in self.party_roles:
+            conds.append(ProcessInstance.jurisdiction == actor.jurisdiction)
+        return or_(*conds)
+
+    def visible_tasks(self, actor: Actor):
+        return true() if actor.is_admin else addressed_to(actor, HumanTask)
+
+    def may_see(self, actor: Actor, instance_id: int) -> bool:
+        return bool(db.session.scalar(db.select(
+            exists().where(ProcessInstance.id == instance_id, self.visible_instances(actor)))))
+
+    # ------------------------------------------------------------------ starting
+    def startable(self, actor: Actor) -> list[tuple[str, str]]:
+        """(process id, name) of the deployed processes the actor's role may start
+        (its start event's lane, or its `startRoles`); an administrator: all (a
+        process with neither is started by the system, the public intake or an
+        administrator only)."""
+        out = []
+        for head in db.session.scalars(db.select(ProcessHead).order_by(ProcessHead.process_id)):
+            spec = self.registry.load(head.version_id).specs.get(head.process_id)
+            if spec is None:
+                continue
+            if _start_data(spec):
+                continue
+            if actor.is_admin or actor.role in self._start_roles(spec):
+                out.append((head.process_id, spec.description or head.process_id))
+        return out
+
+    def start(self, process_id: str, data: dict | None, actor: Actor, jurisdiction: str | None = None,
+              records: Callable[[store.Case], None] | None = None, party: str | None = None):
+        """Start a case. `records` writes domain records that belong to its first
+        step (e.g. the evidence handed in with it), in the same transaction.
+        `party`: the case's own party when the system starts it for someone
+        (a start request); their applicant and agency tasks go to them."""
+        data = dict(data or {})
+        refuse_unstorable(data)
+        bad = [k for k in data if k in self._reserved or k.startswith("_")]
+        if bad:
+            raise EngineError(f"data may not set reserved names: {', '.join(sorted(bad))}")
+        try:
+            version = self.registry.load(self.registry.latest_version_for(process_id))
+        except UnknownProcess:
+            raise NotFound(f"no deployed process '{process_id}'") from None
+        spec = version.specs[process_id]
+        start_lane, start_roles = _start_lane(spec), self._start_roles(spec)
+        if not actor.is_admin and actor.role not in start_roles:
+            raise Forbidden(_start_refusal(process_id, start_lane, start_roles))
+        missing = [k for k in _start_data(spec) if data.get(k) in (None, "", [], {})]
+        if missing:
+            raise FormInvalid({k: [f"{process_id} cannot start without {k}"] for k in missing})
+        if actor.jurisdiction is not None:
+            if jurisdiction not in (None, actor.jurisdiction):
+                raise Forbidden("you may only start cases in your own jurisdiction")
+            jurisdiction = actor.jurisdiction
+        if jurisdiction is not None:
+            data["jurisdiction"] = jurisdiction
+
+        with self._transaction():
+            wf = BpmnWorkflow(spec, version.subprocess_specs[process_id], script_engine=make_script_engine())
+            wf.task_tree.set_data(**data)
+            now = clock.now()
+            case = store.Case(
+                id=0, process_id=process_id, version_id=version.id, status="running", jurisdiction=jurisdiction,
+                started_by=party or actor.name, created_at=now, updated_at=now, revision=0, error_message=None,
+                error_element=None, next_timer_at=None, audit_hash=None,
+            )
+            case.id = store.conn().execute(store.INSERT_CASE, {
+                "process_id": process_id, "version_id": version.id, "status": "running",
+                "jurisdiction": jurisdiction, "started_by": party or actor.name, "created_at": now, "updated_at": now,
+                "revision": 0, "shell": "{}", "serializer_version": persistence.SERIALIZER_VERSION, "data": {},
+            }).scalar_one()
+            self._advance(case, wf, actor)
+            audit(actor.name, "start", instance=case, task=process_id,
+                  detail={"in": persistence.plain(data), "error": case.error_message})
+            self._save(case, Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
+            if records is not None:
+                records(case)
+            if self.before_commit is not None:
+                self.before_commit(case)
+            db.session.commit()
+        if case.next_timer_at is not None and self.after_commit is not None:
+            self.after_commit(case.id, case.next_timer_at)
+        self.start_requested(outbox.take_requested())
+        return case
+
+    def _start_roles(self, spec) -> frozenset[str]:
+        """Who may start a process besides an administrator: the roles its start event
+        names in `startRoles`, else the role of the start event's lane. Empty when it
+        has neither: no role may then (an unlaned diagram is not an open door)."""
+        event = _start_event(spec)
+        named = (event.extensions.get("properties", {}).get(START_ROLES_PROPERTY) if event is not None
+                 and hasattr(event, "extensions") else None)
+        if named:
+            return frozenset(r for r in (self.role_of(n) for n in named.replace(",", " ").split()) if r)
+        lane = _start_lane(spec)
+        return frozenset({self.role_of(lane)}) if lane else frozenset()
+
+    # ------------------------------------------------------------------ people's tasks
+    def complete(self, task_id: str, data, actor: Actor) -> store.Case:
+        entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
+        if entry is None:
+            done_in = store.case_of_task(task_id) if _is_uuid(task_id) else None
+            if done_in is not None and self.may_see(actor, done_in):  # e.g. the loser of two completions
+                raise Conflict("this task has already been completed or is no longer waiting")
+            raise NotFound(f"task {task_id} is not waiting for anyone")
+        if not may_act(actor, entry):
+            raise Forbidden("you may not act on this task")
+        with self._step(entry.instance_id) as (case, live):
+            task = sync.find_task(live.workflow, task_id)
+            if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+                raise Conflict("this task has already been completed or is no longer waiting")
+            version = self.registry.load(case.version_id)
+            form_name = task.task_spec.extensions.get("properties", {}).get(FORM_PROPERTY)
+            schema = version.forms.get(form_name) if form_name else None
+            accepted = accepted_data(schema, data, self._reserved | {"jurisdiction"}, context=task.data)
+            problems = self.submission_check(schema, accepted, case.id)
+            if problems:
+                raise FormInvalid(problems)
+            before = persistence.plain(visible_data(live.workflow))
+            task.set_data(**accepted)
+            task.run()
+            self._advance(case, live.workflow, actor)
+            audit(actor.name, "complete", instance=case, task=task.task_spec.bpmn_id,
+                  detail={"in": persistence.plain(accepted), "out": _changed(before, visible_data(live.workflow)),
+                          "error": case.error_message})
+        return case
+
+    def assign(self, task_id: str, actor: Actor, to: "Actor | None") -> None:
+        """Claim (to=actor), release (to=None) or hand over (to=a colleague) a
+        task of a role. A task that belongs to the case's own party is not
+        passed around."""
+        entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
+        if entry is None:
+            raise NotFound(f"task {task_id} is not waiting for anyone")
+        if entry.role is None or entry.role in self.party_roles:
+            raise Conflict("this task belongs to the case's own party and cannot be claimed or handed over")
+        if not (actor.is_admin or may_act(actor, entry)):
+            raise Forbidden("you may not act on this task")
+        if to is not None and not (to.role == entry.role and (entry.jurisdiction is None or to.jurisdiction in
+                                                              (None, entry.jurisdiction))):
+            raise Forbidden(f"{to.name} is not of this task's role and jurisdiction")
+        with self._step(entry.instance_id) as (case, live):
+            current = store.inbox_entry(task_id)
+            if current is None:
+                raise Conflict("this task has already been completed or is no longer waiting")
+            if current.assignee != entry.assignee:
+                raise Conflict("someone else claimed or handed over this task meanwhile; reload")
+            store.conn().execute(store.ASSIGN, {"b_id": task_id, "assignee": to.name if to else None})
+            action = "release" if to is None else ("claim" if to.name == actor.name else "handover")
+            audit(actor.name, action, instance=case, task=entry.element,
+                  detail={"task": task_id, "from": entry.assignee, "to": to.name if to else None})
+
+    # ------------------------------------------------------------------ the case as a whole
+    def cancel(self, instance_id: int, actor: Actor, reason: str | None = None) -> store.Case:
+        refuse_unstorable({"reason": reason})
+        with self._step(instance_id) as (case, live):
+            if not actor.is_admin and case.started_by != actor.name:
+                raise Forbidden("only an administrator or the case's starter may cancel it")
+            if case.status not in ACTIVE:
+                raise Conflict(f"the case is {case.status}")
+            live.workflow.cancel()
+            case.status = "cancelled"
+            audit(actor.name, "cancel", instance=case, detail={"reason": reason})
+        return case
+
+    def retry(self, instance_id: int, actor: Actor, data: dict | None = None) -> store.Case:
+        """Run the failed element again, after its cause (data or model) is fixed."""
+        if not actor.is_admin:
+            raise Forbidden("only an administrator may retry a failed case")
+        with self._step(instance_id) as (case, live):
+            failed = live.workflow.get_tasks(state=TaskState.ERROR)
+            if not failed:
+                raise Conflict("the case has no failed step")
+            patch = accepted_data(None, data or {}, self._reserved)
+            for task in failed:
+                live.workflow.reset_from_task_id(task.id)
+                # the reset task inherits its parent's data again; the correction goes on top
+                task.data.update(patch)
+            self._advance(case, live.workflow, actor)
+            audit(actor.name, "retry", instance=case, task=failed[0].task_spec.bpmn_id,
+                  detail={"in": persistence.plain(patch), "error": case.error_message})
+        return case
+
+    def fire_timers(self, instance_id: int, actor: Actor = SYSTEM) -> store.Case:
+        """Wake an instance: every timer now due fires, through the same step path as a person."""
+        with self._step(instance_id) as (case, live):
+            now = clock.now()
+            fired = [_timer_element(live, t) for t, at in live.timers.items() if at < now]
+            alerts = any(at is not None and at <= now for alert in live.ready.values() for at in alert)
+            if case.status not in ACTIVE or not (fired or alerts):
+                raise Unchanged  # woken early, or twice: nothing to do, nothing written
+            live.workflow.refresh_timers()
+            self._advance(case, live.workflow, actor)
+            sent = sync.send_alerts(case, live, now)
+            audit(actor.name, "timer", instance=case, task=",".join(sorted(fired)) or None,
+                  detail={"alerts": sent} if sent else None)
+        return case
+
+    # ------------------------------------------------------------------ messages
+    def send_message(self, instance_id: int, name: str, payload: dict | None, actor: Actor) -> store.Case:
+        refuse_unstorable(payload or {})
+        with self._step(instance_id) as (case, live):
+            if case.status not in ACTIVE:
+                raise Conflict(f"the case is {case.status}")
+            self._may_send(live.workflow, name, actor)
+            try:
+                live.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload or {}))
+            except WorkflowException as exc:  # nothing in the case waits for this message now
+                raise Conflict(str(exc)) from None
+            self._advance(case, live.workflow, actor)
+            audit(actor.name, "message", instance=case, task=name, detail={"in": persistence.plain(payload or {})})
+        return case
+
+    def _may_send(self, wf: BpmnWorkflow, name: str, actor: Actor) -> None:
+        """A message that a catching event in a lane waits for is the lane's role's
+        to send (an incident report is the city's, not the unit's); events outside
+        any lane take a message from whoever may see the case."""
+        if actor.is_admin:
+            return
+        roles = {self.role_of(t.task_spec.lane) if t.task_spec.lane else None for t in _catching(wf, name)}
+        if roles and None not in roles and actor.role not in roles:
+            raise Forbidden(f"only {', '.join(sorted(roles))} may send '{name}' to this case")
+
+    def awaits_message(self, instance_id: int, name: str) -> bool:
+        """Whether something in the case waits for message `name` now (a page offers to send it only then)."""
+        return bool(_catching(self.read_workflow(instance_id), name))
+
+
+def _catching(wf: BpmnWorkflow, name: str) -> list:
+    """The events of a workflow and its subprocesses waiting for message `name`. Read from each
+    workflow's dict of tasks, as `sync.scan` does: a subprocess's get_tasks walks its tree, and the top
+    workflow's walks every subprocess's again."""
+    return [task for w in (wf, *wf.subprocesses.values()) for task in w.tasks.values()
+            if task.state == TaskState.WAITING
+            and isinstance(getattr(task.task_spec, "event_definition", None), MessageEventDefinition)
+            and task.task_spec.event_definition.name == name]
+
+
+def _timer_element(live: Live, task_id: str) -> str:
+    try:
+        return live.workflow.get_task_from_id(UUID(task_id)).task_spec.bpmn_id
+    except Exception:
+        return task_id
+
+
+def _start_refusal(process_id: str, lane: str | None, roles: frozenset[str]) -> str:
+    if lane and roles:
+        return f"only the role of lane '{lane}' may start {process_id}"
+    if roles:
+        return f"only {', '.join(sorted(roles))} may start {process_id}"
+    return (f"only an administrator may start {process_id}: its start event lies in no lane "
+            f"and names no {START_ROLES_PROPERTY}")
+
+
+def _start_data(spec) -> list[str]:
+    event = _start_event(spec)
+    named = event.extensions.get("properties", {}).get(START_DATA_PROPERTY) if event is not None \
+        and hasattr(event, "extensions") else None
+    return named.replace(",", " ").split() if named else []
+
+
+def _start_event(spec):
+    for ts in spec.task_specs.values():
+        if isinstance(ts, StartEvent):
+            return ts
+    return None
+
+
+def _start_lane(spec) -> str | None:
+    """The lane of the process's start event: the role that may start a case."""
+    for ts in spec.task_specs.values():
+        if isinstance(ts, StartEvent) and ts.lane:
+            return ts.lane
+    return None
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(str(value))
+        return True
+    except ValueError:
+        return False
+
+
+def _changed(before: dict, after: dict) -> dict:
+    after = persistence.plain(after)
+    return {k: v for k, v in after.items() if before.get(k) != v}

@@ -1,0 +1,308 @@
+"""The step (一步): one transaction that saves everything a case's step changed.
+
+Every operation goes through `Steps._step`: in one database transaction it
+stores the instance's changed state, the human-task index, its pending
+timers, its data snapshot and an audit event, or nothing at all. The instance
+row's `revision` is checked on write, so of two concurrent steps on one
+instance exactly one lands and the other gets a Conflict.
+
+Live workflow objects are cached per instance and reused while the stored
+revision is the one they were built from, so a step does not re-read and
+re-build what did not change.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Callable
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from .. import clock, deadlines, outbox, persistence, services, store
+from ..actors import Actor
+from ..db import db, write_intent
+from ..errors import Conflict, NotFound
+from ..model_registry import Registry
+from ..scripting import make_script_engine
+from . import sync
+
+log = logging.getLogger(__name__)
+
+
+class Unchanged(Exception):
+    """Raised inside a step that finds nothing to do."""
+
+
+class Live:
+    """A case's workflow as last saved, with what the database holds for it:
+    `ready` maps each inbox entry to its pending [reminder, overdue] moments,
+    `timers` each waiting timer to its due time."""
+
+    __slots__ = ("revision", "workflow", "snapshot", "ready", "timers")
+
+    def __init__(self, revision, workflow, snapshot, ready, timers):
+        self.revision, self.workflow, self.snapshot = revision, workflow, snapshot
+        self.ready, self.timers = ready, timers
+
+
+class Steps:
+    """The step and its persistence; `Runtime` adds the operations on top."""
+
+    def __init__(self, registry: Registry, role_of: Callable[[str | None], str | None], cache_size: int):
+        clock.drive_spiffworkflow_timers()
+        self.registry = registry
+        self.role_of = role_of
+        self.cache_size = cache_size
+        self._cache: OrderedDict[int, Live] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        # Tests inject failures here to prove a step is all or nothing.
+        self.before_commit: Callable[[store.Case], None] | None = None
+        # The timer service learns here when a case's next due time changed.
+        self.after_commit: Callable[[int, datetime | None], None] | None = None
+
+    def _address(self, task, case: store.Case) -> dict:
+        """A newly ready task's inbox columns that depend on who does it (role,
+        assignee, labels): the operations know the parties, the step does not."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ cache
+    def _cached(self, instance_id, revision) -> Live | None:
+        with self._cache_lock:
+            live = self._cache.get(instance_id)
+            if live is not None and live.revision == revision:
+                self._cache.move_to_end(instance_id)
+                return live
+        return None
+
+    def _remember(self, instance_id, live: Live):
+        with self._cache_lock:
+            self._cache[instance_id] = live
+            self._cache.move_to_end(instance_id)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def forget(self, instance_id=None):
+        with self._cache_lock:
+            if instance_id is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(instance_id, None)
+
+    def read_workflow(self, instance_id: int) -> BpmnWorkflow:
+        """A case's workflow as stored, for display: one consistent read (the row
+        held against a step's write on PostgreSQL), never the live cached object
+        a step may be changing."""
+        c = store.conn()
+        case = c.execute(store.SELECT_CASE_FOR_READING, {"id": instance_id}).first()
+        if case is None:
+            raise NotFound(f"instance {instance_id} does not exist")
+        version = self.registry.load(case.version_id)
+        shell = c.execute(store.SELECT_SHELL, {"id": instance_id}).scalar_one()
+        rows = dict(c.execute(store.SELECT_TASK_ROWS, {"id": instance_id}).all())
+        db.session.commit()
+        workflow, _ = persistence.restore(shell, rows, version.specs[case.process_id],
+                                          version.subprocess_specs[case.process_id])
+        return workflow
+
+    def _load(self, case: store.Case) -> Live:
+        live = self._cached(case.id, case.revision)
+        if live is not None:
+            return live
+        version = self.registry.load(case.version_id)
+        c = store.conn()
+        shell = c.execute(store.SELECT_SHELL, {"id": case.id}).scalar_one()
+        rows = dict(c.execute(store.SELECT_TASK_ROWS, {"id": case.id}).all())
+        workflow, snapshot = persistence.restore(
+            shell, rows, version.specs[case.process_id], version.subprocess_specs[case.process_id]
+        )
+        workflow.script_engine = make_script_engine()
+        ready = {tid: [remind, None if noticed else due]
+                 for tid, remind, due, noticed in c.execute(store.SELECT_INBOX_ALERTS, {"id": case.id})}
+        timers = dict(c.execute(store.SELECT_TIMERS, {"id": case.id}).all())
+        return Live(case.revision, workflow, snapshot, ready, timers)
+
+    # ------------------------------------------------------------------ the step
+    @contextmanager
+    def _transaction(self):
+        """One write transaction: on SQLite it begins holding the write lock."""
+        db.session.commit()  # end any read transaction first
+        token = write_intent.set(True)
+        try:
+            yield
+        except BaseException:
+            db.session.rollback()
+            outbox.take_requested()  # what the failed step asked to start was rolled back with it
+            raise
+        finally:
+            write_intent.reset(token)
+
+    @contextmanager
+    def _step(self, instance_id: int):
+        """Yields (case, live workflow) under the case's lock; on exit saves
+        everything the step changed, or on any error nothing at all."""
+        with self._transaction():
+            try:
+                case = store.case_for_step(instance_id)
+                if case is None:
+                    raise NotFound(f"instance {instance_id} does not exist")
+                live = self._load(case)
+                due_before = case.next_timer_at
+                try:
+                    yield case, live
+                except Unchanged:
+                    db.session.rollback()  # nothing was written: what was loaded is still this revision
+                    self._remember(case.id, live)
+                    return
+                self._save(case, live)
+                if self.before_commit is not None:
+                    self.before_commit(case)
+                db.session.commit()
+            except BaseException:
+                self.forget(instance_id)
+                raise
+        if case.next_timer_at != due_before and self.after_commit is not None:
+            self.after_commit(case.id, case.next_timer_at)
+        self.start_requested(outbox.take_requested())
+
+    @contextmanager
+    def batch(self):
+        """One write transaction over several cases, for an operation that must change them
+        all or none (settling a year's provisional dates): yields `hold(instance_id)`, a
+        context manager giving (case, live workflow) under the case's lock and saving what
+        was changed on exit, revision checked. Commits at the end; the scheduler then learns
+        the cases' new due times."""
+        held: list[tuple[store.Case, datetime | None]] = []
+
+        @contextmanager
+        def hold(instance_id: int):
+            case = store.case_for_step(instance_id)
+            if case is None:
+                raise NotFound(f"instance {instance_id} does not exist")
+            live = self._load(case)
+            held.append((case, case.next_timer_at))
+            yield case, live
+            self._save(case, live)
+
+        with self._transaction():
+            try:
+                yield hold
+                db.session.commit()
+            except BaseException:
+                for case, _ in held:
+                    self.forget(case.id)
+                raise
+        for case, due_before in held:
+            if case.next_timer_at != due_before and self.after_commit is not None:
+                self.after_commit(case.id, case.next_timer_at)
+
+    def start_requested(self, request_ids: list[int]) -> None:
+        """After a commit: start the cases its step asked for (the outbox). A failure
+        here loses nothing: the request stays pending and the timer sweep starts it."""
+        if not request_ids:
+            return
+        try:
+            outbox.drain(self, request_ids)
+        except Exception:
+            log.exception("starting requested cases %s failed; the timer sweep will start them", request_ids)
+
+    def _save(self, case: store.Case, live: Live, created: bool = False):
+        """Write what the step changed; the case row last, with its revision check."""
+        wf: BpmnWorkflow = live.workflow
+        now = clock.now()
+        changes = persistence.diff(wf, None if created else live.snapshot)
+        scan = sync.scan(wf)
+        case.status = _status(wf, case, scan)
+        c = store.conn()
+        known = live.snapshot.fingerprints
+        if changes.deletes:
+            c.execute(store.DELETE_TASK_ROW, [{"b_instance": case.id, "b_task": t} for t in changes.deletes])
+        new = [{"instance_id": case.id, "task_id": t, "body": b} for t, b in changes.upserts.items() if t not in known]
+        old = [{"b_instance": case.id, "b_task": t, "body": b} for t, b in changes.upserts.items() if t in known]
+        if new:
+            c.execute(store.INSERT_TASK_ROWS, new)
+        if old:
+            c.execute(store.UPDATE_TASK_ROW, old)
+        finished = case.status in ("cancelled", "completed")
+        live.ready = sync.sync_inbox(c, case, {} if finished else scan.ready, live.ready, now, self._address)
+        live.timers = sync.sync_timers(c, case, {} if finished else scan.timers, live.timers)
+        case.updated_at = now
+        case.data = persistence.plain(visible_data(wf))
+        case.next_timer_at = min([*live.timers.values(), *(m for alert in live.ready.values() for m in alert if m)],
+                                 default=None)
+        if not store.save_case(case, changes.shell):
+            raise Conflict("another action on this case was saved first; reload and try again")
+        live.snapshot = changes.snapshot
+        live.revision = case.revision
+        self._remember(case.id, live)
+
+    def _advance(self, case: store.Case, wf: BpmnWorkflow, actor: Actor):
+        """Run the engine until it waits, and give each newly ready task its time
+        limit; a script, DMN, service or time-limit error becomes the case's error."""
+        token = services.current_step.set(
+            services.StepContext(case.id, case.process_id, case.version_id, actor.name))
+        try:
+            wf.do_engine_steps()
+            case.error_message = case.error_element = None
+        except SpiffWorkflowException as exc:
+            task = getattr(exc, "task", None)
+            case.error_element = task.task_spec.bpmn_id if task is not None else None
+            case.error_message = str(exc)
+            if task is None:
+                raise
+        finally:
+            services.current_step.reset(token)
+        now = clock.now()
+        for task in _newly_ready(wf):
+            try:
+                task.internal_data[deadlines.KEY] = deadlines.compute(task, self.role_of, now)
+            except Exception as exc:  # the diagram's time limit is wrong: hold the case for an administrator
+                task.error()
+                case.error_element = task.task_spec.bpmn_id
+                case.error_message = f"{deadlines.DUE_PROPERTY} of {task.task_spec.bpmn_id}: {exc}"
+
+
+def _status(wf: BpmnWorkflow, case: store.Case, scan: sync.Scan) -> str:
+    if case.status == "cancelled":
+        return "cancelled"
+    if _completed(wf):
+        return "completed"
+    if scan.failed:
+        return "error"
+    # running: people have work on it now; waiting: only timers or messages can move it
+    return "running" if scan.ready else "waiting"
+
+
+def visible_data(wf: BpmnWorkflow) -> dict:
+    """The case's data as a person sees it: the workflow's, with its last task's on top while it runs."""
+    data = dict(wf.data)
+    if not _completed(wf) and wf.last_task is not None:
+        data.update(wf.last_task.data)
+    return data
+
+
+def _newly_ready(wf: BpmnWorkflow) -> list:
+    """The human tasks that became ready since the last step (no time limit given yet),
+    in the order SpiffWorkflow's tree lists them. Found in the workflows' dicts of tasks,
+    as `sync.scan` finds the inbox: the tree walk costs a few µs a task, and is needed only
+    to order two or more, where the order decides which failure the case reports."""
+    fresh = [t for w in (wf, *wf.subprocesses.values()) for t in w.tasks.values()
+             if t.state == TaskState.READY and t.task_spec.manual and deadlines.KEY not in t.internal_data]
+    if len(fresh) > 1:
+        order = {t.id: i for i, t in enumerate(wf.get_tasks(state=TaskState.READY, manual=True))}
+        fresh.sort(key=lambda t: order.get(t.id, len(order)))
+    return fresh
+
+
+def _completed(wf: BpmnWorkflow) -> bool:
+    """`wf.is_completed()`, which a step asks several times: SpiffWorkflow's answer for
+    a running workflow walks the task tree with its iterator (a few µs a task) to the
+    first unfinished task on every call; the workflow's dict of the same tasks answers
+    it at a fraction of that (and sees past the iterator's depth limit of 1000)."""
+    if not wf.completed and not any(t.state & TaskState.NOT_FINISHED_MASK for t in wf.tasks.values()):
+        wf.completed = True
+    return wf.completed
