@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 from engine import calendar, clock
 from engine.db import db
 from web import create_app
-from web.users import add_user
+from web.accounts.users import add_user
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = Path(__file__).resolve().parent / "models"

@@ -7,7 +7,7 @@ from engine.db import db
 from engine.green.credit_code import check_character
 from engine.models import HumanTask, User
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 
 def code(n: int, city: str = "620100") -> str:

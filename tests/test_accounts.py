@@ -12,7 +12,7 @@ from webclient import csrf_token, post_form, sign_in
 from engine import clock
 from engine.db import db
 from engine.models import AuditEvent, User
-from web.users import add_user
+from web.accounts.users import add_user
 
 API = "/api/v1/tasks"
 

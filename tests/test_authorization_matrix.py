@@ -11,7 +11,7 @@ from engine.db import db
 from engine.models import HumanTask, ModelVersion, ProcessInstance
 from engine.registry import collect
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 REPORT = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P",
           "evaluation_mode": "self"}
@@ -258,7 +258,7 @@ def test_cultivation_pages_signed_out(app, pool_world):
         assert r.status_code == 302 and "/login" in r.headers["Location"], path
 
 
-# Opening a case about a designation from its page (web/registry.py): the province
+# Opening a case about a designation from its page (web/designations/views.py): the province
 # spot-checks; a city (its own units only) or the province proposes a revocation.
 SPOT_CHECKERS = {"admin", "provincial"}
 PROPOSERS = {"admin", "provincial", "lanzhou"}

@@ -12,7 +12,7 @@ from engine.db import db
 from engine.green.models import Designation
 from engine.models import HumanTask
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 CODE = "91620100MA74XJ2P0P"
 REPORT = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": CODE,

@@ -24,7 +24,7 @@ from engine.db import db
 from engine.green.models import Attachment
 from engine.models import AuditEvent, HumanTask, User
 from engine.timers import run_until
-from web.users import add_user, issue_token
+from web.accounts.users import add_user, issue_token
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 REPORT = {"reporter_name": "张三", "contact": "13812345678", "target_kind": "unit",

@@ -18,7 +18,7 @@ from engine.models import HumanTask, ProcessInstance
 from engine.registry import collect
 from engine.runtime import SYSTEM, Actor
 from engine.timers import run_until
-from web.users import add_user
+from web.accounts.users import add_user
 
 LANZHOU, TIANSHUI = "620100", "620500"
 CODE = "91620100MA74XJ2P0P"

@@ -6,7 +6,7 @@ from webclient import csrf_token, post_form, sign_in
 
 from engine.db import db
 from engine.models import User
-from web.users import add_user
+from web.accounts.users import add_user
 
 
 def person(name="lz", role="municipal", city="620100", password="correct-horse"):

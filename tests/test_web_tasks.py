@@ -12,7 +12,7 @@ from engine import clock
 from engine.db import db
 from engine.models import HumanTask, ProcessInstance, TaskDraft, User
 from web import formrender
-from web.users import actor_of, add_user
+from web.accounts.users import actor_of, add_user
 
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
 CODE = "91620100MA74XJ2P0P"

@@ -58,7 +58,7 @@ def test_an_applicant_corrects_a_refused_report_and_the_city_sees_it_done(page, 
     from engine.registry import collect
 
     runtime.registry.deploy(collect([CREATION, *TABLES]), actor="ana")
-    from web.users import add_user
+    from web.accounts.users import add_user
 
     add_user("firm", "applicant", password=PASSWORD, display_name="兰州绿源制造有限公司")
     add_user("lz", "municipal", "620100", password=PASSWORD)
@@ -153,7 +153,7 @@ def test_a_unit_sees_its_rectification_order_and_the_province_the_spot_check_and
     from engine.registry import collect
     from test_revocation import LIST, ROOT
 
-    from web.users import add_user
+    from web.accounts.users import add_user
 
     runtime.registry.deploy({**collect([ROOT / "processes"]), "list_for_test.bpmn": LIST})
     for name, role, city in (("lz", "municipal", "620100"), ("prov", "provincial", None), ("firm", "applicant", None)):
