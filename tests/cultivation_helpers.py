@@ -5,7 +5,8 @@ from conftest import ROOT
 
 from engine.db import db
 from engine.green.credit_code import check_character
-from engine.models import HumanTask, User
+from engine.green.models import User
+from engine.models import HumanTask
 from engine.runtime import Actor
 from web.accounts.users import add_user
 

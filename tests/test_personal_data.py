@@ -22,7 +22,8 @@ from werkzeug.security import generate_password_hash
 from engine import clock, personal
 from engine.db import db
 from engine.green.models import Attachment
-from engine.models import AuditEvent, HumanTask, User
+from engine.green.models import User
+from engine.models import AuditEvent, HumanTask
 from engine.timers import run_until
 from web.accounts.users import add_user, issue_token
 

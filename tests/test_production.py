@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from conftest import ROOT
 from engine import clock, timers
 from engine.db import db
-from engine.models import RateHit
+from web.accounts.models import RateHit
 from web import create_app, request_id
 from web.accounts.users import add_user
 from webclient import sign_in

@@ -5,7 +5,7 @@ from __future__ import annotations
 from webclient import csrf_token, post_form, sign_in
 
 from engine.db import db
-from engine.models import User
+from engine.green.models import User
 from web.accounts.users import add_user
 
 

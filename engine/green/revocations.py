@@ -20,7 +20,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from engine import clock, services
 from engine.calendar import years_before
 from engine.db import db
-from engine.models import Aware, User
+from engine.green.models import User
+from engine.models import Aware
 from engine.services import ServiceError, StepContext
 
 from .models import LEVELS, UNIT_TYPES, Designation, Organisation

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
 from engine.db import db
-from engine.models import User
+from engine.green.models import User
 
 from ..inputs import local_path
 from . import ratelimit

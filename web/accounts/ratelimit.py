@@ -17,7 +17,8 @@ from sqlalchemy import delete, func, select
 
 from engine import clock
 from engine.db import db
-from engine.models import RateHit
+
+from .models import RateHit
 
 # what is limited: (attempts, within)
 FAILED_SIGN_INS_PER_ADDRESS = (20, timedelta(minutes=15))

@@ -20,8 +20,8 @@ from engine import clock
 from engine.audit import append as audit
 from engine.db import db
 from engine.errors import Conflict, EngineError, Forbidden, NotFound
+from engine.green.models import User
 from engine.green.roles import JURISDICTIONS, MUNICIPAL_ROLES, ROLES
-from engine.models import User
 from engine.runtime import Actor
 
 MIN_PASSWORD = 8

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required, login_user
 from engine import clock
 from engine.db import db
 from engine.errors import NotFound
-from engine.models import User
+from engine.green.models import User
 
 from ..policy import may
 from . import users

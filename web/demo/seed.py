@@ -6,8 +6,9 @@ import click
 from flask import current_app
 
 from engine.db import db
+from engine.green.models import User
 from engine.green.roles import JURISDICTIONS, ROLES
-from engine.models import HumanTask, ProcessInstance, User
+from engine.models import HumanTask, ProcessInstance
 from engine.registry import collect
 from engine.runtime import Actor
 

@@ -12,9 +12,9 @@ from sqlalchemy import func, or_
 from engine import clock
 from engine.db import db
 from engine.errors import EngineError
-from engine.green.models import LEVELS, UNIT_TYPES
+from engine.green.models import LEVELS, UNIT_TYPES, User
 from engine.green.roles import JURISDICTIONS
-from engine.models import HumanTask, User
+from engine.models import HumanTask
 from engine.runtime import role_queue
 
 from ..accounts.users import actor_of

@@ -22,15 +22,16 @@ from engine.db import db, writing
 from engine.errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
 from engine.forms import ROWS_FROM
 from engine.green import attachments, privacy
-from engine.green.models import Attachment
+from engine.green.models import Attachment, User
 from engine.green.notices import Objection, PublicNotice
-from engine.models import AuditEvent, HumanTask, ProcessInstance, TaskDraft, User
+from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.runtime import may_act
 
 from .. import formrender, personal
 from ..accounts.users import actor_of
 from ..inputs import record_id
 from ..runtime import runtime
+from .models import TaskDraft
 
 bp = Blueprint("tasks", __name__, template_folder="templates", url_prefix="/tasks")
 
