@@ -26,7 +26,7 @@ from engine.registry import Registry
 from engine.runtime import Runtime
 from engine.timers import JOB_TABLE, SWEEP_SECONDS, TimerService
 
-from . import cli, health, personal, request_id, security, templating
+from . import cli, handler, health, personal, request_id, security, templating
 from .accounts import auth
 from .accounts import views as accounts
 from .agencies import views as agencies
@@ -162,7 +162,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(case_migration.bp)
     app.register_blueprint(case_migration.api_bp)
-    api.json_errors(app)
+    handler.init_app(app)
     personal.init_app(app)
     app.context_processor(templating.helpers)
     cli.init_app(app)

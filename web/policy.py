@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort
 from flask_login import current_user
 
 from engine.case_migration import MIGRATOR_ROLES
+from engine.errors import Forbidden
 
 # officials who read the designations register (名录) and what is built on it
 OFFICIALS = frozenset({"municipal", "provincial", "analyst", "admin", "ecology", "emergency", "market"})
@@ -43,6 +43,12 @@ def may(user, permission: str) -> bool:
     return getattr(user, "role", None) in POLICY[permission]
 
 
+def demand(permission: str) -> None:
+    """Refuse the signed-in user unless they hold the permission (403, answered by `web.handler`)."""
+    if not may(current_user, permission):
+        raise Forbidden(f"the role may not {permission}")
+
+
 def require(permission: str):
     """A view for holders of the permission only: 403 for every other signed-in user.
     Put below `login_required`, so that a signed-out visitor is sent to sign in first."""
@@ -51,8 +57,7 @@ def require(permission: str):
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            if not may(current_user, permission):
-                abort(403)
+            demand(permission)
             return view(*args, **kwargs)
 
         return wrapper

@@ -15,6 +15,7 @@ from flask_login import LoginManager, current_user, login_required, login_user, 
 from engine.db import db
 from engine.green.models import User
 
+from ..handler import writes
 from ..inputs import local_path
 from . import ratelimit
 from .users import SignInRefused, sign_in, sign_out
@@ -54,6 +55,7 @@ def _too_many(name: str, wait=None):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@writes  # the rate limit's hits
 def login():
     name = request.form.get("username", "").strip()
     if request.method == "GET":

@@ -6,6 +6,9 @@ while (password spraying). One name failing from one address waits longer after
 each failure beyond a few: the wait is that pair's alone, so a stranger guessing
 an official's password from elsewhere slows only himself and never locks her out,
 and a name that does not exist is slowed exactly like one that does.
+
+Checking and counting write in the transaction of the view that asks (`web.handler.writes`);
+nothing here commits.
 """
 from __future__ import annotations
 
@@ -41,18 +44,15 @@ def exceeded(key: str, limit: tuple[int, timedelta]) -> bool:
     since = clock.now() - within
     db.session.execute(delete(RateHit).where(RateHit.key == key, RateHit.at < since))
     count = db.session.scalar(select(func.count()).select_from(RateHit).where(RateHit.key == key))
-    db.session.commit()
     return count >= attempts
 
 
 def count(key: str) -> None:
     db.session.add(RateHit(key=key, at=clock.now()))
-    db.session.commit()
 
 
 def forget(key: str) -> None:
     db.session.execute(delete(RateHit).where(RateHit.key == key))
-    db.session.commit()
 
 
 def sign_in_pair(name: str, addr: str) -> str:
@@ -68,7 +68,6 @@ def wait_before_next(key: str) -> timedelta | None:
     db.session.execute(delete(RateHit).where(RateHit.key == key, RateHit.at < now - FAILURES_KEPT))
     failures, last = db.session.execute(
         select(func.count(), func.max(RateHit.at)).where(RateHit.key == key)).one()
-    db.session.commit()
     if failures < FREE_SIGN_IN_FAILURES or last is None:
         return None
     wait = min(FIRST_WAIT * 2 ** (failures - FREE_SIGN_IN_FAILURES), LONGEST_WAIT)

@@ -24,6 +24,8 @@ from engine.green.models import User
 from engine.green.roles import JURISDICTIONS, MUNICIPAL_ROLES, ROLES
 from engine.runtime import Actor
 
+from ..handler import operation
+
 MIN_PASSWORD = 8
 TOKEN_DAYS = 365  # a token's lifetime unless another is asked for
 MAX_TOKEN_DAYS = 3 * 365
@@ -41,6 +43,7 @@ def _password_problem(password: str) -> str | None:
     return None
 
 
+@operation
 def add_user(
     name: str, role: str, jurisdiction: str | None = None, actor: str | None = None, token: str | None = None,
     password: str | None = None, display_name: str | None = None, token_days: int = TOKEN_DAYS,
@@ -62,7 +65,6 @@ def add_user(
     db.session.add(user)
     token = _set_token(user, token_days, token)
     audit(actor, "user.add", detail={"name": name, "role": role, "jurisdiction": jurisdiction})
-    db.session.commit()
     return user, token
 
 
@@ -102,21 +104,21 @@ def _set_token(user: User, days: int, token: str | None = None) -> str:
     return token
 
 
+@operation
 def issue_token(user: User, actor: str | None, days: int = TOKEN_DAYS) -> str:
     """A new token for the account (rotation: the one it had stops working at once); shown once."""
     token = _set_token(user, days)
     audit(actor, "user.token", detail={"name": user.name, "expires": user.token_expires_at.isoformat()})
-    db.session.commit()
     return token
 
 
+@operation
 def revoke_token(user: User, actor: str | None) -> None:
     """The account's token stops working; the account itself goes on."""
     had = user.token_hash is not None
     user.token_hash = user.token_expires_at = None
     if had:
         audit(actor, "user.token_revoke", detail={"name": user.name})
-    db.session.commit()
 
 
 # ------------------------------------------------------------------ sessions and passwords
@@ -125,9 +127,9 @@ def end_sessions(user: User) -> None:
     user.session_epoch = (user.session_epoch or 0) + 1
 
 
+@operation
 def sign_out(user: User) -> None:
     end_sessions(user)
-    db.session.commit()
 
 
 class SignInRefused(Exception):
@@ -159,6 +161,7 @@ class PasswordRefused(EngineError):
         self.fields = fields
 
 
+@operation
 def change_password(user: User, old: str, new: str, confirm: str) -> None:
     """The user's own change, proven by the old password; every other session of the account ends."""
     problems = {}
@@ -173,10 +176,10 @@ def change_password(user: User, old: str, new: str, confirm: str) -> None:
     user.password_hash = generate_password_hash(new)
     end_sessions(user)
     audit(user.name, "user.password", detail={"name": user.name})
-    db.session.commit()
 
 
 # ------------------------------------------------------------------ deactivation (administrators)
+@operation
 def deactivate(name: str, actor: Actor) -> User:
     """The account can no longer sign in or use its token; its sessions end at once."""
     if not actor.is_admin:
@@ -188,10 +191,10 @@ def deactivate(name: str, actor: Actor) -> User:
         user.deactivated_at = clock.now()
         end_sessions(user)
         audit(actor.name, "user.deactivate", detail={"name": user.name})
-    db.session.commit()
     return user
 
 
+@operation
 def reactivate(name: str, actor: Actor) -> User:
     """The account signs in again; its token, if it has not expired, works again."""
     if not actor.is_admin:
@@ -200,7 +203,6 @@ def reactivate(name: str, actor: Actor) -> User:
     if user.deactivated_at is not None:
         user.deactivated_at = None
         audit(actor.name, "user.reactivate", detail={"name": user.name})
-    db.session.commit()
     return user
 
 

@@ -3,16 +3,15 @@ list of users where an account is deactivated or reactivated. Thin over the
 operations in `users`, which the command line calls too."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from engine import clock
 from engine.db import db
-from engine.errors import NotFound
 from engine.green.models import User
 
-from ..policy import may
+from ..policy import demand
 from . import users
 from .users import PasswordRefused
 
@@ -67,8 +66,7 @@ def revoke_token():
 
 
 def _administrator():
-    if not may(current_user, "users.manage"):
-        abort(403)
+    demand("users.manage")
 
 
 @bp.get("/admin/users/")
@@ -88,10 +86,7 @@ def change(name, action):
         flash(_("不能停用或恢复自己的账户，请由另一位管理员操作。"), "error")
         return redirect(url_for(".index"), 303)
     operation = users.deactivate if action == "deactivate" else users.reactivate
-    try:
-        operation(name, users.actor_of(current_user))
-    except NotFound:
-        abort(404)
+    operation(name, users.actor_of(current_user))  # no such account: 404, by web.handler
     flash(_("已停用账户 %(name)s。", name=name) if action == "deactivate" else _("已恢复账户 %(name)s。", name=name),
           "info")
     return redirect(url_for(".index"), 303)

@@ -3,7 +3,7 @@ the agencies and each legal representative's yearly count per level, and the
 public list of agencies named for fraud whose results are not accepted."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -14,7 +14,7 @@ from engine.green.models import LEVELS, UNIT_TYPES
 from engine.green.roles import JURISDICTIONS
 
 from ..inputs import YEAR
-from ..policy import may
+from ..policy import require
 
 bp = Blueprint("agencies", __name__, template_folder="templates")
 # the province supervises every agency; a city those registered in its area (Art 23 ¶1)
@@ -22,9 +22,8 @@ bp = Blueprint("agencies", __name__, template_folder="templates")
 
 @bp.get("/agencies/")
 @login_required
+@require("agencies.read")
 def index():
-    if not may(current_user, "agencies.read"):
-        abort(403)
     today = clock.now().date()
     year = request.args.get("year", today.year, type=YEAR)
     query = select(Agency).order_by(Agency.legal_representative, Agency.name)

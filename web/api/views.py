@@ -5,14 +5,12 @@ what it returns by the caller's role and jurisdiction on the server.
 """
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from functools import wraps
 from uuid import UUID
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import or_
-from werkzeug.exceptions import HTTPException
 
 from engine import clock, deadlines
 from engine.db import db
@@ -20,28 +18,20 @@ from engine.errors import EngineError, Forbidden, FormInvalid, NotFound
 from engine.green import attachments
 from engine.green.roles import JURISDICTIONS
 from engine.models import HumanTask, Notification, ProcessInstance
-from engine.registry import FORM_PREFIX, ModelInvalid
+from engine.registry import FORM_PREFIX
 from engine.runtime import addressed_to, may_act
 from engine.timers import run_until
 
 from .. import personal
 from ..accounts.users import TokenRefused, actor_of, user_for_token
+from ..handler import problem, writes
 from ..inputs import ID_MAX
 from ..policy import may
 from ..runtime import runtime
 from .openapi import OPENAPI
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-log = logging.getLogger("web.api")  # the name operators' log alerts match, from before the API was a package
 PAGE_MAX = 500
-
-
-def error(status: int, message: str, **extra):
-    resp = jsonify({"error": message, **extra})
-    resp.status_code = status
-    if status == 401:
-        resp.headers["WWW-Authenticate"] = 'Bearer realm="green-ladder"'
-    return resp
 
 
 @bp.before_request
@@ -50,39 +40,7 @@ def _refuse_nul_characters():
     raw = request.get_data(cache=True) if request.is_json else b""
     if "\x00" in request.path or any("\x00" in v for v in request.args.values()) \
             or b"\x00" in raw or b"\\u0000" in raw:
-        return error(400, "text may not contain the NUL character (U+0000)")
-
-
-@bp.errorhandler(EngineError)
-def _engine_error(exc: EngineError):
-    if isinstance(exc, FormInvalid):
-        return error(422, exc.message, fields=exc.fields)
-    return error(exc.status, exc.message)
-
-
-@bp.errorhandler(ModelInvalid)
-def _model_invalid(exc: ModelInvalid):
-    return jsonify({"errors": [f.as_dict() for f in exc.findings if f.severity == "error"],
-                    "warnings": [f.as_dict() for f in exc.findings if f.severity == "warning"]}), 422
-
-
-def json_errors(app):
-    """Outside the blueprint too (unknown /api/ paths, oversized bodies): JSON, never an HTML page or a 500."""
-
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
-        if request.path.startswith("/api/"):
-            fields = getattr(exc, "fields", None)  # a refused JSON body names where (web.inputs)
-            return error(exc.code or 500, exc.description or exc.name, **({"fields": fields} if fields else {}))
-        return exc
-
-    @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
-        log.exception("unexpected error on %s", request.path)
-        db.session.rollback()
-        if request.path.startswith("/api/"):
-            return error(500, "internal error; it has been logged")
-        return "Internal error", 500
+        return problem(400, "text may not contain the NUL character (U+0000)")
 
 
 def authenticated(view):
@@ -91,11 +49,11 @@ def authenticated(view):
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return error(401, "sign in with 'Authorization: Bearer <token>'")
+            return problem(401, "sign in with 'Authorization: Bearer <token>'")
         try:
             user = user_for_token(token.strip())
         except TokenRefused as refused:
-            return error(401, str(refused))
+            return problem(401, str(refused))
         g.user = user
         g.actor = actor_of(user)
         return view(*args, **kwargs)
@@ -287,6 +245,7 @@ def list_tasks():
 
 @bp.post("/tasks/<task_id>/attachments")
 @authenticated
+@writes
 def upload_attachment(task_id):
     """A file for one of the task's file fields (multipart `field` and `file`), checked by its
     content against the field's types and size and kept with the case: the answer's `id` is
@@ -310,11 +269,9 @@ def upload_attachment(task_id):
         checked = attachments.check_for_field(prop, upload.filename, upload.read())
     except attachments.AttachmentRefused as exc:
         raise FormInvalid({field: [str(exc)]}) from None
-    instance_id, actor = entry.instance_id, g.actor.name
-    db.session.commit()
-    [row] = attachments.store(current_app.config["UPLOAD_DIR"], instance_id, [checked], by=actor,
+    [row] = attachments.store(current_app.config["UPLOAD_DIR"], entry.instance_id, [checked], by=g.actor.name,
                               personal=attachments.is_personal_field(prop))
-    db.session.commit()
+    db.session.flush()  # the row's id, for the answer
     return jsonify({"id": row.id, "name": row.original_name, "content_type": row.content_type, "size": row.size,
                     "sha256": row.sha256}), 201
 
@@ -386,6 +343,7 @@ def list_notifications():
 
 @bp.post(f"/notifications/<int(max={ID_MAX}):notification_id>/read")
 @authenticated
+@writes
 def read_notification(notification_id):
     query = db.select(Notification).where(Notification.id == notification_id)
     if not g.actor.is_admin:
@@ -395,5 +353,4 @@ def read_notification(notification_id):
         raise NotFound(f"notification {notification_id} does not exist")
     if notice.read_at is None:
         notice.read_at = clock.now()
-        db.session.commit()
     return jsonify({"id": notice.id, "read": True})

@@ -15,7 +15,7 @@ from engine.green.roles import JURISDICTIONS
 
 from .. import exports
 from ..inputs import PAGE_NUMBER, YEAR
-from ..policy import may
+from ..policy import demand
 from ..templating import name_in
 
 bp = Blueprint("awards", __name__, template_folder="templates")
@@ -26,8 +26,7 @@ PAGE = 200
 
 def _scope(query):
     """The caller's ledger, narrowed by the page's filters."""
-    if not may(current_user, "awards.read"):
-        abort(403)
+    demand("awards.read")
     args = request.args
     city = current_user.jurisdiction or args.get("city")
     if city in JURISDICTIONS:

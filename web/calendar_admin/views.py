@@ -8,7 +8,7 @@ request and answers. Only administrators (403 for everyone else, on the server).
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func
@@ -19,7 +19,7 @@ from engine.errors import Conflict
 from engine.holidays import ArrangementInvalid, enter, preview, read
 from engine.models import HumanTask, OfficialCalendarYear, PendingTimer
 
-from ..policy import may
+from ..policy import demand
 from ..runtime import runtime
 
 bp = Blueprint("holiday_calendar", __name__, template_folder="templates", url_prefix="/admin/calendar")
@@ -29,8 +29,7 @@ MAX_NOTICE_BYTES = 64 * 1024  # a year's arrangement is a few dozen lines
 @bp.before_request
 @login_required
 def _administrators_only():
-    if not may(current_user, "calendar.enter"):
-        abort(403)
+    demand("calendar.enter")
 
 
 def _years() -> list[dict]:

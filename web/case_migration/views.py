@@ -19,12 +19,11 @@ from ..accounts.users import actor_of
 from ..api import views as api
 from ..cases.views import STATUS
 from ..inputs import ID_MAX, record_id
-from ..policy import may
+from ..policy import demand
 from ..runtime import runtime
 
 bp = Blueprint("case_migration", __name__, template_folder="templates")
 api_bp = Blueprint("case_migration_api", __name__, url_prefix="/api/v1")
-api_bp.register_error_handler(EngineError, api._engine_error)
 api_bp.before_request(api._refuse_nul_characters)
 
 OUTCOMES = {
@@ -63,8 +62,7 @@ def reason_text(reason) -> str:
 
 
 def _analysts_only():
-    if not may(current_user, "cases.migrate"):
-        abort(403)
+    demand("cases.migrate")
 
 
 @bp.before_request

@@ -21,6 +21,7 @@ from engine.runtime import Actor
 from .. import personal
 from ..accounts import ratelimit
 from ..accounts.users import actor_of
+from ..handler import writes
 from ..inputs import ID_MAX, record_id
 from ..runtime import runtime
 
@@ -52,6 +53,7 @@ def _problems(form) -> dict[str, str]:
 
 
 @bp.route("/public/complaint", methods=["GET", "POST"])
+@writes  # the rate limit's hits
 def intake():
     form = {k: request.form.get(k, "") for k in FIELDS}
     if request.method == "GET":

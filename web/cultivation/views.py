@@ -3,7 +3,7 @@ its own pool and the facts about or recorded in its city; the province sees all.
 A city starts a nomination here; a city or the province starts recording a fact."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
@@ -19,7 +19,7 @@ from engine.models import HumanTask
 from .. import exports
 from ..accounts.users import actor_of
 from ..inputs import PAGE_NUMBER, YEAR
-from ..policy import may
+from ..policy import demand, may, require
 from ..runtime import runtime
 
 bp = Blueprint("cultivation", __name__, template_folder="templates")
@@ -27,8 +27,7 @@ PAGE = 100
 
 
 def _pool_query():
-    if not may(current_user, "cultivation.read"):
-        abort(403)
+    demand("cultivation.read")
     query = select(CultivationPoolEntry, Organisation).join(Organisation)
     args = request.args
     city = current_user.jurisdiction or args.get("city")
@@ -74,9 +73,8 @@ def export():
 
 @bp.get("/adverse-facts/")
 @login_required
+@require("cultivation.read")
 def facts():
-    if not may(current_user, "cultivation.read"):
-        abort(403)
     query = select(AdverseFact, Organisation).join(Organisation)
     if current_user.jurisdiction:  # recorded by this city, or about an organisation of this city
         query = query.where(or_(AdverseFact.jurisdiction == current_user.jurisdiction,
@@ -91,8 +89,7 @@ def facts():
 
 
 def _start(process_id: str, permission: str):
-    if not may(current_user, permission):
-        abort(403)
+    demand(permission)
     try:
         case = runtime().start(process_id, {}, actor_of(current_user))
     except EngineError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -18,7 +18,7 @@ from engine.green.roles import JURISDICTIONS
 from engine.models import HumanTask, PendingTimer, ProcessInstance
 
 from ..cases.views import STATUS
-from ..policy import may
+from ..policy import may, require
 from ..runtime import runtime
 from ..templating import name_in
 
@@ -36,9 +36,8 @@ def _scoped(query, column):
 
 @bp.get("/dashboard")
 @login_required
+@require("dashboard.read")
 def index():
-    if not may(current_user, "dashboard.read"):
-        abort(403)
     listed = _scoped(select(Designation.unit_type, Designation.level, func.count())
                      .where(Designation.status == "listed"), Designation.jurisdiction)
     by_type_level = db.session.execute(listed.group_by(Designation.unit_type, Designation.level)).all()

@@ -9,7 +9,7 @@ from datetime import date
 from flask import current_app
 
 from engine import calendar, clock
-from engine.db import db
+from engine.db import db, writing
 from engine.green import attachments
 from engine.green.agencies import Agency
 from engine.green.exclusions import add_months
@@ -37,8 +37,8 @@ def _task(case_id: int) -> HumanTask:
 
 def _pdf(case_id: int, by: str) -> int:
     checked = attachments.check([("评价报告.pdf", DEMO_PDF)])
-    [row] = attachments.store(current_app.config["UPLOAD_DIR"], case_id, checked, by=by)
-    db.session.commit()
+    with writing():
+        [row] = attachments.store(current_app.config["UPLOAD_DIR"], case_id, checked, by=by)
     return row.id
 
 
@@ -67,14 +67,14 @@ def refused_until(named: date) -> date:
 
 
 def seed(runtime) -> None:
-    for name, code, rep, city, account, named_months_ago in AGENCIES:
-        if db.session.scalar(db.select(Agency).where(Agency.credit_code == code)) is None:
-            named = months_ago(named_months_ago) if named_months_ago else None
-            db.session.add(Agency(name=name, credit_code=code, legal_representative=rep, jurisdiction=city,
-                                  account=account, named_for_fraud_on=named, created_at=clock.now(),
-                                  results_refused_until=refused_until(named) if named else None,
-                                  named_reason="出具的绿色工厂评价报告能耗数据与企业台账严重不符。" if named else None))
-    db.session.commit()
+    with writing():
+        for name, code, rep, city, account, named_months_ago in AGENCIES:
+            if db.session.scalar(db.select(Agency).where(Agency.credit_code == code)) is None:
+                named = months_ago(named_months_ago) if named_months_ago else None
+                db.session.add(Agency(name=name, credit_code=code, legal_representative=rep, jurisdiction=city,
+                                      account=account, named_for_fraud_on=named, created_at=clock.now(),
+                                      results_refused_until=refused_until(named) if named else None,
+                                      named_reason="出具的绿色工厂评价报告能耗数据与企业台账严重不符。" if named else None))
     _supervision(runtime)
     started = db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance).where(
         ProcessInstance.process_id == "municipal_creation", ProcessInstance.data["evaluation_mode"].as_string()

@@ -18,7 +18,7 @@ from engine.green.roles import JURISDICTIONS
 from .. import exports
 from ..accounts.users import actor_of
 from ..inputs import ID_MAX, PAGE_NUMBER, YEAR
-from ..policy import may
+from ..policy import demand, may
 from ..runtime import runtime
 from ..templating import name_in
 
@@ -40,8 +40,7 @@ def _filtered(query, args, city=None):
 
 
 def _official_query():
-    if not may(current_user, "designations.read"):  # a city's officials see their own city only
-        abort(403)
+    demand("designations.read")  # a city's officials see their own city only
     query = select(Designation, Organisation).join(Organisation)
     return _filtered(query, request.args, city=current_user.jurisdiction)
 
@@ -98,8 +97,7 @@ def start_spot_check(designation_id):
     """The province opens a spot check (抽查复核) of one unit: one case per unit."""
     row = _designation_row(designation_id)
     designation = row.Designation
-    if not may(current_user, "designations.spot_check"):
-        abort(403)
+    demand("designations.spot_check")
     form = {"batch": request.form.get("batch", "").strip()}
     problems = {}
     if designation.status != "listed" or designation.level not in SPOT_CHECKED_LEVELS:
@@ -111,7 +109,7 @@ def start_spot_check(designation_id):
     try:
         return _start("spot_check", {"designation_id": designation.id, "batch": form["batch"]}, designation)
     except Forbidden:
-        abort(403)
+        raise  # answered by web.handler: 403
     except EngineError as exc:
         return _detail_page(row, form, {"spot_check": exc.message}, 422)
 
@@ -122,8 +120,7 @@ def start_revocation(designation_id):
     """A city (its own units) or the province proposes to revoke (取消资格) on an Art 21 ground."""
     row = _designation_row(designation_id)
     designation = row.Designation
-    if not may(current_user, "designations.propose_revocation"):
-        abort(403)
+    demand("designations.propose_revocation")
     form = {"ground": request.form.get("ground", ""), "facts": request.form.get("facts", "").strip()}
     problems = {}
     if designation.status != "listed":
@@ -137,7 +134,7 @@ def start_revocation(designation_id):
     try:
         return _start("revocation", {"designation_id": designation.id, **form}, designation)
     except Forbidden:
-        abort(403)
+        raise  # answered by web.handler: 403
     except EngineError as exc:
         return _detail_page(row, form, {"revocation": exc.message}, 422)
 

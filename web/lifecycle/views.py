@@ -28,7 +28,7 @@ from engine.models import ProcessInstance
 from .. import formrender
 from ..accounts.users import actor_of
 from ..inputs import ID_MAX
-from ..policy import may
+from ..policy import demand, may
 from ..runtime import runtime
 
 bp = Blueprint("lifecycle", __name__, template_folder="templates")
@@ -51,8 +51,7 @@ SEVERITIES = {"particularly_serious": ("特别重大（Ⅰ级）", "Particularly
 
 def _designation(designation_id: int):
     """The designation and its organisation if the signed-in official may read it (their city's only)."""
-    if not may(current_user, "lifecycle.read"):
-        abort(403)
+    demand("lifecycle.read")
     q = db.select(Designation, Organisation).join(Organisation).where(Designation.id == designation_id)
     if current_user.jurisdiction is not None:
         q = q.where(Designation.jurisdiction == current_user.jurisdiction)
@@ -91,8 +90,7 @@ def _may_report(d: Designation, case) -> bool:
 @login_required
 def report(designation_id):
     d, org = _designation(designation_id)
-    if not may(current_user, "lifecycle.report_incident"):
-        abort(403)
+    demand("lifecycle.report_incident")
     case_id = case_of(d.id)
     case = db.session.get(ProcessInstance, case_id) if case_id else None
     if not _may_report(d, case):
@@ -111,7 +109,7 @@ def report(designation_id):
         try:
             runtime().send_message(case.id, MESSAGE, {**data, "reported_by": actor.name}, actor)
         except Forbidden:
-            abort(403)
+            raise  # answered by web.handler: 403
         except Conflict as exc:
             errors = {"$": [_("案件已不再接收事故报告：%(why)s", why=exc.message)]}
         except EngineError as exc:

@@ -22,7 +22,7 @@ from engine.models import ModelVersion
 from engine.registry import FORM_PREFIX, ModelInvalid
 
 from .. import security
-from ..policy import may
+from ..policy import demand
 from ..runtime import runtime
 
 bp = Blueprint("modeler", __name__, template_folder="templates", url_prefix="/models")
@@ -32,8 +32,7 @@ VERSION = "<string(length=64):version_id>"
 @bp.before_request
 @login_required
 def _analysts_only():
-    if not may(current_user, "models.edit"):
-        abort(403)
+    demand("models.edit")
 
 
 def _version(version_id: str) -> ModelVersion:

@@ -11,6 +11,7 @@ from engine.green import attachments
 from engine.green.notices import NoticeClosed, PublicNotice, lodge_objection
 
 from ..accounts import ratelimit
+from ..handler import Refused, writes
 from ..inputs import ID_MAX
 
 bp = Blueprint("notices", __name__, template_folder="templates", url_prefix="/public/notices")
@@ -47,6 +48,7 @@ def _problems(notice: PublicNotice, form) -> dict[str, str]:
 
 
 @bp.route(f"/<int(max={ID_MAX}):notice_id>", methods=["GET", "POST"])
+@writes  # the rate limit's hits, the evidence and the objection, together
 def show(notice_id):
     notice = _notice(notice_id)
     form = {k: request.form.get(k, "") for k in FIELDS}
@@ -74,8 +76,7 @@ def show(notice_id):
         objection = lodge_objection(notice, credit_code=form["credit_code"], real_name=form["real_name"].strip(),
                                     organisation=form["organisation"].strip(), contact=form["contact"].strip(),
                                     reasons=form["reasons"].strip(), attachment_ids=[a.id for a in saved])
-    except NoticeClosed as exc:  # the window closed while the files were being stored
-        db.session.rollback()
-        return render_template("notices/notice.html", notice=notice, form=form, problems={"$": str(exc)}), 409
-    db.session.commit()
+    except NoticeClosed as exc:  # the window closed while the files were being stored: they are not kept
+        raise Refused((render_template("notices/notice.html", notice=notice, form=form, problems={"$": str(exc)}),
+                       409)) from None
     return render_template("notices/notice_objection_receipt.html", notice=notice, objection=objection), 201

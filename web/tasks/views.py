@@ -124,7 +124,7 @@ def view(task_id):
         except (Conflict, NotFound):
             return _gone_meanwhile()
         except Forbidden:
-            abort(403)
+            raise  # answered by web.handler: 403
         except EngineError as exc:
             errors = {"$": [exc.message]}
         else:
