@@ -28,7 +28,9 @@ POLICY: dict[str, frozenset[str]] = {
     "adverse_facts.record": frozenset({"municipal", "provincial"}),
     "lifecycle.read": OFFICIALS,  # a designation's dynamic management (动态管理)
     "lifecycle.report_incident": frozenset({"municipal"}),  # Art 20: the city reports
-    "awards.read": INDUSTRY_OFFICIALS,  # the award ledger (奖励台账)
+    # the award ledger (奖励台账): public money decided by the province and paid through the cities; the
+    # consulted departments, applicants and agencies have no business in it
+    "awards.read": INDUSTRY_OFFICIALS,
     "agencies.read": INDUSTRY_OFFICIALS,  # third-party evaluation agencies (评价机构)
     "models.edit": frozenset({"analyst"}),  # the modeler: every page, validation, deployment, import
     "models.deploy": frozenset({"analyst", "admin"}),  # deploying by the API

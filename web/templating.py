@@ -1,5 +1,5 @@
-"""What every template may call: names of codes in the language the user chose, and dates
-in Chinese or English form. Apart from the app factory so that pages can use `name_in`
+"""What every template may call: names of codes in the language the user chose, dates
+in Chinese or English form, and `may(permission)` from the policy table for the menu. Apart from the app factory so that pages can use `name_in`
 without importing the package that registers them."""
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ from ..inputs import YEAR
 from ..policy import require
 
 bp = Blueprint("agencies", __name__, template_folder="templates")
-# the province supervises every agency; a city those registered in its area (Art 23 ¶1)
 
 
 @bp.get("/agencies/")
@@ -27,6 +26,7 @@ def index():
     today = clock.now().date()
     year = request.args.get("year", today.year, type=YEAR)
     query = select(Agency).order_by(Agency.legal_representative, Agency.name)
+    # the province supervises every agency; a city those registered in its area (Art 23 ¶1)
     if current_user.jurisdiction is not None:
         query = query.where(Agency.jurisdiction == current_user.jurisdiction)
     agencies = db.session.scalars(query).all()

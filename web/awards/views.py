@@ -19,8 +19,6 @@ from ..policy import demand
 from ..templating import name_in
 
 bp = Blueprint("awards", __name__, template_folder="templates")
-# Awards are public money decided by the province and paid through the cities; the
-# consulted departments, applicants and agencies have no business in the ledger.
 PAGE = 200
 
 
@@ -82,7 +80,7 @@ def export():
                        else "", name_in(LEVELS, a.level), name_in(UNIT_TYPES, a.unit_type), a.amount, a.reason,
                        a.instance_id, a.decided_at.strftime("%Y-%m-%d %H:%M")])
     sheet = exports.sheet(book, _("年度分地区合计"), [_("年度"), _("地区"), _("奖励金额（元）"), _("获奖单位数")],
-                               (8, 18, 16, 12))
+                          (8, 18, 16, 12))
     for year, city, amount, paid in sums:
         sheet.append([year, name_in(JURISDICTIONS, city) if city else "", amount or 0, paid])
     return exports.download(book, "award-ledger")
