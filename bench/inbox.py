@@ -91,7 +91,7 @@ def main():
     fill(app, args.tasks)
     print(f"{args.tasks} open tasks written in {time.perf_counter() - t0:.0f} s; "
           f"GET /inbox/ over {args.repeat} requests each, milliseconds")
-    from web.users import add_user
+    from web.accounts.users import add_user
 
     with app.app_context():
         add_user("lz", "municipal", "620100", password="bench-password")

@@ -184,7 +184,7 @@ def main():
     args = parser.parse_args()
 
     from engine.db import db
-    from web.users import add_user
+    from web.accounts.users import add_user
 
     with tempfile.TemporaryDirectory() as tmp:
         app = fresh_app(f"sqlite:///{tmp}/bombs.sqlite3", script_diagram("warm_up", "x = 1"))

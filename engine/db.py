@@ -51,7 +51,11 @@ def _sqlite_begin(conn):
 def writing():
     """A write transaction of its own, for a page that mostly reads (a draft, an audited
     read): the page's read transaction ends first, and on SQLite the write lock is
-    taken when this one begins."""
+    taken when this one begins. Inside a write transaction already (a request's, a
+    step's) it joins that one, whose owner commits."""
+    if write_intent.get():
+        yield
+        return
     db.session.commit()
     token = write_intent.set(True)
     try:

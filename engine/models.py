@@ -1,4 +1,5 @@
-"""Tables of the workflow engine. Domain records live in `engine.green`."""
+"""Tables of the workflow engine. Domain records (accounts included) live in `engine.green`,
+the web pages' own tables (drafts, rate limits) in their features under `web/`."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -194,38 +195,6 @@ class AuditHead(db.Model):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-class User(db.Model):
-    """A person or system acting in a role (角色), within a jurisdiction (辖区) if municipal."""
-
-    __tablename__ = "app_user"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(80), unique=True)
-    role: Mapped[str] = mapped_column(String(40))
-    jurisdiction: Mapped[str | None] = mapped_column(String(12))
-    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(Aware())
-    display_name: Mapped[str | None] = mapped_column(String(120))
-    password_hash: Mapped[str | None] = mapped_column(String(255))
-    # When the token ends (有效期); with `token_hash` None there is no token.
-    token_expires_at: Mapped[datetime | None] = mapped_column(Aware())
-    # Set by an administrator (停用): the account can neither sign in nor use its token.
-    deactivated_at: Mapped[datetime | None] = mapped_column(Aware())
-    # Every session carries the value this had when it began; signing out, a new password
-    # or a deactivation raises it, so no cookie issued before still opens a page.
-    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-
-    # Flask-Login's user protocol
-    is_authenticated = True
-    is_anonymous = False
-
-    @property
-    def is_active(self) -> bool:
-        return self.deactivated_at is None
-
-    def get_id(self) -> str:
-        return f"{self.id}:{self.session_epoch or 0}"
-
-
 class OfficialCalendarYear(db.Model):
     """A year's holiday arrangement entered from the State Council's notice (节假日安排)."""
 
@@ -245,28 +214,6 @@ class OfficialCalendarDay(db.Model):
     year: Mapped[int] = mapped_column(ForeignKey("official_calendar_year.year", ondelete="CASCADE"), index=True)
     working: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(String(80))
-
-
-class RateHit(db.Model):
-    """One attempt counted against a limit (限流): sign-ins from an address, public reports."""
-
-    __tablename__ = "rate_hit"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(120))
-    at: Mapped[datetime] = mapped_column(Aware())
-
-    __table_args__ = (Index("ix_rate_hit_key_at", "key", "at"),)
-
-
-class TaskDraft(db.Model):
-    """Entries typed into a task's form and saved, not yet submitted (草稿), one per task and user.
-    `values` keeps the raw text of each input, invalid entries included; a draft goes with its task."""
-
-    __tablename__ = "task_draft"
-    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
-    user_name: Mapped[str] = mapped_column(String(80), primary_key=True)
-    values: Mapped[dict] = mapped_column(JSON)
-    saved_at: Mapped[datetime] = mapped_column(Aware())
 
 
 class SchedulerBeat(db.Model):

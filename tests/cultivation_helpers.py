@@ -5,9 +5,10 @@ from conftest import ROOT
 
 from engine.db import db
 from engine.green.credit_code import check_character
-from engine.models import HumanTask, User
+from engine.green.models import User
+from engine.models import HumanTask
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 
 def code(n: int, city: str = "620100") -> str:

@@ -15,7 +15,7 @@ from engine.db import db
 from engine.green.designations import organisation_by_code
 from engine.green.models import Designation, Organisation
 from engine.runtime import SYSTEM
-from web.users import add_user
+from web.accounts.users import add_user
 
 PASSWORD = "correct-horse"
 LANZHOU, TIANSHUI = "620100", "620500"

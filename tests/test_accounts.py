@@ -11,8 +11,9 @@ from webclient import csrf_token, post_form, sign_in
 
 from engine import clock
 from engine.db import db
-from engine.models import AuditEvent, User
-from web.users import add_user
+from engine.green.models import User
+from engine.models import AuditEvent
+from web.accounts.users import add_user
 
 API = "/api/v1/tasks"
 

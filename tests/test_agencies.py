@@ -16,7 +16,7 @@ from engine.errors import Forbidden
 from engine.green.agencies import Agency, AgencyEngagement, EvaluationReport
 from engine.models import ProcessInstance
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 FIRM = Actor("firm", "applicant")
 LANZHOU = Actor("lz", "municipal", "620100")

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from webclient import post_form, sign_in
 
 from engine import clock
-from web.users import add_user
+from web.accounts.users import add_user
 
 
 @pytest.fixture

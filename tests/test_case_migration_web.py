@@ -14,7 +14,7 @@ from engine import clock
 from engine.db import db
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 PASSWORD = "correct-horse"
 PROCESS = "rectification_check"

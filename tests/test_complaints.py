@@ -13,7 +13,7 @@ from webclient import csrf_token, sign_in
 from engine.db import db
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 COMPLAINT_MODELS = ("complaint.bpmn", "rectification.bpmn", "revocation.bpmn", "revocation_grounds.dmn", "agency_supervision.bpmn")

@@ -18,7 +18,7 @@ from engine import clock
 from engine.db import db
 from engine.green.models import Designation, Organisation
 from engine.models import HumanTask
-from web.users import add_user
+from web.accounts.users import add_user
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from engine.errors import Forbidden
 from engine.green.exclusions import KINDS, AdverseFact
 from engine.models import ProcessInstance
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 SOURCE = {"other_violation": "gsxt", "inspection_problem": "inspection", "dishonest_debtor": "court"}
 

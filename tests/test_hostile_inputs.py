@@ -18,7 +18,7 @@ from engine.db import db
 from engine.errors import FormInvalid
 from engine.models import AuditEvent
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 HUGE = 2**63 + 5  # past SQLite's integers, and far past PostgreSQL's
 DEEP = "[" * 100_000 + "]" * 100_000

@@ -8,7 +8,7 @@ from webclient import sign_in
 from engine.db import db
 from engine.models import HumanTask
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 BASE = {"organisation_name": "兰州某企业", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self"}
 

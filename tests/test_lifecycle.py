@@ -26,7 +26,7 @@ from engine.outbox import StartRequest
 from engine.model_registry import collect
 from engine.runtime import Actor
 from engine.timers import run_until
-from web.users import add_user
+from web.accounts.users import add_user
 
 CODE = "91620100MA74XJ2P0P"
 FIRM = Actor("firm", "applicant")

@@ -11,7 +11,7 @@ from engine.green.lifecycle import IncidentReport
 from engine.green.models import Designation
 from engine.models import HumanTask
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 
 def setup(runtime):

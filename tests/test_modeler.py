@@ -18,7 +18,7 @@ from engine.db import db
 from engine.models import HumanTask, ModelVersion, PendingTimer, ProcessHead, ProcessInstance
 from engine.model_registry import ModelInvalid, collect
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 PROCESS, NOTICE_FILE = "provincial_selection", "provincial_selection.bpmn"
 NOTICE = (ROOT / "processes" / NOTICE_FILE).read_text(encoding="utf-8")

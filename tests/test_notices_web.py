@@ -19,7 +19,7 @@ from engine.green.notices import Objection, PublicNotice
 from engine.models import ProcessInstance
 from engine.model_registry import collect
 from engine.timers import run_until
-from web.users import add_user
+from web.accounts.users import add_user
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 

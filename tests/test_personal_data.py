@@ -22,9 +22,10 @@ from werkzeug.security import generate_password_hash
 from engine import clock, personal
 from engine.db import db
 from engine.green.models import Attachment
-from engine.models import AuditEvent, HumanTask, User
+from engine.green.models import User
+from engine.models import AuditEvent, HumanTask
 from engine.timers import run_until
-from web.users import add_user, issue_token
+from web.accounts.users import add_user, issue_token
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 REPORT = {"reporter_name": "张三", "contact": "13812345678", "target_kind": "unit",

@@ -28,9 +28,9 @@ from sqlalchemy.engine import make_url
 from conftest import ROOT
 from engine import clock, timers
 from engine.db import db
-from engine.models import RateHit
+from web.accounts.models import RateHit
 from web import create_app, request_id
-from web.users import add_user
+from web.accounts.users import add_user
 from webclient import sign_in
 
 SECURITY_HEADERS = {
@@ -81,7 +81,7 @@ INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=
 def test_no_template_has_an_inline_script_style_or_handler_the_policy_would_block():
     """The browser tests see the pages they visit; this sees every template."""
     found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
-             for path in sorted((ROOT / "web" / "templates").rglob("*.html"))
+             for path in sorted((ROOT / "web").glob("**/templates/**/*.html"))
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if INLINE.search(line)]
     assert found == []
 

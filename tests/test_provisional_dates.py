@@ -18,7 +18,7 @@ from engine.green.designations import Designation
 from engine.green.notices import PublicNotice
 from engine.models import AuditEvent, HumanTask, Notification, PendingTimer, ProcessInstance
 from engine.timers import run_until
-from web.users import add_user
+from web.accounts.users import add_user
 
 SHANGHAI = clock.SHANGHAI
 

@@ -192,7 +192,7 @@ def test_users_add_prints_a_working_token_last(app, client):
         args=["users", "add", "prov", "--role", "provincial", "--password", "--display-name", "张处长"],
         input="s3cret-pass\ns3cret-pass\n")
     assert with_password.exit_code == 0, with_password.output
-    from web.users import sign_in
+    from web.accounts.users import sign_in
     assert sign_in("prov", "s3cret-pass").display_name == "张处长"
 
 

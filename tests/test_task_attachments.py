@@ -21,7 +21,7 @@ from engine.green.models import Attachment
 from engine.models import ProcessInstance
 from engine.runtime import Actor
 from web import formrender
-from web.users import add_user
+from web.accounts.users import add_user
 
 FIRM = Actor("firm", "applicant")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64

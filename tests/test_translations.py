@@ -18,7 +18,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from webclient import sign_in
 
-from web.users import add_user
+from web.accounts.users import add_user
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "web" / "translations" / "en" / "LC_MESSAGES" / "messages.po"

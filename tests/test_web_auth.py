@@ -5,8 +5,8 @@ from __future__ import annotations
 from webclient import csrf_token, post_form, sign_in
 
 from engine.db import db
-from engine.models import User
-from web.users import add_user
+from engine.green.models import User
+from web.accounts.users import add_user
 
 
 def person(name="lz", role="municipal", city="620100", password="correct-horse"):

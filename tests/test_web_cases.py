@@ -12,7 +12,7 @@ from engine.db import db
 from engine.models import HumanTask
 from engine.model_registry import collect
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
 REPORT = {

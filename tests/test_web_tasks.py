@@ -10,9 +10,11 @@ from webclient import csrf_token, post_form, sign_in
 
 from engine import clock
 from engine.db import db
-from engine.models import HumanTask, ProcessInstance, TaskDraft, User
+from engine.green.models import User
+from engine.models import HumanTask, ProcessInstance
+from web.tasks.models import TaskDraft
 from web import formrender
-from web.users import actor_of, add_user
+from web.accounts.users import actor_of, add_user
 
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
 CODE = "91620100MA74XJ2P0P"

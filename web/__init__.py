@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-
 from datetime import timedelta
+from pathlib import Path
 
 from flask import Flask, request, session
 from flask_babel import Babel
@@ -13,19 +12,41 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine import clock, holidays, script_limits, scripting, statutory_calendar
 from engine.db import db
-from engine.models import alembic_render_item
 from engine.forms import register_format
-from engine.green import attachments, awards, credit_code, designations, evaluation, national, selection
+from engine.green import attachments, credit_code, evaluation, national, selection
+from engine.green import awards as award_rules  # `awards`, `designations`: the page packages' names here
 from engine.green import cultivation as cultivation_records
+from engine.green import designations as designation_rules
 from engine.green import lifecycle as designation_lifecycle
 from engine.green import notices as public_notices
 from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
+from engine.models import alembic_render_item
 from engine.model_registry import Registry
 from engine.runtime import Runtime
 from engine.timers import JOB_TABLE, SWEEP_SECONDS, TimerService
 
+from . import cli, handler, health, personal, request_id, security, templating
+from .accounts import auth
+from .accounts import views as accounts
+from .agencies import views as agencies
+from .api import views as api
+from .awards import views as awards
+from .calendar_admin import views as calendar_admin
+from .case_migration import views as case_migration
+from .cases import views as cases
+from .complaints import views as complaints
+from .cultivation import views as cultivation
+from .dashboard import views as dashboard
+from .designations import views as designations
+from .home import views as home
+from .inbox import views as inbox
 from .inputs import InputJSONProvider
+from .lifecycle import views as lifecycle_pages
+from .modeler import views as modeler
+from .notices import views as notices
+from .runtime import KEY as RUNTIME
+from .tasks import views as tasks
 
 ROOT = Path(__file__).resolve().parent.parent
 migrate = Migrate()
@@ -101,25 +122,20 @@ def create_app(test_config: dict | None = None) -> Flask:
                         app.config["SCRIPT_MAX_INT_BITS"])
     statutory_calendar.ARRANGEMENTS.loader = holidays.load_from_database
     register_format("gb32100", credit_code.problem)
-    designations.register()
+    designation_rules.register()
     public_notices.register()
     selection.register()
     designation_lifecycle.register()
     cultivation_records.register()
     national.register()
-    awards.register()
+    award_rules.register()
     evaluation.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
-    app.extensions["green_ladder.runtime"] = Runtime(
+    app.extensions[RUNTIME] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
         task_labels=task_labels, party_assignee=evaluation.party_assignee,
         submission_check=attachments.submission_problems,
     )
-
-    from . import (accounts, agencies, api, auth, award_ledger, case_migration, cases, cli, complaints, cultivation,
-                   dashboard, health, holiday_calendar, home, inbox, modeler, notices, personal, registry, request_id,
-                   security, tasks)
-    from . import lifecycle as lifecycle_pages
 
     request_id.init_app(app)  # first, so that what the other hooks log carries the id
     security.init_app(app)
@@ -135,71 +151,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)
-    app.register_blueprint(registry.bp)
+    app.register_blueprint(designations.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(dashboard.bp)
-    app.register_blueprint(award_ledger.bp)
+    app.register_blueprint(awards.bp)
     app.register_blueprint(complaints.bp)
     app.register_blueprint(lifecycle_pages.bp)
     app.register_blueprint(cultivation.bp)
     app.register_blueprint(modeler.bp)
     app.register_blueprint(agencies.bp)
-    app.register_blueprint(holiday_calendar.bp)
+    app.register_blueprint(calendar_admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(case_migration.bp)
     app.register_blueprint(case_migration.api_bp)
-    api.json_errors(app)
+    handler.init_app(app)
     personal.init_app(app)
-    app.context_processor(_template_helpers)
+    app.context_processor(templating.helpers)
     cli.init_app(app)
     if app.config["SCHEDULER"] and app.config["CLOCK"] != "virtual":
         TimerService(app).start()
     return app
-
-
-def name_in(table: dict, code):
-    """A code's name from a (Chinese, English) table, in the language the user chose."""
-    from flask_babel import get_locale
-
-    names = table.get(code)
-    return code if names is None else names[1 if str(get_locale()) == "en" else 0]
-
-
-def _template_helpers():
-    from flask_babel import get_locale
-
-    from engine.green.models import LEVELS, UNIT_TYPES
-    from engine.green.roles import JURISDICTIONS, ROLES
-
-    from .registry import READERS
-
-    def english() -> bool:
-        return str(get_locale()) == "en"
-
-    def cn_datetime(moment):
-        """Beijing time, in Chinese form (2026年04月01日 00:00) unless the user chose English."""
-        if not moment:
-            return ""
-        local = moment.astimezone(clock.SHANGHAI)
-        day, time = local.date(), local.strftime("%H:%M")
-        if time == "00:00":  # a deadline "by 31 March" ends at midnight: show it on its own day
-            day, time = day - timedelta(days=1), "24:00"
-        return f"{day:%Y-%m-%d} {time}" if english() else f"{day:%Y年%m月%d日} {time}"
-
-    def cn_date(day):
-        return "" if not day else (f"{day:%Y-%m-%d}" if english() else f"{day:%Y年%m月%d日}")
-
-    return {
-        "get_locale": get_locale,
-        "role_name": lambda code: name_in(ROLES, code),
-        "city_name": lambda code: name_in(JURISDICTIONS, code),
-        "unit_type_name": lambda code: name_in(UNIT_TYPES, code),
-        "level_name": lambda code: name_in(LEVELS, code),
-        "registry_readers": READERS,
-        "name_in": name_in,
-        "cn_datetime": cn_datetime,
-        "cn_date": cn_date,
-    }
 
 
 def _not_the_scheduler_table(obj, name, type_, reflected, compare_to):

@@ -4,18 +4,25 @@ from __future__ import annotations
 import signal
 import sys
 from contextlib import contextmanager
+from datetime import datetime
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from engine import clock, outbox
 from engine.audit import verify
 from engine.errors import EngineError
+from engine.green.lifecycle import backfill
+from engine.holidays import ArrangementInvalid, enter, preview, read
 from engine.model_registry import ModelInvalid, collect
 from engine.runtime import Actor
+from engine.timers import TimerService, run_until
 
-from . import users as accounts
-from .users import add_user
+from .accounts import users as accounts
+from .accounts.users import add_user
+from .demo.seed import demo
+from .runtime import runtime
 
 models = AppGroup("models", help="Deploy and check BPMN/DMN models.")
 users = AppGroup("users", help="Manage users and their API tokens.")
@@ -24,7 +31,7 @@ timers = AppGroup("timers", help="The scheduler that fires BPMN timers, and the 
 
 
 def _registry():
-    return current_app.extensions["green_ladder.runtime"].registry
+    return runtime().registry
 
 
 @models.command("deploy")
@@ -142,8 +149,6 @@ def verify_cmd():
 @timers.command("run")
 def run_scheduler():
     """Run the scheduler in the foreground (one per deployment, beside the web workers)."""
-    from engine.timers import TimerService
-
     click.echo("scheduler started: it fires timers once it holds this database's lead; Ctrl-C stops it")
     service = TimerService(current_app._get_current_object(), blocking=True)
     # systemd stops it with SIGTERM: stop as on Ctrl-C, letting a wake-up under way finish its step
@@ -162,17 +167,12 @@ def simulate(start, end):
     """Run the database's cases on a virtual clock from one moment to another and
     print every wake-up in order. For training and test copies of the database:
     the steps it takes are real."""
-    from datetime import datetime
-
-    from engine import clock
-    from engine.timers import run_until
-
     try:
         begin, finish = datetime.fromisoformat(start), datetime.fromisoformat(end)
         if begin.tzinfo is None or finish.tzinfo is None:
             raise ValueError("give both times with their offset, e.g. +08:00")
         clock.install(clock.VirtualClock(begin))
-        fired = run_until(current_app.extensions["green_ladder.runtime"], finish)
+        fired = run_until(runtime(), finish)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     for f in fired:
@@ -195,13 +195,10 @@ def load_calendar(path, year, source, actor, dry_run, yes):
     'YYYY-MM-DD~YYYY-MM-DD,no,note') for the days that differ from Monday-to-Friday
     (holidays on weekdays: no; weekend days worked in lieu: yes). First shows every
     provisional date it settles, old and new; then enters the year and moves them."""
-    from engine.holidays import ArrangementInvalid, enter, preview, read
-
-    runtime = current_app.extensions["green_ladder.runtime"]
     try:
         with open(path, encoding="utf-8") as f:
             arrangement = read(year, f.read(), source)
-        changes = preview(runtime, arrangement)
+        changes = preview(runtime(), arrangement)
     except (ArrangementInvalid, UnicodeDecodeError) as exc:
         raise click.ClickException(str(exc)) from None
     for c in changes:
@@ -212,7 +209,7 @@ def load_calendar(path, year, source, actor, dry_run, yes):
     if dry_run or not (yes or click.confirm(f"Enter {year} from {source}?")):
         return
     try:
-        done = enter(runtime, arrangement, actor)
+        done = enter(runtime(), arrangement, actor)
     except (ArrangementInvalid, EngineError) as exc:  # a case moved meanwhile: nothing was entered
         raise click.ClickException(str(exc)) from None
     if done is None:
@@ -226,9 +223,17 @@ def _at(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
-def init_app(app):
-    for group in (models, users, audit, timers, holiday_calendar):
-        app.cli.add_command(group)
-    from .demo import demo
+lifecycle = AppGroup("lifecycle", help="Designations' dynamic management (动态管理) cases.")
 
-    app.cli.add_command(demo)
+
+@lifecycle.command("backfill")
+def backfill_command():
+    """Start the lifecycle case of every listed designation that has none (listed before it was deployed)."""
+    asked = backfill()  # commits the requests itself
+    started = outbox.drain(runtime(), outbox.take_requested() or None) if asked else []
+    click.echo(f"{asked} lifecycle case(s) requested, {len(started)} started; any left pending start with the timer sweep")
+
+
+def init_app(app):
+    for group in (models, users, audit, timers, holiday_calendar, lifecycle, demo):
+        app.cli.add_command(group)

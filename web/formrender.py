@@ -30,7 +30,8 @@ from jsonschema import Draft202012Validator
 
 # The engine checks forms with this format checker (domain formats such as the
 # credit code are registered on it), and explains a domain format's problem.
-from engine.forms import FORMAT_CHECKER, MAX_DEPTH, ROWS_FROM, explain as _engine_message, source_rows
+from engine.forms import FORMAT_CHECKER, MAX_DEPTH, ROWS_FROM, source_rows
+from engine.forms import explain as _engine_message
 
 from .inputs import nested_too_deep
 

@@ -8,17 +8,15 @@ leaves its trace, the page is rendered from objects no commit has expired, and a
 answer whose reads could not be recorded is not sent (it becomes an error)."""
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 
 from engine import personal
 from engine.db import db, writing
 from engine.green import privacy
 from engine.models import ProcessInstance
-from engine.runtime import Actor, Runtime
+from engine.runtime import Actor
 
-
-def runtime() -> Runtime:  # not api.runtime: the API's own views read through this module
-    return current_app.extensions["green_ladder.runtime"]
+from .runtime import runtime
 
 
 def marks(case: ProcessInstance) -> personal.Marks:

@@ -37,7 +37,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine import clock, statutory_calendar
 from engine.db import db
-from engine.models import Aware, User
+from engine.green.models import User
+from engine.models import Aware
 from engine.services import ServiceError, StepContext
 
 from . import credit_code

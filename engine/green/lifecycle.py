@@ -16,7 +16,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from engine import clock, outbox, services
 from engine.db import db
-from engine.models import Aware, ProcessInstance, User
+from engine.green.models import User
+from engine.models import Aware, ProcessInstance
 from engine.services import ServiceError, StepContext
 
 from .models import Designation, DesignationEvent, Organisation

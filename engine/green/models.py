@@ -1,5 +1,6 @@
 """Domain records of the green-manufacturing system: organisations and their
-designations (称号), with the history of every change. A designation changes
+designations (称号), with the history of every change; and the accounts (账号) of the
+people acting in its roles, which the domain reads (who started a case, in which role). A designation changes
 only through a process step (a service operation), which the step's audit
 event covers."""
 from __future__ import annotations
@@ -124,3 +125,35 @@ class ComplaintReceipt(db.Model):
     __tablename__ = "complaint_receipt"
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64))
+
+
+class User(db.Model):
+    """A person or system acting in a role (角色), within a jurisdiction (辖区) if municipal."""
+
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[str] = mapped_column(String(40))
+    jurisdiction: Mapped[str | None] = mapped_column(String(12))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Aware())
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # When the token ends (有效期); with `token_hash` None there is no token.
+    token_expires_at: Mapped[datetime | None] = mapped_column(Aware())
+    # Set by an administrator (停用): the account can neither sign in nor use its token.
+    deactivated_at: Mapped[datetime | None] = mapped_column(Aware())
+    # Every session carries the value this had when it began; signing out, a new password
+    # or a deactivation raises it, so no cookie issued before still opens a page.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    # Flask-Login's user protocol
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.deactivated_at is None
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_epoch or 0}"

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine import clock, services
 from engine.db import db
-from engine.models import Aware, ProcessInstance, User
+from engine.green.models import User
+from engine.models import Aware, ProcessInstance
 from engine.services import ServiceError, StepContext
 from engine.statutory_calendar import years_before
 

@@ -19,7 +19,7 @@ from engine.db import db
 from engine.green.notices import PublicNotice
 from engine.model_diff import diff_files
 from engine.models import PendingTimer, ProcessInstance
-from web.users import add_user
+from web.accounts.users import add_user
 
 PROCESS, FILE = "provincial_selection", "provincial_selection.bpmn"
 NOTICE_STEP, NOTICE_TIMER = "Service_publish_notice", "Timer_notice_ends"

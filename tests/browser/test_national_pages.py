@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from national_helpers import PROVINCE, deploy, list_unit, ready, task_data
 
-from web.users import add_user
+from web.accounts.users import add_user
 
 PASSWORD = "correct-horse"
 

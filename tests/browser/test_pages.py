@@ -12,7 +12,7 @@ from test_web_cases import CREATION, PASSWORD, case_in_review
 
 from engine.model_registry import collect
 from engine.runtime import Actor
-from web.users import add_user
+from web.accounts.users import add_user
 
 
 def test_an_official_signs_in_and_follows_a_case(page, live_server, runtime, screenshot):

@@ -1,0 +1,356 @@
+"""The JSON API, version 1 (接口). Thin views over `engine.Runtime`.
+
+Every route here authenticates with `Authorization: Bearer <token>` and scopes
+what it returns by the caller's role and jurisdiction on the server.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from functools import wraps
+from uuid import UUID
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import or_
+
+from engine import clock, deadlines
+from engine.db import db
+from engine.errors import EngineError, Forbidden, FormInvalid, NotFound
+from engine.green import attachments
+from engine.green.roles import JURISDICTIONS
+from engine.models import HumanTask, Notification, ProcessInstance
+from engine.model_registry import FORM_PREFIX
+from engine.runtime import addressed_to, may_act
+from engine.timers import run_until
+
+from .. import personal
+from ..accounts.users import TokenRefused, actor_of, user_for_token
+from ..handler import problem, writes
+from ..inputs import ID_MAX
+from ..policy import may
+from ..runtime import runtime
+from .openapi import OPENAPI
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+PAGE_MAX = 500
+
+
+@bp.before_request
+def _refuse_nul_characters():
+    """PostgreSQL text cannot hold U+0000; no user means one, so it is refused up front."""
+    raw = request.get_data(cache=True) if request.is_json else b""
+    if "\x00" in request.path or any("\x00" in v for v in request.args.values()) \
+            or b"\x00" in raw or b"\\u0000" in raw:
+        return problem(400, "text may not contain the NUL character (U+0000)")
+
+
+def authenticated(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return problem(401, "sign in with 'Authorization: Bearer <token>'")
+        try:
+            user = user_for_token(token.strip())
+        except TokenRefused as refused:
+            return problem(401, str(refused))
+        g.user = user
+        g.actor = actor_of(user)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def body_object() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise EngineError("the request body must be a JSON object")
+    return body
+
+
+def int_arg(name: str, default: int, lo: int = 0, hi: int | None = None) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise EngineError(f"'{name}' must be a whole number") from None
+    if value < lo or (hi is not None and value > hi):
+        raise EngineError(f"'{name}' must be between {lo} and {hi}")
+    return value
+
+
+# --------------------------------------------------------------------------- views
+def task_json(t: HumanTask, version_id: str | None = None) -> dict:
+    form = None
+    if t.form:
+        vid = version_id or db.session.get(ProcessInstance, t.instance_id).version_id
+        form = runtime().registry.load(vid).forms.get(t.form)
+    now = clock.now()
+    return {
+        "id": t.id, "instance": t.instance_id, "process": t.process_id, "element": t.element,
+        "name": t.name, "lane": t.lane, "role": t.role, "jurisdiction": t.jurisdiction,
+        "assignee": t.assignee, "form": form, "form_name": t.form,
+        "created": t.created_at.isoformat(), "due": t.due_at.isoformat() if t.due_at else None,
+        # counted on a provisional holiday calendar: it moves when the year's notice is entered
+        "due_provisional": t.due_provisional_year is not None,
+        "overdue": bool(t.due_at and t.due_at < now),
+    }
+
+
+def instance_json(inst: ProcessInstance, reveal: bool = True) -> dict:
+    """A case for the caller. Its personal data is unmasked only for those who handle it and
+    only when the case is read on its own (`reveal`), and that read is audited; a list of
+    cases carries it masked for everyone."""
+    data = personal.case_data(inst, g.actor, via="api") if reveal else personal.masked_data(inst)
+    tasks = db.session.scalars(
+        db.select(HumanTask).where(HumanTask.instance_id == inst.id).order_by(HumanTask.created_at)
+    ).all()
+    return {
+        "id": inst.id, "process": inst.process_id, "version": inst.version_id, "status": inst.status,
+        "jurisdiction": inst.jurisdiction, "started_by": inst.started_by, "data": data,
+        "tasks": [task_json(t, inst.version_id) for t in tasks],
+        "error": {"message": inst.error_message, "element": inst.error_element} if inst.status == "error" else None,
+        "next_timer": inst.next_timer_at.isoformat() if inst.next_timer_at else None,
+        "created": inst.created_at.isoformat(), "updated": inst.updated_at.isoformat(),
+        "revision": inst.revision,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(OPENAPI)
+
+
+@bp.post("/models")
+@authenticated
+def deploy_models():
+    if not may(g.actor, "models.deploy"):
+        raise Forbidden("only an analyst or administrator may deploy models")
+    uploads = request.files.getlist("files")
+    if not uploads:
+        raise EngineError("send one or more BPMN/DMN files as multipart field 'files'")
+    files = {}
+    for up in uploads:
+        name = (up.filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+        if not name:
+            raise EngineError("every uploaded file needs a file name")
+        files[(FORM_PREFIX + name) if name.endswith(".json") else name] = up.read()
+    version, created = runtime().registry.deploy(files, actor=g.actor.name, note=request.form.get("note"))
+    return jsonify({"version": version.id, "processes": version.processes, "warnings": version.warnings,
+                    "created": created}), (201 if created else 200)
+
+
+@bp.post("/instances")
+@authenticated
+def start_instance():
+    body = body_object()
+    process = body.get("process")
+    if not isinstance(process, str) or not process:
+        raise EngineError("'process' (a process id) is required")
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        raise FormInvalid({"data": ["must be a JSON object"]})
+    jurisdiction = data.pop("jurisdiction", None)
+    if jurisdiction is not None and jurisdiction not in JURISDICTIONS:
+        raise FormInvalid({"data/jurisdiction": [f"unknown jurisdiction '{jurisdiction}'"]})
+    inst = runtime().start(process, data, g.actor, jurisdiction)
+    return jsonify(instance_json(inst)), 201
+
+
+def _visible_instance(instance_id: int) -> ProcessInstance:
+    inst = db.session.get(ProcessInstance, instance_id)
+    # Another city's case answers exactly like a missing one: its existence is not disclosed.
+    if inst is None or not runtime().may_see(g.actor, instance_id):
+        raise NotFound(f"instance {instance_id} does not exist")
+    return inst
+
+
+@bp.get("/instances")
+@authenticated
+def list_instances():
+    q = db.select(ProcessInstance).where(runtime().visible_instances(g.actor))
+    if status := request.args.get("status"):
+        q = q.where(ProcessInstance.status == status)
+    if process := request.args.get("process"):
+        q = q.where(ProcessInstance.process_id == process)
+    limit, offset = int_arg("limit", 100, 1, PAGE_MAX), int_arg("offset", 0, 0, ID_MAX)
+    rows = db.session.scalars(q.order_by(ProcessInstance.id.desc()).limit(limit).offset(offset)).all()
+    return jsonify({"instances": [instance_json(i, reveal=False) for i in rows]})
+
+
+@bp.get(f"/instances/<int(max={ID_MAX}):instance_id>")
+@authenticated
+def get_instance(instance_id):
+    return jsonify(instance_json(_visible_instance(instance_id)))
+
+
+@bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/cancel")
+@authenticated
+def cancel_instance(instance_id):
+    _visible_instance(instance_id)
+    reason = (request.get_json(silent=True) or {}).get("reason") if request.is_json else None
+    return jsonify(instance_json(runtime().cancel(instance_id, g.actor, reason)))
+
+
+@bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/retry")
+@authenticated
+def retry_instance(instance_id):
+    _visible_instance(instance_id)
+    body = request.get_json(silent=True) if request.data else {}
+    if not isinstance(body, dict):
+        raise EngineError("the request body must be a JSON object")
+    return jsonify(instance_json(runtime().retry(instance_id, g.actor, body.get("data"))))
+
+
+@bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/messages")
+@authenticated
+def send_message(instance_id):
+    _visible_instance(instance_id)
+    body = body_object()
+    name = body.get("name")
+    if not isinstance(name, str) or not name:
+        raise EngineError("'name' (the message name) is required")
+    payload = body.get("payload", {})
+    if not isinstance(payload, dict):
+        raise FormInvalid({"payload": ["must be a JSON object"]})
+    return jsonify(instance_json(runtime().send_message(instance_id, name, payload, g.actor)))
+
+
+@bp.get("/tasks")
+@authenticated
+def list_tasks():
+    q = db.select(HumanTask).where(runtime().visible_tasks(g.actor))
+    if request.args.get("instance") is not None:
+        q = q.where(HumanTask.instance_id == int_arg("instance", 0, 0, ID_MAX))
+    if process := request.args.get("process"):
+        q = q.where(HumanTask.process_id == process)
+    if role := request.args.get("role"):
+        q = q.where(HumanTask.role == role)
+    overdue = request.args.get("overdue")
+    if overdue is not None:
+        if overdue not in ("true", "false", "1", "0"):
+            raise EngineError("'overdue' must be true or false")
+        now = clock.now()
+        q = q.where(HumanTask.due_at < now) if overdue in ("true", "1") else \
+            q.where(or_(HumanTask.due_at.is_(None), HumanTask.due_at >= now))
+    limit, offset = int_arg("limit", 100, 1, PAGE_MAX), int_arg("offset", 0, 0, ID_MAX)
+    rows = db.session.scalars(
+        q.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+        .limit(limit).offset(offset)
+    ).all()
+    return jsonify({"tasks": [task_json(t) for t in rows]})
+
+
+@bp.post("/tasks/<task_id>/attachments")
+@authenticated
+@writes
+def upload_attachment(task_id):
+    """A file for one of the task's file fields (multipart `field` and `file`), checked by its
+    content against the field's types and size and kept with the case: the answer's `id` is
+    what the field takes when the task is completed."""
+    try:
+        entry = db.session.get(HumanTask, str(UUID(task_id)))
+    except ValueError:
+        entry = None
+    if entry is None or not may_act(g.actor, entry):
+        raise NotFound(f"task {task_id} is not waiting for you")
+    schema = runtime().registry.load(
+        db.session.get(ProcessInstance, entry.instance_id).version_id).forms.get(entry.form or "") or {}
+    field = request.form.get("field", "")
+    prop = (schema.get("properties") or {}).get(field)
+    if not attachments.is_file_field(prop):
+        raise FormInvalid({"field": [f"'{field}' is not a file field of this task's form"]})
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise FormInvalid({"file": ["send the file as multipart 'file'"]})
+    try:
+        checked = attachments.check_for_field(prop, upload.filename, upload.read())
+    except attachments.AttachmentRefused as exc:
+        raise FormInvalid({field: [str(exc)]}) from None
+    [row] = attachments.store(current_app.config["UPLOAD_DIR"], entry.instance_id, [checked], by=g.actor.name,
+                              personal=attachments.is_personal_field(prop))
+    db.session.flush()  # the row's id, for the answer
+    return jsonify({"id": row.id, "name": row.original_name, "content_type": row.content_type, "size": row.size,
+                    "sha256": row.sha256}), 201
+
+
+@bp.post("/tasks/<task_id>/complete")
+@authenticated
+def complete_task(task_id):
+    body = body_object()
+    inst = runtime().complete(task_id, body.get("data", {}), g.actor)
+    return jsonify(instance_json(inst))
+
+
+# --------------------------------------------------------------------------- the virtual clock
+def _virtual_clock_only():
+    if not current_app.config["CLOCK"] == "virtual" or not clock.current().virtual:
+        raise NotFound("not found")
+    if not g.actor.is_admin:
+        raise Forbidden("only an administrator may read or move the clock")
+
+
+@bp.get("/clock")
+@authenticated
+def read_clock():
+    _virtual_clock_only()
+    return jsonify({"now": clock.now().isoformat(), "virtual": True})
+
+
+@bp.post("/clock")
+@authenticated
+def move_clock():
+    """Move the virtual clock: {"advance": "P30D"} or {"to": "2027-04-16T00:00:00+08:00"}.
+    Every timer that falls due on the way fires, in order, before this returns."""
+    _virtual_clock_only()
+    body = body_object()
+    now = clock.now()
+    try:
+        if "advance" in body:
+            target = deadlines.moment(str(body["advance"]), now)
+        elif "to" in body:
+            target = datetime.fromisoformat(str(body["to"]))
+            if target.tzinfo is None:
+                raise ValueError("give the time with its offset, e.g. +08:00")
+        else:
+            raise ValueError("give 'advance' (an ISO duration) or 'to' (an ISO time)")
+        fired = run_until(runtime(), target)
+    except ValueError as exc:
+        raise FormInvalid({"advance" if "advance" in body else "to": [str(exc)]}) from None
+    return jsonify({"now": clock.now().isoformat(), "fired": fired})
+
+
+# --------------------------------------------------------------------------- notifications
+@bp.get("/notifications")
+@authenticated
+def list_notifications():
+    q = db.select(Notification)
+    if not g.actor.is_admin:
+        q = q.where(addressed_to(g.actor, Notification))
+    if request.args.get("unread") in ("true", "1"):
+        q = q.where(Notification.read_at.is_(None))
+    limit, offset = int_arg("limit", 100, 1, PAGE_MAX), int_arg("offset", 0, 0, ID_MAX)
+    rows = db.session.scalars(q.order_by(Notification.at.desc(), Notification.id.desc()).limit(limit).offset(offset))
+    return jsonify({"notifications": [{
+        "id": n.id, "kind": n.kind, "at": n.at.isoformat(), "instance": n.instance_id, "task": n.task_id,
+        "element": n.element, "task_name": n.task_name, "due": n.due_at.isoformat() if n.due_at else None,
+        "due_provisional": n.due_provisional, "role": n.role, "jurisdiction": n.jurisdiction, "assignee": n.assignee,
+        "read": n.read_at is not None,
+    } for n in rows]})
+
+
+@bp.post(f"/notifications/<int(max={ID_MAX}):notification_id>/read")
+@authenticated
+@writes
+def read_notification(notification_id):
+    query = db.select(Notification).where(Notification.id == notification_id)
+    if not g.actor.is_admin:
+        query = query.where(addressed_to(g.actor, Notification))
+    notice = db.session.scalar(query)
+    if notice is None:
+        raise NotFound(f"notification {notification_id} does not exist")
+    if notice.read_at is None:
+        notice.read_at = clock.now()
+    return jsonify({"id": notice.id, "read": True})

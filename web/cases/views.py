@@ -1,0 +1,217 @@
+"""The case page (案件页面): one case's facts, its diagram with where it stands,
+its audit timeline and its data, for whoever may see the case.
+
+The diagram is the case's own deployed version, drawn in the browser by
+bpmn-js from npm, which this blueprint serves out of `node_modules` (only the
+files listed in `VENDOR`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from lxml import etree
+from SpiffWorkflow.util.task import TaskState
+
+from engine import clock
+from engine.db import db
+from engine.errors import EngineError
+from engine.green.models import Attachment
+from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
+from engine.model_registry import FORM_PREFIX
+
+from .. import personal
+from ..accounts.users import actor_of
+from ..inputs import ID_MAX
+from ..runtime import runtime
+
+bp = Blueprint("cases", __name__, template_folder="templates")
+
+NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
+# The browser files served from node_modules, and nothing else from there.
+VENDOR = frozenset({
+    "bpmn-js/dist/bpmn-navigated-viewer.production.min.js",
+    "bpmn-js/dist/assets/diagram-js.css",
+    "bpmn-js/dist/assets/bpmn-js.css",
+})
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+_SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+STATUS = {
+    "running": _l("办理中"),
+    "waiting": _l("等待中"),
+    "completed": _l("已办结"),
+    "error": _l("出错"),
+    "cancelled": _l("已撤销"),
+}
+ACTIONS = {
+    "start": _l("发起"),
+    "complete": _l("办理"),
+    "claim": _l("认领"),
+    "release": _l("退回本角色"),
+    "handover": _l("转交"),
+    "cancel": _l("撤销"),
+    "retry": _l("重试"),
+    "timer": _l("定时触发"),
+    "message": _l("收到消息"),
+    "migrate": _l("迁移到新版本"),
+}
+
+CASE_ID = f"<int(max={ID_MAX}):instance_id>"
+
+
+def visible_case(instance_id: int) -> ProcessInstance:
+    """The case, if the signed-in user may see it; otherwise 404, exactly as for a missing one."""
+    case = db.session.get(ProcessInstance, instance_id)
+    if case is None or not runtime().may_see(actor_of(current_user), instance_id):
+        abort(404)
+    return case
+
+
+def element_names(case: ProcessInstance) -> dict[str, str]:
+    """Element id -> its name in the diagram, for the case's process and its subprocesses."""
+    version = runtime().registry.load(case.version_id)
+    specs = [version.specs[case.process_id], *version.subprocess_specs[case.process_id].values()]
+    return {ts.bpmn_id: ts.bpmn_name or ts.bpmn_id
+            for spec in specs for ts in spec.task_specs.values() if getattr(ts, "bpmn_id", None)}
+
+
+def field_labels(case: ProcessInstance) -> tuple[dict[str, str], dict[str, dict]]:
+    """The titles the version's forms give their fields and choices, to show the case data readably."""
+    labels: dict[str, str] = {}
+    choices: dict[str, dict] = {}
+    for form in runtime().registry.load(case.version_id).forms.values():
+        for name, prop in (form.get("properties") or {}).items():
+            if not isinstance(prop, dict):
+                continue
+            if isinstance(prop.get("title"), str):
+                labels.setdefault(name, prop["title"])
+            for option in [*prop.get("oneOf", []), *prop.get("anyOf", [])]:
+                if isinstance(option, dict) and isinstance(option.get("const"), str) and option.get("title"):
+                    choices.setdefault(name, {}).setdefault(option["const"], option["title"])
+    return labels, choices
+
+
+def diagram_of(case: ProcessInstance) -> ModelFile | None:
+    """The BPMN file of the case's own version that defines its process."""
+    files = db.session.scalars(db.select(ModelFile).where(ModelFile.version_id == case.version_id)
+                               .order_by(ModelFile.name)).all()
+    needle = f'id="{case.process_id}"'
+    for f in files:
+        if f.name.startswith(FORM_PREFIX) or needle not in f.content:
+            continue
+        root = etree.fromstring(f.content.encode("utf-8"), _SAFE_XML)
+        if root.xpath("//b:process[@id=$pid]", namespaces={"b": BPMN_NS}, pid=case.process_id):
+            return f
+    return None
+
+
+def markers(case: ProcessInstance) -> dict[str, list[str]]:
+    """Where the case stands, by diagram element: completed, active (ready human
+    tasks, waiting timers and messages, running subprocesses), overdue (ready
+    tasks past their time limit) and failed (a script or decision in error)."""
+    workflow = runtime().read_workflow(case.id)
+    done, active, failed = set(), set(), set()
+    for wf in (workflow, *list(workflow.subprocesses.values())):
+        for task in list(wf.tasks.values()):
+            spec = task.task_spec
+            element = getattr(spec, "bpmn_id", None)
+            if not element:  # the engine's own Start, End and *.EndJoin
+                continue
+            state = task.state
+            if state == TaskState.COMPLETED:
+                done.add(element)
+            elif (state == TaskState.READY and spec.manual) or state in (TaskState.WAITING, TaskState.STARTED):
+                active.add(element)
+            elif state == TaskState.ERROR:
+                failed.add(element)
+    overdue = set(db.session.scalars(db.select(HumanTask.element).where(
+        HumanTask.instance_id == case.id, HumanTask.due_at < clock.now())))
+    # A task done before and waiting again (a return for correction) shows where it is now.
+    done -= active | failed
+    return {"completed": sorted(done), "active": sorted(active), "overdue": sorted(overdue), "failed": sorted(failed)}
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Start a case of a procedure the user's role starts (新建办件), e.g. the
+    province opening the year's round, a city nominating a candidate."""
+    actor = actor_of(current_user)
+    startable = runtime().startable(actor)
+    if request.method == "GET":
+        return render_template("cases/case_new.html", startable=startable)
+    process_id = request.form.get("process", "")
+    if process_id not in dict(startable):
+        abort(403)  # refused on the server, whatever the page offered
+    try:
+        case = runtime().start(process_id, {}, actor, actor.jurisdiction)
+    except EngineError as exc:
+        flash(exc.message, "error")
+        return render_template("cases/case_new.html", startable=startable), 422
+    mine = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id,
+                                                           runtime().visible_tasks(actor)).limit(1))
+    flash(_("已发起“%(name)s”，编号 %(id)s。", name=dict(startable)[process_id], id=case.id), "info")
+    return redirect(url_for("tasks.view", task_id=mine) if mine else url_for("cases.show", instance_id=case.id), 303)
+
+
+@bp.get(f"/cases/{CASE_ID}")
+@login_required
+def show(instance_id):
+    case = visible_case(instance_id)
+    names = element_names(case)
+    process_name = runtime().registry.process_name(case.process_id, case.version_id)
+    names.setdefault(case.process_id, process_name)  # a case's start is recorded against its process
+    events = db.session.scalars(db.select(AuditEvent).where(AuditEvent.instance_id == case.id)
+                                .order_by(AuditEvent.seq)).all()
+    tasks = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id)
+                               .order_by(HumanTask.created_at, HumanTask.id)).all()
+    labels, choices = field_labels(case)
+    files = db.session.scalars(db.select(Attachment).where(Attachment.instance_id == case.id)
+                               .order_by(Attachment.id)).all()
+    data, files, withheld = personal.case_view(case, actor_of(current_user), files, via="case page")
+    return render_template(
+        "cases/case.html", case=case, process_name=process_name, names=names, events=events, tasks=tasks,
+        now=clock.now(), status_label=STATUS.get(case.status, case.status), actions=ACTIONS,
+        data=data, labels=labels, choices=choices, files=files, withheld=withheld,
+    )
+
+
+@bp.get(f"/cases/{CASE_ID}/diagram.xml")
+@login_required
+def diagram(instance_id):
+    found = diagram_of(visible_case(instance_id))
+    if found is None:
+        abort(404)
+    return Response(found.content, mimetype="application/xml",
+                    headers={"Cache-Control": "private, max-age=3600"})  # a deployed version never changes
+
+
+@bp.get(f"/cases/{CASE_ID}/markers.json")
+@login_required
+def case_markers(instance_id):
+    resp = jsonify(markers(visible_case(instance_id)))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/vendor/<path:name>")
+def vendor(name):
+    """Browser libraries installed by npm (`make` runs `npm ci`); only the listed files."""
+    if name not in VENDOR:
+        abort(404)
+    return send_from_directory(NODE_MODULES, name, max_age=3600)

@@ -1,0 +1,108 @@
+"""The inbox (待办): my tasks and my role's unclaimed ones, with claim,
+release and hand-over to a colleague of the same role and jurisdiction."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, or_
+
+from engine import clock
+from engine.db import db
+from engine.errors import EngineError
+from engine.green.models import LEVELS, UNIT_TYPES, User
+from engine.green.roles import JURISDICTIONS
+from engine.models import HumanTask
+from engine.runtime import role_queue
+
+from ..accounts.users import actor_of
+from ..inputs import PAGE_NUMBER
+from ..runtime import runtime
+
+bp = Blueprint("inbox", __name__, template_folder="templates", url_prefix="/inbox")
+PAGE = 50
+SOON = timedelta(days=3)  # "nearly due" in the list
+
+
+def tab_filters(actor):
+    """Each tab as a condition on the task index, for this user only."""
+    tabs = {"mine": HumanTask.assignee == actor.name, "role": role_queue(actor, HumanTask)}
+    if actor.is_admin:
+        tabs["all"] = HumanTask.id.is_not(None)
+    return tabs
+
+
+@bp.get("/")
+@login_required
+def index():
+    actor = actor_of(current_user)
+    tabs = tab_filters(actor)
+    tab = request.args.get("tab") or ("mine" if _count(tabs["mine"]) else "role")
+    if tab not in tabs:
+        abort(404)
+    q = db.select(HumanTask).where(tabs[tab])
+    if process := request.args.get("process"):
+        q = q.where(HumanTask.process_id == process)
+    if (unit_type := request.args.get("unit_type")) in UNIT_TYPES:
+        q = q.where(HumanTask.unit_type == unit_type)
+    if (level := request.args.get("level")) in LEVELS:
+        q = q.where(HumanTask.level == level)
+    if (city := request.args.get("city")) and city in JURISDICTIONS:
+        q = q.where(HumanTask.jurisdiction == city)
+    now = clock.now()
+    if request.args.get("due") == "overdue":
+        q = q.where(HumanTask.due_at < now)
+    elif request.args.get("due") == "soon":
+        q = q.where(HumanTask.due_at >= now, HumanTask.due_at < now + SOON)
+    page = request.args.get("page", 1, type=PAGE_NUMBER)
+    total = db.session.scalar(db.select(func.count()).select_from(q.subquery()))
+    rows = db.session.scalars(
+        q.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+        .limit(PAGE).offset((page - 1) * PAGE)
+    ).all()
+    counts = {name: _count(cond) for name, cond in tabs.items()}
+    colleagues = []
+    if actor.role not in runtime().party_roles:
+        colleagues = db.session.scalars(db.select(User.name).where(
+            User.role == actor.role, User.jurisdiction.is_(actor.jurisdiction) if actor.jurisdiction is None
+            else User.jurisdiction == actor.jurisdiction, User.name != actor.name).order_by(User.name)).all()
+    processes = db.session.scalars(db.select(HumanTask.process_id).where(or_(*tabs.values())).distinct()).all()
+    process_names = {p: runtime().registry.process_name(p) for p in {*processes, *(t.process_id for t in rows)}}
+    return render_template("inbox/inbox.html", tab=tab, tasks=rows, counts=counts, page=page,
+                           pages=max((total + PAGE - 1) // PAGE, 1), total=total, now=now, soon=now + SOON,
+                           colleagues=colleagues, processes=sorted(processes), process_names=process_names, cities=JURISDICTIONS,
+                           unit_types=UNIT_TYPES, levels=LEVELS,
+                           party=actor.role in runtime().party_roles, args=request.args)
+
+
+def _count(condition) -> int:
+    return db.session.scalar(db.select(func.count()).select_from(HumanTask).where(condition))
+
+
+@bp.post("/<task_id>/<action>")
+@login_required
+def assign(task_id, action):
+    actor = actor_of(current_user)
+    if action == "claim":
+        to = actor
+    elif action == "release":
+        to = None
+    elif action == "handover":
+        colleague = db.session.scalar(db.select(User).where(User.name == request.form.get("to", "")))
+        if colleague is None:
+            flash(_("没有这位同事。"), "error")
+            return redirect(request.referrer or url_for(".index"))
+        to = actor_of(colleague)
+    else:
+        abort(404)
+    try:
+        runtime().assign(task_id, actor, to)
+    except EngineError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".index")), 303
+    messages = {"claim": _("已认领。"), "release": _("已退回本角色待办。"), "handover": _("已转交。")}
+    flash(messages[action], "info")
+    return redirect(url_for(".index", tab="mine" if action == "claim" else None)), 303
+

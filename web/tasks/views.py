@@ -1,0 +1,247 @@
+"""The task page (办理页面): a task's case, instructions and history, and its
+form, to submit or to save as a draft (草稿).
+
+Thin over the engine: the form is the task's JSON Schema, checked again by
+`Runtime.complete`; who may open a task is `may_act`, decided on the server.
+A task the user may not act on answers exactly like a missing one (404).
+"""
+from __future__ import annotations
+
+from uuid import UUID
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from SpiffWorkflow.exceptions import TaskNotFoundException
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from engine import clock
+from engine.db import db, writing
+from engine.errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
+from engine.forms import ROWS_FROM
+from engine.green import attachments, privacy
+from engine.green.models import Attachment, User
+from engine.green.notices import Objection, PublicNotice
+from engine.models import AuditEvent, HumanTask, ProcessInstance
+from engine.runtime import may_act
+
+from .. import formrender, personal
+from ..accounts.users import actor_of
+from ..inputs import record_id
+from ..runtime import runtime
+from .models import TaskDraft
+
+bp = Blueprint("tasks", __name__, template_folder="templates", url_prefix="/tasks")
+
+NOTE = "note"  # the one field of a task without a form
+# What each audit action is called in a case's history.
+ACTIONS = {
+    "start": _l("发起"), "complete": _l("办理"), "claim": _l("认领"), "release": _l("退回待认领"),
+    "handover": _l("转交"), "cancel": _l("撤销"), "retry": _l("重试"), "timer": _l("定时触发"),
+    "message": _l("收到消息"),
+}
+
+
+def _note_schema() -> dict:
+    return {"type": "object", "properties": {
+        NOTE: {"title": _("办理意见"), "type": "string", "maxLength": 4000,
+               "description": _("此事项没有表单，可填写说明（选填）。")}}}
+
+
+def _visible_task(task_id: str) -> HumanTask | None:
+    """The inbox entry if this user may act on it; None when no task waits
+    under this id; 404 when it is someone else's (its existence is not disclosed)."""
+    try:
+        UUID(task_id)
+    except ValueError:
+        abort(404)
+    task = db.session.get(HumanTask, task_id)
+    if task is not None and not may_act(actor_of(current_user), task):
+        abort(404)
+    return task
+
+
+def _gone_meanwhile():
+    flash(_("该事项已由他人办理或已不再等待办理。"), "error")
+    return redirect(url_for("inbox.index"), 303)
+
+
+def _spec(version, process_id: str, element: str):
+    """The BPMN element's task spec in a deployed version (for its name and documentation)."""
+    specs = [version.specs.get(process_id)]
+    specs += list((version.subprocess_specs.get(process_id) or {}).values())
+    for spec in specs:
+        if spec is not None and element in spec.task_specs:
+            return spec.task_specs[element]
+    return None
+
+
+@bp.errorhandler(404)
+def _gone(exc):
+    return render_template("tasks/task.html", task=None), 404
+
+
+@bp.route("/<task_id>", methods=["GET", "POST"])
+@login_required
+def view(task_id):
+    task = _visible_task(task_id)
+    if task is None:
+        if request.method == "POST":  # typed into a page whose task was completed meanwhile
+            return _gone_meanwhile()
+        abort(404)
+    case = db.session.get(ProcessInstance, task.instance_id)
+    version = runtime().registry.load(case.version_id)
+    real_schema = version.forms.get(task.form) if task.form else None
+    schema = real_schema if real_schema is not None else _note_schema()
+    actor = actor_of(current_user)
+    task_id, name = task.id, task.name or task.element
+
+    if request.method == "GET":
+        draft = db.session.get(TaskDraft, (task.id, actor.name))
+        form = formrender.build(schema, draft.values if draft else None,
+                                context=None if draft else _items_for(schema, task))
+        return _page(task, case, version, form, draft=draft)
+
+    action = request.form.get("action")
+    if action not in ("draft", "submit"):
+        abort(400)
+    submitted, upload_errors = _take_uploads(schema, case, actor)
+    values = formrender.raw_values(schema, submitted)
+    if action == "draft":
+        return _save_draft(task, actor, values, upload_errors)
+
+    data, errors = formrender.validate(real_schema, submitted) if real_schema is not None \
+        else formrender.parse(schema, submitted)
+    for key, messages in upload_errors.items():  # the refused file's reason, not "required"
+        errors[key] = messages
+    if not errors:
+        try:
+            runtime().complete(task_id, data, actor)
+        except FormInvalid as exc:
+            errors = formrender.page_errors(real_schema, submitted, exc.fields)
+        except (Conflict, NotFound):
+            return _gone_meanwhile()
+        except Forbidden:
+            raise  # answered by web.handler: 403
+        except EngineError as exc:
+            errors = {"$": [exc.message]}
+        else:
+            # the step removed the inbox entry, and with it its drafts (ON DELETE CASCADE); make sure
+            with writing():
+                db.session.execute(delete(TaskDraft).where(TaskDraft.task_id == task_id))
+            flash(_("已提交“%(name)s”。", name=name), "info")
+            return redirect(url_for("inbox.index"), 303)
+    form = formrender.build(schema, values, errors)
+    return _page(task, case, version, form), 422
+
+
+def _items_for(schema: dict, task: HumanTask) -> dict | None:
+    """The task's own data, when its form has an item-by-item table to fill from it."""
+    if not any(isinstance(p, dict) and p.get(ROWS_FROM) for p in (schema.get("properties") or {}).values()):
+        return None
+    try:
+        return runtime().read_workflow(task.instance_id).get_task_from_id(UUID(task.id)).data
+    except (NotFound, TaskNotFoundException):  # the task ended meanwhile: the form opens empty and the submission says so
+        return None
+
+
+def _take_uploads(schema: dict, case: ProcessInstance, actor) -> tuple[dict, dict]:
+    """The submitted inputs, with each file field's new upload checked by its content and
+    stored with the case (so a draft or a refused submission keeps it): the field then
+    holds the file's id. A refused file keeps the field's earlier file, with the reason."""
+    submitted = request.form.to_dict(flat=True)
+    errors = {}
+    for key, prop in (schema.get("properties") or {}).items():
+        upload = request.files.get(f"{key}__file")
+        if not attachments.is_file_field(prop) or upload is None or not upload.filename:
+            continue
+        try:
+            checked = attachments.check_for_field(prop, upload.filename, upload.read())
+        except attachments.AttachmentRefused as exc:
+            errors[key] = [str(exc)]
+            continue
+        with writing():
+            [row] = attachments.store(current_app.config["UPLOAD_DIR"], case.id, [checked], by=actor.name,
+                                      personal=attachments.is_personal_field(prop))
+            db.session.flush()
+            submitted[key] = str(row.id)
+    return submitted, errors
+
+
+def _show_files(form, case: ProcessInstance) -> None:
+    """What each file field holds, by name and size, with its download link (this case's files
+    only, and a personal file only for whoever may read it)."""
+    actor = actor_of(current_user)
+    for f in form.fields:
+        attachment_id = record_id(f.value) if f.kind == "file" else None
+        item = db.session.get(Attachment, attachment_id) if attachment_id is not None else None
+        if item is not None and item.instance_id == case.id and privacy.may_read_evidence(actor, case, item):
+            size = f"{item.size / 1024:.0f} KB" if item.size < 1024 * 1024 else f"{item.size / 1048576:.1f} MB"
+            f.attachment = {"name": item.original_name, "size": size,
+                            "url": url_for("complaints.download", attachment_id=item.id)}
+
+
+def _save_draft(task: HumanTask, actor, values: dict, upload_errors: dict | None = None):
+    task_id = task.id
+    try:
+        with writing():
+            draft = db.session.get(TaskDraft, (task_id, actor.name))
+            if draft is None:
+                draft = TaskDraft(task_id=task_id, user_name=actor.name)
+                db.session.add(draft)
+            draft.values, draft.saved_at = values, clock.now()
+    except IntegrityError:  # the task was completed meanwhile, and its drafts went with it
+        return _gone_meanwhile()
+    if upload_errors:
+        for messages in upload_errors.values():
+            for m in messages:
+                flash(m, "error")
+    flash(_("草稿已保存。"), "info")
+    return redirect(url_for(".view", task_id=task_id), 303)
+
+
+def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
+    _show_files(form, case)
+    spec = _spec(version, case.process_id, task.element)
+    events = db.session.scalars(
+        db.select(AuditEvent).where(AuditEvent.instance_id == case.id).order_by(AuditEvent.seq)).all()
+    names = dict(db.session.execute(db.select(User.name, User.display_name).where(
+        User.name.in_({e.actor for e in events if e.actor}), User.display_name.is_not(None))).all())
+    history = [{
+        "at": e.at, "actor": names.get(e.actor, e.actor) if e.actor else "—",
+        "action": str(ACTIONS.get(e.action, e.action)),
+        "element": _element_names(version, case.process_id, e.task),
+    } for e in events]
+    now = clock.now()
+    return render_template(
+        "tasks/task.html", task=task, case=case, form=form, draft=draft, history=history,
+        process_name=runtime().registry.process_name(case.process_id, case.version_id),
+        instructions=getattr(spec, "documentation", None) or "",
+        overdue=bool(task.due_at and task.due_at < now),
+        objections=_objections(case),
+        # why the case came back to this step (a diagram sets it, e.g. an agency refused under Art 23)
+        returned_reason=(case.data or {}).get("returned_reason") if isinstance(case.data, dict) else None,
+    )
+
+
+def _objections(case: ProcessInstance) -> list[dict]:
+    """The objections to the case's closed notice, as this reader may see them (Art 15)."""
+    rows = db.session.scalars(db.select(Objection).join(PublicNotice).where(
+        PublicNotice.instance_id == case.id, PublicNotice.closed_at.is_not(None)).order_by(Objection.id)).all()
+    return personal.objections(case, actor_of(current_user), rows, via="task page") if rows else []
+
+
+def _element_names(version, process_id: str, elements: str | None) -> str:
+    if not elements:
+        return ""
+    if elements == process_id:
+        spec = version.specs.get(process_id)
+        return (spec.description if spec is not None else None) or elements
+    out = []
+    for element in elements.split(","):
+        spec = _spec(version, process_id, element)
+        out.append(getattr(spec, "bpmn_name", None) or element)
+    return "、".join(out)
+
