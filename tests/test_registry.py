@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT, upload
 
+from engine.green import service_operations
 from engine.green.roles import role_for_lane
-from engine.model_registry import Registry
+from engine.model_registry import Registry, collect
 
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
         '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
@@ -27,9 +28,7 @@ LINE = """<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:st
 
 @pytest.fixture
 def registry():
-    from engine.green import designations
-
-    designations.register()
+    service_operations.register()  # as the app factory does: the diagrams call them
     return Registry(ROOT / "forms", role_for_lane)
 
 
@@ -38,8 +37,6 @@ def only(findings, severity="error"):
 
 
 def test_the_shipped_processes_have_no_errors(registry):
-    from engine.model_registry import collect
-
     result = registry.check(collect([ROOT / "processes"]))
     assert result.errors == [], [str(f) for f in result.errors]
     assert "municipal_creation" in result.processes

@@ -13,16 +13,11 @@ from flask_wtf.csrf import CSRFProtect
 from engine import clock, holidays, script_limits, scripting, statutory_calendar
 from engine.db import db
 from engine.forms import register_format
-from engine.green import attachments, credit_code, evaluation, national, selection
-from engine.green import awards as award_rules  # `awards`, `designations`: the page packages' names here
-from engine.green import cultivation as cultivation_records
-from engine.green import designations as designation_rules
-from engine.green import lifecycle as designation_lifecycle
-from engine.green import notices as public_notices
+from engine.green import attachments, credit_code, evaluation, service_operations
 from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
-from engine.models import alembic_render_item
 from engine.model_registry import Registry
+from engine.models import alembic_render_item
 from engine.runtime import Runtime
 from engine.timers import JOB_TABLE, SWEEP_SECONDS, TimerService
 
@@ -122,14 +117,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                         app.config["SCRIPT_MAX_INT_BITS"])
     statutory_calendar.ARRANGEMENTS.loader = holidays.load_from_database
     register_format("gb32100", credit_code.problem)
-    designation_rules.register()
-    public_notices.register()
-    selection.register()
-    designation_lifecycle.register()
-    cultivation_records.register()
-    national.register()
-    award_rules.register()
-    evaluation.register()
+    service_operations.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions[RUNTIME] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
