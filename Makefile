@@ -68,8 +68,11 @@ run: setup node_modules/.installed $(MODELER_BUNDLE) $(CATALOGS)
 	$(FLASK) demo
 	GREEN_LADDER_ENV=development SCHEDULER=in-process $(FLASK) run --host 127.0.0.1 --port 5000
 
+# ruff first (ruff.toml: the rules the code keeps), then the suite in one worker per core
+# (pytest-xdist; each worker has its own SQLite file and PostgreSQL database).
 test: setup postgres node_modules/.installed $(MODELER_BUNDLE) $(CHROMIUM) $(CATALOGS)
-	PYTHONPATH=$(CURDIR) TEST_POSTGRES_URL=$(PG_URL) $(PY) -m pytest
+	$(VENV)/bin/ruff check .
+	PYTHONPATH=$(CURDIR) TEST_POSTGRES_URL=$(PG_URL) $(PY) -m pytest -n auto
 
 bench: setup postgres
 	PYTHONPATH=$(CURDIR) BENCH_POSTGRES_URL=$(PG_URL) $(PY) bench/engine.py

@@ -36,8 +36,8 @@ def fill(app, n: int) -> None:
     from sqlalchemy import insert
 
     from engine.db import db
-    from engine.models import HumanTask, ProcessInstance
     from engine.model_registry import version_hash
+    from engine.models import HumanTask, ProcessInstance
 
     cities = list(JURISDICTIONS)
     roles = ["municipal"] * 6 + ["provincial", "expert", "applicant"]

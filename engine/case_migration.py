@@ -31,12 +31,12 @@ missing (skipped); conflict, error (failed).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
-from sqlalchemy import delete, update
 from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, update
 
 from . import persistence, store
 from .audit import append as audit

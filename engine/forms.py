@@ -7,7 +7,7 @@ it that the databases or the audit log cannot keep (`unstorable`).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 from jsonschema import Draft202012Validator, FormatChecker
 

@@ -22,8 +22,16 @@ from lxml import etree
 from . import clock, model_diff
 from .audit import append as audit
 from .db import db
-from .model_registry import (BPMN_NS, FORM_PREFIX, MAX_FILE_BYTES, SAFE_PARSER, Finding, ModelInvalid, Registry,
-                             Validation)
+from .model_registry import (
+    BPMN_NS,
+    FORM_PREFIX,
+    MAX_FILE_BYTES,
+    SAFE_PARSER,
+    Finding,
+    ModelInvalid,
+    Registry,
+    Validation,
+)
 from .models import AuditEvent, ModelFile, ModelVersion, ProcessHead
 
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}\.(bpmn|dmn)")

@@ -2,7 +2,7 @@
 the web pages' own tables (drafts, rate limits) in their features under `web/`."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -23,12 +23,12 @@ class Aware(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to an aware column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc).astimezone(SHANGHAI)
+        return value.replace(tzinfo=UTC).astimezone(SHANGHAI)
 
 
 class ModelVersion(db.Model):
@@ -41,7 +41,7 @@ class ModelVersion(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     processes: Mapped[list] = mapped_column(JSON)
     warnings: Mapped[list] = mapped_column(JSON)
-    files: Mapped[list["ModelFile"]] = relationship(
+    files: Mapped[list[ModelFile]] = relationship(
         back_populates="version", order_by="ModelFile.name", cascade="all, delete-orphan"
     )
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Iterable
 from copy import copy
-from typing import Callable, Iterable
 
 from . import audit
 from .db import db

@@ -52,9 +52,9 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from . import clock, script_check, script_limits, services, statutory_calendar
-from .statutory_calendar import EXPRESSION_HELPERS
 from .script_check import GUARDS, refusal  # noqa: F401  (refusal: the registry's lint)
 from .script_limits import ScriptRefused, ScriptTooLarge, settings  # noqa: F401
+from .statutory_calendar import EXPRESSION_HELPERS
 
 # Where SpiffWorkflow looks for the failing line of a script, and how the time limit knows a script's frames.
 SCRIPT_FILENAME = "<string>"

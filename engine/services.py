@@ -10,9 +10,9 @@ commit with the step or not at all; what it returns lands in the task's
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Callable
 
 from .persistence import plain
 

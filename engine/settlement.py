@@ -18,9 +18,9 @@ counted on a later year still unknown stays provisional, marked with that year.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Callable
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
@@ -108,7 +108,7 @@ def _recount_deadline(task, role_of, now, years) -> list[Change]:
         task.internal_data[deadlines.KEY] = recounted  # still provisional where it reaches a later year
     else:
         task.internal_data[deadlines.KEY] = {k: v for k, v in limit.items() if k not in ("provisional", "at")}
-    where = dict(instance_id=0, element=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name)
+    where = {"instance_id": 0, "element": task.task_spec.bpmn_id, "name": task.task_spec.bpmn_name}
     changes = [Change("task", old=old, new=new, outcome=result,
                       provisional_year=statutory_calendar.first(task.internal_data[deadlines.KEY].get("provisional")),
                       **where)]
@@ -126,7 +126,7 @@ def _recount_timer(task, now, years, changed_names: set[str]) -> Change | None:
         return None
     old_value = task.internal_data.get("event_value")
     old = _timer_moment(old_value)
-    where = dict(instance_id=0, element=task.task_spec.bpmn_id, name=task.task_spec.bpmn_name)
+    where = {"instance_id": 0, "element": task.task_spec.bpmn_id, "name": task.task_spec.bpmn_name}
     if isinstance(definition, CycleTimerEventDefinition):  # its next moment moves on with each cycle
         return Change("timer", old=old, new=old, outcome=KEPT, **where)
     at = datetime.fromisoformat(mark["at"]) if mark.get("at") else now
@@ -221,7 +221,7 @@ def _write(case, live, changes: list[Change], now: datetime) -> None:
     """The inbox rows, timers' flags and notifications that go with the recounted workflow
     (the workflow itself, its timers' due times and the case row are saved by the batch)."""
     conn = store.conn()
-    for tid, alert in list(live.ready.items()):
+    for tid, _alert in list(live.ready.items()):
         task = live.workflow.get_task_from_id(UUID(tid))
         limit = task.internal_data.get(deadlines.KEY) or {}
         entry = conn.execute(store.SELECT_INBOX_ENTRY, {"id": tid}).one()

@@ -97,7 +97,8 @@ class Arrangements:
 ARRANGEMENTS = Arrangements()
 
 
-_entering: ContextVar[dict[int, dict[date, bool]]] = ContextVar("entering", default={})
+# never mutated: `entering` sets a new dict for its block
+_entering: ContextVar[dict[int, dict[date, bool]]] = ContextVar("entering", default={})  # noqa: B039
 
 
 @contextmanager

@@ -7,12 +7,12 @@ import json
 from conftest import ROOT
 from flask import current_app
 
+from engine import clock
 from engine.db import db
 from engine.green import attachments
 from engine.green.agencies import Agency
-from engine.models import HumanTask
 from engine.model_registry import collect
-from engine import clock
+from engine.models import HumanTask
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 CODE = "91620100MA74XJ2P0P"
@@ -48,7 +48,7 @@ def evaluation(unit_type: str, case_id: int, values: dict | None = None, failed:
     """An evaluation form's data: every basic requirement met except `failed`, and `values` by
     indicator (without: 50 for each, whatever that scores)."""
     basic, scored = codes(unit_type)
-    values = values or {c: 50 for c in scored}
+    values = values or dict.fromkeys(scored, 50)
     data = {"basic_requirements": [{"requirement": c, "met": c not in failed} for c in basic],
             "indicators": [{"indicator": c, "value": values[c]} for c in scored],
             "report_pdf": store_pdf(case_id), "pledge": True, **extra}

@@ -6,8 +6,8 @@ import io
 from conftest import ROOT, upload
 from creation import FACTORY_LEADING, PDF, codes
 
-from engine.models import AuditEvent, HumanTask
 from engine.db import db
+from engine.models import AuditEvent, HumanTask
 
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
 TABLES = [ROOT / "processes" / f"{name}.dmn" for name in ("evaluation_indicators", "evaluation_pass_marks",

@@ -6,9 +6,9 @@ import json
 
 from conftest import ROOT, upload
 from creation import TABLES
-from test_registry import LINE, bpmn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_registry import LINE, bpmn
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

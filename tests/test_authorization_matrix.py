@@ -15,8 +15,8 @@ from factories import designation, people
 from webclient import post_form, sign_in
 
 from engine.db import db
-from engine.models import HumanTask, ModelVersion, ProcessInstance
 from engine.model_registry import collect
+from engine.models import HumanTask, ModelVersion, ProcessInstance
 from engine.runtime import Actor
 from web.policy import POLICY
 

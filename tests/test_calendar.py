@@ -9,9 +9,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import clock
-from engine.statutory_calendar import (CalendarNotCovered, days_after, end_of_day, is_working_day, next_annual,
-                                       noting_provisional, provisional_arrangement, statutory_holidays,
-                                       working_days_after, working_days_between, years_before)
+from engine.statutory_calendar import (
+    CalendarNotCovered,
+    days_after,
+    end_of_day,
+    is_working_day,
+    next_annual,
+    noting_provisional,
+    provisional_arrangement,
+    statutory_holidays,
+    working_days_after,
+    working_days_between,
+    years_before,
+)
 
 COVERED = st.dates(min_value=date(2005, 1, 1), max_value=date(2026, 9, 30))
 # the weeks around Spring Festival and National Day, where adjusted weekends (调休) live

@@ -14,8 +14,8 @@ from engine.audit import verify
 from engine.db import db
 from engine.errors import EngineError, Forbidden, NotFound
 from engine.models import AuditEvent, HumanTask, InstanceTask, PendingTimer, ProcessInstance
-from web.tasks.models import TaskDraft
 from engine.runtime import Actor
+from web.tasks.models import TaskDraft
 
 V1, V2, V3 = (MODELS / f"rectification_v{n}.bpmn" for n in (1, 2, 3))
 PROCESS = "rectification_check"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -288,7 +288,7 @@ def waiting_timers(wf: BpmnWorkflow) -> list:
             value = task.internal_data["event_value"]
             if isinstance(value, dict):
                 value = value["next"]
-            at = TimerEventDefinition.get_datetime(value).astimezone(timezone.utc)
+            at = TimerEventDefinition.get_datetime(value).astimezone(UTC)
             due.append((task.task_spec.bpmn_id, at.isoformat()))
     return sorted(due)
 
@@ -454,12 +454,12 @@ class Persisted:
         for r in rows:
             assert r.element == wf.get_task_from_id(UUID(r.id)).task_spec.bpmn_id
         ready = _sorted((r.element, canon(wf.get_task_from_id(UUID(r.id)).data)) for r in rows)
-        timers = sorted((t.element, t.due_at.astimezone(timezone.utc).isoformat()) for t in db.session.scalars(
+        timers = sorted((t.element, t.due_at.astimezone(UTC).isoformat()) for t in db.session.scalars(
             db.select(PendingTimer).where(PendingTimer.instance_id == self.id)))
         # So is the timer table: one row per waiting timer, due when the workflow says.
         assert timers == waiting_timers(wf)
         due = min((t[1] for t in timers), default=None)
-        assert (inst.next_timer_at.astimezone(timezone.utc).isoformat() if inst.next_timer_at else None) == due
+        assert (inst.next_timer_at.astimezone(UTC).isoformat() if inst.next_timer_at else None) == due
         return View(inst.status, canon(inst.data), ready, timers, completed_elements(wf), task_states(wf))
 
 

@@ -5,8 +5,20 @@ membership and supplier links recorded with a nomination."""
 from __future__ import annotations
 
 import pytest
-from cultivation_helpers import (CONDITIONS, PLAN, PROVINCE, code, deploy, nominate, nomination, official,
-                                 people, record_fact, step, task_of)
+from cultivation_helpers import (
+    CONDITIONS,
+    PLAN,
+    PROVINCE,
+    code,
+    deploy,
+    nominate,
+    nomination,
+    official,
+    people,
+    record_fact,
+    step,
+    task_of,
+)
 
 from engine.db import db
 from engine.errors import FormInvalid

@@ -8,8 +8,7 @@ import re
 from datetime import date
 
 import pytest
-from cultivation_helpers import (PLAN, PROVINCE, code, deploy, nominate, nomination, official, people, record_fact,
-                                 step)
+from cultivation_helpers import PLAN, PROVINCE, code, deploy, nominate, nomination, official, people, record_fact, step
 from factories import designation_row
 from openpyxl import load_workbook
 from webclient import post_form, sign_in

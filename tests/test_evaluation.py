@@ -166,6 +166,7 @@ def test_the_report_is_kept_with_its_values_score_verdict_mode_and_pdf(creation)
 
 def test_an_analyst_changes_a_weight_in_the_table_and_new_cases_follow_it(creation):
     from conftest import ROOT
+
     from engine.model_registry import collect
 
     files = collect([ROOT / "processes"])

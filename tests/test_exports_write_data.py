@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import io
 
-from cultivation_helpers import PLAN, code as pool_code, deploy as deploy_cultivation, nominate, official, people, step
-from national_helpers import deploy as deploy_national, list_unit
+from cultivation_helpers import PLAN, nominate, official, people, step
+from cultivation_helpers import code as pool_code
+from cultivation_helpers import deploy as deploy_cultivation
+from national_helpers import deploy as deploy_national
+from national_helpers import list_unit
 from openpyxl import load_workbook
 from webclient import sign_in
 

@@ -98,8 +98,9 @@ def test_the_cli_shows_the_dry_run_then_enters_the_year(app, tmp_path):
 
 
 def test_the_dashboard_warns_before_the_official_calendar_runs_out_and_counts_provisional_dates(app, client):
-    from web.accounts.users import add_user
     from webclient import sign_in
+
+    from web.accounts.users import add_user
 
     add_user("prov", "provincial", password="correct-horse")
     sign_in(client, "prov")

@@ -10,7 +10,7 @@ import json
 
 import pytest
 from conftest import upload
-from test_registry import bpmn, LINE
+from test_registry import LINE, bpmn
 from webclient import csrf_token, sign_in
 
 from engine import audit

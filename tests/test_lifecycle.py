@@ -15,15 +15,22 @@ from holiday_notices import enter_2027
 
 from engine import clock, outbox
 from engine.db import db
-from engine.errors import Conflict, FormInvalid, Forbidden
-from engine.green.lifecycle import (TABLE_FIELDS, DesignationChange, DesignationLifecycle, DynamicTableFiling,
-                                    IncidentReport, MissedFiling, OnsiteReview)
+from engine.errors import Conflict, Forbidden, FormInvalid
+from engine.green.lifecycle import (
+    TABLE_FIELDS,
+    DesignationChange,
+    DesignationLifecycle,
+    DynamicTableFiling,
+    IncidentReport,
+    MissedFiling,
+    OnsiteReview,
+)
 from engine.green.models import Designation, Organisation
-from engine.green.roles import JURISDICTIONS
 from engine.green.revocations import RevocationAnnouncement
+from engine.green.roles import JURISDICTIONS
+from engine.model_registry import collect
 from engine.models import HumanTask, Notification, ProcessInstance
 from engine.outbox import StartRequest
-from engine.model_registry import collect
 from engine.runtime import Actor
 from engine.timers import run_until
 from web.accounts.users import add_user

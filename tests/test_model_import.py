@@ -7,8 +7,8 @@ from conftest import MODELS, ROOT, upload
 from lxml import etree
 
 from engine.db import db
-from engine.models import HumanTask
 from engine.model_registry import collect
+from engine.models import HumanTask
 from engine.runtime import Actor
 
 FOREIGN = MODELS / "foreign"

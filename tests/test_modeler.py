@@ -15,8 +15,8 @@ from webclient import csrf_token, sign_in
 
 from engine import clock, modeling
 from engine.db import db
-from engine.models import HumanTask, ModelVersion, PendingTimer, ProcessHead, ProcessInstance
 from engine.model_registry import ModelInvalid, collect
+from engine.models import HumanTask, ModelVersion, PendingTimer, ProcessHead, ProcessInstance
 from engine.runtime import Actor
 from web.accounts.users import add_user
 

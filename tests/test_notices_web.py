@@ -16,8 +16,8 @@ from engine import clock
 from engine.db import db
 from engine.green.models import Attachment
 from engine.green.notices import Objection, PublicNotice
-from engine.models import ProcessInstance
 from engine.model_registry import collect
+from engine.models import ProcessInstance
 from engine.timers import run_until
 from web.accounts.users import add_user
 

@@ -21,8 +21,7 @@ from werkzeug.security import generate_password_hash
 
 from engine import clock, personal
 from engine.db import db
-from engine.green.models import Attachment
-from engine.green.models import User
+from engine.green.models import Attachment, User
 from engine.models import AuditEvent, HumanTask
 from engine.timers import run_until
 from web.accounts.users import add_user, issue_token

@@ -22,16 +22,16 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from conftest import ROOT
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from webclient import sign_in
 
-from conftest import ROOT
 from engine import clock, timers
 from engine.db import db
-from web.accounts.models import RateHit
 from web import create_app, request_id
+from web.accounts.models import RateHit
 from web.accounts.users import add_user
-from webclient import sign_in
 
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
@@ -289,7 +289,7 @@ class Operator:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            raise AssertionError(f"{process.args} did not stop on SIGTERM")
+            raise AssertionError(f"{process.args} did not stop on SIGTERM") from None
 
     def stop_all(self):
         for process, out in self.running:

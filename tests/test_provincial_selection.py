@@ -20,8 +20,8 @@ from engine.green.exclusions import AdverseFact
 from engine.green.models import Designation, Organisation
 from engine.green.notices import NoticeClosed, PublicNotice, lodge_objection
 from engine.green.roles import JURISDICTIONS
-from engine.models import HumanTask, Notification, ProcessInstance
 from engine.model_registry import collect
+from engine.models import HumanTask, Notification, ProcessInstance
 from engine.runtime import Actor
 from engine.timers import run_until
 

@@ -16,8 +16,8 @@ from conftest import MODELS, ROOT
 from engine import clock, statutory_calendar
 from engine.db import db
 from engine.holidays import enter, read
-from engine.models import HumanTask, PendingTimer
 from engine.model_registry import collect
+from engine.models import HumanTask, PendingTimer
 from engine.runtime import Actor
 
 LANZHOU = Actor("lz", "municipal", "620100")

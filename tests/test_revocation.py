@@ -16,8 +16,8 @@ from engine.db import db
 from engine.errors import Forbidden
 from engine.green.models import Designation
 from engine.green.revocations import RevocationAnnouncement, barred_by_revocation
-from engine.models import HumanTask, ProcessInstance
 from engine.model_registry import collect
+from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
 from engine.timers import run_until
 

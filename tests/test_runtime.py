@@ -96,7 +96,7 @@ def test_two_completions_of_one_task_one_wins(app, runtime, users, client):
         barrier = threading.Barrier(2)
         codes = []
 
-        def attempt():
+        def attempt(url=url, barrier=barrier, codes=codes):
             c = app.test_client()
             barrier.wait()
             codes.append(c.post(url, json={"data": REPORT}, headers=firm).status_code)

@@ -8,14 +8,13 @@ import time
 
 import pytest
 from conftest import upload
+from test_script_escapes import diagram
 
 from engine import scripting
 from engine.db import db
 from engine.models import ProcessInstance
 from engine.runtime import Actor
 from engine.scripting import ScriptTooLarge, make_script_engine
-
-from test_script_escapes import diagram
 
 ADMIN = Actor("root", "admin")
 

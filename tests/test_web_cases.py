@@ -9,8 +9,8 @@ from webclient import sign_in
 
 from engine import clock
 from engine.db import db
-from engine.models import HumanTask
 from engine.model_registry import collect
+from engine.models import HumanTask
 from engine.runtime import Actor
 from web.accounts.users import add_user
 

@@ -12,9 +12,9 @@ from engine import clock
 from engine.db import db
 from engine.green.models import User
 from engine.models import HumanTask, ProcessInstance
-from web.tasks.models import TaskDraft
 from web import formrender
 from web.accounts.users import actor_of, add_user
+from web.tasks.models import TaskDraft
 
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
 CODE = "91620100MA74XJ2P0P"
@@ -66,8 +66,9 @@ def field(doc, path):
 def on_the_page(unit_type: str, values: dict, pdf: bool = False, failed=()) -> dict:
     """An evaluation form as the browser sends it: the table rows' hidden codes, the typed cells
     and, with `pdf`, the report file."""
-    from creation import PDF, codes
     import io
+
+    from creation import PDF, codes
 
     basic, scored = codes(unit_type)
     data = {"pledge": "true"}

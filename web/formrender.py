@@ -65,8 +65,8 @@ class Field:
     errors: list[str] = field(default_factory=list)
     attrs: dict = field(default_factory=dict)  # HTML attributes: maxlength, pattern, min, max, step
     options: list[tuple[str, str]] = field(default_factory=list)  # (value, title) of a choice
-    columns: list["Field"] = field(default_factory=list)  # a table's column headings
-    rows: list[list["Field"]] = field(default_factory=list)  # a table's cells
+    columns: list[Field] = field(default_factory=list)  # a table's column headings
+    rows: list[list[Field]] = field(default_factory=list)  # a table's cells
     row: int | None = None  # a cell's row on the page
     unit: str = ""  # a number's unit (schema keyword `unit`), shown beside its input
     readonly: bool = False  # given by the case or the schema (readOnly): shown, sent back unchanged, not typed

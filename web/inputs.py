@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask.json.provider import DefaultJSONProvider

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from engine.db import db
 from engine.models import Aware
 
-
 VERDICTS = {"passed": ("通过", "Passed"), "failed": ("未达合格分", "Below the pass mark"),
             "vetoed": ("一票否决", "Vetoed")}
 

@@ -7,8 +7,8 @@ from engine.services import ServiceError, StepContext
 
 from . import credit_code, lifecycle, revocations
 from .models import LEVELS, UNIT_TYPES, Designation, DesignationEvent, Organisation
-from .revocations import END_STATUSES, announce
 from .national_types import NATIONAL_UNIT_TYPES
+from .revocations import END_STATUSES, announce
 from .roles import JURISDICTIONS
 
 

@@ -43,7 +43,7 @@ class Organisation(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     jurisdiction: Mapped[str | None] = mapped_column(String(12), index=True)
     created_at: Mapped[datetime] = mapped_column(Aware())
-    designations: Mapped[list["Designation"]] = relationship(back_populates="organisation",
+    designations: Mapped[list[Designation]] = relationship(back_populates="organisation",
                                                              order_by="Designation.listed_on")
 
 
@@ -82,7 +82,7 @@ class Designation(db.Model):
     version_id: Mapped[str | None] = mapped_column(String(64))  # the model version that governed it
     platform_reference: Mapped[str | None] = mapped_column(String(40))  # MIIT 管理平台 number (Art 5)
     organisation: Mapped[Organisation] = relationship(back_populates="designations")
-    events: Mapped[list["DesignationEvent"]] = relationship(order_by="DesignationEvent.id")
+    events: Mapped[list[DesignationEvent]] = relationship(order_by="DesignationEvent.id")
 
     __table_args__ = (Index("ix_designation_level_type_status", "level", "unit_type", "status"),)
 

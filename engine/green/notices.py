@@ -41,7 +41,7 @@ class PublicNotice(db.Model):
     # after the objections are dealt with: the credit codes listed, and those struck off
     listed: Mapped[list | None] = mapped_column(JSON)
     struck_off: Mapped[list | None] = mapped_column(JSON)
-    objections: Mapped[list["Objection"]] = relationship(back_populates="notice", order_by="Objection.id")
+    objections: Mapped[list[Objection]] = relationship(back_populates="notice", order_by="Objection.id")
 
     def is_open(self, now: datetime | None = None) -> bool:
         return self.closed_at is None and (now or clock.now()) < self.ends_at
@@ -150,8 +150,8 @@ def settle(now: datetime, write: bool) -> list[settlement.Change]:
         patch = None
         if result == settlement.MOVED:
             window = {"ends_at": new.isoformat(), "last_day": last_day.isoformat(), "provisional": still is not None}
-            patch = (lambda value, nid=notice.id, w=window:
-                     {**value, **w} if isinstance(value, dict) and value.get("notice_id") == nid else value)
+            def patch(value, nid=notice.id, w=window):
+                return {**value, **w} if isinstance(value, dict) and value.get("notice_id") == nid else value
         changes.append(settlement.Change("notice", notice.instance_id, f"notice:{notice.id}", notice.title, old, new,
                                          result, provisional_year=still, patch=patch))
         if write:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import ast
 import copy
 import re
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Callable
 
 from lxml import etree
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine

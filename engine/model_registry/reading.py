@@ -8,7 +8,7 @@ at the first thing that makes the rest meaningless; SpiffWorkflow's own parse
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH as BPMN_XSD

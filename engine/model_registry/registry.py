@@ -11,9 +11,9 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
@@ -72,7 +72,7 @@ def collect(paths: Iterable[str | os.PathLike]) -> dict[str, bytes]:
     return files
 
 
-_CHECKED: dict[tuple, "Validation"] = {}
+_CHECKED: dict[tuple, Validation] = {}
 _CHECKED_LOCK = threading.Lock()
 _CHECKED_KEEP = 64
 

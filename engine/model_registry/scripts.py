@@ -8,7 +8,7 @@ refused, and never run even at deployment.
 from __future__ import annotations
 
 import textwrap
-from typing import Callable
+from collections.abc import Callable
 
 from .. import deadlines, scripting
 from .documents import BPMN_NS, SPIFF_NS

@@ -8,7 +8,7 @@ which element, and why, before a case meets it.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jsonschema
 from lxml import etree

@@ -7,7 +7,7 @@ the calendar never stops a deployment (see `engine.statutory_calendar`).
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 

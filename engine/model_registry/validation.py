@@ -10,8 +10,8 @@ that report through `add`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from lxml import etree
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser

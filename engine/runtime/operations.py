@@ -8,7 +8,7 @@ party's task, what a submission must also satisfy): the runtime never imports it
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
@@ -218,7 +218,7 @@ class Runtime(Steps):
                           "error": case.error_message})
         return case
 
-    def assign(self, task_id: str, actor: Actor, to: "Actor | None") -> None:
+    def assign(self, task_id: str, actor: Actor, to: Actor | None) -> None:
         """Claim (to=actor), release (to=None) or hand over (to=a colleague) a
         task of a role. A task that belongs to the case's own party is not
         passed around."""

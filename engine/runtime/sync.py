@@ -8,8 +8,8 @@ Reminders and overdue notices fall due with the timers and are sent here.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -143,4 +143,4 @@ def _timer_due(event_value) -> datetime:
     if isinstance(event_value, dict):  # cycle
         event_value = event_value.get("next")
     due = TimerEventDefinition.get_datetime(event_value)
-    return due.astimezone(timezone.utc).astimezone(clock.SHANGHAI)
+    return due.astimezone(UTC).astimezone(clock.SHANGHAI)

@@ -1,13 +1,12 @@
 """engine tables: models, instances, task index, timers, audit chain, users
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26 00:59:18.436161
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'

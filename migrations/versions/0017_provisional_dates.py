@@ -6,9 +6,8 @@ Revises: 0016
 Create Date: 2026-12-04 21:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0017'

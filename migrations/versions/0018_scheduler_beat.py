@@ -6,9 +6,8 @@ Revises: 0017
 Create Date: 2026-12-05 10:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0018'

@@ -7,11 +7,10 @@ Revises: 0018
 Create Date: 2026-12-06 10:00:00
 
 """
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0019'
@@ -30,7 +29,7 @@ def upgrade():
         batch_op.add_column(sa.Column("session_epoch", sa.Integer(), server_default="0", nullable=False))
         batch_op.drop_column("locked_until")
         batch_op.drop_column("failed_logins")
-    until = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(days=TOKEN_DAYS)  # stored as UTC
+    until = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=TOKEN_DAYS)  # stored as UTC
     op.execute(sa.text("UPDATE app_user SET token_expires_at = :until WHERE token_hash IS NOT NULL")
                .bindparams(until=until))
 

@@ -8,7 +8,6 @@ Create Date: 2026-12-04 22:35:00
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0020'
 down_revision = '0019'

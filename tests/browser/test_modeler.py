@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from conftest import MODELS, ROOT
-from lxml import etree
 from creation import deploy
+from lxml import etree
 from test_provincial_selection import PROVINCE, all_cities_recommend, municipal_unit, review_all
 
 from engine import clock
@@ -116,8 +116,8 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     parameters.fill("\n".join(TEN if line == FIVE else line for line in lines))
     parameters.press("Tab")
     page.wait_for_function(
-        "() => window.greenLadderModeler.get('elementRegistry').get('%s').businessObject.extensionElements"
-        ".values[0].parameterList.parameters.find(p => p.id === 'working_days').value === '10'" % NOTICE_STEP)
+        f"() => window.greenLadderModeler.get('elementRegistry').get('{NOTICE_STEP}').businessObject.extensionElements"
+        ".values[0].parameterList.parameters.find(p => p.id === 'working_days').value === '10'")
     screenshot(page, "modeler-notice-length")
 
     page.click("#modeler-validate")
@@ -131,7 +131,7 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     line = page.locator(shape(FLOW)).bounding_box()  # a straight flow: a box of no height
     page.mouse.click(line["x"] + line["width"] / 2, line["y"] + line["height"] / 2)
     page.click('.djs-context-pad .entry[data-action="delete"]')
-    page.wait_for_function("() => !window.greenLadderModeler.get('elementRegistry').get('%s')" % FLOW)
+    page.wait_for_function(f"() => !window.greenLadderModeler.get('elementRegistry').get('{FLOW}')")
     page.click("#modeler-validate")
     page.wait_for_selector("#modeler[data-validated=errors]")
     error = page.locator("#modeler-findings li.finding.error")
@@ -141,15 +141,14 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     assert "finding-error" in classes(page, NOTICE_STEP)
     page.click("#modeler-canvas", position=empty)  # nothing selected: the finding selects
     error.locator("button.finding-where").click()
-    page.wait_for_function("() => window.greenLadderModeler.get('selection').get().map(e => e.id).join() === '%s'"
-                           % NOTICE_STEP)
+    page.wait_for_function(f"() => window.greenLadderModeler.get('selection').get().map(e => e.id).join() === '{NOTICE_STEP}'")
     assert "selected" in classes(page, NOTICE_STEP)
     page.wait_for_selector(".bio-properties-panel-header-label >> text=网上公示 Public notice")
     assert TEN in parameters.input_value().splitlines()  # the new length is still there
     screenshot(page, "modeler-finding")
 
     page.click("#modeler-undo")  # undoes the deletion only
-    page.wait_for_function("() => !!window.greenLadderModeler.get('elementRegistry').get('%s')" % FLOW)
+    page.wait_for_function(f"() => !!window.greenLadderModeler.get('elementRegistry').get('{FLOW}')")
     page.click("#modeler-validate")
     page.wait_for_selector("#modeler[data-validated=valid]")
     assert "finding-error" not in classes(page, NOTICE_STEP)

@@ -58,7 +58,7 @@ def forget(key: str) -> None:
 def sign_in_pair(name: str, addr: str) -> str:
     """The key of one name tried from one address. A digest: what people type as a
     name (at times their password) is not kept."""
-    digest = hashlib.sha256(f"{name}\n{addr}".encode("utf-8")).hexdigest()[:40]
+    digest = hashlib.sha256(f"{name}\n{addr}".encode()).hexdigest()[:40]
     return f"sign-in-pair:{digest}"
 
 

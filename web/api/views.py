@@ -17,8 +17,8 @@ from engine.db import db
 from engine.errors import EngineError, Forbidden, FormInvalid, NotFound
 from engine.green import attachments
 from engine.green.roles import JURISDICTIONS
-from engine.models import HumanTask, Notification, ProcessInstance
 from engine.model_registry import FORM_PREFIX
+from engine.models import HumanTask, Notification, ProcessInstance
 from engine.runtime import addressed_to, may_act
 from engine.timers import run_until
 

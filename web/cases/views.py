@@ -31,8 +31,8 @@ from engine import clock
 from engine.db import db
 from engine.errors import EngineError
 from engine.green.models import Attachment
-from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 from engine.model_registry import FORM_PREFIX
+from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 
 from .. import personal
 from ..accounts.users import actor_of

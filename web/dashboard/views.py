@@ -41,8 +41,8 @@ def index():
     listed = _scoped(select(Designation.unit_type, Designation.level, func.count())
                      .where(Designation.status == "listed"), Designation.jurisdiction)
     by_type_level = db.session.execute(listed.group_by(Designation.unit_type, Designation.level)).all()
-    by_type = {t: 0 for t in UNIT_TYPES}
-    by_level = {lv: 0 for lv in LEVELS}
+    by_type = dict.fromkeys(UNIT_TYPES, 0)
+    by_level = dict.fromkeys(LEVELS, 0)
     for unit_type, level, n in by_type_level:
         by_type[unit_type] += n
         by_level[level] += n

@@ -75,17 +75,17 @@ def seed(runtime) -> None:
                              OFFICIALS[city])
             cases[code] = (_lifecycle_case(code), firm, city, name, stage)
         run_until(runtime, datetime(year, 3, 10, 9, 0, tzinfo=clock.SHANGHAI))
-        for code, (case_id, firm, city, name, stage) in cases.items():
+        for code, (case_id, firm, _city, name, stage) in cases.items():
             if stage == "reviewed":
                 runtime.complete(_task(case_id, "Task_file_dynamic_table"), _table(name, code), firm)
         run_until(runtime, datetime(year, 4, 10, 15, 0, tzinfo=clock.SHANGHAI))
-        for code, (case_id, firm, city, name, stage) in cases.items():
+        for code, (case_id, firm, _city, name, stage) in cases.items():
             if stage == "filed":
                 runtime.complete(_task(case_id, "Task_file_dynamic_table"), _table(
                     name, code, name_changed=True, new_name="甘肃黄河新材料集团股份有限公司",
                     change_explanation="经股东大会决议更名，已于上年12月完成市场监管部门变更登记。"), firm)
         run_until(runtime, datetime(year, 4, 20, 10, 0, tzinfo=clock.SHANGHAI))
-        for code, (case_id, firm, city, name, stage) in cases.items():
+        for case_id, _firm, city, _name, stage in cases.values():
             if stage == "reviewed":
                 runtime.complete(_task(case_id, "Task_onsite_review"), {
                     "visited_on": f"{year}-04-20", "review_result": "pass",

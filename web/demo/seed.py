@@ -8,8 +8,8 @@ from flask import current_app
 from engine.db import db
 from engine.green.models import User
 from engine.green.roles import JURISDICTIONS, ROLES
-from engine.models import HumanTask, ProcessInstance
 from engine.model_registry import collect
+from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
 
 from ..accounts.users import add_user

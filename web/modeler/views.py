@@ -18,8 +18,8 @@ from flask_wtf.csrf import generate_csrf
 
 from engine import modeling, services
 from engine.green.roles import ROLES
-from engine.models import ModelVersion
 from engine.model_registry import FORM_PREFIX, ModelInvalid
+from engine.models import ModelVersion
 
 from .. import security
 from ..policy import demand
