@@ -8,14 +8,17 @@ fired leaves the due end of the index in that transaction, so it cannot fire twi
 time passed while no scheduler ran is simply the oldest due when one starts again.
 
 Why not one APScheduler job per case, as before: with 10,000 cases due at one moment and 100,000
-waiting, keeping a pickled job per case in step with the cases meant a sweep that read and
-unpickled every job and wrote each new one in its own transaction, longer than its interval; and
-APScheduler's loop thread dies on the first error from its job table (a connection the pool could
-not give within 30 s, a job row already gone), after which nothing fires and nothing is logged.
-Asking the index costs the same with 100 or 100,000 waiting cases, and there is no second copy of
-the schedule to keep in step.
+waiting, keeping a pickled job per case in step with the cases meant sweeps that read and
+unpickled every job and wrote each new one in a transaction of its own, longer than their
+interval; and an error from the job table anywhere but APScheduler's read of due jobs (the
+DELETE after a job was handed to a thread, say) ends APScheduler's loop thread, after which
+nothing fires and nothing is logged. Asking the index costs the same with 100 or 100,000
+waiting cases, and there is no second copy of the schedule to keep in step.
 
-The firing loop is one thread: it fires what is due; when nothing is, it waits a poll interval
+The firing loop is one thread: it fires what is due, a batch at a time; cases due at one
+moment are woken side by side by a few worker threads (TIMER_WORKERS: on PostgreSQL each step
+mostly waits for the server; SQLite's writes take turns anyway), and a later moment waits for
+the earlier one, so due order holds. When nothing is due it waits a poll interval
 (TIMER_POLL_SECONDS), or less when a step in this process set an earlier time, so a timer set by
 a web worker in another process fires within that interval of its time. Every sweep interval
 (TIMER_SWEEP_SECONDS), also between batches of a long catch-up, the loop does its chores: the
