@@ -125,6 +125,28 @@ def test_a_timer_set_while_the_scheduler_runs_fires_within_a_poll(app, runtime, 
     assert timer_events() == [case]
 
 
+def test_an_error_in_the_loop_is_logged_and_the_loop_goes_on(app, runtime, service, monkeypatch, caplog):
+    clock.install(clock.SystemClock())
+    runtime.registry.deploy({"t.bpmn": DIAGRAM})
+    case = deadline_case(runtime, clock.now() + timedelta(seconds=1))
+    real, calls = service.fire_due, []
+
+    def flaky(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the database went away")
+        return real(*args)
+
+    monkeypatch.setattr(service, "fire_due", flaky)
+    with caplog.at_level(logging.ERROR, logger="engine.timers"):
+        service.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not timer_events():
+            time.sleep(0.1)
+    assert timer_events() == [case]
+    assert "the timer loop failed" in caplog.text and "the database went away" in caplog.text
+
+
 class _CountingCursor:
     """A DB-API cursor that counts the rows handed to SQLAlchemy."""
 
