@@ -35,7 +35,9 @@ def timer_events():
 
 @pytest.fixture
 def service(app, monkeypatch):
-    monkeypatch.setattr(timers, "_app", app)  # what the loop sets when it leads, for sweep()
+    # what the loop sets when it leads, for sweep() and the beat; put back after the test
+    monkeypatch.setattr(timers, "_app", app)
+    monkeypatch.setattr(timers, "_led_at", None)
     service = TimerService(app)
     yield service
     service.shutdown()
