@@ -83,8 +83,12 @@ class ProcessInstance(db.Model):
     data: Mapped[dict] = mapped_column(JSON)
     error_message: Mapped[str | None] = mapped_column(Text)
     error_element: Mapped[str | None] = mapped_column(String(255))
-    next_timer_at: Mapped[datetime | None] = mapped_column(Aware(), index=True)
+    next_timer_at: Mapped[datetime | None] = mapped_column(Aware())
     audit_hash: Mapped[str | None] = mapped_column(String(64))  # last link of this case's audit chain
+
+    # the timer scheduler's schedule: it reads the due end in (due time, id) order, a batch at a time;
+    # with the id in the index a batch reads its own rows, not every case due at that moment
+    __table_args__ = (Index("ix_process_instance_due", "next_timer_at", "id"),)
 
 
 class InstanceTask(db.Model):

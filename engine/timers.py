@@ -1,89 +1,101 @@
-"""Timers (定时器): APScheduler wakes a case when its next timer falls due.
+"""Timers (定时器): the scheduler wakes a case when its next timer falls due.
 
-Each step stores the case's next due time (`process_instance.next_timer_at`).
-The scheduler keeps one job per waiting case in the app's database and a
-periodic sweep reconciles those jobs with the cases, so a timer set by a web
-worker in another process is picked up, and nothing is lost across restarts:
-jobs whose time passed while the app was down run on start, in due order.
-A job wakes its case through `Runtime.fire_timers`, the same step path,
-transaction and audit as a person's action. The sweep also starts the cases
-that steps asked for and a crash left unstarted (`engine.outbox`), and settles
-dates a process counted provisionally before it saw a year's holiday notice
-entered by another process (`engine.settlement`). Each sweep that gets through
-leaves its time in the database (`scheduler_beat`), so the web workers' /healthz
-can tell that timers are being fired, or since when they are not.
+Each step stores the case's next due time (`process_instance.next_timer_at`, indexed), in the
+same transaction as the rest of the step. That column is the schedule: the scheduler asks the
+index for the cases whose time has come, oldest first, a batch at a time, and wakes each through
+`Runtime.fire_timers`, the same step path, transaction and audit as a person's action. A case
+fired leaves the due end of the index in that transaction, so it cannot fire twice, and one whose
+time passed while no scheduler ran is simply the oldest due when one starts again.
 
-Only one scheduler fires per database. On PostgreSQL a scheduler first takes
-an advisory lock on a connection it keeps open; another scheduler started on
-the same database stands by, trying the lock every few seconds, and takes
-over when the first one's connection ends (it stopped or died). On SQLite the
-lock is an exclusive lock on a file beside the database.
+Why not one APScheduler job per case, as before: with 10,000 cases due at one moment and 100,000
+waiting, keeping a pickled job per case in step with the cases meant sweeps that read and
+unpickled every job and wrote each new one in a transaction of its own, longer than their
+interval; and an error from the job table anywhere but APScheduler's read of due jobs (the
+DELETE after a job was handed to a thread, say) ends APScheduler's loop thread, after which
+nothing fires and nothing is logged. Asking the index costs the same with 100 or 100,000
+waiting cases, and there is no second copy of the schedule to keep in step.
+
+The firing loop is one thread: it fires what is due, a batch at a time; cases due at one
+moment are woken side by side by a few worker threads (TIMER_WORKERS: on PostgreSQL each step
+mostly waits for the server; SQLite's writes take turns anyway), and a later moment waits for
+the earlier one, so due order holds. When nothing is due it waits a poll interval
+(TIMER_POLL_SECONDS), or less when a step in this process set an earlier time, so a timer set by
+a web worker in another process fires within that interval of its time. Every sweep interval
+(TIMER_SWEEP_SECONDS), also between batches of a long catch-up, the loop does its chores: the
+cases that steps asked for and a crash left unstarted (`engine.outbox`), dates a process counted
+provisionally before it saw a year's holiday notice (`engine.settlement`), and the beat: its time
+in the database (`scheduler_beat`), so the web workers' /healthz can tell that timers are being
+fired, or since when they are not. Nothing stops the loop silently: an error is logged and the
+loop goes on; a case whose wake-up fails is tried again a sweep interval later; and cases due for
+longer than TIMER_STALL_SECONDS while a scheduler leads are a stall, logged by the sweep and
+failing /healthz (`stall`).
+
+Only one scheduler fires per database. On PostgreSQL a scheduler first takes an advisory lock on
+a connection it keeps open; another scheduler started on the same database stands by, trying the
+lock every few seconds, and takes over when the first one's connection ends (it stopped or
+died). On SQLite the lock is an exclusive lock on a file beside the database.
 """
 from __future__ import annotations
 
 import fcntl
+import itertools
 import logging
 import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 
 from . import clock, outbox, settlement
 from .db import db
 from .models import ProcessInstance, SchedulerBeat
 
 log = logging.getLogger(__name__)
+# The table where earlier versions kept one APScheduler job per case; migrations still leave it
+# alone (an upgraded database may have it), nothing reads it any more.
 JOB_TABLE = "apscheduler_jobs"
 SWEEP_SECONDS = int(os.environ.get("TIMER_SWEEP_SECONDS", 30))
 STANDBY_SECONDS = float(os.environ.get("TIMER_STANDBY_SECONDS", 2))
+# how late a timer set by another process may fire; one indexed query each
+POLL_SECONDS = float(os.environ.get("TIMER_POLL_SECONDS", "1"))
+# cases read from the index at a time: a catch-up does its chores between batches
+BATCH = int(os.environ.get("TIMER_BATCH", "200"))
+# threads waking the cases due at one moment side by side; 0: one per database kind, 4 on
+# PostgreSQL (each step waits on the server), 1 on SQLite (its writes take turns anyway)
+WORKERS = int(os.environ.get("TIMER_WORKERS", "0"))
+# due and not fired for this long while a scheduler leads: a stall (logged, /healthz fails)
+STALL_SECONDS = int(os.environ.get("TIMER_STALL_SECONDS", "180"))
 # pg_advisory_lock key: one scheduler per database fires timers
 LEADER_LOCK = 0x6772_6C64  # "grld"
 # SpiffWorkflow fires a timer only once "now" is strictly past its due time.
 AFTER_DUE = timedelta(seconds=1)
 
-_app = None  # the Flask app the jobs run in; set by TimerService.start
+_app = None  # the Flask app the loop runs in; set when a TimerService starts leading
+_led_at = None  # when a TimerService of this process last took the lead
 
 
-def _job_id(instance_id: int) -> str:
-    return f"case-{instance_id}"
-
-
-def wake(instance_id: int) -> None:
-    """Job body: fire what is due on one case."""
-    with _app.app_context():
-        runtime = _app.extensions["green_ladder.runtime"]
-        try:
-            runtime.fire_timers(instance_id)
-        except Exception:
-            log.exception("waking case %s failed; the sweep will try again", instance_id)
-        finally:
-            db.session.remove()
+def due_query(now, limit: int):
+    """The cases whose time has come, oldest first: a range at the due end of the
+    `next_timer_at` index, however many cases wait beyond it."""
+    return (db.select(ProcessInstance.id, ProcessInstance.next_timer_at)
+            .where(ProcessInstance.next_timer_at <= now - AFTER_DUE)
+            .order_by(ProcessInstance.next_timer_at, ProcessInstance.id).limit(limit))
 
 
 def sweep() -> None:
+    """A sweep's chores, each on its own: one failing is logged and left for the next sweep."""
     runtime = _app.extensions["green_ladder.runtime"]
     with _app.app_context():
-        try:
-            _app.extensions["green_ladder.timers"].reconcile()
-        finally:
-            db.session.remove()
         # cases a step asked for whose start a crash or an error left undone (engine.outbox)
         _each_sweep("starting requested cases", outbox.drain, runtime)
         # dates another process counted provisionally before it saw a year entered
         _each_sweep("settling provisional dates", settlement.settle_leftovers, runtime)
-        try:
-            beat()
-        finally:
-            db.session.remove()
+        _each_sweep("looking for a stall", lambda _: _log_stall(), runtime)
+        _each_sweep("recording the beat", lambda _: beat(), runtime)
 
 
 def _each_sweep(what: str, work, runtime) -> None:
-    """A sweep's chore: its failure is logged and left for the next sweep, never the sweep's end."""
     try:
         work(runtime)
     except Exception:
@@ -92,17 +104,31 @@ def _each_sweep(what: str, work, runtime) -> None:
         db.session.remove()
 
 
+def _log_stall() -> None:
+    found = stall()
+    db.session.commit()
+    if found is not None:
+        log.error("timers stalled: %s case(s) due and not fired, the oldest due at %s, %s s late",
+                  found["due_unfired"], found["oldest_due"], found["late_seconds"])
+
+
 def beat() -> None:
     """Record that a sweep got through, and which process leads since when."""
-    now, holder = clock.now(), f"{socket.gethostname()}:{os.getpid()}"[:120]
+    now, holder = clock.now(), _holder()
     row = db.session.get(SchedulerBeat, 1)
     if row is None:
-        db.session.add(SchedulerBeat(id=1, swept_at=now, holder=holder, leading_since=now))
+        db.session.add(SchedulerBeat(id=1, swept_at=now, holder=holder, leading_since=_led_at or now))
     else:
-        if row.holder != holder:
-            row.holder, row.leading_since = holder, now
+        # a process that leads again after a pause leads anew: what fell due meanwhile is
+        # a catch-up, not yet a stall
+        if row.holder != holder or (_led_at is not None and row.leading_since < _led_at):
+            row.holder, row.leading_since = holder, _led_at or now
         row.swept_at = now
     db.session.commit()
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
 
 
 def last_sweep():
@@ -110,101 +136,146 @@ def last_sweep():
     return db.session.scalar(db.select(SchedulerBeat.swept_at).where(SchedulerBeat.id == 1))
 
 
+def stall(threshold: float | None = None) -> dict | None:
+    """Deadlines not being kept though a scheduler leads: cases due for longer than the
+    threshold, counted from when the current scheduler took the lead (a catch-up after
+    downtime has its threshold to get through). None when there is none; else what /healthz
+    and the log say. Two index lookups at the due end, whatever waits beyond it."""
+    threshold = STALL_SECONDS if threshold is None else threshold
+    leading_since = db.session.scalar(db.select(SchedulerBeat.leading_since).where(SchedulerBeat.id == 1))
+    if leading_since is None:  # no scheduler ever led: /healthz says so already
+        return None
+    now = clock.now()
+    if leading_since > now - timedelta(seconds=threshold):
+        return None
+    cutoff = now - timedelta(seconds=threshold) - AFTER_DUE
+    oldest = db.session.scalar(db.select(db.func.min(ProcessInstance.next_timer_at)))
+    if oldest is None or oldest > cutoff:
+        return None
+    late = db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)
+                             .where(ProcessInstance.next_timer_at <= cutoff))
+    return {"due_unfired": late, "oldest_due": oldest.isoformat(),
+            "late_seconds": round((now - max(oldest + AFTER_DUE, leading_since)).total_seconds()),
+            "stall_after_seconds": threshold,
+            "error": "timers are stalled: cases due for longer than the threshold have not been fired"}
+
+
 class TimerService:
+    """The firing loop of one process, once it leads (see the module's docstring)."""
+
     def __init__(self, app, blocking: bool = False):
-        self.app = app
-        store = SQLAlchemyJobStore(engine=_engine(app), tablename=JOB_TABLE)
-        cls = BlockingScheduler if blocking else BackgroundScheduler
-        self.scheduler = cls(
-            jobstores={"default": store},
-            timezone=clock.SHANGHAI,
-            # A job that missed its time (app down) still runs, once.
-            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
-        )
+        self.app, self.blocking = app, blocking
         self.leader = _leader_lock(app)
+        self._stop = threading.Event()
+        self._wake = threading.Event()  # a step here set a time earlier than the loop waits for
+        self._thread: threading.Thread | None = None
+        # cases whose wake-up failed or left them due: not again before this (monotonic) moment,
+        # so one broken case neither spins the loop nor holds up the cases behind it
+        self._retry_at: dict[int, float] = {}
+        workers = WORKERS or (4 if _engine(app).dialect.name == "postgresql" else 1)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="timers-wake") if workers > 1 else None
+        self.leading = False
         app.extensions["green_ladder.timers"] = self
 
     def start(self) -> None:
         """Fire timers once this process holds the leader lock; until then stand by.
-        A blocking service returns only when stopped; a background one at once."""
-        if isinstance(self.scheduler, BlockingScheduler):
-            self._wait_for_lead()
-            self._begin()
-        else:
-            threading.Thread(target=lambda: (self._wait_for_lead(), self._begin()),
-                             name="timers-standby", daemon=True).start()
+        A blocking service returns only when stopped (Ctrl-C, SIGTERM); a background one at once."""
+        self._thread = threading.Thread(target=self._run, name="timers", daemon=not self.blocking)
+        self._thread.start()
+        if self.blocking:
+            while self._thread.is_alive():
+                self._thread.join(0.5)  # a join with a timeout lets KeyboardInterrupt through
 
-    def _wait_for_lead(self) -> None:
+    def shutdown(self) -> None:
+        """Stop, letting a wake-up under way finish its step, and hand over the lead."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self.leader.release()
+        self.leading = False
+
+    def _run(self) -> None:
+        if not self._wait_for_lead():
+            return
+        global _app, _led_at
+        _app, _led_at = self.app, clock.now()
+        self.leading = True
+        self.app.extensions["green_ladder.runtime"].after_commit = self.heard
+        next_sweep = 0.0
+        while not self._stop.is_set():
+            busy = False
+            try:
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + SWEEP_SECONDS
+                    sweep()
+                busy = self.fire_due() > 0
+            except Exception:
+                log.exception("the timer loop failed; it goes on after %s s", POLL_SECONDS)
+            if not busy:
+                self._wake.wait(min(POLL_SECONDS, max(next_sweep - time.monotonic(), 0)))
+                self._wake.clear()
+
+    def _wait_for_lead(self) -> bool:
         announced = False
         while not self.leader.acquire():
             if not announced:
                 log.warning("another scheduler fires timers on this database; standing by")
                 announced = True
-            time.sleep(STANDBY_SECONDS)
+            if self._stop.wait(STANDBY_SECONDS):
+                return False
         log.warning("this scheduler now fires timers (pid %s)", os.getpid())
+        return True
 
-    def _begin(self) -> None:
-        global _app
-        _app = self.app
-        self.scheduler.add_job(sweep, "interval", seconds=SWEEP_SECONDS, id="sweep", replace_existing=True,
-                               next_run_time=clock.now())
+    def heard(self, instance_id: int, due) -> None:
+        """After a step in this process: a time sooner than the next poll wakes the loop."""
+        if due is not None and (due - clock.now()).total_seconds() < POLL_SECONDS:
+            self._wake.set()
+
+    def fire_due(self, limit: int | None = None) -> int:
+        """Wake one batch of due cases, oldest first; returns how many were woken. Cases due at
+        one moment are woken side by side by the workers; a later moment waits for the earlier
+        one to be done, so due order holds across moments."""
+        limit = BATCH if limit is None else limit
+        now_mono = time.monotonic()
+        for instance_id, at in list(self._retry_at.items()):
+            if at <= now_mono:
+                del self._retry_at[instance_id]
+        skip = set(self._retry_at)
         with self.app.app_context():
             try:
-                self.catch_up()
+                rows = db.session.execute(due_query(clock.now(), limit + len(skip))).all()
             finally:
                 db.session.remove()
-        self.app.extensions["green_ladder.runtime"].after_commit = self.schedule
-        self.scheduler.start()
-
-    def catch_up(self) -> int:
-        """Wake, one after another in due order, every case whose time passed
-        while no scheduler ran; their stored jobs then find nothing left to do."""
-        runtime = self.app.extensions["green_ladder.runtime"]
-        due = db.session.scalars(
-            db.select(ProcessInstance.id)
-            .where(ProcessInstance.next_timer_at.is_not(None), ProcessInstance.next_timer_at < clock.now())
-            .order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
-        ).all()
-        for instance_id in due:
-            try:
-                runtime.fire_timers(instance_id)
-            except Exception:
-                log.exception("waking case %s failed; the sweep will try again", instance_id)
+        due = [(i, at) for i, at in rows if i not in skip][:limit]
+        for _, moment in itertools.groupby(due, key=lambda row: row[1]):
+            cases = list(moment)
+            if self._stop.is_set():
+                break
+            if len(cases) == 1 or self._pool is None:
+                for row in cases:
+                    self._fire(*row)
+            else:
+                list(self._pool.map(lambda row: self._fire(*row), cases))
         return len(due)
 
-    def shutdown(self) -> None:
-        """Stop, letting a wake-up under way finish its step, and hand over the lead."""
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
-        self.leader.release()
-
-    def schedule(self, instance_id: int, due) -> None:
-        """Keep exactly one job for the case, at its next due time (or none)."""
-        job_id = _job_id(instance_id)
-        if due is None:
-            if self.scheduler.get_job(job_id) is not None:
-                self.scheduler.remove_job(job_id)
-            return
-        self.scheduler.add_job(wake, "date", run_date=due + AFTER_DUE, args=[instance_id], id=job_id,
-                               replace_existing=True)
-
-    def reconcile(self) -> int:
-        """Make the jobs match the cases' next due times; returns how many changed."""
-        wanted = dict(db.session.execute(
-            db.select(ProcessInstance.id, ProcessInstance.next_timer_at)
-            .where(ProcessInstance.next_timer_at.is_not(None))
-        ).all())
-        have = {job.id: job for job in self.scheduler.get_jobs() if job.id.startswith("case-")}
-        changed = 0
-        for instance_id, due in wanted.items():
-            job = have.pop(_job_id(instance_id), None)
-            if job is None or job.next_run_time != due + AFTER_DUE:
-                self.schedule(instance_id, due)
-                changed += 1
-        for job in have.values():
-            job.remove()
-            changed += 1
-        return changed
+    def _fire(self, instance_id: int, due) -> None:
+        runtime = self.app.extensions["green_ladder.runtime"]
+        with self.app.app_context():
+            try:
+                case = runtime.fire_timers(instance_id)
+            except Exception:
+                log.exception("waking case %s failed; it is tried again in %s s", instance_id, SWEEP_SECONDS)
+            else:
+                if case.next_timer_at is None or case.next_timer_at > due:
+                    return
+                log.warning("waking case %s left it due at %s; it is tried again in %s s",
+                            instance_id, case.next_timer_at.isoformat(), SWEEP_SECONDS)
+            finally:
+                db.session.remove()
+        self._retry_at[instance_id] = time.monotonic() + SWEEP_SECONDS
 
 
 def run_until(runtime, target) -> list[dict]:

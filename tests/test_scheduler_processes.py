@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from conftest import ROOT
-from sqlalchemy import text
 
 from engine import clock
 from engine.db import db
@@ -81,5 +80,3 @@ def test_one_scheduler_fires_the_other_takes_over(app, runtime, tmp_path):
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
-        with db.engine.begin() as conn:
-            conn.execute(text("DELETE FROM apscheduler_jobs"))

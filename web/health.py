@@ -58,4 +58,6 @@ def _scheduler() -> dict:
               "stale_after_seconds": stale_after}
     if not result["ok"]:
         result["error"] = "the scheduler has not swept for too long: timers are not being fired"
+    if (stalled := timers.stall()) is not None:  # it sweeps, yet due cases are not fired
+        result.update(stalled, ok=False)
     return result
