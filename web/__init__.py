@@ -162,7 +162,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _not_the_scheduler_table(obj, name, type_, reflected, compare_to):
-    """APScheduler creates and owns its job table; migrations leave it alone."""
+    """The job table earlier versions' APScheduler kept is not ours: migrations leave it alone where it is."""
     return not (type_ == "table" and name == JOB_TABLE)
 
 

@@ -18,9 +18,9 @@ from flask import Flask, g, has_request_context, request
 HEADER = "X-Request-ID"
 SAFE = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 FORMAT = "%(asctime)s %(levelname)s [%(process)d] [%(request_id)s] %(name)s: %(message)s"
-# SpiffWorkflow logs every task state change and APScheduler every job run at INFO:
-# a flood that would hide the lines an operator needs.
-CHATTY = ("spiff", "apscheduler")
+# SpiffWorkflow logs every task state change at INFO: a flood that would hide the lines an
+# operator needs.
+CHATTY = ("spiff",)
 
 
 def init_app(app: Flask) -> None:

@@ -9,7 +9,6 @@ Create Date: 2026-12-05 00:40:00
 """
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = '0021'
 down_revision = '0020'
