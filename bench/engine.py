@@ -9,10 +9,21 @@ Prints, as medians over several rounds:
   database and with one row per instance in SQLite;
 - the persisted engine's steps/s on SQLite and, with BENCH_POSTGRES_URL, on
   PostgreSQL, each step one committed transaction through `Runtime.complete`;
+  with its live-workflow cache (the runs hit it) and with the cache cleared
+  before each step (as with several web workers, whose caches miss), and the
+  naive line both ways too: reloading every step, and keeping the workflow;
+- the ceiling, measured in the same run on the same database: SpiffWorkflow's
+  own step plus one transaction writing the rows the engine's step writes
+  (the changed task rows, the inbox entry out and in, an audit event, the case
+  row with its revision check) through the bare driver, each kind of row one
+  statement, one commit; the engine's fraction of it; and the statements and
+  commits the engine sends per step;
 - stored bytes per finished instance;
 - the same 20 steps with a decision table (13 rules) and an exclusive gateway
   after each user task, in memory and on SQLite: the path of conditions and
   decision-table cells through the restricted script engine and its time limit;
+- `ceiling fraction sqlite: X`, `ceiling fraction postgresql: Y`,
+  `uncached/cached sqlite: Z`;
 - last line: `persisted/in-memory sqlite: R` (the line diagram).
 
 Run: make bench   (or PYTHONPATH=. .venv/bin/python bench/engine.py [--instances N] [--rounds R])
@@ -25,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -165,9 +177,11 @@ def naive_persisted(spec, instances: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def naive_with_database(url: str, spec, instances: int, rounds: int) -> list[float]:
+def naive_with_database(url: str, spec, instances: int, rounds: int, reload: bool = True) -> list[float]:
     """The naive design on the same database: one row per instance holding the
-    whole serialised workflow, read, rebuilt and rewritten every step."""
+    whole serialised workflow, read, rebuilt and rewritten every step; with
+    `reload` False the workflow stays in memory between steps (a cache that
+    always hits), and only the rewrite remains."""
     from sqlalchemy import Column, Integer, MetaData, Table, Text, bindparam, create_engine, insert, select, update
 
     from engine.scripting import make_script_engine
@@ -190,8 +204,10 @@ def naive_with_database(url: str, spec, instances: int, rounds: int) -> list[flo
                 iid = conn.execute(insert(table).values(state=serializer.serialize_json(wf))).inserted_primary_key[0]
             for i in range(1, TASKS + 1):
                 with engine.begin() as conn:
-                    wf = serializer.deserialize_json(conn.execute(read, {"i": iid}).scalar_one())
-                    wf.script_engine = make_script_engine()
+                    stored = conn.execute(read, {"i": iid}).scalar_one()
+                    if reload:
+                        wf = serializer.deserialize_json(stored)
+                        wf.script_engine = make_script_engine()
                     [task] = wf.get_tasks(state=TaskState.READY, manual=True)
                     task.set_data(**step_data(i))
                     task.run()
@@ -204,8 +220,30 @@ def naive_with_database(url: str, spec, instances: int, rounds: int) -> list[flo
     return rates
 
 
+class Counter:
+    """Statements and commits the engine sends, counted inside `Runtime.complete`
+    only (the benchmark's own "find my task" read is not the step's)."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        self.on, self.statements, self.commits = False, 0, 0
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, conn, cursor, statement, params, context, executemany):
+        if self.on and statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT"):
+            self.statements += 1
+
+    def _commit(self, conn):
+        if self.on:
+            self.commits += 1
+
+
 def persisted(url: str, instances: int, rounds: int, files: dict[str, bytes] | None = None,
-              process_id: str = "line20", data=step_data) -> tuple[list[float], float]:
+              process_id: str = "line20", data=step_data, uncached: bool = False) -> tuple[list[float], float]:
+    """With `uncached`, the live-workflow cache is cleared before each step, so each
+    step restores the workflow from the database (another web worker's last step)."""
     from engine import store
     from engine.db import db
     from engine.models import InstanceTask, ProcessInstance
@@ -216,6 +254,7 @@ def persisted(url: str, instances: int, rounds: int, files: dict[str, bytes] | N
     with app.app_context():
         runtime = app.extensions["green_ladder.runtime"]
         actor = Actor("bench", "admin")
+        counter = Counter(db.engine)
         for _ in range(rounds):
             ids, steps, t0 = [], 0, time.perf_counter()
             for _ in range(instances):
@@ -223,9 +262,15 @@ def persisted(url: str, instances: int, rounds: int, files: dict[str, bytes] | N
                 ids.append(inst.id)
                 for i in range(1, TASKS + 1):
                     task_id = store.conn().execute(store.SELECT_INBOX_IDS_FIRST, {"id": inst.id}).scalar()
+                    if uncached:
+                        runtime.forget()
+                    counter.on = True
                     runtime.complete(task_id, data(i), actor)
+                    counter.on = False
                     steps += 1
             rates.append(steps / (time.perf_counter() - t0))
+        persisted.per_step = (counter.statements / (rounds * instances * TASKS),
+                              counter.commits / (rounds * instances * TASKS))
         done = db.session.scalars(db.select(ProcessInstance).where(ProcessInstance.id.in_(ids))).all()
         assert all(i.status == "completed" for i in done)
         task_bytes = db.session.scalar(
@@ -235,6 +280,95 @@ def persisted(url: str, instances: int, rounds: int, files: dict[str, bytes] | N
         db.session.remove()
         db.engine.dispose()
     return rates, per_instance
+
+
+def ceiling(url: str, spec, instances: int, rounds: int) -> list[float]:
+    """SpiffWorkflow's own step plus one transaction writing the rows the engine's
+    step writes, through the bare driver (no ORM, no serialisation: each row's
+    text is a stand-in of the engine's size): the changed task rows (a task whose
+    state changed, and its children, whose data deltas are against it) in one
+    executemany, the inbox entry out and the next one in, an audit event, and the
+    case row with its revision check; one commit. A start writes its case, all its
+    task rows, its inbox entry and audit event the same way."""
+    from engine.scripting import make_script_engine
+
+    app = fresh_app(url, {"line20.bpmn": line_diagram()})
+    with app.app_context():
+        from engine.db import db
+
+        version_id = app.extensions["green_ladder.runtime"].registry.latest_version_for("line20")
+        raw = db.engine.raw_connection()
+        sqlite = db.engine.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+
+    def sql(text):
+        return text.replace("?", mark)
+
+    body, shell, audit_detail = "x" * 400, "x" * 1300, '{"in":{"field":"value","score":1}}'
+    new_case = sql("INSERT INTO process_instance (process_id, version_id, status, created_at, updated_at, revision, "
+                   "shell, serializer_version, data) VALUES ('line20', ?, 'running', ?, ?, 0, ?, '1.4', '{}') "
+                   "RETURNING id")
+    new_tasks = sql("INSERT INTO instance_task (instance_id, task_id, body) VALUES (?, ?, ?)")
+    put_task = sql("UPDATE instance_task SET body = ? WHERE instance_id = ? AND task_id = ?")
+    take_inbox = sql("DELETE FROM human_task WHERE id = ?")
+    put_inbox = sql("INSERT INTO human_task (id, instance_id, process_id, element, name, role, assignee, created_at, "
+                    "overdue_noticed) VALUES (?, ?, 'line20', ?, ?, 'admin', 'bench', ?, ?)")
+    put_audit = sql("INSERT INTO audit_event (at, actor, action, instance_id, task, detail, prev_hash, hash) "
+                    "VALUES (?, 'bench', 'complete', ?, ?, ?, ?, ?)")
+    put_case = sql("UPDATE process_instance SET revision = ?, shell = ?, status = ?, data = ?, updated_at = ?, "
+                   "audit_hash = ? WHERE id = ? AND revision = ?")
+    digest = "0" * 64
+
+    def begin(cur):
+        if sqlite:
+            cur.execute("BEGIN IMMEDIATE")
+
+    rates = []
+    for _ in range(rounds):
+        steps, t0 = 0, time.perf_counter()
+        for _ in range(instances):
+            wf = BpmnWorkflow(spec, script_engine=make_script_engine())
+            wf.do_engine_steps()
+            [ready] = wf.get_tasks(state=TaskState.READY, manual=True)
+            now = datetime.now(UTC)
+            cur = raw.cursor()
+            begin(cur)
+            cur.execute(new_case, (version_id, now, now, shell))
+            iid = cur.fetchone()[0]
+            cur.executemany(new_tasks, [(iid, str(t), body) for t in wf.tasks])
+            cur.execute(put_inbox, (str(ready.id), iid, ready.task_spec.bpmn_id, ready.task_spec.bpmn_name, now,
+                                    False))
+            cur.execute(put_audit, (now, iid, "line20", audit_detail, digest, digest))
+            raw.commit()
+            revision = 0
+            for i in range(1, TASKS + 1):
+                [task] = wf.get_tasks(state=TaskState.READY, manual=True)
+                states = {tid: t.state for tid, t in wf.tasks.items()}
+                task.set_data(**step_data(i))
+                task.run()
+                wf.do_engine_steps()
+                moved = {tid for tid, t in wf.tasks.items() if states.get(tid) != t.state}
+                changed = moved | {c.id for tid in moved for c in wf.tasks[tid].children}
+                ready = wf.get_tasks(state=TaskState.READY, manual=True)
+                now = datetime.now(UTC)
+                cur = raw.cursor()
+                begin(cur)
+                cur.execute(put_audit, (now, iid, task.task_spec.bpmn_id, audit_detail, digest, digest))
+                cur.executemany(put_task, [(body, iid, str(tid)) for tid in changed])
+                cur.execute(take_inbox, (str(task.id),))
+                if ready:
+                    cur.execute(put_inbox, (str(ready[0].id), iid, ready[0].task_spec.bpmn_id,
+                                            ready[0].task_spec.bpmn_name, now, False))
+                cur.execute(put_case, (revision + 1, shell, "running" if ready else "completed", '{"score":1}', now,
+                                       digest, iid, revision))
+                assert cur.rowcount == 1
+                raw.commit()
+                revision += 1
+                steps += 1
+            assert wf.is_completed()
+        rates.append(steps / (time.perf_counter() - t0))
+    raw.close()
+    return rates
 
 
 def main():
@@ -255,14 +389,23 @@ def main():
     rules_mem = [in_memory(rules_spec, 10 * args.instances, rules_subprocesses, rules_data)
                  for _ in range(args.rounds)]
     with tempfile.TemporaryDirectory() as tmp:
+        ceiling_sqlite = ceiling(f"sqlite:///{tmp}/ceiling.sqlite3", spec, args.instances, args.rounds)
         sqlite, sqlite_bytes = persisted(f"sqlite:///{tmp}/bench.sqlite3", args.instances, args.rounds)
+        sqlite_per_step = persisted.per_step
+        uncached, _ = persisted(f"sqlite:///{tmp}/uncached.sqlite3", args.instances, args.rounds, uncached=True)
+        uncached_per_step = persisted.per_step
         naive_sqlite = naive_with_database(f"sqlite:///{tmp}/naive.sqlite3", spec, args.instances, args.rounds)
+        naive_kept = naive_with_database(f"sqlite:///{tmp}/naive_kept.sqlite3", spec, args.instances, args.rounds,
+                                         reload=False)
         rules_sqlite, _ = persisted(f"sqlite:///{tmp}/rules.sqlite3", args.instances, args.rounds,
                                     {"rules20.bpmn": rules_diagram(), "band.dmn": band_table()}, "rules20", rules_data)
     pg_url = os.environ.get("BENCH_POSTGRES_URL")
     pg = None
     if pg_url:
-        pg, pg_bytes = persisted("postgresql+psycopg://" + pg_url.split("://", 1)[1], args.instances, args.rounds)
+        pg_url = "postgresql+psycopg://" + pg_url.split("://", 1)[1]
+        ceiling_pg = ceiling(pg_url, spec, args.instances, args.rounds)
+        pg, pg_bytes = persisted(pg_url, args.instances, args.rounds)
+        pg_per_step = persisted.per_step
 
     med = statistics.median
     print(f"diagram: {TASKS} user tasks in a line; {args.instances} instances x {args.rounds} rounds "
@@ -270,15 +413,28 @@ def main():
     print(f"in-memory SpiffWorkflow:            {med(mem):8.0f} steps/s")
     print(f"naive reload+reserialise, no db:    {med(naive):8.0f} steps/s   ({med(naive) / med(mem):.2f} of in-memory)")
     print(f"naive reload+reserialise, SQLite:   {med(naive_sqlite):8.0f} steps/s   ({med(naive_sqlite) / med(mem):.2f} of in-memory)")
+    print(f"naive kept+reserialise, SQLite:     {med(naive_kept):8.0f} steps/s   ({med(naive_kept) / med(mem):.2f} of in-memory)")
+    print(f"ceiling, SQLite:                    {med(ceiling_sqlite):8.0f} steps/s   "
+          "(SpiffWorkflow's step + one commit of the same rows)")
     print(f"persisted engine, SQLite:           {med(sqlite):8.0f} steps/s   "
-          f"({med(sqlite) / med(naive_sqlite):.1f}x the naive design on the same database)")
+          f"({med(sqlite) / med(naive_kept):.1f}x the naive design kept in memory)")
+    print(f"persisted engine uncached, SQLite:  {med(uncached):8.0f} steps/s   "
+          f"({med(uncached) / med(naive_sqlite):.1f}x the naive design reloading)")
+    print(f"per step, SQLite:                   {sqlite_per_step[0]:8.1f} statements, {sqlite_per_step[1]:.1f} commits "
+          f"(uncached: {uncached_per_step[0]:.1f}, {uncached_per_step[1]:.1f})")
     if pg is not None:
+        print(f"ceiling, PostgreSQL:                {med(ceiling_pg):8.0f} steps/s")
         print(f"persisted engine, PostgreSQL:       {med(pg):8.0f} steps/s   ({med(pg) / med(mem):.2f} of in-memory)")
+        print(f"per step, PostgreSQL:               {pg_per_step[0]:8.1f} statements, {pg_per_step[1]:.1f} commits")
     print(f"stored bytes per finished instance: {sqlite_bytes:8.0f} (SQLite)")
     print("with a decision table and a gateway after each task:")
     print(f"  in-memory SpiffWorkflow:          {med(rules_mem):8.0f} steps/s")
     print(f"  persisted engine, SQLite:         {med(rules_sqlite):8.0f} steps/s   "
           f"({med(rules_sqlite) / med(rules_mem):.2f} of in-memory)")
+    print(f"ceiling fraction sqlite: {med(sqlite) / med(ceiling_sqlite):.2f}")
+    if pg is not None:
+        print(f"ceiling fraction postgresql: {med(pg) / med(ceiling_pg):.2f}")
+    print(f"uncached/cached sqlite: {med(uncached) / med(sqlite):.2f}")
     print(f"persisted/in-memory sqlite: {med(sqlite) / med(mem):.2f}")
 
 
