@@ -262,6 +262,7 @@ def persisted(url: str, instances: int, rounds: int, files: dict[str, bytes] | N
                 ids.append(inst.id)
                 for i in range(1, TASKS + 1):
                     task_id = store.conn().execute(store.SELECT_INBOX_IDS_FIRST, {"id": inst.id}).scalar()
+                    db.session.rollback()  # the inbox page's read ends with its request
                     if uncached:
                         runtime.forget()
                     counter.on = True

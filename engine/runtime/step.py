@@ -130,7 +130,16 @@ class Steps:
     @contextmanager
     def _transaction(self):
         """One write transaction: on SQLite it begins holding the write lock."""
-        db.session.commit()  # end any read transaction first
+        session = db.session()
+        if write_intent.get():
+            session.commit()  # a `writing()` caller's work before the step commits first, as it always has
+        elif session.in_transaction() and session.get_bind().dialect.name == "sqlite":
+            # SQLite cannot turn a read transaction into a write one without losing the
+            # race for the lock: the caller's reads end, and the step begins holding it.
+            # PostgreSQL's (read committed: every statement sees the latest commits, and
+            # the case row is locked when read) simply goes on as the step's transaction,
+            # which saves the round trip of an empty commit.
+            session.commit()
         token = write_intent.set(True)
         try:
             yield
@@ -142,11 +151,15 @@ class Steps:
             write_intent.reset(token)
 
     @contextmanager
-    def _step(self, instance_id: int):
+    def _step(self, instance_id: int | Callable[[], int]):
         """Yields (case, live workflow) under the case's lock; on exit saves
-        everything the step changed, or on any error nothing at all."""
+        everything the step changed, or on any error nothing at all. `instance_id`
+        may be a function that finds it (and checks who may act) inside the step's
+        transaction, so that finding it is not a transaction of its own."""
         with self._transaction():
             try:
+                if callable(instance_id):
+                    instance_id = instance_id()
                 case = store.case_for_step(instance_id)
                 if case is None:
                     raise NotFound(f"instance {instance_id} does not exist")
