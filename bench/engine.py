@@ -227,9 +227,22 @@ class Counter:
     def __init__(self, engine):
         from sqlalchemy import event
 
+        from engine import store
+
         self.on, self.statements, self.commits = False, 0, 0
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
+        # the step's writes go to the driver's cursor directly, past SQLAlchemy's events
+        write = getattr(store.Write.__call__, "__wrapped__", store.Write.__call__)
+        counter = self
+
+        def counted(self, connection, params):
+            if counter.on:
+                counter.statements += 1
+            return write(self, connection, params)
+
+        counted.__wrapped__ = write
+        store.Write.__call__ = counted
 
     def _statement(self, conn, cursor, statement, params, context, executemany):
         if self.on and statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT"):

@@ -7,6 +7,7 @@ The ORM models in `models.py` remain the schema and serve every other query.
 """
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -14,6 +15,55 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from .db import db
 from .models import HumanTask, InstanceTask, Notification, PendingTimer, ProcessInstance
+
+
+class Write:
+    """A write of the step path, sent through the driver's cursor on the step's connection.
+
+    SQLAlchemy's execution of even a cached statement (an execution context, its events,
+    a result object) cost about three times what the driver spends sending it; a step
+    sends five or more writes that return no rows. Compiled once per dialect and set of
+    columns, the statement keeps SQLAlchemy's SQL and its types' bind conversions
+    (aware datetimes, JSON) and skips the rest. Reads stay on `Connection.execute`.
+    """
+
+    __slots__ = ("statement", "_compiled")
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._compiled: dict[tuple, tuple] = {}
+
+    def _compile(self, dialect, keys: tuple) -> tuple:
+        compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))
+        # a bind the caller does not give would be sent as NULL by SQLAlchemy; here it is a KeyError
+        names = tuple(compiled.positiontup) if compiled.positional else None
+        entry = (compiled.string, names, dict(compiled._bind_processors))
+        self._compiled[(dialect.name, keys)] = entry
+        return entry
+
+    def __call__(self, connection, params: dict | list[dict]) -> int:
+        """Execute with one row's parameters or many (one executemany); returns the rows affected."""
+        many = isinstance(params, list)
+        first = params[0] if many else params
+        keys = tuple(first)
+        dialect = connection.dialect
+        sql, names, processors = self._compiled.get((dialect.name, keys)) or self._compile(dialect, keys)
+
+        def bind(row: dict):
+            if processors:
+                row = {k: (processors[k](v) if k in processors else v) for k, v in row.items()}
+            return row if names is None else [row[n] for n in names]
+
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            if many:
+                cursor.executemany(sql, [bind(row) for row in params])
+            else:
+                cursor.execute(sql, bind(params))
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
 
 CASE = ProcessInstance.__table__
 NOTICE = Notification.__table__
@@ -50,7 +100,7 @@ SELECT_CASE_FOR_READING = (select(CASE.c.version_id, CASE.c.process_id).where(CA
                            .with_for_update(read=True))
 SELECT_SHELL = select(CASE.c.shell).where(CASE.c.id == bindparam("id"))
 INSERT_CASE = insert(CASE).returning(CASE.c.id)
-UPDATE_CASE = (
+UPDATE_CASE = Write(
     update(CASE)
     .where(CASE.c.id == bindparam("b_id"), CASE.c.revision == bindparam("b_revision"))
     .values(
@@ -64,13 +114,14 @@ UPDATE_CASE = (
 
 SELECT_TASK_ROWS = select(TASK.c.task_id, TASK.c.body).where(TASK.c.instance_id == bindparam("id"))
 SELECT_CASE_OF_TASK = select(TASK.c.instance_id).where(TASK.c.task_id == bindparam("id")).limit(1)
-INSERT_TASK_ROWS = insert(TASK)
-UPDATE_TASK_ROW = (
+INSERT_TASK_ROWS = Write(insert(TASK))
+UPDATE_TASK_ROW = Write(
     update(TASK)
     .where(TASK.c.instance_id == bindparam("b_instance"), TASK.c.task_id == bindparam("b_task"))
     .values(body=bindparam("body"))
 )
-DELETE_TASK_ROW = delete(TASK).where(TASK.c.instance_id == bindparam("b_instance"), TASK.c.task_id == bindparam("b_task"))
+DELETE_TASK_ROW = Write(delete(TASK).where(TASK.c.instance_id == bindparam("b_instance"),
+                                          TASK.c.task_id == bindparam("b_task")))
 
 SELECT_INBOX_ENTRY = select(INBOX).where(INBOX.c.id == bindparam("id"))
 # What a worker's inbox read looks like at its simplest: the benchmark's "find my task".
@@ -81,16 +132,31 @@ ASSIGN = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(assignee=bi
 MARK_REMINDED = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(remind_at=None)
 MARK_OVERDUE_NOTICED = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(overdue_noticed=True)
 INSERT_NOTICE = insert(NOTICE)
-INSERT_INBOX = insert(INBOX)
-DELETE_INBOX = delete(INBOX).where(INBOX.c.id == bindparam("b_id"))
+INSERT_INBOX = Write(insert(INBOX))
+DELETE_INBOX = Write(delete(INBOX).where(INBOX.c.id == bindparam("b_id")))
 
 SELECT_TIMERS = select(TIMER.c.task_id, TIMER.c.due_at).where(TIMER.c.instance_id == bindparam("id"))
-INSERT_TIMERS = insert(TIMER)
-DELETE_TIMER = delete(TIMER).where(TIMER.c.instance_id == bindparam("b_instance"), TIMER.c.task_id == bindparam("b_task"))
+INSERT_TIMERS = Write(insert(TIMER))
+DELETE_TIMER = Write(delete(TIMER).where(TIMER.c.instance_id == bindparam("b_instance"),
+                                       TIMER.c.task_id == bindparam("b_task")))
+
+
+# The connection of the step under way: asking the session for it costs more than
+# most of the statements sent on it, and a step asks a dozen times.
+_step_connection: contextvars.ContextVar = contextvars.ContextVar("step_connection", default=None)
 
 
 def conn():
-    return db.session.connection()
+    return _step_connection.get() or db.session.connection()
+
+
+def hold_connection():
+    """For the duration of a step's transaction (which has begun): its connection, kept at hand."""
+    return _step_connection.set(db.session.connection())
+
+
+def release_connection(token) -> None:
+    _step_connection.reset(token)
 
 
 def case_for_step(instance_id: int) -> Case | None:
@@ -109,14 +175,14 @@ def inbox_entry(task_id: str):
 
 def save_case(case: Case, shell: str) -> bool:
     """Write the case row if nobody else did since it was read; False when somebody did."""
-    moved = conn().execute(UPDATE_CASE, {
+    moved = UPDATE_CASE(conn(), {
         "b_id": case.id, "b_revision": case.revision, "b_next": case.revision + 1, "shell": shell,
         "version_id": case.version_id,
         "status": case.status, "data": case.data, "updated_at": case.updated_at,
         "next_timer_at": case.next_timer_at, "error_message": case.error_message,
         "error_element": case.error_element, "audit_hash": case.audit_hash,
     })
-    if moved.rowcount != 1:
+    if moved != 1:
         return False
     case.revision += 1
     return True

@@ -141,6 +141,7 @@ class Steps:
             # which saves the round trip of an empty commit.
             session.commit()
         token = write_intent.set(True)
+        held = store.hold_connection()
         try:
             yield
         except BaseException:
@@ -148,6 +149,7 @@ class Steps:
             outbox.take_requested()  # what the failed step asked to start was rolled back with it
             raise
         finally:
+            store.release_connection(held)
             write_intent.reset(token)
 
     @contextmanager
@@ -233,13 +235,13 @@ class Steps:
         c = store.conn()
         known = live.snapshot.fingerprints
         if changes.deletes:
-            c.execute(store.DELETE_TASK_ROW, [{"b_instance": case.id, "b_task": t} for t in changes.deletes])
+            store.DELETE_TASK_ROW(c, [{"b_instance": case.id, "b_task": t} for t in changes.deletes])
         new = [{"instance_id": case.id, "task_id": t, "body": b} for t, b in changes.upserts.items() if t not in known]
         old = [{"b_instance": case.id, "b_task": t, "body": b} for t, b in changes.upserts.items() if t in known]
         if new:
-            c.execute(store.INSERT_TASK_ROWS, new)
+            store.INSERT_TASK_ROWS(c, new)
         if old:
-            c.execute(store.UPDATE_TASK_ROW, old)
+            store.UPDATE_TASK_ROW(c, old)
         finished = case.status in ("cancelled", "completed")
         live.ready = sync.sync_inbox(c, case, {} if finished else scan.ready, live.ready, now, self._address)
         live.timers = sync.sync_timers(c, case, {} if finished else scan.timers, live.timers)
