@@ -221,36 +221,56 @@ def naive_with_database(url: str, spec, instances: int, rounds: int, reload: boo
 
 
 class Counter:
-    """Statements and commits the engine sends, counted inside `Runtime.complete`
-    only (the benchmark's own "find my task" read is not the step's)."""
+    """Statements, round trips and commits the engine sends, counted inside
+    `Runtime.complete` only (the benchmark's own "find my task" read is not the
+    step's). A round trip is a statement sent alone, a commit, or a batch of
+    writes sent together (psycopg's pipeline on PostgreSQL); on SQLite, which
+    runs in the process, every statement is one."""
 
     def __init__(self, engine):
         from sqlalchemy import event
 
         from engine import store
 
-        self.on, self.statements, self.commits = False, 0, 0
+        self.on, self.statements, self.trips, self.commits = False, 0, 0, 0
+        self.together = False
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
         # the step's writes go to the driver's cursor directly, past SQLAlchemy's events
-        write = getattr(store.Write.__call__, "__wrapped__", store.Write.__call__)
+        send = getattr(store.Write._send, "__wrapped__", store.Write._send)
+        send_all = getattr(store._send_all, "__wrapped__", store._send_all)
         counter = self
 
-        def counted(self, connection, params):
+        def counted_send(self, connection, params, cursor=None):
             if counter.on:
                 counter.statements += 1
-            return write(self, connection, params)
+                counter.trips += 0 if counter.together else 1
+            return send(self, connection, params, cursor)
 
-        counted.__wrapped__ = write
-        store.Write.__call__ = counted
+        def counted_send_all(connection, writes):
+            counter.together = connection.dialect.name == "postgresql"
+            try:
+                if counter.on and counter.together:
+                    counter.trips += 1
+                return send_all(connection, writes)
+            finally:
+                counter.together = False
+
+        counted_send.__wrapped__, counted_send_all.__wrapped__ = send, send_all
+        store.Write._send, store._send_all = counted_send, counted_send_all
 
     def _statement(self, conn, cursor, statement, params, context, executemany):
         if self.on and statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT"):
             self.statements += 1
+            self.trips += 1
 
     def _commit(self, conn):
         if self.on:
             self.commits += 1
+            self.trips += 1
+
+    def per_step(self, steps: int) -> tuple[float, float, float]:
+        return self.statements / steps, self.trips / steps, self.commits / steps
 
 
 def persisted(url: str, instances: int, rounds: int, files: dict[str, bytes] | None = None,
@@ -283,8 +303,7 @@ def persisted(url: str, instances: int, rounds: int, files: dict[str, bytes] | N
                     counter.on = False
                     steps += 1
             rates.append(steps / (time.perf_counter() - t0))
-        persisted.per_step = (counter.statements / (rounds * instances * TASKS),
-                              counter.commits / (rounds * instances * TASKS))
+        persisted.per_step = counter.per_step(rounds * instances * TASKS)
         done = db.session.scalars(db.select(ProcessInstance).where(ProcessInstance.id.in_(ids))).all()
         assert all(i.status == "completed" for i in done)
         task_bytes = db.session.scalar(
@@ -434,12 +453,13 @@ def main():
           f"({med(sqlite) / med(naive_kept):.1f}x the naive design kept in memory)")
     print(f"persisted engine uncached, SQLite:  {med(uncached):8.0f} steps/s   "
           f"({med(uncached) / med(naive_sqlite):.1f}x the naive design reloading)")
-    print(f"per step, SQLite:                   {sqlite_per_step[0]:8.1f} statements, {sqlite_per_step[1]:.1f} commits "
-          f"(uncached: {uncached_per_step[0]:.1f}, {uncached_per_step[1]:.1f})")
+    print(f"per step, SQLite:                   {sqlite_per_step[0]:8.1f} statements, {sqlite_per_step[2]:.1f} commits "
+          f"(uncached: {uncached_per_step[0]:.1f}, {uncached_per_step[2]:.1f})")
     if pg is not None:
         print(f"ceiling, PostgreSQL:                {med(ceiling_pg):8.0f} steps/s")
         print(f"persisted engine, PostgreSQL:       {med(pg):8.0f} steps/s   ({med(pg) / med(mem):.2f} of in-memory)")
-        print(f"per step, PostgreSQL:               {pg_per_step[0]:8.1f} statements, {pg_per_step[1]:.1f} commits")
+        print(f"per step, PostgreSQL:               {pg_per_step[0]:8.1f} statements, {pg_per_step[2]:.1f} commits, "
+              f"{pg_per_step[1]:.1f} round trips with the commit")
     print(f"stored bytes per finished instance: {sqlite_bytes:8.0f} (SQLite)")
     print("with a decision table and a gateway after each task:")
     print(f"  in-memory SpiffWorkflow:          {med(rules_mem):8.0f} steps/s")

@@ -8,6 +8,7 @@ The ORM models in `models.py` remain the schema and serve every other query.
 from __future__ import annotations
 
 import contextvars
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -41,8 +42,16 @@ class Write:
         self._compiled[(dialect.name, keys)] = entry
         return entry
 
-    def __call__(self, connection, params: dict | list[dict]) -> int:
-        """Execute with one row's parameters or many (one executemany); returns the rows affected."""
+    def __call__(self, connection, params: dict | list[dict]) -> int | None:
+        """Execute with one row's parameters or many (one executemany); returns the rows
+        affected, or None when a step holds it back to send with the case row (`deferring`)."""
+        held = _held_writes.get()
+        if held is not None:
+            held.append((self, params))
+            return None
+        return self._send(connection, params)
+
+    def _bound(self, connection, params: dict | list[dict]) -> tuple[str, list | dict, bool]:
         many = isinstance(params, list)
         first = params[0] if many else params
         keys = tuple(first)
@@ -54,14 +63,61 @@ class Write:
                 row = {k: (processors[k](v) if k in processors else v) for k, v in row.items()}
             return row if names is None else [row[n] for n in names]
 
-        cursor = connection.connection.dbapi_connection.cursor()
+        return sql, ([bind(row) for row in params] if many else bind(params)), many
+
+    def _send(self, connection, params, cursor=None) -> int:
+        sql, bound, many = self._bound(connection, params)
+        own = cursor is None
+        cursor = cursor or connection.connection.dbapi_connection.cursor()
         try:
-            if many:
-                cursor.executemany(sql, [bind(row) for row in params])
-            else:
-                cursor.execute(sql, bind(params))
+            (cursor.executemany if many else cursor.execute)(sql, bound)
             return cursor.rowcount
         finally:
+            if own:
+                cursor.close()
+
+
+# The writes a step made so far, held back to go with its case row (see `deferring`).
+_held_writes: contextvars.ContextVar[list | None] = contextvars.ContextVar("held_writes", default=None)
+
+
+@contextmanager
+def deferring():
+    """Inside a step, between locking the case row and writing it: the step's writes
+    (audit event, task rows, inbox, timers) are held and sent with the case row by
+    `save_case`, on PostgreSQL in one round trip (psycopg's pipeline) instead of one
+    each. Nothing in a step reads back what it wrote through `Write`; a step that
+    fails sends nothing, and one that ends without its case row (nothing to save)
+    sends what it held when it leaves."""
+    token = _held_writes.set([])
+    try:
+        yield
+        left = _held_writes.get()
+        _held_writes.set(None)
+        if left:
+            _send_all(conn(), left)
+    finally:
+        _held_writes.reset(token)
+
+
+def _send_all(connection, writes: list) -> int:
+    """Send (Write, params) pairs in order; the last one's row count is returned."""
+    dbapi = connection.connection.dbapi_connection
+    if connection.dialect.name != "postgresql":
+        count = 0
+        for write, params in writes:
+            count = write._send(connection, params)
+        return count
+    # a cursor each: psycopg keeps each statement's result on its cursor until the pipeline syncs
+    cursors = [dbapi.cursor() for _ in writes]
+    try:
+        with dbapi.pipeline() as pipeline:
+            for (write, params), cursor in zip(writes, cursors, strict=True):
+                write._send(connection, params, cursor)
+            pipeline.sync()
+        return cursors[-1].rowcount
+    finally:
+        for cursor in cursors:
             cursor.close()
 
 
@@ -175,13 +231,20 @@ def inbox_entry(task_id: str):
 
 def save_case(case: Case, shell: str) -> bool:
     """Write the case row if nobody else did since it was read; False when somebody did."""
-    moved = UPDATE_CASE(conn(), {
+    row = {
         "b_id": case.id, "b_revision": case.revision, "b_next": case.revision + 1, "shell": shell,
         "version_id": case.version_id,
         "status": case.status, "data": case.data, "updated_at": case.updated_at,
         "next_timer_at": case.next_timer_at, "error_message": case.error_message,
         "error_element": case.error_element, "audit_hash": case.audit_hash,
-    })
+    }
+    held = _held_writes.get()
+    if held is None:
+        moved = UPDATE_CASE(conn(), row)
+    else:  # the step's held writes go with it, the case row last
+        held.append((UPDATE_CASE, row))
+        _held_writes.set([])
+        moved = _send_all(conn(), held)
     if moved != 1:
         return False
     case.revision += 1

@@ -162,10 +162,11 @@ class Runtime(Steps):
                 "jurisdiction": jurisdiction, "started_by": party or actor.name, "created_at": now, "updated_at": now,
                 "revision": 0, "shell": "{}", "serializer_version": persistence.SERIALIZER_VERSION, "data": {},
             }).scalar_one()
-            self._advance(case, wf, actor)
-            audit(actor.name, "start", instance=case, task=process_id,
-                  detail={"in": persistence.plain(data), "error": case.error_message})
-            self._save(case, Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
+            with store.deferring():
+                self._advance(case, wf, actor)
+                audit(actor.name, "start", instance=case, task=process_id,
+                      detail={"in": persistence.plain(data), "error": case.error_message})
+                self._save(case, Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
             if records is not None:
                 records(case)
             if self.before_commit is not None:

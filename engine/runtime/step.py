@@ -168,12 +168,13 @@ class Steps:
                 live = self._load(case)
                 due_before = case.next_timer_at
                 try:
-                    yield case, live
+                    with store.deferring():
+                        yield case, live
+                        self._save(case, live)
                 except Unchanged:
                     db.session.rollback()  # nothing was written: what was loaded is still this revision
                     self._remember(case.id, live)
                     return
-                self._save(case, live)
                 if self.before_commit is not None:
                     self.before_commit(case)
                 db.session.commit()
@@ -200,8 +201,9 @@ class Steps:
                 raise NotFound(f"instance {instance_id} does not exist")
             live = self._load(case)
             held.append((case, case.next_timer_at))
-            yield case, live
-            self._save(case, live)
+            with store.deferring():
+                yield case, live
+                self._save(case, live)
 
         with self._transaction():
             try:
