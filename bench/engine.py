@@ -256,8 +256,16 @@ class Counter:
             finally:
                 counter.together = False
 
-        counted_send.__wrapped__, counted_send_all.__wrapped__ = send, send_all
-        store.Write._send, store._send_all = counted_send, counted_send_all
+        read = getattr(store.Read.first, "__wrapped__", store.Read.first)
+
+        def counted_read(self, connection, params):
+            if counter.on:
+                counter.statements += 1
+                counter.trips += 1
+            return read(self, connection, params)
+
+        counted_send.__wrapped__, counted_send_all.__wrapped__, counted_read.__wrapped__ = send, send_all, read
+        store.Write._send, store._send_all, store.Read.first = counted_send, counted_send_all, counted_read
 
     def _statement(self, conn, cursor, statement, params, context, executemany):
         if self.on and statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT"):

@@ -77,6 +77,41 @@ class Write:
                 cursor.close()
 
 
+class Read:
+    """A read of the step path (the case row it locks, the task it completes), sent as
+    `Write` sends: SQLAlchemy's SQL and its types' result conversions (aware datetimes),
+    without its execution context. Returns plain tuples."""
+
+    __slots__ = ("statement", "_compiled")
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._compiled: dict[str, tuple] = {}
+
+    def _compile(self, dialect) -> tuple:
+        compiled = self.statement.compile(dialect=dialect)
+        names = tuple(compiled.positiontup) if compiled.positional else None
+        convert = [c.type._cached_result_processor(dialect, None) for c in self.statement.selected_columns]
+        entry = (compiled.string, names, dict(compiled._bind_processors), convert)
+        self._compiled[dialect.name] = entry
+        return entry
+
+    def first(self, connection, params: dict) -> tuple | None:
+        dialect = connection.dialect
+        sql, names, processors, convert = self._compiled.get(dialect.name) or self._compile(dialect)
+        if processors:
+            params = {k: (processors[k](v) if k in processors else v) for k, v in params.items()}
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql, params if names is None else [params[n] for n in names])
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return tuple(v if f is None or v is None else f(v) for f, v in zip(convert, row, strict=True))
+
+
 # The writes a step made so far, held back to go with its case row (see `deferring`).
 _held_writes: contextvars.ContextVar[list | None] = contextvars.ContextVar("held_writes", default=None)
 
@@ -151,7 +186,7 @@ class Case:
 
 _CASE_COLUMNS = [CASE.c[f.name] for f in fields(Case) if f.name != "data"]
 
-SELECT_CASE_FOR_STEP = select(*_CASE_COLUMNS).where(CASE.c.id == bindparam("id")).with_for_update()
+SELECT_CASE_FOR_STEP = Read(select(*_CASE_COLUMNS).where(CASE.c.id == bindparam("id")).with_for_update())
 SELECT_CASE_FOR_READING = (select(CASE.c.version_id, CASE.c.process_id).where(CASE.c.id == bindparam("id"))
                            .with_for_update(read=True))
 SELECT_SHELL = select(CASE.c.shell).where(CASE.c.id == bindparam("id"))
@@ -180,6 +215,11 @@ DELETE_TASK_ROW = Write(delete(TASK).where(TASK.c.instance_id == bindparam("b_in
                                           TASK.c.task_id == bindparam("b_task")))
 
 SELECT_INBOX_ENTRY = select(INBOX).where(INBOX.c.id == bindparam("id"))
+# A completion's task and its case's row, locked, in one statement (one round trip on PostgreSQL).
+_INBOX_WHO = (INBOX.c.role, INBOX.c.assignee, INBOX.c.jurisdiction)
+SELECT_CASE_OF_ENTRY = Read(
+    select(*_CASE_COLUMNS, *_INBOX_WHO).join_from(INBOX, CASE, INBOX.c.instance_id == CASE.c.id)
+    .where(INBOX.c.id == bindparam("id")).with_for_update(of=CASE))
 # What a worker's inbox read looks like at its simplest: the benchmark's "find my task".
 SELECT_INBOX_IDS_FIRST = select(INBOX.c.id).where(INBOX.c.instance_id == bindparam("id")).limit(1)
 SELECT_INBOX_ALERTS = select(INBOX.c.id, INBOX.c.remind_at, INBOX.c.due_at, INBOX.c.overdue_noticed).where(
@@ -216,8 +256,26 @@ def release_connection(token) -> None:
 
 
 def case_for_step(instance_id: int) -> Case | None:
-    row = conn().execute(SELECT_CASE_FOR_STEP, {"id": instance_id}).first()
+    row = SELECT_CASE_FOR_STEP.first(conn(), {"id": instance_id})
     return Case(*row) if row is not None else None
+
+
+@dataclass
+class Addressee:
+    """Whom a waiting task is for, as `actors.may_act` asks."""
+
+    role: str | None
+    assignee: str | None
+    jurisdiction: str | None
+
+
+def case_of_entry(task_id: str) -> tuple[Case, Addressee] | None:
+    """A waiting task's case, its row locked for the step, and whom the task is for."""
+    row = SELECT_CASE_OF_ENTRY.first(conn(), {"id": task_id})
+    if row is None:
+        return None
+    n = len(_CASE_COLUMNS)
+    return Case(*row[:n]), Addressee(*row[n:])
 
 
 def case_of_task(task_id: str) -> int | None:

@@ -191,16 +191,17 @@ class Runtime(Steps):
 
     # ------------------------------------------------------------------ people's tasks
     def complete(self, task_id: str, data, actor: Actor) -> store.Case:
-        def waiting_case() -> int:
-            entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
-            if entry is None:
+        def waiting_case() -> store.Case:
+            found = store.case_of_entry(task_id) if _is_uuid(task_id) else None
+            if found is None:
                 done_in = store.case_of_task(task_id) if _is_uuid(task_id) else None
                 if done_in is not None and self.may_see(actor, done_in):  # e.g. the loser of two completions
                     raise Conflict("this task has already been completed or is no longer waiting")
                 raise NotFound(f"task {task_id} is not waiting for anyone")
+            case, entry = found
             if not may_act(actor, entry):
                 raise Forbidden("you may not act on this task")
-            return entry.instance_id
+            return case
 
         with self._step(waiting_case) as (case, live):
             task = sync.find_task(live.workflow, task_id)

@@ -153,16 +153,19 @@ class Steps:
             write_intent.reset(token)
 
     @contextmanager
-    def _step(self, instance_id: int | Callable[[], int]):
+    def _step(self, instance_id: int | Callable[[], store.Case]):
         """Yields (case, live workflow) under the case's lock; on exit saves
-        everything the step changed, or on any error nothing at all. `instance_id`
-        may be a function that finds it (and checks who may act) inside the step's
-        transaction, so that finding it is not a transaction of its own."""
+        everything the step changed, or on any error nothing at all. Instead of
+        `instance_id`, a function may find the case and lock its row (checking who
+        may act) inside the step's transaction, so that finding it is not a
+        transaction, nor a round trip, of its own."""
         with self._transaction():
             try:
                 if callable(instance_id):
-                    instance_id = instance_id()
-                case = store.case_for_step(instance_id)
+                    case = instance_id()
+                    instance_id = case.id
+                else:
+                    case = store.case_for_step(instance_id)
                 if case is None:
                     raise NotFound(f"instance {instance_id} does not exist")
                 live = self._load(case)
