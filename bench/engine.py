@@ -236,7 +236,11 @@ class Counter:
         self.together = False
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
-        # the step's writes go to the driver's cursor directly, past SQLAlchemy's events
+        if hasattr(store, "Write"):  # (the benchmark also runs on the engine before it had them)
+            self._count_driver_calls(store)
+
+    def _count_driver_calls(self, store):
+        # the step's writes and reads go to the driver's cursor directly, past SQLAlchemy's events
         send = getattr(store.Write._send, "__wrapped__", store.Write._send)
         send_all = getattr(store._send_all, "__wrapped__", store._send_all)
         counter = self
@@ -256,16 +260,16 @@ class Counter:
             finally:
                 counter.together = False
 
-        read = getattr(store.Read.first, "__wrapped__", store.Read.first)
+        read = getattr(store.Read.all, "__wrapped__", store.Read.all)
 
-        def counted_read(self, connection, params):
+        def counted_read(self, connection, params, one=False):
             if counter.on:
                 counter.statements += 1
                 counter.trips += 1
-            return read(self, connection, params)
+            return read(self, connection, params, one)
 
         counted_send.__wrapped__, counted_send_all.__wrapped__, counted_read.__wrapped__ = send, send_all, read
-        store.Write._send, store._send_all, store.Read.first = counted_send, counted_send_all, counted_read
+        store.Write._send, store._send_all, store.Read.all = counted_send, counted_send_all, counted_read
 
     def _statement(self, conn, cursor, statement, params, context, executemany):
         if self.on and statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT"):

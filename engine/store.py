@@ -97,6 +97,10 @@ class Read:
         return entry
 
     def first(self, connection, params: dict) -> tuple | None:
+        rows = self.all(connection, params, one=True)
+        return rows[0] if rows else None
+
+    def all(self, connection, params: dict, one: bool = False) -> list[tuple]:
         dialect = connection.dialect
         sql, names, processors, convert = self._compiled.get(dialect.name) or self._compile(dialect)
         if processors:
@@ -104,12 +108,15 @@ class Read:
         cursor = connection.connection.dbapi_connection.cursor()
         try:
             cursor.execute(sql, params if names is None else [params[n] for n in names])
-            row = cursor.fetchone()
+            rows = [cursor.fetchone()] if one else cursor.fetchall()
         finally:
             cursor.close()
-        if row is None:
-            return None
-        return tuple(v if f is None or v is None else f(v) for f, v in zip(convert, row, strict=True))
+        if rows == [None]:
+            return []
+        if not any(convert):
+            return [tuple(row) for row in rows]
+        return [tuple(v if f is None or v is None else f(v) for f, v in zip(convert, row, strict=True))
+                for row in rows]
 
 
 # The writes a step made so far, held back to go with its case row (see `deferring`).
@@ -189,7 +196,7 @@ _CASE_COLUMNS = [CASE.c[f.name] for f in fields(Case) if f.name != "data"]
 SELECT_CASE_FOR_STEP = Read(select(*_CASE_COLUMNS).where(CASE.c.id == bindparam("id")).with_for_update())
 SELECT_CASE_FOR_READING = (select(CASE.c.version_id, CASE.c.process_id).where(CASE.c.id == bindparam("id"))
                            .with_for_update(read=True))
-SELECT_SHELL = select(CASE.c.shell).where(CASE.c.id == bindparam("id"))
+SELECT_SHELL = Read(select(CASE.c.shell).where(CASE.c.id == bindparam("id")))
 INSERT_CASE = insert(CASE).returning(CASE.c.id)
 UPDATE_CASE = Write(
     update(CASE)
@@ -203,7 +210,7 @@ UPDATE_CASE = Write(
     )
 )
 
-SELECT_TASK_ROWS = select(TASK.c.task_id, TASK.c.body).where(TASK.c.instance_id == bindparam("id"))
+SELECT_TASK_ROWS = Read(select(TASK.c.task_id, TASK.c.body).where(TASK.c.instance_id == bindparam("id")))
 SELECT_CASE_OF_TASK = select(TASK.c.instance_id).where(TASK.c.task_id == bindparam("id")).limit(1)
 INSERT_TASK_ROWS = Write(insert(TASK))
 UPDATE_TASK_ROW = Write(
@@ -222,8 +229,8 @@ SELECT_CASE_OF_ENTRY = Read(
     .where(INBOX.c.id == bindparam("id")).with_for_update(of=CASE))
 # What a worker's inbox read looks like at its simplest: the benchmark's "find my task".
 SELECT_INBOX_IDS_FIRST = select(INBOX.c.id).where(INBOX.c.instance_id == bindparam("id")).limit(1)
-SELECT_INBOX_ALERTS = select(INBOX.c.id, INBOX.c.remind_at, INBOX.c.due_at, INBOX.c.overdue_noticed).where(
-    INBOX.c.instance_id == bindparam("id"))
+SELECT_INBOX_ALERTS = Read(select(INBOX.c.id, INBOX.c.remind_at, INBOX.c.due_at, INBOX.c.overdue_noticed).where(
+    INBOX.c.instance_id == bindparam("id")))
 ASSIGN = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(assignee=bindparam("assignee"))
 MARK_REMINDED = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(remind_at=None)
 MARK_OVERDUE_NOTICED = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(overdue_noticed=True)
@@ -231,7 +238,7 @@ INSERT_NOTICE = insert(NOTICE)
 INSERT_INBOX = Write(insert(INBOX))
 DELETE_INBOX = Write(delete(INBOX).where(INBOX.c.id == bindparam("b_id")))
 
-SELECT_TIMERS = select(TIMER.c.task_id, TIMER.c.due_at).where(TIMER.c.instance_id == bindparam("id"))
+SELECT_TIMERS = Read(select(TIMER.c.task_id, TIMER.c.due_at).where(TIMER.c.instance_id == bindparam("id")))
 INSERT_TIMERS = Write(insert(TIMER))
 DELETE_TIMER = Write(delete(TIMER).where(TIMER.c.instance_id == bindparam("b_instance"),
                                        TIMER.c.task_id == bindparam("b_task")))

@@ -102,8 +102,8 @@ class Steps:
         if case is None:
             raise NotFound(f"instance {instance_id} does not exist")
         version = self.registry.load(case.version_id)
-        shell = c.execute(store.SELECT_SHELL, {"id": instance_id}).scalar_one()
-        rows = dict(c.execute(store.SELECT_TASK_ROWS, {"id": instance_id}).all())
+        [shell] = store.SELECT_SHELL.first(c, {"id": instance_id})
+        rows = dict(store.SELECT_TASK_ROWS.all(c, {"id": instance_id}))
         db.session.commit()
         workflow, _ = persistence.restore(shell, rows, version.specs[case.process_id],
                                           version.subprocess_specs[case.process_id])
@@ -115,15 +115,15 @@ class Steps:
             return live
         version = self.registry.load(case.version_id)
         c = store.conn()
-        shell = c.execute(store.SELECT_SHELL, {"id": case.id}).scalar_one()
-        rows = dict(c.execute(store.SELECT_TASK_ROWS, {"id": case.id}).all())
+        [shell] = store.SELECT_SHELL.first(c, {"id": case.id})
+        rows = dict(store.SELECT_TASK_ROWS.all(c, {"id": case.id}))
         workflow, snapshot = persistence.restore(
             shell, rows, version.specs[case.process_id], version.subprocess_specs[case.process_id]
         )
         workflow.script_engine = make_script_engine()
         ready = {tid: [remind, None if noticed else due]
-                 for tid, remind, due, noticed in c.execute(store.SELECT_INBOX_ALERTS, {"id": case.id})}
-        timers = dict(c.execute(store.SELECT_TIMERS, {"id": case.id}).all())
+                 for tid, remind, due, noticed in store.SELECT_INBOX_ALERTS.all(c, {"id": case.id})}
+        timers = dict(store.SELECT_TIMERS.all(c, {"id": case.id}))
         return Live(case.revision, workflow, snapshot, ready, timers)
 
     # ------------------------------------------------------------------ the step
