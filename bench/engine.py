@@ -227,57 +227,28 @@ class Counter:
     writes sent together (psycopg's pipeline on PostgreSQL); on SQLite, which
     runs in the process, every statement is one."""
 
+    active: Counter | None = None  # the counter of the step under way
+    together = False
+
     def __init__(self, engine):
         from sqlalchemy import event
 
         from engine import store
 
-        self.on, self.statements, self.trips, self.commits = False, 0, 0, 0
-        self.together = False
+        self.statements, self.trips, self.commits = 0, 0, 0
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
-        if hasattr(store, "Write"):  # (the benchmark also runs on the engine before it had them)
-            self._count_driver_calls(store)
-
-    def _count_driver_calls(self, store):
-        # the step's writes and reads go to the driver's cursor directly, past SQLAlchemy's events
-        send = getattr(store.Write._send, "__wrapped__", store.Write._send)
-        send_all = getattr(store._send_all, "__wrapped__", store._send_all)
-        counter = self
-
-        def counted_send(self, connection, params, cursor=None):
-            if counter.on:
-                counter.statements += 1
-                counter.trips += 0 if counter.together else 1
-            return send(self, connection, params, cursor)
-
-        def counted_send_all(connection, writes):
-            counter.together = connection.dialect.name == "postgresql"
-            try:
-                if counter.on and counter.together:
-                    counter.trips += 1
-                return send_all(connection, writes)
-            finally:
-                counter.together = False
-
-        read = getattr(store.Read.all, "__wrapped__", store.Read.all)
-
-        def counted_read(self, connection, params, one=False):
-            if counter.on:
-                counter.statements += 1
-                counter.trips += 1
-            return read(self, connection, params, one)
-
-        counted_send.__wrapped__, counted_send_all.__wrapped__, counted_read.__wrapped__ = send, send_all, read
-        store.Write._send, store._send_all, store.Read.all = counted_send, counted_send_all, counted_read
+        if hasattr(store, "Write") and not hasattr(store.Write._send, "__wrapped__"):
+            # (the benchmark also runs on the engine from before it had them)
+            _count_driver_calls(store)
 
     def _statement(self, conn, cursor, statement, params, context, executemany):
-        if self.on and statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT"):
+        if Counter.active is self and statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT"):
             self.statements += 1
             self.trips += 1
 
     def _commit(self, conn):
-        if self.on:
+        if Counter.active is self:
             self.commits += 1
             self.trips += 1
 
@@ -285,23 +256,55 @@ class Counter:
         return self.statements / steps, self.trips / steps, self.commits / steps
 
 
-def persisted(url: str, instances: int, rounds: int, files: dict[str, bytes] | None = None,
-              process_id: str = "line20", data=step_data, uncached: bool = False) -> tuple[list[float], float]:
-    """With `uncached`, the live-workflow cache is cleared before each step, so each
-    step restores the workflow from the database (another web worker's last step)."""
+def _count_driver_calls(store):
+    """The step's writes and reads go to the driver's cursor directly, past SQLAlchemy's events."""
+    send, send_all, read = store.Write._send, store._send_all, store.Read.all
+
+    def counted_send(self, connection, params, cursor=None):
+        if Counter.active is not None:
+            Counter.active.statements += 1
+            Counter.active.trips += 0 if Counter.together else 1
+        return send(self, connection, params, cursor)
+
+    def counted_send_all(connection, writes):
+        Counter.together = connection.dialect.name == "postgresql"
+        try:
+            if Counter.active is not None and Counter.together:
+                Counter.active.trips += 1
+            return send_all(connection, writes)
+        finally:
+            Counter.together = False
+
+    def counted_read(self, connection, params, one=False):
+        if Counter.active is not None:
+            Counter.active.statements += 1
+            Counter.active.trips += 1
+        return read(self, connection, params, one)
+
+    counted_send.__wrapped__, counted_send_all.__wrapped__, counted_read.__wrapped__ = send, send_all, read
+    store.Write._send, store._send_all, store.Read.all = counted_send, counted_send_all, counted_read
+
+
+def persisted(app, instances: int, results: dict, process_id: str = "line20", data=step_data,
+              uncached: bool = False):
+    """Yields steps/s, one round at a time (so that the lines compared are measured
+    in alternation, under the same load); then leaves in `results` the statements
+    per step and stored bytes per instance. With `uncached`, the live-workflow cache
+    is cleared before each step, so each step restores the workflow from the
+    database (as after another web worker's step)."""
     from engine import store
     from engine.db import db
     from engine.models import InstanceTask, ProcessInstance
     from engine.runtime import Actor
 
-    app = fresh_app(url, files or {"line20.bpmn": line_diagram()})
-    rates, per_instance = [], 0.0
     with app.app_context():
         runtime = app.extensions["green_ladder.runtime"]
-        actor = Actor("bench", "admin")
         counter = Counter(db.engine)
-        for _ in range(rounds):
-            ids, steps, t0 = [], 0, time.perf_counter()
+    actor = Actor("bench", "admin")
+    ids, steps = [], 0
+    while True:
+        with app.app_context():
+            n, t0 = 0, time.perf_counter()
             for _ in range(instances):
                 inst = runtime.start(process_id, {}, actor)
                 ids.append(inst.id)
@@ -310,34 +313,47 @@ def persisted(url: str, instances: int, rounds: int, files: dict[str, bytes] | N
                     db.session.rollback()  # the inbox page's read ends with its request
                     if uncached:
                         runtime.forget()
-                    counter.on = True
+                    Counter.active = counter
                     runtime.complete(task_id, data(i), actor)
-                    counter.on = False
-                    steps += 1
-            rates.append(steps / (time.perf_counter() - t0))
-        persisted.per_step = counter.per_step(rounds * instances * TASKS)
+                    Counter.active = None
+                    n += 1
+            rate = n / (time.perf_counter() - t0)
+            steps += n
+        if (yield rate) == "done":
+            break
+    with app.app_context():
+        results["per_step"] = counter.per_step(steps)
         done = db.session.scalars(db.select(ProcessInstance).where(ProcessInstance.id.in_(ids))).all()
         assert all(i.status == "completed" for i in done)
         task_bytes = db.session.scalar(
             db.select(db.func.sum(db.func.length(InstanceTask.body))).where(InstanceTask.instance_id.in_(ids)))
         shell_bytes = sum(len(i.shell) + len(str(i.data)) for i in done)
-        per_instance = (task_bytes + shell_bytes) / len(done)
-        db.session.remove()
-        db.engine.dispose()
-    return rates, per_instance
+        results["bytes"] = (task_bytes + shell_bytes) / len(done)
+    yield None
 
 
-def ceiling(url: str, spec, instances: int, rounds: int) -> list[float]:
+def alternate(rounds: int, lines: dict) -> dict[str, list[float]]:
+    """Run the lines' rounds in turn (one round of each, then the next), so a moment's load
+    on a shared machine falls on all of them alike; returns each line's rates."""
+    rates = {name: [] for name in lines}
+    for _ in range(rounds):
+        for name, line in lines.items():
+            rates[name].append(next(line))
+    for line in lines.values():
+        line.send("done")
+    return rates
+
+
+def ceiling(app, spec, instances: int):
     """SpiffWorkflow's own step plus one transaction writing the rows the engine's
     step writes, through the bare driver (no ORM, no serialisation: each row's
     text is a stand-in of the engine's size): the changed task rows (a task whose
     state changed, and its children, whose data deltas are against it) in one
     executemany, the inbox entry out and the next one in, an audit event, and the
     case row with its revision check; one commit. A start writes its case, all its
-    task rows, its inbox entry and audit event the same way."""
+    task rows, its inbox entry and audit event the same way. Yields steps/s a round."""
     from engine.scripting import make_script_engine
 
-    app = fresh_app(url, {"line20.bpmn": line_diagram()})
     with app.app_context():
         from engine.db import db
 
@@ -368,8 +384,7 @@ def ceiling(url: str, spec, instances: int, rounds: int) -> list[float]:
         if sqlite:
             cur.execute("BEGIN IMMEDIATE")
 
-    rates = []
-    for _ in range(rounds):
+    while True:
         steps, t0 = 0, time.perf_counter()
         for _ in range(instances):
             wf = BpmnWorkflow(spec, script_engine=make_script_engine())
@@ -411,9 +426,10 @@ def ceiling(url: str, spec, instances: int, rounds: int) -> list[float]:
                 revision += 1
                 steps += 1
             assert wf.is_completed()
-        rates.append(steps / (time.perf_counter() - t0))
+        if (yield steps / (time.perf_counter() - t0)) == "done":
+            break
     raw.close()
-    return rates
+    yield None
 
 
 def main():
@@ -434,23 +450,38 @@ def main():
     rules_mem = [in_memory(rules_spec, 10 * args.instances, rules_subprocesses, rules_data)
                  for _ in range(args.rounds)]
     with tempfile.TemporaryDirectory() as tmp:
-        ceiling_sqlite = ceiling(f"sqlite:///{tmp}/ceiling.sqlite3", spec, args.instances, args.rounds)
-        sqlite, sqlite_bytes = persisted(f"sqlite:///{tmp}/bench.sqlite3", args.instances, args.rounds)
-        sqlite_per_step = persisted.per_step
-        uncached, _ = persisted(f"sqlite:///{tmp}/uncached.sqlite3", args.instances, args.rounds, uncached=True)
-        uncached_per_step = persisted.per_step
+        app = fresh_app(f"sqlite:///{tmp}/bench.sqlite3", {"line20.bpmn": line_diagram()})
+        cached, uncached_results = {}, {}
+        sqlite_rates = alternate(args.rounds, {
+            "ceiling": ceiling(app, spec, args.instances),
+            "cached": persisted(app, args.instances, cached),
+            "uncached": persisted(app, args.instances, uncached_results, uncached=True),
+        })
+        ceiling_sqlite, sqlite, uncached = sqlite_rates["ceiling"], sqlite_rates["cached"], sqlite_rates["uncached"]
+        sqlite_bytes, sqlite_per_step, uncached_per_step = cached["bytes"], cached["per_step"], uncached_results["per_step"]
+        with app.app_context():
+            from engine.db import db
+
+            db.engine.dispose()
         naive_sqlite = naive_with_database(f"sqlite:///{tmp}/naive.sqlite3", spec, args.instances, args.rounds)
         naive_kept = naive_with_database(f"sqlite:///{tmp}/naive_kept.sqlite3", spec, args.instances, args.rounds,
                                          reload=False)
-        rules_sqlite, _ = persisted(f"sqlite:///{tmp}/rules.sqlite3", args.instances, args.rounds,
-                                    {"rules20.bpmn": rules_diagram(), "band.dmn": band_table()}, "rules20", rules_data)
+        rules_app = fresh_app(f"sqlite:///{tmp}/rules.sqlite3", {"rules20.bpmn": rules_diagram(),
+                                                                  "band.dmn": band_table()})
+        rules_sqlite = alternate(args.rounds, {"rules": persisted(rules_app, args.instances, {}, "rules20",
+                                                                  rules_data)})["rules"]
     pg_url = os.environ.get("BENCH_POSTGRES_URL")
     pg = None
     if pg_url:
-        pg_url = "postgresql+psycopg://" + pg_url.split("://", 1)[1]
-        ceiling_pg = ceiling(pg_url, spec, args.instances, args.rounds)
-        pg, pg_bytes = persisted(pg_url, args.instances, args.rounds)
-        pg_per_step = persisted.per_step
+        pg_app = fresh_app("postgresql+psycopg://" + pg_url.split("://", 1)[1], {"line20.bpmn": line_diagram()})
+        pg_results = {}
+        pg_rates = alternate(args.rounds, {"ceiling": ceiling(pg_app, spec, args.instances),
+                                           "cached": persisted(pg_app, args.instances, pg_results)})
+        ceiling_pg, pg, pg_per_step = pg_rates["ceiling"], pg_rates["cached"], pg_results["per_step"]
+        with pg_app.app_context():
+            from engine.db import db
+
+            db.engine.dispose()
 
     med = statistics.median
     print(f"diagram: {TASKS} user tasks in a line; {args.instances} instances x {args.rounds} rounds "
