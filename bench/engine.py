@@ -9,10 +9,21 @@ Prints, as medians over several rounds:
   database and with one row per instance in SQLite;
 - the persisted engine's steps/s on SQLite and, with BENCH_POSTGRES_URL, on
   PostgreSQL, each step one committed transaction through `Runtime.complete`;
+  with its live-workflow cache (the runs hit it) and with the cache cleared
+  before each step (as with several web workers, whose caches miss), and the
+  naive line both ways too: reloading every step, and keeping the workflow;
+- the ceiling, measured in the same run on the same database: SpiffWorkflow's
+  own step plus one transaction writing the rows the engine's step writes
+  (the changed task rows, the inbox entry out and in, an audit event, the case
+  row with its revision check) through the bare driver, each kind of row one
+  statement, one commit; the engine's fraction of it; and the statements and
+  commits the engine sends per step;
 - stored bytes per finished instance;
 - the same 20 steps with a decision table (13 rules) and an exclusive gateway
   after each user task, in memory and on SQLite: the path of conditions and
   decision-table cells through the restricted script engine and its time limit;
+- `ceiling fraction sqlite: X`, `ceiling fraction postgresql: Y`,
+  `uncached/cached sqlite: Z`;
 - last line: `persisted/in-memory sqlite: R` (the line diagram).
 
 Run: make bench   (or PYTHONPATH=. .venv/bin/python bench/engine.py [--instances N] [--rounds R])
@@ -25,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -165,9 +177,11 @@ def naive_persisted(spec, instances: int) -> float:
     return steps / (time.perf_counter() - t0)
 
 
-def naive_with_database(url: str, spec, instances: int, rounds: int) -> list[float]:
+def naive_with_database(url: str, spec, instances: int, rounds: int, reload: bool = True) -> list[float]:
     """The naive design on the same database: one row per instance holding the
-    whole serialised workflow, read, rebuilt and rewritten every step."""
+    whole serialised workflow, read, rebuilt and rewritten every step; with
+    `reload` False the workflow stays in memory between steps (a cache that
+    always hits), and only the rewrite remains."""
     from sqlalchemy import Column, Integer, MetaData, Table, Text, bindparam, create_engine, insert, select, update
 
     from engine.scripting import make_script_engine
@@ -190,8 +204,10 @@ def naive_with_database(url: str, spec, instances: int, rounds: int) -> list[flo
                 iid = conn.execute(insert(table).values(state=serializer.serialize_json(wf))).inserted_primary_key[0]
             for i in range(1, TASKS + 1):
                 with engine.begin() as conn:
-                    wf = serializer.deserialize_json(conn.execute(read, {"i": iid}).scalar_one())
-                    wf.script_engine = make_script_engine()
+                    stored = conn.execute(read, {"i": iid}).scalar_one()
+                    if reload:
+                        wf = serializer.deserialize_json(stored)
+                        wf.script_engine = make_script_engine()
                     [task] = wf.get_tasks(state=TaskState.READY, manual=True)
                     task.set_data(**step_data(i))
                     task.run()
@@ -204,37 +220,216 @@ def naive_with_database(url: str, spec, instances: int, rounds: int) -> list[flo
     return rates
 
 
-def persisted(url: str, instances: int, rounds: int, files: dict[str, bytes] | None = None,
-              process_id: str = "line20", data=step_data) -> tuple[list[float], float]:
+class Counter:
+    """Statements, round trips and commits the engine sends, counted inside
+    `Runtime.complete` only (the benchmark's own "find my task" read is not the
+    step's). A round trip is a statement sent alone, a commit, or a batch of
+    writes sent together (psycopg's pipeline on PostgreSQL); on SQLite, which
+    runs in the process, every statement is one."""
+
+    active: Counter | None = None  # the counter of the step under way
+    together = False
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+
+        from engine import store
+
+        self.statements, self.trips, self.commits = 0, 0, 0
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+        if hasattr(store, "Write") and not hasattr(store.Write._send, "__wrapped__"):
+            # (the benchmark also runs on the engine from before it had them)
+            _count_driver_calls(store)
+
+    def _statement(self, conn, cursor, statement, params, context, executemany):
+        if Counter.active is self and statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT"):
+            self.statements += 1
+            self.trips += 1
+
+    def _commit(self, conn):
+        if Counter.active is self:
+            self.commits += 1
+            self.trips += 1
+
+    def per_step(self, steps: int) -> tuple[float, float, float]:
+        return self.statements / steps, self.trips / steps, self.commits / steps
+
+
+def _count_driver_calls(store):
+    """The step's writes and reads go to the driver's cursor directly, past SQLAlchemy's events."""
+    send, send_all, read = store.Write._send, store._send_all, store.Read.all
+
+    def counted_send(self, connection, params, cursor=None):
+        if Counter.active is not None:
+            Counter.active.statements += 1
+            Counter.active.trips += 0 if Counter.together else 1
+        return send(self, connection, params, cursor)
+
+    def counted_send_all(connection, writes):
+        Counter.together = connection.dialect.name == "postgresql"
+        try:
+            if Counter.active is not None and Counter.together:
+                Counter.active.trips += 1
+            return send_all(connection, writes)
+        finally:
+            Counter.together = False
+
+    def counted_read(self, connection, params, one=False):
+        if Counter.active is not None:
+            Counter.active.statements += 1
+            Counter.active.trips += 1
+        return read(self, connection, params, one)
+
+    counted_send.__wrapped__, counted_send_all.__wrapped__, counted_read.__wrapped__ = send, send_all, read
+    store.Write._send, store._send_all, store.Read.all = counted_send, counted_send_all, counted_read
+
+
+def persisted(app, instances: int, results: dict, process_id: str = "line20", data=step_data,
+              uncached: bool = False):
+    """Yields steps/s, one round at a time (so that the lines compared are measured
+    in alternation, under the same load); then leaves in `results` the statements
+    per step and stored bytes per instance. With `uncached`, the live-workflow cache
+    is cleared before each step, so each step restores the workflow from the
+    database (as after another web worker's step)."""
     from engine import store
     from engine.db import db
     from engine.models import InstanceTask, ProcessInstance
     from engine.runtime import Actor
 
-    app = fresh_app(url, files or {"line20.bpmn": line_diagram()})
-    rates, per_instance = [], 0.0
     with app.app_context():
         runtime = app.extensions["green_ladder.runtime"]
-        actor = Actor("bench", "admin")
-        for _ in range(rounds):
-            ids, steps, t0 = [], 0, time.perf_counter()
+        counter = Counter(db.engine)
+    actor = Actor("bench", "admin")
+    ids, steps = [], 0
+    while True:
+        with app.app_context():
+            n, t0 = 0, time.perf_counter()
             for _ in range(instances):
                 inst = runtime.start(process_id, {}, actor)
                 ids.append(inst.id)
                 for i in range(1, TASKS + 1):
                     task_id = store.conn().execute(store.SELECT_INBOX_IDS_FIRST, {"id": inst.id}).scalar()
+                    db.session.rollback()  # the inbox page's read ends with its request
+                    if uncached:
+                        runtime.forget()
+                    Counter.active = counter
                     runtime.complete(task_id, data(i), actor)
-                    steps += 1
-            rates.append(steps / (time.perf_counter() - t0))
+                    Counter.active = None
+                    n += 1
+            rate = n / (time.perf_counter() - t0)
+            steps += n
+        if (yield rate) == "done":
+            break
+    with app.app_context():
+        results["per_step"] = counter.per_step(steps)
         done = db.session.scalars(db.select(ProcessInstance).where(ProcessInstance.id.in_(ids))).all()
         assert all(i.status == "completed" for i in done)
         task_bytes = db.session.scalar(
             db.select(db.func.sum(db.func.length(InstanceTask.body))).where(InstanceTask.instance_id.in_(ids)))
         shell_bytes = sum(len(i.shell) + len(str(i.data)) for i in done)
-        per_instance = (task_bytes + shell_bytes) / len(done)
-        db.session.remove()
-        db.engine.dispose()
-    return rates, per_instance
+        results["bytes"] = (task_bytes + shell_bytes) / len(done)
+    yield None
+
+
+def alternate(rounds: int, lines: dict) -> dict[str, list[float]]:
+    """Run the lines' rounds in turn (one round of each, then the next), so a moment's load
+    on a shared machine falls on all of them alike; returns each line's rates."""
+    rates = {name: [] for name in lines}
+    for _ in range(rounds):
+        for name, line in lines.items():
+            rates[name].append(next(line))
+    for line in lines.values():
+        line.send("done")
+    return rates
+
+
+def ceiling(app, spec, instances: int):
+    """SpiffWorkflow's own step plus one transaction writing the rows the engine's
+    step writes, through the bare driver (no ORM, no serialisation: each row's
+    text is a stand-in of the engine's size): the changed task rows (a task whose
+    state changed, and its children, whose data deltas are against it) in one
+    executemany, the inbox entry out and the next one in, an audit event, and the
+    case row with its revision check; one commit. A start writes its case, all its
+    task rows, its inbox entry and audit event the same way. Yields steps/s a round."""
+    from engine.scripting import make_script_engine
+
+    with app.app_context():
+        from engine.db import db
+
+        version_id = app.extensions["green_ladder.runtime"].registry.latest_version_for("line20")
+        raw = db.engine.raw_connection()
+        sqlite = db.engine.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+
+    def sql(text):
+        return text.replace("?", mark)
+
+    body, shell, audit_detail = "x" * 400, "x" * 1300, '{"in":{"field":"value","score":1}}'
+    new_case = sql("INSERT INTO process_instance (process_id, version_id, status, created_at, updated_at, revision, "
+                   "shell, serializer_version, data) VALUES ('line20', ?, 'running', ?, ?, 0, ?, '1.4', '{}') "
+                   "RETURNING id")
+    new_tasks = sql("INSERT INTO instance_task (instance_id, task_id, body) VALUES (?, ?, ?)")
+    put_task = sql("UPDATE instance_task SET body = ? WHERE instance_id = ? AND task_id = ?")
+    take_inbox = sql("DELETE FROM human_task WHERE id = ?")
+    put_inbox = sql("INSERT INTO human_task (id, instance_id, process_id, element, name, role, assignee, created_at, "
+                    "overdue_noticed) VALUES (?, ?, 'line20', ?, ?, 'admin', 'bench', ?, ?)")
+    put_audit = sql("INSERT INTO audit_event (at, actor, action, instance_id, task, detail, prev_hash, hash) "
+                    "VALUES (?, 'bench', 'complete', ?, ?, ?, ?, ?)")
+    put_case = sql("UPDATE process_instance SET revision = ?, shell = ?, status = ?, data = ?, updated_at = ?, "
+                   "audit_hash = ? WHERE id = ? AND revision = ?")
+    digest = "0" * 64
+
+    def begin(cur):
+        if sqlite:
+            cur.execute("BEGIN IMMEDIATE")
+
+    while True:
+        steps, t0 = 0, time.perf_counter()
+        for _ in range(instances):
+            wf = BpmnWorkflow(spec, script_engine=make_script_engine())
+            wf.do_engine_steps()
+            [ready] = wf.get_tasks(state=TaskState.READY, manual=True)
+            now = datetime.now(UTC)
+            cur = raw.cursor()
+            begin(cur)
+            cur.execute(new_case, (version_id, now, now, shell))
+            iid = cur.fetchone()[0]
+            cur.executemany(new_tasks, [(iid, str(t), body) for t in wf.tasks])
+            cur.execute(put_inbox, (str(ready.id), iid, ready.task_spec.bpmn_id, ready.task_spec.bpmn_name, now,
+                                    False))
+            cur.execute(put_audit, (now, iid, "line20", audit_detail, digest, digest))
+            raw.commit()
+            revision = 0
+            for i in range(1, TASKS + 1):
+                [task] = wf.get_tasks(state=TaskState.READY, manual=True)
+                states = {tid: t.state for tid, t in wf.tasks.items()}
+                task.set_data(**step_data(i))
+                task.run()
+                wf.do_engine_steps()
+                moved = {tid for tid, t in wf.tasks.items() if states.get(tid) != t.state}
+                changed = moved | {c.id for tid in moved for c in wf.tasks[tid].children}
+                ready = wf.get_tasks(state=TaskState.READY, manual=True)
+                now = datetime.now(UTC)
+                cur = raw.cursor()
+                begin(cur)
+                cur.execute(put_audit, (now, iid, task.task_spec.bpmn_id, audit_detail, digest, digest))
+                cur.executemany(put_task, [(body, iid, str(tid)) for tid in changed])
+                cur.execute(take_inbox, (str(task.id),))
+                if ready:
+                    cur.execute(put_inbox, (str(ready[0].id), iid, ready[0].task_spec.bpmn_id,
+                                            ready[0].task_spec.bpmn_name, now, False))
+                cur.execute(put_case, (revision + 1, shell, "running" if ready else "completed", '{"score":1}', now,
+                                       digest, iid, revision))
+                assert cur.rowcount == 1
+                raw.commit()
+                revision += 1
+                steps += 1
+            assert wf.is_completed()
+        if (yield steps / (time.perf_counter() - t0)) == "done":
+            break
+    raw.close()
+    yield None
 
 
 def main():
@@ -255,14 +450,38 @@ def main():
     rules_mem = [in_memory(rules_spec, 10 * args.instances, rules_subprocesses, rules_data)
                  for _ in range(args.rounds)]
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite, sqlite_bytes = persisted(f"sqlite:///{tmp}/bench.sqlite3", args.instances, args.rounds)
+        app = fresh_app(f"sqlite:///{tmp}/bench.sqlite3", {"line20.bpmn": line_diagram()})
+        cached, uncached_results = {}, {}
+        sqlite_rates = alternate(args.rounds, {
+            "ceiling": ceiling(app, spec, args.instances),
+            "cached": persisted(app, args.instances, cached),
+            "uncached": persisted(app, args.instances, uncached_results, uncached=True),
+        })
+        ceiling_sqlite, sqlite, uncached = sqlite_rates["ceiling"], sqlite_rates["cached"], sqlite_rates["uncached"]
+        sqlite_bytes, sqlite_per_step, uncached_per_step = cached["bytes"], cached["per_step"], uncached_results["per_step"]
+        with app.app_context():
+            from engine.db import db
+
+            db.engine.dispose()
         naive_sqlite = naive_with_database(f"sqlite:///{tmp}/naive.sqlite3", spec, args.instances, args.rounds)
-        rules_sqlite, _ = persisted(f"sqlite:///{tmp}/rules.sqlite3", args.instances, args.rounds,
-                                    {"rules20.bpmn": rules_diagram(), "band.dmn": band_table()}, "rules20", rules_data)
+        naive_kept = naive_with_database(f"sqlite:///{tmp}/naive_kept.sqlite3", spec, args.instances, args.rounds,
+                                         reload=False)
+        rules_app = fresh_app(f"sqlite:///{tmp}/rules.sqlite3", {"rules20.bpmn": rules_diagram(),
+                                                                  "band.dmn": band_table()})
+        rules_sqlite = alternate(args.rounds, {"rules": persisted(rules_app, args.instances, {}, "rules20",
+                                                                  rules_data)})["rules"]
     pg_url = os.environ.get("BENCH_POSTGRES_URL")
     pg = None
     if pg_url:
-        pg, pg_bytes = persisted("postgresql+psycopg://" + pg_url.split("://", 1)[1], args.instances, args.rounds)
+        pg_app = fresh_app("postgresql+psycopg://" + pg_url.split("://", 1)[1], {"line20.bpmn": line_diagram()})
+        pg_results = {}
+        pg_rates = alternate(args.rounds, {"ceiling": ceiling(pg_app, spec, args.instances),
+                                           "cached": persisted(pg_app, args.instances, pg_results)})
+        ceiling_pg, pg, pg_per_step = pg_rates["ceiling"], pg_rates["cached"], pg_results["per_step"]
+        with pg_app.app_context():
+            from engine.db import db
+
+            db.engine.dispose()
 
     med = statistics.median
     print(f"diagram: {TASKS} user tasks in a line; {args.instances} instances x {args.rounds} rounds "
@@ -270,15 +489,29 @@ def main():
     print(f"in-memory SpiffWorkflow:            {med(mem):8.0f} steps/s")
     print(f"naive reload+reserialise, no db:    {med(naive):8.0f} steps/s   ({med(naive) / med(mem):.2f} of in-memory)")
     print(f"naive reload+reserialise, SQLite:   {med(naive_sqlite):8.0f} steps/s   ({med(naive_sqlite) / med(mem):.2f} of in-memory)")
+    print(f"naive kept+reserialise, SQLite:     {med(naive_kept):8.0f} steps/s   ({med(naive_kept) / med(mem):.2f} of in-memory)")
+    print(f"ceiling, SQLite:                    {med(ceiling_sqlite):8.0f} steps/s   "
+          "(SpiffWorkflow's step + one commit of the same rows)")
     print(f"persisted engine, SQLite:           {med(sqlite):8.0f} steps/s   "
-          f"({med(sqlite) / med(naive_sqlite):.1f}x the naive design on the same database)")
+          f"({med(sqlite) / med(naive_kept):.1f}x the naive design kept in memory)")
+    print(f"persisted engine uncached, SQLite:  {med(uncached):8.0f} steps/s   "
+          f"({med(uncached) / med(naive_sqlite):.1f}x the naive design reloading)")
+    print(f"per step, SQLite:                   {sqlite_per_step[0]:8.1f} statements, {sqlite_per_step[2]:.1f} commits "
+          f"(uncached: {uncached_per_step[0]:.1f}, {uncached_per_step[2]:.1f})")
     if pg is not None:
+        print(f"ceiling, PostgreSQL:                {med(ceiling_pg):8.0f} steps/s")
         print(f"persisted engine, PostgreSQL:       {med(pg):8.0f} steps/s   ({med(pg) / med(mem):.2f} of in-memory)")
+        print(f"per step, PostgreSQL:               {pg_per_step[0]:8.1f} statements, {pg_per_step[2]:.1f} commits, "
+              f"{pg_per_step[1]:.1f} round trips with the commit")
     print(f"stored bytes per finished instance: {sqlite_bytes:8.0f} (SQLite)")
     print("with a decision table and a gateway after each task:")
     print(f"  in-memory SpiffWorkflow:          {med(rules_mem):8.0f} steps/s")
     print(f"  persisted engine, SQLite:         {med(rules_sqlite):8.0f} steps/s   "
           f"({med(rules_sqlite) / med(rules_mem):.2f} of in-memory)")
+    print(f"ceiling fraction sqlite: {med(sqlite) / med(ceiling_sqlite):.2f}")
+    if pg is not None:
+        print(f"ceiling fraction postgresql: {med(pg) / med(ceiling_pg):.2f}")
+    print(f"uncached/cached sqlite: {med(uncached) / med(sqlite):.2f}")
     print(f"persisted/in-memory sqlite: {med(sqlite) / med(mem):.2f}")
 
 

@@ -15,7 +15,7 @@ import json
 
 from sqlalchemy import bindparam, insert, update
 
-from . import clock
+from . import clock, store
 from .db import db
 from .models import AuditEvent, AuditHead, ProcessInstance
 
@@ -23,7 +23,7 @@ GENESIS = "0" * 64
 _HEAD = AuditHead.__table__
 _NEXT_GLOBAL = update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq + 1).returning(_HEAD.c.hash)
 _SET_GLOBAL = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("digest"))
-_INSERT = insert(AuditEvent.__table__)
+_INSERT = store.Write(insert(AuditEvent.__table__))
 
 
 def canonical(obj) -> str:
@@ -38,7 +38,7 @@ def _digest(prev_hash, at, actor, action, instance_id, task, detail) -> str:
 def append(actor, action, *, instance: ProcessInstance | None = None, task=None, detail=None) -> str:
     """Add one event inside the caller's transaction; returns its hash. With
     `instance`, the caller holds the instance row and flushes it afterwards."""
-    conn = db.session.connection()
+    conn = store.conn()
     if instance is not None:
         prev = instance.audit_hash or GENESIS
     else:
@@ -47,7 +47,7 @@ def append(actor, action, *, instance: ProcessInstance | None = None, task=None,
     instance_id = instance.id if instance is not None else None
     detail_text = canonical(detail or {})
     digest = _digest(prev, at, actor, action, instance_id, task, detail_text)
-    conn.execute(_INSERT, {"at": at, "actor": actor, "action": action, "instance_id": instance_id, "task": task,
+    _INSERT(conn, {"at": at, "actor": actor, "action": action, "instance_id": instance_id, "task": task,
                            "detail": detail_text, "prev_hash": prev, "hash": digest})
     if instance is not None:
         instance.audit_hash = digest

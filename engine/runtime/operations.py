@@ -162,10 +162,11 @@ class Runtime(Steps):
                 "jurisdiction": jurisdiction, "started_by": party or actor.name, "created_at": now, "updated_at": now,
                 "revision": 0, "shell": "{}", "serializer_version": persistence.SERIALIZER_VERSION, "data": {},
             }).scalar_one()
-            self._advance(case, wf, actor)
-            audit(actor.name, "start", instance=case, task=process_id,
-                  detail={"in": persistence.plain(data), "error": case.error_message})
-            self._save(case, Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
+            with store.deferring():
+                self._advance(case, wf, actor)
+                audit(actor.name, "start", instance=case, task=process_id,
+                      detail={"in": persistence.plain(data), "error": case.error_message})
+                self._save(case, Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
             if records is not None:
                 records(case)
             if self.before_commit is not None:
@@ -190,15 +191,19 @@ class Runtime(Steps):
 
     # ------------------------------------------------------------------ people's tasks
     def complete(self, task_id: str, data, actor: Actor) -> store.Case:
-        entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
-        if entry is None:
-            done_in = store.case_of_task(task_id) if _is_uuid(task_id) else None
-            if done_in is not None and self.may_see(actor, done_in):  # e.g. the loser of two completions
-                raise Conflict("this task has already been completed or is no longer waiting")
-            raise NotFound(f"task {task_id} is not waiting for anyone")
-        if not may_act(actor, entry):
-            raise Forbidden("you may not act on this task")
-        with self._step(entry.instance_id) as (case, live):
+        def waiting_case() -> store.Case:
+            found = store.case_of_entry(task_id) if _is_uuid(task_id) else None
+            if found is None:
+                done_in = store.case_of_task(task_id) if _is_uuid(task_id) else None
+                if done_in is not None and self.may_see(actor, done_in):  # e.g. the loser of two completions
+                    raise Conflict("this task has already been completed or is no longer waiting")
+                raise NotFound(f"task {task_id} is not waiting for anyone")
+            case, entry = found
+            if not may_act(actor, entry):
+                raise Forbidden("you may not act on this task")
+            return case
+
+        with self._step(waiting_case) as (case, live):
             task = sync.find_task(live.workflow, task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict("this task has already been completed or is no longer waiting")

@@ -102,8 +102,8 @@ class Steps:
         if case is None:
             raise NotFound(f"instance {instance_id} does not exist")
         version = self.registry.load(case.version_id)
-        shell = c.execute(store.SELECT_SHELL, {"id": instance_id}).scalar_one()
-        rows = dict(c.execute(store.SELECT_TASK_ROWS, {"id": instance_id}).all())
+        [shell] = store.SELECT_SHELL.first(c, {"id": instance_id})
+        rows = dict(store.SELECT_TASK_ROWS.all(c, {"id": instance_id}))
         db.session.commit()
         workflow, _ = persistence.restore(shell, rows, version.specs[case.process_id],
                                           version.subprocess_specs[case.process_id])
@@ -115,23 +115,33 @@ class Steps:
             return live
         version = self.registry.load(case.version_id)
         c = store.conn()
-        shell = c.execute(store.SELECT_SHELL, {"id": case.id}).scalar_one()
-        rows = dict(c.execute(store.SELECT_TASK_ROWS, {"id": case.id}).all())
+        [shell] = store.SELECT_SHELL.first(c, {"id": case.id})
+        rows = dict(store.SELECT_TASK_ROWS.all(c, {"id": case.id}))
         workflow, snapshot = persistence.restore(
             shell, rows, version.specs[case.process_id], version.subprocess_specs[case.process_id]
         )
         workflow.script_engine = make_script_engine()
         ready = {tid: [remind, None if noticed else due]
-                 for tid, remind, due, noticed in c.execute(store.SELECT_INBOX_ALERTS, {"id": case.id})}
-        timers = dict(c.execute(store.SELECT_TIMERS, {"id": case.id}).all())
+                 for tid, remind, due, noticed in store.SELECT_INBOX_ALERTS.all(c, {"id": case.id})}
+        timers = dict(store.SELECT_TIMERS.all(c, {"id": case.id}))
         return Live(case.revision, workflow, snapshot, ready, timers)
 
     # ------------------------------------------------------------------ the step
     @contextmanager
     def _transaction(self):
         """One write transaction: on SQLite it begins holding the write lock."""
-        db.session.commit()  # end any read transaction first
+        session = db.session()
+        if write_intent.get():
+            session.commit()  # a `writing()` caller's work before the step commits first, as it always has
+        elif session.in_transaction() and session.get_bind().dialect.name == "sqlite":
+            # SQLite cannot turn a read transaction into a write one without losing the
+            # race for the lock: the caller's reads end, and the step begins holding it.
+            # PostgreSQL's (read committed: every statement sees the latest commits, and
+            # the case row is locked when read) simply goes on as the step's transaction,
+            # which saves the round trip of an empty commit.
+            session.commit()
         token = write_intent.set(True)
+        held = store.hold_connection()
         try:
             yield
         except BaseException:
@@ -139,26 +149,35 @@ class Steps:
             outbox.take_requested()  # what the failed step asked to start was rolled back with it
             raise
         finally:
+            store.release_connection(held)
             write_intent.reset(token)
 
     @contextmanager
-    def _step(self, instance_id: int):
+    def _step(self, instance_id: int | Callable[[], store.Case]):
         """Yields (case, live workflow) under the case's lock; on exit saves
-        everything the step changed, or on any error nothing at all."""
+        everything the step changed, or on any error nothing at all. Instead of
+        `instance_id`, a function may find the case and lock its row (checking who
+        may act) inside the step's transaction, so that finding it is not a
+        transaction, nor a round trip, of its own."""
         with self._transaction():
             try:
-                case = store.case_for_step(instance_id)
+                if callable(instance_id):
+                    case = instance_id()
+                    instance_id = case.id
+                else:
+                    case = store.case_for_step(instance_id)
                 if case is None:
                     raise NotFound(f"instance {instance_id} does not exist")
                 live = self._load(case)
                 due_before = case.next_timer_at
                 try:
-                    yield case, live
+                    with store.deferring():
+                        yield case, live
+                        self._save(case, live)
                 except Unchanged:
                     db.session.rollback()  # nothing was written: what was loaded is still this revision
                     self._remember(case.id, live)
                     return
-                self._save(case, live)
                 if self.before_commit is not None:
                     self.before_commit(case)
                 db.session.commit()
@@ -185,8 +204,9 @@ class Steps:
                 raise NotFound(f"instance {instance_id} does not exist")
             live = self._load(case)
             held.append((case, case.next_timer_at))
-            yield case, live
-            self._save(case, live)
+            with store.deferring():
+                yield case, live
+                self._save(case, live)
 
         with self._transaction():
             try:
@@ -220,13 +240,13 @@ class Steps:
         c = store.conn()
         known = live.snapshot.fingerprints
         if changes.deletes:
-            c.execute(store.DELETE_TASK_ROW, [{"b_instance": case.id, "b_task": t} for t in changes.deletes])
+            store.DELETE_TASK_ROW(c, [{"b_instance": case.id, "b_task": t} for t in changes.deletes])
         new = [{"instance_id": case.id, "task_id": t, "body": b} for t, b in changes.upserts.items() if t not in known]
         old = [{"b_instance": case.id, "b_task": t, "body": b} for t, b in changes.upserts.items() if t in known]
         if new:
-            c.execute(store.INSERT_TASK_ROWS, new)
+            store.INSERT_TASK_ROWS(c, new)
         if old:
-            c.execute(store.UPDATE_TASK_ROW, old)
+            store.UPDATE_TASK_ROW(c, old)
         finished = case.status in ("cancelled", "completed")
         live.ready = sync.sync_inbox(c, case, {} if finished else scan.ready, live.ready, now, self._address)
         live.timers = sync.sync_timers(c, case, {} if finished else scan.timers, live.timers)

@@ -55,7 +55,7 @@ def sync_inbox(conn, case: store.Case, ready: dict, before: dict, now,
     assignee and labels. Returns each entry's pending [reminder, overdue] moments."""
     gone = [{"b_id": tid} for tid in before if tid not in ready]
     if gone:
-        conn.execute(store.DELETE_INBOX, gone)
+        store.DELETE_INBOX(conn, gone)
     after, added = {}, []
     for tid, task in ready.items():
         if tid in before:
@@ -77,7 +77,7 @@ def sync_inbox(conn, case: store.Case, ready: dict, before: dict, now,
         })
         after[tid] = [remind, due]
     if added:
-        conn.execute(store.INSERT_INBOX, added)
+        store.INSERT_INBOX(conn, added)
     return after
 
 
@@ -86,13 +86,13 @@ def sync_timers(conn, case: store.Case, waiting: dict, before: dict) -> dict:
     due = {tid: _timer_due(task.internal_data["event_value"]) for tid, task in waiting.items()}
     gone = [{"b_instance": case.id, "b_task": tid} for tid in before if due.get(tid) != before[tid]]
     if gone:
-        conn.execute(store.DELETE_TIMER, gone)
+        store.DELETE_TIMER(conn, gone)
     added = [{"instance_id": case.id, "task_id": tid, "element": waiting[tid].task_spec.bpmn_id, "due_at": at,
               "provisional_year": statutory_calendar.first(
                   waiting[tid].internal_data.get(TIMER_SET, {}).get("provisional"))}
              for tid, at in due.items() if before.get(tid) != at]
     if added:
-        conn.execute(store.INSERT_TIMERS, added)
+        store.INSERT_TIMERS(conn, added)
     return due
 
 
