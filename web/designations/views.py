@@ -2,6 +2,8 @@
 designation's history and an Excel export; and the public lists."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -15,9 +17,9 @@ from engine.green.models import LEVELS, STATUSES, UNIT_TYPES, Designation, Organ
 from engine.green.revocations import GROUNDS, RevocationAnnouncement, not_yet_public, public_announcements
 from engine.green.roles import JURISDICTIONS
 
-from .. import exports
+from .. import exports, paging
 from ..accounts.users import actor_of
-from ..inputs import ID_MAX, PAGE_NUMBER, YEAR
+from ..inputs import ID_MAX, YEAR
 from ..policy import demand, may
 from ..runtime import runtime
 from ..templating import name_in
@@ -45,13 +47,25 @@ def _official_query():
     return _filtered(query, request.args, city=current_user.jurisdiction)
 
 
+def keyset_page(query, keys, key_of):
+    """A page of a list after the request's `after` cursor; one that this list did not
+    hand out (edited, or from another list) starts the list again."""
+    try:
+        return paging.page(db.session, query, keys, request.args.get("after"), PAGE, key_of)
+    except paging.BadCursor:
+        return paging.page(db.session, query, keys, None, PAGE, key_of)
+
+
+# newest listing first; the index ix_designation_listed_on_id (migration 0022) serves it
+REGISTRY_ORDER = [paging.Key(Designation.listed_on, date, descending=True),
+                  paging.Key(Designation.id, int, descending=True)]
+
+
 @bp.get("/registry/")
 @login_required
 def index():
-    page = request.args.get("page", 1, type=PAGE_NUMBER)
-    rows = db.session.execute(_official_query().order_by(Designation.listed_on.desc(), Designation.id.desc())
-                              .limit(PAGE + 1).offset((page - 1) * PAGE)).all()
-    return render_template("designations/registry.html", rows=rows[:PAGE], more=len(rows) > PAGE, page=page, args=request.args,
+    page = keyset_page(_official_query(), REGISTRY_ORDER, lambda row: [row.Designation.listed_on, row.Designation.id])
+    return render_template("designations/registry.html", rows=page.rows, next=page.next, args=request.args,
                            levels=LEVELS, unit_types=UNIT_TYPES, statuses=STATUSES, cities=JURISDICTIONS)
 
 
@@ -164,10 +178,15 @@ def public_lists():
     # a status filter here would tell which listed units are about to be revoked
     args = {k: v for k, v in request.args.items() if k != "status"}
     query = _filtered(select(Designation, Organisation).join(Organisation).where(shown), args)
-    rows = db.session.execute(query.order_by(Designation.level.desc(), Designation.unit_type,
-                                             Designation.listed_on.desc())).all()
-    return render_template("designations/public_lists.html", rows=rows, args=request.args, levels=LEVELS,
-                           unit_types=UNIT_TYPES, cities=JURISDICTIONS)
+    page = keyset_page(query, PUBLIC_ORDER, lambda row: [row.Designation.level, row.Designation.unit_type,
+                                                         row.Designation.listed_on, row.Designation.id])
+    return render_template("designations/public_lists.html", rows=page.rows, next=page.next, args=request.args,
+                           levels=LEVELS, unit_types=UNIT_TYPES, cities=JURISDICTIONS)
+
+
+# national first, then by unit type, newest listing first (the order the lists are published in)
+PUBLIC_ORDER = [paging.Key(Designation.level, str, descending=True), paging.Key(Designation.unit_type, str),
+                paging.Key(Designation.listed_on, date, descending=True), paging.Key(Designation.id, int, descending=True)]
 
 
 @bp.get("/public/revocations")
