@@ -40,12 +40,12 @@ class Key:
 
     def order(self):
         by = self.column.desc() if self.descending else self.column.asc()
-        # NULLS LAST spelled the way both SQLite and PostgreSQL index-scan it
-        return (self.column.is_(None), by) if self.nullable else (by,)
+        # PostgreSQL's own order for an ascending index, so a plain index on the column serves it
+        return by.nulls_last() if self.nullable else by
 
 
 def order_by(keys: list[Key]) -> list:
-    return [term for key in keys for term in key.order()]
+    return [key.order() for key in keys]
 
 
 def after(keys: list[Key], values: list):
