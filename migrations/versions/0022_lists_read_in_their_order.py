@@ -1,5 +1,5 @@
 """Lists read in their order: the task lists' due-date order and the registry's
-listing order as indexes, so a keyset page is an index range, not a sort of the table
+and the public lists' orders as indexes, so a keyset page is an index range, not a sort of the table
 
 Revision ID: 0022
 Revises: 0020
@@ -19,8 +19,10 @@ depends_on = None
 def upgrade():
     op.create_index('ix_human_task_due_order', 'human_task', ['due_at', 'created_at', 'id'], unique=False)
     op.create_index('ix_designation_listed_on_id', 'designation', ['listed_on', 'id'], unique=False)
+    op.create_index('ix_designation_public_order', 'designation', ['level', 'unit_type', 'listed_on', 'id'], unique=False)
 
 
 def downgrade():
+    op.drop_index('ix_designation_public_order', table_name='designation')
     op.drop_index('ix_designation_listed_on_id', table_name='designation')
     op.drop_index('ix_human_task_due_order', table_name='human_task')

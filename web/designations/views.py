@@ -195,8 +195,9 @@ def public_lists():
                            levels=LEVELS, unit_types=UNIT_TYPES, cities=JURISDICTIONS)
 
 
-# national first, then by unit type, newest listing first (the order the lists are published in)
-PUBLIC_ORDER = [paging.Key(Designation.level, str, descending=True), paging.Key(Designation.unit_type, str),
+# by level and unit type, newest listing first; all descending, so that the index
+# ix_designation_public_order (migration 0022) read backwards is this order
+PUBLIC_ORDER = [paging.Key(Designation.level, str, descending=True), paging.Key(Designation.unit_type, str, descending=True),
                 paging.Key(Designation.listed_on, date, descending=True), paging.Key(Designation.id, int, descending=True)]
 
 

@@ -14,7 +14,7 @@ from engine.db import db
 from engine.errors import EngineError
 from engine.green.models import LEVELS, UNIT_TYPES, User
 from engine.green.roles import JURISDICTIONS
-from engine.models import HumanTask
+from engine.models import HumanTask, ProcessHead
 from engine.runtime import role_queue
 
 from .. import paging
@@ -76,8 +76,14 @@ def index():
         colleagues = db.session.scalars(db.select(User.name).where(
             User.role == actor.role, User.jurisdiction.is_(actor.jurisdiction) if actor.jurisdiction is None
             else User.jurisdiction == actor.jurisdiction, User.name != actor.name).order_by(User.name)).all()
-    processes = db.session.scalars(db.select(HumanTask.process_id).where(or_(*tabs.values())).distinct()).all()
-    process_names = {p: runtime().registry.process_name(p) for p in {*processes, *(t.process_id for t in rows)}}
+    if actor.is_admin:  # every task is in the "all" tab: the deployed processes, not a scan of the task table
+        processes = db.session.scalars(db.select(ProcessHead.process_id)).all()
+    else:
+        processes = db.session.scalars(db.select(HumanTask.process_id).where(or_(*tabs.values())).distinct()).all()
+    # each name from its head version, which the registry keeps parsed: no statement per process
+    heads = dict(db.session.execute(db.select(ProcessHead.process_id, ProcessHead.version_id)).tuples().all())
+    process_names = {p: runtime().registry.process_name(p, heads.get(p)) if p in heads else p
+                     for p in {*processes, *(t.process_id for t in rows)}}
     return render_template("inbox/inbox.html", tab=tab, tasks=rows, counts=counts, next=page.next, now=now, soon=now + SOON,
                            colleagues=colleagues, processes=sorted(processes), process_names=process_names, cities=JURISDICTIONS,
                            unit_types=UNIT_TYPES, levels=LEVELS,
