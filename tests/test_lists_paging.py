@@ -172,3 +172,41 @@ def test_a_cursor_names_a_place_in_the_order_and_refuses_what_it_did_not_hand_ou
                 paging.encode([{"d": "2026-01-01"}, 2**70]), "A" * 2000):
         with pytest.raises(paging.BadCursor):
             paging.decode(bad, keys)
+
+
+def pool_and_ledger(n, start=0):
+    """Cultivation pool entries and award lines, as the steps write them (rows only)."""
+    from engine.green.awards import Award
+    from engine.green.cultivation import CultivationPoolEntry
+
+    designations(n, start)
+    for d in db.session.scalars(db.select(Designation).order_by(Designation.id).offset(start)):
+        db.session.add(CultivationPoolEntry(organisation_id=d.organisation_id, unit_type="green_factory",
+                                            jurisdiction="620100", year=2026, plan={"goals": "g"}, status="nominated",
+                                            nominated_on=date(2026, 3, 2), instance_id=d.id, updated_at=clock.now()))
+        db.session.add(Award(organisation_id=d.organisation_id, designation_id=d.id, year=2026, level="municipal",
+                             unit_type="green_factory", jurisdiction="620100", amount=100, reason="r",
+                             decided_at=clock.now()))
+    db.session.commit()
+
+
+def test_the_cultivation_pool_and_the_award_ledger_page_by_cursor_in_constant_statements(client, monkeypatch):
+    from web.awards import views as awards
+    from web.cultivation import views as cultivation
+
+    add_user("prov", "provincial", None, password="correct-horse")
+    sign_in(client, "prov")
+    pool_and_ledger(1)
+    one = {path: counted(client, path) for path in ("/cultivation/", "/awards/")}
+    pool_and_ledger(9, start=1)
+    assert {path: counted(client, path) for path in ("/cultivation/", "/awards/")} == one
+    monkeypatch.setattr(cultivation, "PAGE", 3)
+    monkeypatch.setattr(awards, "PAGE", 3)
+    for path in ("/cultivation/?city=620100", "/awards/?year=2026"):
+        seen = []
+        while path:
+            page = client.get(path).get_data(as_text=True)
+            seen += re.findall(r"单位\d+", page)
+            nxt = re.search(r'<a href="([^"]+)" rel="next">', page)
+            path = nxt.group(1).replace("&amp;", "&") if nxt else None
+        assert sorted(set(seen)) == sorted(f"单位{i}" for i in range(10)), path

@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask import request
 from sqlalchemy import and_, false, or_
 
 
@@ -126,3 +127,12 @@ def page(session, query, keys: list[Key], cursor: str | None, size: int, key_of)
     more = len(rows) > size
     rows = rows[:size]
     return Page(rows, encode(key_of(rows[-1])) if more else None)
+
+
+def requested(session, query, keys: list[Key], size: int, key_of) -> Page:
+    """A page's rows after the request's `after` cursor. One this list did not hand out
+    (edited, or from another list) starts the list again, as a page number out of range did."""
+    try:
+        return page(session, query, keys, request.args.get("after"), size, key_of)
+    except BadCursor:
+        return page(session, query, keys, None, size, key_of)

@@ -47,15 +47,6 @@ def _official_query():
     return _filtered(query, request.args, city=current_user.jurisdiction)
 
 
-def keyset_page(query, keys, key_of):
-    """A page of a list after the request's `after` cursor; one that this list did not
-    hand out (edited, or from another list) starts the list again."""
-    try:
-        return paging.page(db.session, query, keys, request.args.get("after"), PAGE, key_of)
-    except paging.BadCursor:
-        return paging.page(db.session, query, keys, None, PAGE, key_of)
-
-
 # newest listing first; the index ix_designation_listed_on_id (migration 0022) serves it
 REGISTRY_ORDER = [paging.Key(Designation.listed_on, date, descending=True),
                   paging.Key(Designation.id, int, descending=True)]
@@ -64,7 +55,8 @@ REGISTRY_ORDER = [paging.Key(Designation.listed_on, date, descending=True),
 @bp.get("/registry/")
 @login_required
 def index():
-    page = keyset_page(_official_query(), REGISTRY_ORDER, lambda row: [row.Designation.listed_on, row.Designation.id])
+    page = paging.requested(db.session, _official_query(), REGISTRY_ORDER, PAGE,
+                            lambda row: [row.Designation.listed_on, row.Designation.id])
     return render_template("designations/registry.html", rows=page.rows, next=page.next, args=request.args,
                            levels=LEVELS, unit_types=UNIT_TYPES, statuses=STATUSES, cities=JURISDICTIONS)
 
@@ -189,8 +181,8 @@ def public_lists():
     # a status filter here would tell which listed units are about to be revoked
     args = {k: v for k, v in request.args.items() if k != "status"}
     query = _filtered(select(Designation, Organisation).join(Organisation).where(shown), args)
-    page = keyset_page(query, PUBLIC_ORDER, lambda row: [row.Designation.level, row.Designation.unit_type,
-                                                         row.Designation.listed_on, row.Designation.id])
+    page = paging.requested(db.session, query, PUBLIC_ORDER, PAGE, lambda row: [
+        row.Designation.level, row.Designation.unit_type, row.Designation.listed_on, row.Designation.id])
     return render_template("designations/public_lists.html", rows=page.rows, next=page.next, args=request.args,
                            levels=LEVELS, unit_types=UNIT_TYPES, cities=JURISDICTIONS)
 

@@ -65,10 +65,7 @@ def index():
     def key_of(row):
         return [row.HumanTask.due_at, row.HumanTask.created_at, row.HumanTask.id]
 
-    try:
-        page = paging.page(db.session, q, ORDER, request.args.get("after"), PAGE, key_of)
-    except paging.BadCursor:  # not one this list handed out: its first page
-        page = paging.page(db.session, q, ORDER, None, PAGE, key_of)
+    page = paging.requested(db.session, q, ORDER, PAGE, key_of)
     rows = [row.HumanTask for row in page.rows]
     counts = {name: _shown(_count(cond)) for name, cond in tabs.items()}
     colleagues = []
