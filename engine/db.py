@@ -6,6 +6,7 @@ One step of an instance writes several of these tables in one transaction
 from __future__ import annotations
 
 import contextvars
+import os
 from contextlib import contextmanager
 
 from flask_sqlalchemy import SQLAlchemy
@@ -29,13 +30,29 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 write_intent = contextvars.ContextVar("write_intent", default=False)
 
 
+# How hard SQLite pushes a commit to the disk (README, "SQLite's durability"). NORMAL, with
+# WAL: a commit is not synced, so a power cut or an OS crash may lose the last commits,
+# but never corrupts the file; FULL syncs the log on every commit (nothing committed is
+# lost, each commit waits for the disk). An application crash loses nothing either way.
+SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def sqlite_synchronous() -> str:
+    """The setting chosen in the environment (`SQLITE_SYNCHRONOUS`), NORMAL by default."""
+    chosen = os.environ.get("SQLITE_SYNCHRONOUS", "NORMAL").strip().upper() or "NORMAL"
+    if chosen not in SQLITE_SYNCHRONOUS:
+        # a typo must not quietly run with weaker durability than was asked for
+        raise ValueError(f"SQLITE_SYNCHRONOUS={chosen!r}: choose one of {', '.join(SQLITE_SYNCHRONOUS)}")
+    return chosen
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={sqlite_synchronous()}")  # one of SQLITE_SYNCHRONOUS, never free text
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()

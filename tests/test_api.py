@@ -258,12 +258,14 @@ def test_openapi_document_describes_every_route(app, client):
 
     doc = client.get("/api/v1/openapi.json").json
     assert doc["openapi"].startswith("3.")
+    # a path's parameters compared by place, not by name
+    paths = {re.sub(r"\{[^}]+\}", "{id}", p): ops for p, ops in doc["paths"].items()}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/") or rule.endpoint == "api.openapi":
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "{id}", rule.rule[len("/api/v1"):])
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            assert method.lower() in doc["paths"].get(path, {}), f"{method} {path} is not described"
+            assert method.lower() in paths.get(path, {}), f"{method} {path} is not described"
 
 
 def test_a_message_nothing_waits_for_is_a_conflict(client, users):

@@ -108,7 +108,7 @@ def test_the_inbox_in_english_shows_no_chinese(client):
         page = client.get(path).get_data(as_text=True)
         assert '<html lang="en"' in page
         assert "<h1>To-do list</h1>" in page and ">To do</a>" in page and "Nothing to do." in page
-        assert "Overdue" in page and "Page 1 of 1, 0 items in all" in page
+        assert "Overdue" in page
         assert "Municipal industry authority" in page and "Lanzhou" in page
         assert LANGUAGE_LINK.search(page), "the language link changed: update LANGUAGE_LINK"
         leftovers = sorted({line.strip() for line in LANGUAGE_LINK.sub("", page).splitlines() if CJK.search(line)})

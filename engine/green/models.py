@@ -84,7 +84,11 @@ class Designation(db.Model):
     organisation: Mapped[Organisation] = relationship(back_populates="designations")
     events: Mapped[list[DesignationEvent]] = relationship(order_by="DesignationEvent.id")
 
-    __table_args__ = (Index("ix_designation_level_type_status", "level", "unit_type", "status"),)
+    __table_args__ = (Index("ix_designation_level_type_status", "level", "unit_type", "status"),
+                      # the registry's order (newest listing first), read page by page from its cursor
+                      Index("ix_designation_listed_on_id", "listed_on", "id"),
+                      # the public lists' order (web.designations PUBLIC_ORDER), read backwards
+                      Index("ix_designation_public_order", "level", "unit_type", "listed_on", "id"))
 
 
 class DesignationEvent(db.Model):

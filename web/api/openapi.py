@@ -20,10 +20,16 @@ _TASK = {
         "process": {"type": "string"}, "element": {"type": "string"}, "name": {"type": ["string", "null"]},
         "lane": {"type": ["string", "null"]}, "role": {"type": ["string", "null"]},
         "jurisdiction": {"type": ["string", "null"]}, "assignee": {"type": ["string", "null"]},
-        "form": {"type": ["object", "null"], "description": "the task's JSON Schema"},
+        "form": {"type": ["object", "null"], "description":
+                 "the task's JSON Schema: in a case's own answer always; in a list only with ?expand=form "
+                 "(else null: fetch it once from form_url)"},
         "form_name": {"type": ["string", "null"]},
+        "form_url": {"type": ["string", "null"], "description":
+                     "where the form's JSON Schema is, per model version: the same for every task of that form "
+                     "and version, and never changes (cache it)"},
         "created": {"type": "string", "format": "date-time"},
         "due": {"type": ["string", "null"], "format": "date-time"}, "overdue": {"type": "boolean"},
+        "due_provisional": {"type": "boolean"},
     },
 }
 _INSTANCE = {
@@ -39,6 +45,27 @@ _INSTANCE = {
         "created": {"type": "string"}, "updated": {"type": "string"}, "revision": {"type": "integer"},
     },
 }
+
+# The query parameters every list takes. Lists page by keyset: `next` in the answer (also in a
+# `Link: <…>; rel="next"` header) is the cursor to send as `after` for the following page.
+_PAGING = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+    {"name": "after", "in": "query", "schema": {"type": "string"},
+     "description": "the `next` cursor of the previous page (opaque); absent for the first page"},
+    {"name": "offset", "in": "query", "deprecated": True, "schema": {"type": "integer", "minimum": 0},
+     "description": "skip rows (costs more the further it goes; use `after`); not with `after`"},
+]
+_EXPAND = {"name": "expand", "in": "query", "schema": {"enum": ["form"]},
+           "description": "form: include each task's JSON Schema in `form`"}
+
+
+def _listing(name: str, item: dict) -> dict:
+    return {"200": {"description": name, "content": {"application/json": {"schema": {
+        "type": "object", "required": [name, "next"], "properties": {
+            name: {"type": "array", "items": item},
+            "next": {"type": ["string", "null"], "description": "cursor of the next page (send as `after`); "
+                                                                 "null on the last page"}}}}}}}
+
 
 _REASON = {
     "type": "object",
@@ -123,9 +150,9 @@ OPENAPI = {
             },
             "get": {
                 "summary": "Cases visible to the caller; personal data (x-personal) masked for everyone in a list",
-                "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in
-                               (("status", "string"), ("process", "string"), ("limit", "integer"), ("offset", "integer"))],
-                "responses": _answers({"200": {"description": "cases"}}, 400, 401),
+                "parameters": [*({"name": n, "in": "query", "schema": {"type": t}} for n, t in
+                                 (("status", "string"), ("process", "string"))), *_PAGING, _EXPAND],
+                "responses": _answers(_listing("instances", {"$ref": "#/components/schemas/Instance"}), 400, 401),
             },
         },
         "/instances/{id}": {"get": {
@@ -152,19 +179,23 @@ OPENAPI = {
             "responses": _answers({"200": {"description": "delivered", **_json("Instance")}}, 400, 401, 404, 409),
         }},
         "/tasks": {"get": {
-            "summary": "Ready human tasks the caller may act on",
-            "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in
-                           (("instance", "integer"), ("process", "string"), ("role", "string"),
-                            ("overdue", "boolean"), ("limit", "integer"), ("offset", "integer"))],
-            "responses": _answers({"200": {"description": "tasks", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}}}}}}}},
-                400, 401),
+            "summary": "Ready human tasks the caller may act on, soonest due first",
+            "parameters": [*({"name": n, "in": "query", "schema": {"type": t}} for n, t in
+                             (("instance", "integer"), ("process", "string"), ("role", "string"),
+                              ("overdue", "boolean"))), *_PAGING, _EXPAND],
+            "responses": _answers(_listing("tasks", {"$ref": "#/components/schemas/Task"}), 400, 401),
+        }},
+        "/models/{version}/forms/{name}": {"get": {
+            "summary": "A form's JSON Schema as deployed in a model version (a task's form_url); immutable",
+            "parameters": [{"name": "version", "in": "path", "required": True, "schema": {"type": "string"}},
+                           {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": _answers({"200": {"description": "the JSON Schema", "content": {
+                "application/json": {"schema": {"type": "object"}}}}}, 401, 404),
         }},
         "/notifications": {"get": {
             "summary": "Reminders and overdue notices for the caller, newest first",
-            "parameters": [{"name": n, "in": "query", "schema": {"type": t}} for n, t in
-                           (("unread", "boolean"), ("limit", "integer"), ("offset", "integer"))],
-            "responses": _answers({"200": {"description": "notifications"}}, 400, 401),
+            "parameters": [{"name": "unread", "in": "query", "schema": {"type": "boolean"}}, *_PAGING],
+            "responses": _answers(_listing("notifications", {"type": "object"}), 400, 401),
         }},
         "/notifications/{id}/read": {"post": {
             "summary": "Mark a notification read",

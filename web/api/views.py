@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import wraps
+from urllib.parse import quote
 from uuid import UUID
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from sqlalchemy import or_
 
 from engine import clock, deadlines
@@ -17,12 +18,12 @@ from engine.db import db
 from engine.errors import EngineError, Forbidden, FormInvalid, NotFound
 from engine.green import attachments
 from engine.green.roles import JURISDICTIONS
-from engine.model_registry import FORM_PREFIX
+from engine.model_registry import FORM_PREFIX, UnknownProcess
 from engine.models import HumanTask, Notification, ProcessInstance
 from engine.runtime import addressed_to, may_act
 from engine.timers import run_until
 
-from .. import personal
+from .. import paging, personal
 from ..accounts.users import TokenRefused, actor_of, user_for_token
 from ..handler import problem, writes
 from ..inputs import ID_MAX
@@ -82,16 +83,20 @@ def int_arg(name: str, default: int, lo: int = 0, hi: int | None = None) -> int:
 
 
 # --------------------------------------------------------------------------- views
-def task_json(t: HumanTask, version_id: str | None = None) -> dict:
-    form = None
-    if t.form:
-        vid = version_id or db.session.get(ProcessInstance, t.instance_id).version_id
-        form = runtime().registry.load(vid).forms.get(t.form)
+def form_url(version_id: str, form: str) -> str:
+    return f"{request.script_root}/api/v1/models/{version_id}/forms/{quote(form, safe='')}"
+
+
+def task_json(t: HumanTask, version_id: str, expand_form: bool = True) -> dict:
+    """A task; its form's JSON Schema is named by `form_url` and included in `form` only
+    when asked (a list of 500 tasks of one form would otherwise carry it 500 times)."""
+    form = runtime().registry.load(version_id).forms.get(t.form) if t.form and expand_form else None
     now = clock.now()
     return {
         "id": t.id, "instance": t.instance_id, "process": t.process_id, "element": t.element,
         "name": t.name, "lane": t.lane, "role": t.role, "jurisdiction": t.jurisdiction,
         "assignee": t.assignee, "form": form, "form_name": t.form,
+        "form_url": form_url(version_id, t.form) if t.form else None,
         "created": t.created_at.isoformat(), "due": t.due_at.isoformat() if t.due_at else None,
         # counted on a provisional holiday calendar: it moves when the year's notice is entered
         "due_provisional": t.due_provisional_year is not None,
@@ -99,18 +104,21 @@ def task_json(t: HumanTask, version_id: str | None = None) -> dict:
     }
 
 
-def instance_json(inst: ProcessInstance, reveal: bool = True) -> dict:
+def instance_json(inst: ProcessInstance, reveal: bool = True, tasks: list[HumanTask] | None = None,
+                  expand_form: bool = True) -> dict:
     """A case for the caller. Its personal data is unmasked only for those who handle it and
     only when the case is read on its own (`reveal`), and that read is audited; a list of
-    cases carries it masked for everyone."""
+    cases carries it masked for everyone. A list hands in each case's `tasks`, read for all
+    its cases at once."""
     data = personal.case_data(inst, g.actor, via="api") if reveal else personal.masked_data(inst)
-    tasks = db.session.scalars(
-        db.select(HumanTask).where(HumanTask.instance_id == inst.id).order_by(HumanTask.created_at)
-    ).all()
+    if tasks is None:
+        tasks = db.session.scalars(
+            db.select(HumanTask).where(HumanTask.instance_id == inst.id).order_by(HumanTask.created_at, HumanTask.id)
+        ).all()
     return {
         "id": inst.id, "process": inst.process_id, "version": inst.version_id, "status": inst.status,
         "jurisdiction": inst.jurisdiction, "started_by": inst.started_by, "data": data,
-        "tasks": [task_json(t, inst.version_id) for t in tasks],
+        "tasks": [task_json(t, inst.version_id, expand_form) for t in tasks],
         "error": {"message": inst.error_message, "element": inst.error_element} if inst.status == "error" else None,
         "next_timer": inst.next_timer_at.isoformat() if inst.next_timer_at else None,
         "created": inst.created_at.isoformat(), "updated": inst.updated_at.isoformat(),
@@ -118,9 +126,58 @@ def instance_json(inst: ProcessInstance, reveal: bool = True) -> dict:
     }
 
 
+def expand_form() -> bool:
+    expand = {part.strip() for part in request.args.get("expand", "").split(",") if part.strip()}
+    if expand - {"form"}:
+        raise EngineError("'expand' takes: form")
+    return "form" in expand
+
+
+def list_page(query, keys: list[paging.Key], key_of) -> paging.Page:
+    """A page after the `after` cursor (`limit` rows, at most PAGE_MAX). `offset` is still
+    read for clients written before cursors, but its cost grows with the offset."""
+    limit = int_arg("limit", 100, 1, PAGE_MAX)
+    cursor = request.args.get("after") or None
+    offset = int_arg("offset", 0, 0, ID_MAX)
+    if cursor and offset:
+        raise EngineError("give 'after' or 'offset', not both")
+    if offset:
+        query = query.offset(offset)
+    try:
+        return paging.page(db.session, query, keys, cursor, limit, key_of)
+    except paging.BadCursor as exc:
+        raise EngineError(f"'after': {exc}") from None
+
+
+def listed(name: str, items: list, page: paging.Page):
+    """A list's answer: the items and the cursor of the next page (null on the last), the
+    next page's address also in a `Link` header (RFC 8288)."""
+    response = jsonify({name: items, "next": page.next})
+    if page.next:
+        args = {k: v for k, v in request.args.items() if k != "offset"}
+        response.headers["Link"] = f'<{url_for(request.endpoint, **dict(args, after=page.next))}>; rel="next"'
+    return response
+
+
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(OPENAPI)
+
+
+@bp.get("/models/<version_id>/forms/<path:name>")
+@authenticated
+def model_form(version_id, name):
+    """A form's JSON Schema as deployed in a version. A version never changes (its id is the
+    hash of its content), so a client may keep the answer for good."""
+    try:
+        form = runtime().registry.load(version_id).forms.get(name) if len(version_id) <= 64 else None
+    except UnknownProcess:
+        form = None
+    if form is None:
+        raise NotFound(f"no form {name!r} in model version {version_id}")
+    response = jsonify(form)
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
 
 
 @bp.post("/models")
@@ -171,13 +228,28 @@ def _visible_instance(instance_id: int) -> ProcessInstance:
 @authenticated
 def list_instances():
     q = db.select(ProcessInstance).where(runtime().visible_instances(g.actor))
+    expand_form()  # a bad `expand` is refused before any work
     if status := request.args.get("status"):
         q = q.where(ProcessInstance.status == status)
     if process := request.args.get("process"):
         q = q.where(ProcessInstance.process_id == process)
-    limit, offset = int_arg("limit", 100, 1, PAGE_MAX), int_arg("offset", 0, 0, ID_MAX)
-    rows = db.session.scalars(q.order_by(ProcessInstance.id.desc()).limit(limit).offset(offset)).all()
-    return jsonify({"instances": [instance_json(i, reveal=False) for i in rows]})
+    page = list_page(q, INSTANCE_ORDER, lambda row: [row.ProcessInstance.id])
+    cases = [row.ProcessInstance for row in page.rows]
+    tasks = {c.id: [] for c in cases}
+    for t in db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id.in_(tasks))
+                                .order_by(HumanTask.created_at, HumanTask.id)):
+        tasks[t.instance_id].append(t)
+    expand = expand_form()
+    return listed("instances", [instance_json(c, reveal=False, tasks=tasks[c.id], expand_form=expand)
+                                for c in cases], page)
+
+
+INSTANCE_ORDER = [paging.Key(ProcessInstance.id, int, descending=True)]  # newest case first
+# soonest due first, tasks without a due date last; the uuid makes the order total
+TASK_ORDER = [paging.Key(HumanTask.due_at, datetime, nullable=True), paging.Key(HumanTask.created_at, datetime),
+              paging.Key(HumanTask.id, str)]
+NOTIFICATION_ORDER = [paging.Key(Notification.at, datetime, descending=True),
+                      paging.Key(Notification.id, int, descending=True)]
 
 
 @bp.get(f"/instances/<int(max={ID_MAX}):instance_id>")
@@ -221,7 +293,10 @@ def send_message(instance_id):
 @bp.get("/tasks")
 @authenticated
 def list_tasks():
-    q = db.select(HumanTask).where(runtime().visible_tasks(g.actor))
+    # each task with its case's version, in the same statement: the form is named per version
+    q = db.select(HumanTask, ProcessInstance.version_id).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id) \
+        .where(runtime().visible_tasks(g.actor))
+    expand = expand_form()
     if request.args.get("instance") is not None:
         q = q.where(HumanTask.instance_id == int_arg("instance", 0, 0, ID_MAX))
     if process := request.args.get("process"):
@@ -235,12 +310,8 @@ def list_tasks():
         now = clock.now()
         q = q.where(HumanTask.due_at < now) if overdue in ("true", "1") else \
             q.where(or_(HumanTask.due_at.is_(None), HumanTask.due_at >= now))
-    limit, offset = int_arg("limit", 100, 1, PAGE_MAX), int_arg("offset", 0, 0, ID_MAX)
-    rows = db.session.scalars(
-        q.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
-        .limit(limit).offset(offset)
-    ).all()
-    return jsonify({"tasks": [task_json(t) for t in rows]})
+    page = list_page(q, TASK_ORDER, lambda row: [row.HumanTask.due_at, row.HumanTask.created_at, row.HumanTask.id])
+    return listed("tasks", [task_json(row.HumanTask, row.version_id, expand) for row in page.rows], page)
 
 
 @bp.post("/tasks/<task_id>/attachments")
@@ -331,14 +402,13 @@ def list_notifications():
         q = q.where(addressed_to(g.actor, Notification))
     if request.args.get("unread") in ("true", "1"):
         q = q.where(Notification.read_at.is_(None))
-    limit, offset = int_arg("limit", 100, 1, PAGE_MAX), int_arg("offset", 0, 0, ID_MAX)
-    rows = db.session.scalars(q.order_by(Notification.at.desc(), Notification.id.desc()).limit(limit).offset(offset))
-    return jsonify({"notifications": [{
+    page = list_page(q, NOTIFICATION_ORDER, lambda row: [row.Notification.at, row.Notification.id])
+    return listed("notifications", [{
         "id": n.id, "kind": n.kind, "at": n.at.isoformat(), "instance": n.instance_id, "task": n.task_id,
         "element": n.element, "task_name": n.task_name, "due": n.due_at.isoformat() if n.due_at else None,
         "due_provisional": n.due_provisional, "role": n.role, "jurisdiction": n.jurisdiction, "assignee": n.assignee,
         "read": n.read_at is not None,
-    } for n in rows]})
+    } for n in (row.Notification for row in page.rows)], page)
 
 
 @bp.post(f"/notifications/<int(max={ID_MAX}):notification_id>/read")

@@ -3,6 +3,8 @@ amount or the reason for none, a yearly total per city, and an Excel export.
 The province sees every city; a city's officials see their own units only."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -13,8 +15,8 @@ from engine.green.awards import Award
 from engine.green.models import LEVELS, UNIT_TYPES, Organisation
 from engine.green.roles import JURISDICTIONS
 
-from .. import exports
-from ..inputs import PAGE_NUMBER, YEAR
+from .. import exports, paging
+from ..inputs import YEAR
 from ..policy import demand
 from ..templating import name_in
 
@@ -47,22 +49,27 @@ def totals() -> list[tuple[int, str | None, int, int]]:
         .group_by(Award.year, Award.jurisdiction).order_by(Award.year.desc(), Award.jurisdiction)).all()
 
 
-def _rows(limit=None, offset=0):
-    query = _scope(select(Award, Organisation).join(Organisation, Award.organisation_id == Organisation.id)) \
-        .order_by(Award.year.desc(), Award.decided_at.desc(), Award.id.desc())
-    if limit is not None:
-        query = query.limit(limit).offset(offset)
-    return db.session.execute(query).all()
+# newest year first, then the latest decision
+ORDER = [paging.Key(Award.year, int, descending=True), paging.Key(Award.decided_at, datetime, descending=True),
+         paging.Key(Award.id, int, descending=True)]
+
+
+def _ledger():
+    return _scope(select(Award, Organisation).join(Organisation, Award.organisation_id == Organisation.id))
+
+
+def _rows():
+    return db.session.execute(_ledger().order_by(*paging.order_by(ORDER))).all()
 
 
 @bp.get("/awards/")
 @login_required
 def index():
-    page = request.args.get("page", 1, type=PAGE_NUMBER)
-    rows = _rows(PAGE + 1, (page - 1) * PAGE)
+    page = paging.requested(db.session, _ledger(), ORDER, PAGE,
+                            lambda row: [row.Award.year, row.Award.decided_at, row.Award.id])
     sums = totals()
     years = db.session.scalars(_scope(select(Award.year).distinct()).order_by(Award.year.desc())).all()
-    return render_template("awards/awards.html", rows=rows[:PAGE], more=len(rows) > PAGE, page=page, totals=sums,
+    return render_template("awards/awards.html", rows=page.rows, next=page.next, totals=sums,
                            grand_total=sum(t[2] or 0 for t in sums), args=request.args, years=years,
                            levels=LEVELS, unit_types=UNIT_TYPES, cities=JURISDICTIONS)
 

@@ -16,9 +16,9 @@ from engine.green.models import UNIT_TYPES, Organisation
 from engine.green.roles import JURISDICTIONS
 from engine.models import HumanTask
 
-from .. import exports
+from .. import exports, paging
 from ..accounts.users import actor_of
-from ..inputs import PAGE_NUMBER, YEAR
+from ..inputs import YEAR
 from ..policy import demand, may, require
 from ..runtime import runtime
 
@@ -39,16 +39,20 @@ def _pool_query():
         query = query.where(CultivationPoolEntry.status == status)
     if (year := args.get("year", type=YEAR)) is not None:
         query = query.where(CultivationPoolEntry.year == year)
-    return query.order_by(CultivationPoolEntry.jurisdiction, CultivationPoolEntry.year.desc(),
-                          CultivationPoolEntry.id.desc())
+    return query
+
+
+# by city, newest year first
+POOL_ORDER = [paging.Key(CultivationPoolEntry.jurisdiction, str), paging.Key(CultivationPoolEntry.year, int, descending=True),
+              paging.Key(CultivationPoolEntry.id, int, descending=True)]
 
 
 @bp.get("/cultivation/")
 @login_required
 def pool():
-    page = request.args.get("page", 1, type=PAGE_NUMBER)
-    rows = db.session.execute(_pool_query().limit(PAGE + 1).offset((page - 1) * PAGE)).all()
-    return render_template("cultivation/cultivation_pool.html", rows=rows[:PAGE], more=len(rows) > PAGE, page=page,
+    page = paging.requested(db.session, _pool_query(), POOL_ORDER, PAGE, lambda row: [
+        row.CultivationPoolEntry.jurisdiction, row.CultivationPoolEntry.year, row.CultivationPoolEntry.id])
+    return render_template("cultivation/cultivation_pool.html", rows=page.rows, next=page.next,
                            args=request.args, unit_types=UNIT_TYPES, statuses=POOL_STATUSES, cities=JURISDICTIONS,
                            may_nominate=may(current_user, "cultivation.nominate"),
                            may_record=may(current_user, "adverse_facts.record"))
@@ -57,7 +61,7 @@ def pool():
 @bp.get("/cultivation.xlsx")
 @login_required
 def export():
-    rows = db.session.execute(_pool_query()).all()
+    rows = db.session.execute(_pool_query().order_by(*paging.order_by(POOL_ORDER))).all()
     book = exports.workbook()
     sheet = exports.sheet(book, _("培育库"), [
         _("单位名称"), _("统一社会信用代码"), _("类型"), _("地区"), _("年度"), _("状态"), _("入库日期"),

@@ -2,6 +2,8 @@
 designation's history and an Excel export; and the public lists."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -15,9 +17,9 @@ from engine.green.models import LEVELS, STATUSES, UNIT_TYPES, Designation, Organ
 from engine.green.revocations import GROUNDS, RevocationAnnouncement, not_yet_public, public_announcements
 from engine.green.roles import JURISDICTIONS
 
-from .. import exports
+from .. import exports, paging
 from ..accounts.users import actor_of
-from ..inputs import ID_MAX, PAGE_NUMBER, YEAR
+from ..inputs import ID_MAX, YEAR
 from ..policy import demand, may
 from ..runtime import runtime
 from ..templating import name_in
@@ -45,13 +47,17 @@ def _official_query():
     return _filtered(query, request.args, city=current_user.jurisdiction)
 
 
+# newest listing first; the index ix_designation_listed_on_id (migration 0022) serves it
+REGISTRY_ORDER = [paging.Key(Designation.listed_on, date, descending=True),
+                  paging.Key(Designation.id, int, descending=True)]
+
+
 @bp.get("/registry/")
 @login_required
 def index():
-    page = request.args.get("page", 1, type=PAGE_NUMBER)
-    rows = db.session.execute(_official_query().order_by(Designation.listed_on.desc(), Designation.id.desc())
-                              .limit(PAGE + 1).offset((page - 1) * PAGE)).all()
-    return render_template("designations/registry.html", rows=rows[:PAGE], more=len(rows) > PAGE, page=page, args=request.args,
+    page = paging.requested(db.session, _official_query(), REGISTRY_ORDER, PAGE,
+                            lambda row: [row.Designation.listed_on, row.Designation.id])
+    return render_template("designations/registry.html", rows=page.rows, next=page.next, args=request.args,
                            levels=LEVELS, unit_types=UNIT_TYPES, statuses=STATUSES, cities=JURISDICTIONS)
 
 
@@ -142,16 +148,27 @@ def start_revocation(designation_id):
 @bp.get("/registry.xlsx")
 @login_required
 def export():
-    rows = db.session.execute(_official_query().order_by(Designation.level, Designation.unit_type,
-                                                          Designation.listed_on)).all()
+    demand("designations.read")
+    # plain columns, not ORM objects: 10,000 designations with their organisations would
+    # cost more to build as objects than to write; streamed from the cursor in batches
+    query = _filtered(select(Organisation.name, Organisation.credit_code, Designation.unit_type, Designation.level,
+                             Designation.jurisdiction, Designation.status, Designation.listed_on, Designation.ended_on,
+                             Designation.end_reason, Designation.platform_reference).join(Organisation),
+                      request.args, city=current_user.jurisdiction)
+    rows = db.session.execute(query.order_by(Designation.level, Designation.unit_type, Designation.listed_on,
+                                             Designation.id).execution_options(yield_per=1000))
     book = exports.workbook()
     sheet = exports.sheet(book, _("绿色制造单位名录"), [
         _("单位名称"), _("统一社会信用代码"), _("类型"), _("级别"), _("地区"), _("状态"),
         _("公布日期"), _("终止日期"), _("终止原因"), _("工信部平台编号")], (36, 22, 22, 8, 16, 10, 12, 12, 40, 20))
-    for d, org in rows:
-        sheet.append([org.name, org.credit_code, name_in(UNIT_TYPES, d.unit_type), name_in(LEVELS, d.level),
-                      name_in(JURISDICTIONS, d.jurisdiction) if d.jurisdiction else "", name_in(STATUSES, d.status),
-                      d.listed_on, d.ended_on, d.end_reason, d.platform_reference])
+    # the names in the reader's language, once per code rather than once per row
+    unit_types, levels, statuses = ({code: name_in(table, code) for code in table}
+                                    for table in (UNIT_TYPES, LEVELS, STATUSES))
+    cities = {code: name_in(JURISDICTIONS, code) for code in JURISDICTIONS}
+    for r in rows:
+        sheet.append([r.name, r.credit_code, unit_types.get(r.unit_type, r.unit_type), levels.get(r.level, r.level),
+                      cities.get(r.jurisdiction, r.jurisdiction or ""), statuses.get(r.status, r.status),
+                      r.listed_on, r.ended_on, r.end_reason, r.platform_reference])
     return exports.download(book, "green-manufacturing-registry")
 
 
@@ -164,10 +181,16 @@ def public_lists():
     # a status filter here would tell which listed units are about to be revoked
     args = {k: v for k, v in request.args.items() if k != "status"}
     query = _filtered(select(Designation, Organisation).join(Organisation).where(shown), args)
-    rows = db.session.execute(query.order_by(Designation.level.desc(), Designation.unit_type,
-                                             Designation.listed_on.desc())).all()
-    return render_template("designations/public_lists.html", rows=rows, args=request.args, levels=LEVELS,
-                           unit_types=UNIT_TYPES, cities=JURISDICTIONS)
+    page = paging.requested(db.session, query, PUBLIC_ORDER, PAGE, lambda row: [
+        row.Designation.level, row.Designation.unit_type, row.Designation.listed_on, row.Designation.id])
+    return render_template("designations/public_lists.html", rows=page.rows, next=page.next, args=request.args,
+                           levels=LEVELS, unit_types=UNIT_TYPES, cities=JURISDICTIONS)
+
+
+# by level and unit type, newest listing first; all descending, so that the index
+# ix_designation_public_order (migration 0022) read backwards is this order
+PUBLIC_ORDER = [paging.Key(Designation.level, str, descending=True), paging.Key(Designation.unit_type, str, descending=True),
+                paging.Key(Designation.listed_on, date, descending=True), paging.Key(Designation.id, int, descending=True)]
 
 
 @bp.get("/public/revocations")

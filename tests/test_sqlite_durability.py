@@ -1,0 +1,35 @@
+"""SQLite's durability setting (README, "SQLite's durability"): NORMAL with WAL by
+default, FULL (or another of SQLite's levels) chosen in the environment."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine
+
+from engine import db as engine_db
+
+LEVELS = {"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}
+
+
+def synchronous(tmp_path) -> tuple[int, str]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'durable.sqlite3'}")
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("PRAGMA synchronous").scalar(), conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_runs_wal_with_normal_sync_unless_told_otherwise(tmp_path, monkeypatch):
+    monkeypatch.delenv("SQLITE_SYNCHRONOUS", raising=False)
+    assert synchronous(tmp_path) == (LEVELS["NORMAL"], "wal")
+
+
+def test_the_environment_chooses_full_sync(tmp_path, monkeypatch):
+    monkeypatch.setenv("SQLITE_SYNCHRONOUS", "full")
+    assert synchronous(tmp_path) == (LEVELS["FULL"], "wal")
+
+
+def test_a_setting_sqlite_does_not_know_is_refused_not_ignored(monkeypatch):
+    monkeypatch.setenv("SQLITE_SYNCHRONOUS", "FULL; DROP TABLE x")
+    with pytest.raises(ValueError, match="SQLITE_SYNCHRONOUS"):
+        engine_db.sqlite_synchronous()
