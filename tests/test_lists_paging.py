@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 import pytest
 from conftest import upload
+from factories import user
 from sqlalchemy import event
 from test_registry import LINE, bpmn
 from webclient import sign_in
@@ -95,6 +96,9 @@ def test_a_task_list_names_its_form_once_and_expands_it_on_request(client, deplo
     assert listed[0]["tasks"][0]["form"] is None and listed[0]["tasks"][0]["form_url"] == url
     assert client.get("/api/v1/tasks?expand=everything", headers=deployed).status_code == 400
     assert client.get(url.replace("note.json", "other.json"), headers=deployed).status_code == 404
+    # a blank form is any signed-in account's to read (an applicant's client renders its task's form), no one else's
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers={"Authorization": f"Bearer {user('firm', 'applicant', password=None)}"}).status_code == 200
 
 
 def test_walking_an_api_list_by_its_cursor_shows_every_item_once(client, deployed):
