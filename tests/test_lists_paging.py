@@ -8,7 +8,8 @@ from datetime import date, datetime
 
 import pytest
 from conftest import upload
-from factories import user
+from cultivation_helpers import code
+from factories import designation_row, user
 from sqlalchemy import event
 from test_registry import LINE, bpmn
 from webclient import sign_in
@@ -214,3 +215,21 @@ def test_the_cultivation_pool_and_the_award_ledger_page_by_cursor_in_constant_st
             nxt = re.search(r'<a href="([^"]+)" rel="next">', page)
             path = nxt.group(1).replace("&amp;", "&") if nxt else None
         assert sorted(set(seen)) == sorted(f"单位{i}" for i in range(10)), path
+
+
+def test_the_public_lists_run_in_art_2s_order_of_unit_types_newest_listing_first(client, monkeypatch):
+    from web.designations import views
+
+    monkeypatch.setattr(views, "PAGE", 2)  # the order holds across pages too
+    for n, (level, unit_type, listed_on) in enumerate([
+            ("municipal", "water_saving_enterprise", date(2026, 2, 1)), ("municipal", "green_factory", date(2025, 1, 1)),
+            ("national", "green_park", date(2025, 6, 1)), ("municipal", "green_factory", date(2026, 1, 1)),
+            ("provincial", "green_supply_chain", date(2024, 3, 1))]):
+        designation_row(code(n), name=f"单位{n}", level=level, unit_type=unit_type, listed_on=listed_on)
+    seen, path = [], "/public/lists?level=municipal"
+    while path:
+        page = client.get(path).get_data(as_text=True)
+        seen += re.findall(r"<td>(单位\d+)</td>", page)
+        nxt = re.search(r'<a href="([^"]+)" rel="next">', page)
+        path = nxt.group(1).replace("&amp;", "&") if nxt else None
+    assert seen == ["单位3", "单位1", "单位0"]  # green factories (newest first), then water-saving enterprises

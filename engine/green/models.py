@@ -86,9 +86,13 @@ class Designation(db.Model):
 
     __table_args__ = (Index("ix_designation_level_type_status", "level", "unit_type", "status"),
                       # the registry's order (newest listing first), read page by page from its cursor
-                      Index("ix_designation_listed_on_id", "listed_on", "id"),
-                      # the public lists' order (web.designations PUBLIC_ORDER), read backwards
-                      Index("ix_designation_public_order", "level", "unit_type", "listed_on", "id"))
+                      Index("ix_designation_listed_on_id", "listed_on", "id"))
+
+
+# the public lists' order (web.designations PUBLIC_ORDER): by level, the unit types in the order
+# Art 2 names them (their codes sort so), newest listing first
+Index("ix_designation_public_order", Designation.level.desc(), Designation.unit_type, Designation.listed_on.desc(),
+      Designation.id.desc())
 
 
 class DesignationEvent(db.Model):

@@ -6,6 +6,7 @@ Revises: 0021
 Create Date: 2026-12-05 00:40:00
 
 """
+import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
@@ -18,7 +19,8 @@ depends_on = None
 def upgrade():
     op.create_index('ix_human_task_due_order', 'human_task', ['due_at', 'created_at', 'id'], unique=False)
     op.create_index('ix_designation_listed_on_id', 'designation', ['listed_on', 'id'], unique=False)
-    op.create_index('ix_designation_public_order', 'designation', ['level', 'unit_type', 'listed_on', 'id'], unique=False)
+    op.create_index('ix_designation_public_order', 'designation',
+                    [sa.text('level DESC'), 'unit_type', sa.text('listed_on DESC'), sa.text('id DESC')], unique=False)
 
 
 def downgrade():

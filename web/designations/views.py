@@ -187,9 +187,9 @@ def public_lists():
                            levels=LEVELS, unit_types=UNIT_TYPES, cities=JURISDICTIONS)
 
 
-# by level and unit type, newest listing first; all descending, so that the index
-# ix_designation_public_order (migration 0022) read backwards is this order
-PUBLIC_ORDER = [paging.Key(Designation.level, str, descending=True), paging.Key(Designation.unit_type, str, descending=True),
+# by level (as the list always ran), the unit types in the order Art 2 names them (their codes sort
+# so), newest listing first: the order of the index ix_designation_public_order (migration 0022)
+PUBLIC_ORDER = [paging.Key(Designation.level, str, descending=True), paging.Key(Designation.unit_type, str),
                 paging.Key(Designation.listed_on, date, descending=True), paging.Key(Designation.id, int, descending=True)]
 
 
