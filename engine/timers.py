@@ -26,7 +26,7 @@ cases that steps asked for and a crash left unstarted (`engine.outbox`), dates a
 provisionally before it saw a year's holiday notice (`engine.settlement`), and the beat: its time
 in the database (`scheduler_beat`), so the web workers' /healthz can tell that timers are being
 fired, or since when they are not. Nothing stops the loop silently: an error is logged and the
-loop goes on; a case whose wake-up fails is tried again a sweep interval later; and cases due for
+loop goes on, backing off while the errors last (a database that is down); a case whose wake-up fails is tried again a sweep interval later; and cases due for
 longer than TIMER_STALL_SECONDS while a scheduler leads are a stall, logged by the sweep and
 failing /healthz (`stall`).
 
@@ -204,7 +204,7 @@ class TimerService:
         _app, _led_at = self.app, clock.now()
         self.leading = True
         self.app.extensions["green_ladder.runtime"].after_commit = self.heard
-        next_sweep = 0.0
+        next_sweep, failures = 0.0, 0
         while not self._stop.is_set():
             busy = False
             try:
@@ -212,8 +212,15 @@ class TimerService:
                     next_sweep = time.monotonic() + SWEEP_SECONDS
                     sweep()
                 busy = self.fire_due() > 0
+                failures = 0
             except Exception:
-                log.exception("the timer loop failed; it goes on after %s s", POLL_SECONDS)
+                # a database that is down fails every pass: wait twice as long after each failure
+                # (up to a sweep interval), so the log shows the outage, not a line a second
+                failures += 1
+                pause = min(POLL_SECONDS * 2 ** (failures - 1), SWEEP_SECONDS)
+                log.exception("the timer loop failed (%d in a row); it goes on after %s s", failures, pause)
+                self._stop.wait(pause)
+                continue
             if not busy:
                 self._wake.wait(min(POLL_SECONDS, max(next_sweep - time.monotonic(), 0)))
                 self._wake.clear()

@@ -4,6 +4,7 @@ reads no more with 2,000 cases waiting than with none, and a stall shows on /hea
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -147,6 +148,28 @@ def test_an_error_in_the_loop_is_logged_and_the_loop_goes_on(app, runtime, servi
             time.sleep(0.1)
     assert timer_events() == [case]
     assert "the timer loop failed" in caplog.text and "the database went away" in caplog.text
+
+
+def test_a_loop_that_keeps_failing_waits_longer_each_time(app, service, monkeypatch, caplog):
+    """A database that is down: the loop backs off (doubling, up to a sweep interval) instead of
+    logging a failure every poll, and is back at its pace once a pass gets through."""
+    monkeypatch.setattr(timers, "POLL_SECONDS", 0.05)
+    calls = []
+
+    def down(*args):
+        calls.append(1)
+        if len(calls) <= 4:
+            raise RuntimeError("the database is down")
+        return 0
+
+    monkeypatch.setattr(service, "fire_due", down)
+    with caplog.at_level(logging.ERROR, logger="engine.timers"):
+        service.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(calls) < 6:
+            time.sleep(0.05)
+    waits = re.findall(r"\((\d+) in a row\); it goes on after ([\d.]+) s", caplog.text)
+    assert [(int(n), float(s)) for n, s in waits] == [(1, 0.05), (2, 0.1), (3, 0.2), (4, 0.4)]
 
 
 class _CountingCursor:
