@@ -58,6 +58,19 @@ def designations(n, start=0):
     db.session.commit()
 
 
+def walk(client, path: str, shown: str = r"<td>(单位\d+)</td>") -> list[str]:
+    """Every page of a list from `path` on, by the next link each page gives: what it shows
+    (`shown`, a pattern) in page order; each next link must keep the list's filters."""
+    seen, query = [], path.partition("?")[2]
+    while path:
+        page = client.get(path).get_data(as_text=True)
+        seen += re.findall(shown, page)
+        nxt = re.search(r'<a href="([^"]+)" rel="next">', page)
+        path = nxt.group(1).replace("&amp;", "&") if nxt else None
+        assert path is None or query in path  # the filter goes on with the cursor
+    return seen
+
+
 def counted(client, path, headers=None) -> int:
     client.get(path, headers=headers)  # warm: the registry's and the user's first loads are not the list's cost
     with statements() as sent:
@@ -137,13 +150,7 @@ def test_walking_the_public_lists_shows_every_unit_once(client, monkeypatch):
 
     monkeypatch.setattr(views, "PAGE", 4)
     designations(10)
-    seen, path = [], "/public/lists?level=municipal"
-    while path:
-        page = client.get(path).get_data(as_text=True)
-        seen += re.findall(r"<td>(单位\d+)</td>", page)
-        nxt = re.search(r'<a href="([^"]+)" rel="next">', page)
-        path = nxt.group(1).replace("&amp;", "&") if nxt else None
-        assert path is None or "level=municipal" in path  # the filter goes on with the cursor
+    seen = walk(client, "/public/lists?level=municipal")
     assert sorted(seen) == sorted(f"单位{i}" for i in range(10))
     # a cursor this list did not hand out starts it again
     assert "单位" in client.get("/public/lists?after=garbage").get_data(as_text=True)
@@ -208,12 +215,7 @@ def test_the_cultivation_pool_and_the_award_ledger_page_by_cursor_in_constant_st
     monkeypatch.setattr(cultivation, "PAGE", 3)
     monkeypatch.setattr(awards, "PAGE", 3)
     for path in ("/cultivation/?city=620100", "/awards/?year=2026"):
-        seen = []
-        while path:
-            page = client.get(path).get_data(as_text=True)
-            seen += re.findall(r"单位\d+", page)
-            nxt = re.search(r'<a href="([^"]+)" rel="next">', page)
-            path = nxt.group(1).replace("&amp;", "&") if nxt else None
+        seen = walk(client, path, r"单位\d+")
         assert sorted(set(seen)) == sorted(f"单位{i}" for i in range(10)), path
 
 
@@ -226,10 +228,4 @@ def test_the_public_lists_run_in_art_2s_order_of_unit_types_newest_listing_first
             ("national", "green_park", date(2025, 6, 1)), ("municipal", "green_factory", date(2026, 1, 1)),
             ("provincial", "green_supply_chain", date(2024, 3, 1))]):
         designation_row(code(n), name=f"单位{n}", level=level, unit_type=unit_type, listed_on=listed_on)
-    seen, path = [], "/public/lists?level=municipal"
-    while path:
-        page = client.get(path).get_data(as_text=True)
-        seen += re.findall(r"<td>(单位\d+)</td>", page)
-        nxt = re.search(r'<a href="([^"]+)" rel="next">', page)
-        path = nxt.group(1).replace("&amp;", "&") if nxt else None
-    assert seen == ["单位3", "单位1", "单位0"]  # green factories (newest first), then water-saving enterprises
+    assert walk(client, "/public/lists?level=municipal") == ["单位3", "单位1", "单位0"]  # green factories (newest first), then water-saving enterprises
