@@ -29,9 +29,12 @@ from uuid import UUID
 
 import pytest
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
@@ -43,6 +46,9 @@ from engine.runtime import Actor
 from engine.scripting import make_script_engine
 
 DIAGRAMS = Path(__file__).resolve().parent / "conformance"
+# SpiffWorkflow's own converters, to compare what a task keeps besides JSON (an event-based
+# gateway keeps the events it has seen) as its serialiser writes it.
+CONVERTERS = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
 ACTOR = Actor("tester", "admin")
 
 
@@ -246,6 +252,93 @@ CASES = [
           ("municipal_plus", True, 100000, "silver"),
           ("county", False, 0, "none"),
       ]],
+    # -- signals (thrown inside the case: the engine takes no signal from outside)
+    Case("signal-throw-catch", ("signal_throw_catch.bpmn",), "cf_signal", {"notice_ends": "2027-04-15"},
+         [Complete("Task_publish_notice", {"channel": "website"}, then=())],
+         data={"objections_until": "2027-04-15", "notice": {"ends_on": "2027-04-15"}},
+         path=("Throw_notice_published", "Catch_notice_published", "Script_open_objections", "Gateway_join"),
+         first_ready=("Task_publish_notice",)),
+    Case("signal-boundary-interrupts", ("signal_boundary.bpmn",), "cf_signal_boundary", {},
+         [Complete("Task_applicant", {"withdraw": True}, then=())],
+         data={"outcome": "withdrawn"},
+         path=("Throw_withdrawn", "Signal_withdrawn_caught", "Script_withdrawn", "End_withdrawn"),
+         not_path=("Task_review", "Script_decided"), first_ready=("Task_applicant", "Task_review")),
+    Case("signal-boundary-not-thrown", ("signal_boundary.bpmn",), "cf_signal_boundary", {},
+         [Complete("Task_applicant", {"withdraw": False}, then=("Task_review",)),
+          Complete("Task_review", {"verdict": "listed"}, then=())],
+         data={"outcome": "decided: listed"}, path=("End_applicant_kept", "Script_decided"),
+         not_path=("Throw_withdrawn", "Signal_withdrawn_caught", "Script_withdrawn")),
+    Case("signal-event-subprocess", ("signal_event_subprocess.bpmn",), "cf_signal_event_subprocess", {"unit": "U9"},
+         [Complete("Task_draft", {"change": "quota 5 to 4"}, then=("Task_review",)),
+          Complete("Task_review", {"verdict": "ok"}, then=())],
+         data={"change": "quota 5 to 4", "verdict": "ok"},
+         path=("Throw_rules_changed", "Start_rules_changed", "Script_log_change", "Task_review")),
+    # -- escalation events
+    Case("escalation-minor-does-not-interrupt", ("escalation.bpmn",), "cf_escalation", {"unit": "U2"},
+         [Complete("Task_inspect", {"severity": "minor"}, then=("Task_sign_report",)),
+          Complete("Task_sign_report", {"signed": True}, then=())],
+         data={"result": "passed", "signed": True},
+         path=("Throw_minor", "Escalation_minor_caught", "Script_note_minor", "Task_sign_report", "Script_passed"),
+         not_path=("Escalation_serious_caught", "Task_province_rules")),
+    Case("escalation-serious-interrupts", ("escalation.bpmn",), "cf_escalation", {"unit": "U2"},
+         [Complete("Task_inspect", {"severity": "serious"}, then=("Task_province_rules",)),
+          Complete("Task_province_rules", {"ruling": "suspend"}, then=())],
+         data={"ruling": "suspend"}, absent=("result",),
+         path=("End_serious", "Escalation_serious_caught", "Task_province_rules", "End_escalated"),
+         not_path=("Task_sign_report", "Script_passed", "Escalation_minor_caught")),
+    # -- errors: error end events caught by error boundary events
+    Case("error-boundary-caught", ("error_boundary.bpmn",), "cf_error_boundary", {},
+         [Complete("Task_check_documents", {"missing": ["energy audit"]}, then=("Task_supplement",)),
+          Complete("Task_supplement", {"supplied": ["energy audit"]}, then=())],
+         data={"accepted": True, "supplied": ["energy audit"]},
+         path=("End_documents_missing", "Error_caught", "Task_supplement", "Script_accept"),
+         not_path=("Sub_end",)),
+    Case("error-boundary-not-thrown", ("error_boundary.bpmn",), "cf_error_boundary", {},
+         [Complete("Task_check_documents", {"missing": []}, then=())],
+         data={"accepted": True}, path=("Sub_end", "Sub_completeness", "Script_accept"),
+         not_path=("End_documents_missing", "Error_caught", "Task_supplement")),
+    Case("error-from-call-activity", ("error_call_parent.bpmn", "error_call_child.bpmn"), "cf_error_call_parent",
+         {"quota": 5},
+         [Complete("Task_confirm_places", {"used": 6}, then=())],
+         data={"status_note": "waiting list"},
+         path=("End_over_quota", "Error_over_quota_caught", "Script_waiting_list"),
+         not_path=("Script_recommend", "Child_end")),
+    Case("call-activity-without-error", ("error_call_parent.bpmn", "error_call_child.bpmn"), "cf_error_call_parent",
+         {"quota": 5},
+         [Complete("Task_confirm_places", {"used": 3}, then=())],
+         data={"status_note": "recommended with 2 places left", "remaining": 2},
+         path=("Child_end", "Call_quota_check", "Script_recommend"), not_path=("Script_waiting_list",)),
+    # -- event-based gateway
+    Case("event-gateway-message-first", ("event_based_gateway.bpmn",), "cf_event_gateway", {},
+         [Complete("Task_request_materials", {"asked_for": "meter data"}, then=(), status="waiting"),
+          Wait(H(1), then=(), status="waiting"),
+          Send("materials_supplemented", {"files": ["a.pdf", "b.pdf"]}, then=())],
+         data={"outcome": "received 2 files"}, path=("Catch_materials", "Script_received"),
+         not_path=("Timer_limit", "Script_lapsed")),
+    Case("event-gateway-timer-first", ("event_based_gateway.bpmn",), "cf_event_gateway", {},
+         [Complete("Task_request_materials", {"asked_for": "meter data"}, then=(), status="waiting"),
+          Wait(H(2.5), then=()),
+          Send("materials_supplemented", {"files": ["late.pdf"]}, refused=True, then=())],
+         data={"outcome": "lapsed"}, path=("Timer_limit", "Script_lapsed"),
+         not_path=("Catch_materials", "Script_received")),
+    # -- transaction and cancel
+    Case("transaction-completes", ("transaction.bpmn",), "cf_transaction", {"award": 500000, "unit": "U4"},
+         [Complete("Task_approve_payment", {"approved": True}, then=())],
+         data={"ledger": "paid 500000"}, path=("Script_prepare_payment", "Tx_end", "Script_paid"),
+         not_path=("End_cancel", "Cancel_caught", "Script_cancelled")),
+    Case("transaction-cancelled", ("transaction.bpmn",), "cf_transaction", {"award": 500000, "unit": "U4"},
+         [Complete("Task_approve_payment", {"approved": False}, then=())],
+         data={"ledger": "payment cancelled"}, path=("End_cancel", "Cancel_caught", "Script_cancelled"),
+         not_path=("Tx_end", "Script_paid")),
+    # -- terminate end event
+    Case("terminate-ends-parallel-work", ("terminate_end.bpmn",), "cf_terminate", {},
+         [Complete("Task_ecology_review", {"veto": True}, then=())],
+         data={"outcome": "vetoed by ecology"}, path=("Script_vetoed", "End_terminate"),
+         not_path=("Task_energy_review", "Script_passed"), first_ready=("Task_ecology_review", "Task_energy_review")),
+    Case("terminate-not-reached", ("terminate_end.bpmn",), "cf_terminate", {},
+         [Complete("Task_ecology_review", {"veto": False}, then=("Task_energy_review",)),
+          Complete("Task_energy_review", {"ok": True}, then=())],
+         data={"outcome": "passed"}, path=("Gateway_join", "Script_passed"), not_path=("End_terminate",)),
 ]
 
 PARAMS = [pytest.param(c, id=c.id) for c in CASES]
@@ -284,7 +377,9 @@ def waiting_timers(wf: BpmnWorkflow) -> list:
     due = []
     for task in wf.get_tasks(state=TaskState.WAITING):
         event = getattr(task.task_spec, "event_definition", None)
-        if isinstance(event, TimerEventDefinition) and "event_value" in task.internal_data:
+        # an event-based gateway waits on its timer itself
+        events = event.event_definitions if isinstance(event, MultipleEventDefinition) else [event]
+        if any(isinstance(e, TimerEventDefinition) for e in events) and "event_value" in task.internal_data:
             value = task.internal_data["event_value"]
             if isinstance(value, dict):
                 value = value["next"]
@@ -323,7 +418,7 @@ def full_dump(wf: BpmnWorkflow) -> dict:
             "state": TaskState.get_name(task.state), "parent": str(task._parent),
             "children": [str(c) for c in task._children], "triggered": task.triggered,
             "last_state_change": task.last_state_change,
-            "data": canon(task.data), "internal_data": canon(task.internal_data),
+            "data": canon(task.data), "internal_data": canon(CONVERTERS.convert(task.internal_data)),
         }
     return out
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
@@ -40,13 +41,22 @@ def scan(wf: BpmnWorkflow) -> Scan:
             state = task.state
             if state == TaskState.READY and task.task_spec.manual:
                 found.ready[str(task.id)] = task
-            elif state == TaskState.WAITING and "event_value" in task.internal_data and isinstance(
-                getattr(task.task_spec, "event_definition", None), TimerEventDefinition
+            elif state == TaskState.WAITING and "event_value" in task.internal_data and _waits_on_timer(
+                getattr(task.task_spec, "event_definition", None)
             ):
                 found.timers[str(task.id)] = task
             elif state == TaskState.ERROR:
                 found.failed = True
     return found
+
+
+def _waits_on_timer(event) -> bool:
+    """A timer event, or an event-based gateway one of whose events is a timer: SpiffWorkflow
+    keeps such a gateway's due time on the gateway's own task, and without its row the case
+    would never be woken when the timer is the first of the gateway's events to come."""
+    return isinstance(event, TimerEventDefinition) or (
+        isinstance(event, MultipleEventDefinition)
+        and any(isinstance(e, TimerEventDefinition) for e in event.event_definitions))
 
 
 def sync_inbox(conn, case: store.Case, ready: dict, before: dict, now,
