@@ -28,6 +28,8 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+from conftest import upload
+from lxml import etree
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -41,7 +43,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import clock
 from engine.db import db
 from engine.errors import Conflict
-from engine.models import HumanTask, PendingTimer, ProcessInstance
+from engine.models import HumanTask, ModelVersion, PendingTimer, ProcessInstance
 from engine.runtime import Actor
 from engine.scripting import make_script_engine
 
@@ -98,6 +100,7 @@ class Case:
     path: tuple[str, ...] = ()  # elements that must have completed (repeat one to require it n times)
     not_path: tuple[str, ...] = ()  # elements that must not have completed
     first_ready: tuple[str, ...] | None = None  # ready human tasks right after start
+    sent: tuple = ()  # (message, payload) the case sent out of the process, in order
 
 
 def H(hours: float) -> timedelta:
@@ -435,6 +438,46 @@ CASES = [
          data={"conclusions": ["U2: not listed", "U1: listed"]},  # in the order they finished
          path=("Task_review_unit", "Task_review_unit", "Script_conclude", "Script_conclude"),
          first_ready=("Task_review_unit",) * 2),
+    # -- call activities nested three deep
+    Case("nested-call-activities", ("nested_call_top.bpmn", "nested_call_middle.bpmn", "nested_call_leaf.bpmn"),
+         "cf_nested_top", {"unit": "U5"},
+         [Complete("Task_declare", {"declared_level": "provincial"}, then=("Task_city_review",)),
+          Complete("Task_city_review", {"recommend": True}, then=())],
+         data={"provincial_list": [{"unit": "U5", "declared": "provincial", "recommended": True}]},
+         path=("Task_declare", "Call_declaration", "Task_city_review", "Call_city_round", "Script_provincial_list"),
+         first_ready=("Task_declare",)),
+    # -- manual task; pre- and post-scripts
+    Case("manual-task-and-pre-post-scripts", ("manual_task.bpmn",), "cf_manual", {"unit": "U4"},
+         [Complete("Task_post_notice", {"posted_at": "gate"}, then=("Task_record_objections",)),
+          Complete("Task_record_objections", {"objections": ["noise", "dust"]}, then=())],
+         data={"objection_form": "objections to U4", "objection_count": 2, "posted_at": "gate"},
+         path=("Task_post_notice", "Task_record_objections"), first_ready=("Task_post_notice",)),
+    # -- boundary events on an embedded subprocess
+    Case("subprocess-message-boundary-keeps-it", ("subprocess_boundaries.bpmn",), "cf_subprocess_boundaries", {},
+         [Send("query", {"text": "which meter?"}, then=("Task_energy_review", "Task_water_review")),
+          Complete("Task_water_review", {"water_ok": True}, then=("Task_energy_review",)),
+          Complete("Task_energy_review", {"energy_ok": True}, then=())],
+         data={"outcome": "reviewed", "energy_ok": True, "water_ok": True},
+         path=("Message_query_caught", "Script_log_query", "Sub_join", "Script_reviewed"),
+         not_path=("Timer_review_limit", "Script_timed_out"),
+         first_ready=("Task_energy_review", "Task_water_review")),
+    Case("subprocess-timer-boundary-interrupts", ("subprocess_boundaries.bpmn",), "cf_subprocess_boundaries", {},
+         [Complete("Task_water_review", {"water_ok": True}, then=("Task_energy_review",)),
+          Wait(H(4.5), then=()),
+          Send("query", {"text": "too late"}, refused=True, then=())],
+         data={"outcome": "review timed out"}, path=("Task_water_review", "Timer_review_limit", "Script_timed_out"),
+         not_path=("Task_energy_review", "Sub_join", "Script_reviewed")),
+    # -- messages: correlation, send task, message end event
+    Case("message-correlation", ("message_correlation.bpmn",), "cf_correlation", {},
+         [Send("sampling_order", {"unit": "U5", "sampler": "李工"}, then=("Task_take_sample",)),
+          Complete("Task_take_sample", {"cod": 42}, then=())],
+         data={"compliant": True, "result": {"unit": "U5", "cod": 42}},
+         path=("Receive_sampling_order", "Throw_sample_result", "Catch_sample_result", "Script_judge"),
+         first_ready=()),
+    Case("send-task-and-message-end", ("send_task.bpmn",), "cf_send", {"unit": "U2"},
+         [Complete("Task_decide", {"decision": "listed"}, then=())],
+         data={"decision": "listed"}, path=("Send_decision", "End_closed"),
+         sent=(("decision_issued", {"unit": "U2", "decision": "listed"}), ("case_closed", {"unit": "U2"}))),
 ]
 
 PARAMS = [pytest.param(c, id=c.id) for c in CASES]
@@ -721,9 +764,49 @@ def test_persisted_engine_runs_like_plain_spiffworkflow(runtime, case: Case):
     assert {e: view.completed[e] for e in required if view.completed[e] < required[e]} == {}, \
         f"expected elements did not run (often enough): {dict(required)}"
     assert [e for e in case.not_path if view.completed[e]] == [], "elements ran that should not have"
+    # What the case sent out is kept with it, as SpiffWorkflow keeps it, until a caller collects it.
+    def messages(wf):
+        return [(e.event_definition.name, e.payload) for e in wf.bpmn_events
+                if isinstance(e.event_definition, MessageEventDefinition)]
+    assert messages(memory.wf) == list(case.sent)
+    assert messages(persisted.restored()) == list(case.sent)
+
+
+# What the engine refuses by design: each diagram is refused when an analyst deploys it, every
+# element it cannot run named with its file, line and the reason (element: words of the reason).
+REFUSED = {
+    "refused_compensation.bpmn": {"Compensate_payment": "compensation events are not supported",
+                                  "Throw_compensate": "compensation events are not supported"},
+    "refused_link_events.bpmn": {"Link_to_archive": "link events are not supported",
+                                 "Link_archive": "link events are not supported"},
+    "refused_conditional_event.bpmn": {"Catch_under_limit": "conditional events are not supported"},
+    "refused_complex_gateway.bpmn": {"Gateway_two_of_three": "complex gateway is not supported"},
+    "refused_data_store.bpmn": {"Ref_register": "data stores are not supported"},
+    "refused_ad_hoc_subprocess.bpmn": {"AdHoc_evidence": "ad hoc subprocesses are not supported"},
+    "refused_error_start_event.bpmn": {"Start_falsified": "error start event 'Start_falsified' is not supported"},
+    "refused_signal_end_event.bpmn": {"End_published": "signal end event 'Published' is not supported"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_what_the_engine_cannot_run_is_refused_at_deploy_with_its_reason(client, users, name):
+    content = (DIAGRAMS / name).read_bytes()
+    r = upload(client, users("ana", "analyst"), (name, content))
+    assert r.status_code == 422, r.json
+    errors = {}
+    for e in r.json["errors"]:
+        errors.setdefault(e["element"], []).append(e)
+    doc = etree.fromstring(content)
+    for element, reason in REFUSED[name].items():
+        [node] = doc.xpath("//*[@id=$i]", i=element)
+        named = [e for e in errors.get(element, []) if reason in e["message"]]
+        assert named, (element, r.json["errors"])
+        # on the element's own lines (an event definition is reported where it is written)
+        assert all(e["file"] == name and e["line"] in {n.sourceline for n in node.iter()} for e in named)
+    assert db.session.scalar(db.select(db.func.count()).select_from(ModelVersion)) == 0
 
 
 def test_every_diagram_is_exercised():
-    used = {name for case in CASES for name in case.files}
+    used = {name for case in CASES for name in case.files} | set(REFUSED)
     present = {p.name for p in DIAGRAMS.iterdir() if p.suffix in (".bpmn", ".dmn")}
     assert present == used
