@@ -17,6 +17,10 @@ still cached after a step must equal the one restored from the database (so a sa
 lossless), and the inbox and timer tables must match the restored workflow.
 Each case also asserts a few expected facts of its own (path taken, key data), so
 two runs that are wrong in the same way still fail.
+
+The `refused_*` diagrams are what the engine refuses by design (SpiffWorkflow would run
+them differently from the drawing, or not at all): each is deployed over the API and must
+be refused with its file, line, element and reason.
 """
 from __future__ import annotations
 
@@ -470,6 +474,8 @@ CASES = [
     # -- messages: correlation, send task, message end event
     Case("message-correlation", ("message_correlation.bpmn",), "cf_correlation", {},
          [Send("sampling_order", {"unit": "U5", "sampler": "李工"}, then=("Task_take_sample",)),
+          # a message from outside carries no correlation: once the conversation has a key, it is not caught
+          Send("sample_result", {"unit": "U5", "cod": 10}, refused=True, then=("Task_take_sample",)),
           Complete("Task_take_sample", {"cod": 42}, then=())],
          data={"compliant": True, "result": {"unit": "U5", "cod": 42}},
          path=("Receive_sampling_order", "Throw_sample_result", "Catch_sample_result", "Script_judge"),
