@@ -362,6 +362,20 @@ def test_a_data_object_read_before_any_step_writes_it_is_a_warning(registry):
     assert "'Check report' reads the data object 'report', which no step before it writes" in w.message
     written_first = READ_FIRST.replace('"A"', '"write"').replace('"B"', '"check"')
     assert registry.check({"order.bpmn": bpmn(written_first)}).findings == []
+    # an event subprocess may start after any step: its reading is not judged
+    in_event_subprocess = (READ_FIRST.replace('"A"', '"write"').replace('"B"', '"end"')
+                           .replace('<bpmn:sequenceFlow id="f3" sourceRef="end" targetRef="end"/>', '')
+                           .replace('<bpmn:scriptTask id="check"', '<bpmn:subProcess id="esp" triggeredByEvent="true">'
+                                    '<bpmn:startEvent id="esp_start"><bpmn:messageEventDefinition id="m"/>'
+                                    '</bpmn:startEvent><bpmn:scriptTask id="check"')
+                           .replace('<bpmn:script>ok = True</bpmn:script></bpmn:scriptTask>',
+                                    '<bpmn:script>ok = True</bpmn:script></bpmn:scriptTask>'
+                                    '<bpmn:endEvent id="esp_end"/>'
+                                    '<bpmn:sequenceFlow id="f_esp" sourceRef="esp_start" targetRef="check"/>'
+                                    '<bpmn:sequenceFlow id="f_esp_end" sourceRef="check" targetRef="esp_end"/>'
+                                    '</bpmn:subProcess>'))
+    found = registry.check({"esp.bpmn": bpmn(in_event_subprocess)}).findings
+    assert [f for f in found if "data object" in f.message] == [] and only(found) == []
 
 
 def test_data_findings_reach_the_analyst_who_deploys(client, users):

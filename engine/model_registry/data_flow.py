@@ -190,6 +190,8 @@ def lint_data_objects(name: str, doc, add: Callable):
                 if obj is None:
                     continue
                 task = assoc.getparent()
+                if any(a.get("triggeredByEvent") == "true" for a in task.iterancestors()):
+                    continue  # an event subprocess may start after any step: what came first is unknown
                 if writers.get(obj, set()) & before(task.get("id")):
                     continue
                 add(name, assoc.sourceline, task.get("id"),
