@@ -130,17 +130,6 @@ class Runtime(Steps):
         bad = [k for k in data if k in self._reserved or k.startswith("_")]
         if bad:
             raise EngineError(f"data may not set reserved names: {', '.join(sorted(bad))}")
-        try:
-            version = self.registry.load(self.registry.latest_version_for(process_id))
-        except UnknownProcess:
-            raise NotFound(f"no deployed process '{process_id}'") from None
-        spec = version.specs[process_id]
-        start_lane, start_roles = _start_lane(spec), self._start_roles(spec)
-        if not actor.is_admin and actor.role not in start_roles:
-            raise Forbidden(_start_refusal(process_id, start_lane, start_roles))
-        missing = [k for k in _start_data(spec) if data.get(k) in (None, "", [], {})]
-        if missing:
-            raise FormInvalid({k: [f"{process_id} cannot start without {k}"] for k in missing})
         if actor.jurisdiction is not None:
             if jurisdiction not in (None, actor.jurisdiction):
                 raise Forbidden("you may only start cases in your own jurisdiction")
@@ -148,7 +137,20 @@ class Runtime(Steps):
         if jurisdiction is not None:
             data["jurisdiction"] = jurisdiction
 
+        # the version is looked up inside the step's transaction: on SQLite a read before
+        # it would be a transaction of its own
         with self._transaction():
+            try:
+                version = self.registry.load(self.registry.latest_version_for(process_id))
+            except UnknownProcess:
+                raise NotFound(f"no deployed process '{process_id}'") from None
+            spec = version.specs[process_id]
+            start_lane, start_roles = _start_lane(spec), self._start_roles(spec)
+            if not actor.is_admin and actor.role not in start_roles:
+                raise Forbidden(_start_refusal(process_id, start_lane, start_roles))
+            missing = [k for k in _start_data(spec) if data.get(k) in (None, "", [], {})]
+            if missing:
+                raise FormInvalid({k: [f"{process_id} cannot start without {k}"] for k in missing})
             wf = BpmnWorkflow(spec, version.subprocess_specs[process_id], script_engine=make_script_engine())
             wf.task_tree.set_data(**data)
             now = clock.now()
@@ -214,12 +216,13 @@ class Runtime(Steps):
             problems = self.submission_check(schema, accepted, case.id)
             if problems:
                 raise FormInvalid(problems)
-            before = persistence.plain(visible_data(live.workflow))
+            before = live.saved_data()
             task.set_data(**accepted)
             task.run()
             self._advance(case, live.workflow, actor)
+            case.data = persistence.plain(visible_data(live.workflow))
             audit(actor.name, "complete", instance=case, task=task.task_spec.bpmn_id,
-                  detail={"in": persistence.plain(accepted), "out": _changed(before, visible_data(live.workflow)),
+                  detail={"in": persistence.plain(accepted), "out": _changed(before, case.data),
                           "error": case.error_message})
         return case
 
@@ -381,5 +384,4 @@ def _is_uuid(value: str) -> bool:
 
 
 def _changed(before: dict, after: dict) -> dict:
-    after = persistence.plain(after)
     return {k: v for k, v in after.items() if before.get(k) != v}

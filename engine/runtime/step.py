@@ -41,13 +41,21 @@ class Unchanged(Exception):
 class Live:
     """A case's workflow as last saved, with what the database holds for it:
     `ready` maps each inbox entry to its pending [reminder, overdue] moments,
-    `timers` each waiting timer to its due time."""
+    `timers` each waiting timer to its due time, `data` the case data as saved
+    (None until a step of this process saved it)."""
 
-    __slots__ = ("revision", "workflow", "snapshot", "ready", "timers")
+    __slots__ = ("revision", "workflow", "snapshot", "ready", "timers", "data")
 
     def __init__(self, revision, workflow, snapshot, ready, timers):
         self.revision, self.workflow, self.snapshot = revision, workflow, snapshot
         self.ready, self.timers = ready, timers
+        self.data = None
+
+    def saved_data(self) -> dict:
+        """The case data before this step, as the audit compares it with after."""
+        if self.data is None:
+            self.data = persistence.plain(visible_data(self.workflow))
+        return self.data
 
 
 class Steps:
@@ -135,11 +143,14 @@ class Steps:
             session.commit()  # a `writing()` caller's work before the step commits first, as it always has
         elif session.in_transaction() and session.get_bind().dialect.name == "sqlite":
             # SQLite cannot turn a read transaction into a write one without losing the
-            # race for the lock: the caller's reads end, and the step begins holding it.
+            # race for the lock: the caller's reads end, and the step begins holding it,
+            # on the same connection (the session's commit would hand it back to the pool
+            # and take it again, a third of the cost of a step's commit); what the caller
+            # loaded is expired, as that commit would, so the step reads it under the lock.
             # PostgreSQL's (read committed: every statement sees the latest commits, and
             # the case row is locked when read) simply goes on as the step's transaction,
             # which saves the round trip of an empty commit.
-            session.commit()
+            store.end_reads_and_lock(session)
         token = write_intent.set(True)
         held = store.hold_connection()
         try:
@@ -251,13 +262,15 @@ class Steps:
         live.ready = sync.sync_inbox(c, case, {} if finished else scan.ready, live.ready, now, self._address)
         live.timers = sync.sync_timers(c, case, {} if finished else scan.timers, live.timers)
         case.updated_at = now
-        case.data = persistence.plain(visible_data(wf))
+        if case.data is None:  # (an operation that compared it for its audit event has it already)
+            case.data = persistence.plain(visible_data(wf))
         case.next_timer_at = min([*live.timers.values(), *(m for alert in live.ready.values() for m in alert if m)],
                                  default=None)
         if not store.save_case(case, changes.shell):
             raise Conflict("another action on this case was saved first; reload and try again")
         live.snapshot = changes.snapshot
         live.revision = case.revision
+        live.data = case.data
         self._remember(case.id, live)
 
     def _advance(self, case: store.Case, wf: BpmnWorkflow, actor: Actor):
