@@ -429,7 +429,7 @@ def run(runtime: Runtime, actor: Actor, process_id: str, from_version: str, to_v
 def _move_one(runtime, actor, verdict: CaseVerdict, process_id, from_version, to_version, target):
     left: list[Reason] = []
     try:
-        with runtime._step(verdict.instance_id) as (case, live):
+        with runtime._locked_step(verdict.instance_id) as (case, live):
             verdict.status, verdict.version_id = case.status, case.version_id
             # looked at again under the case's lock: someone may have moved or finished it since
             reason = _not_this_migration(case.process_id, case.version_id, case.status, process_id,

@@ -147,6 +147,9 @@ def test_a_script_error_holds_the_case_for_an_administrator(runtime, users, clie
     assert client.post(f"/api/v1/instances/{inst['id']}/retry", json={"data": {"count": 4}},
                        headers=users("firm", "applicant")).status_code in (403, 404)
     r = client.post(f"/api/v1/instances/{inst['id']}/retry", json={"data": {"count": 4}}, headers=admin)
+    assert r.status_code == 422 and "reason" in r.json["fields"]  # a correction says why
+    r = client.post(f"/api/v1/instances/{inst['id']}/retry",
+                    json={"data": {"count": 4}, "reason": "the firm counted 4 sites"}, headers=admin)
     assert r.status_code == 200 and r.json["status"] == "running" and r.json["error"] is None
     assert r.json["data"]["share"] == 25
     assert [t["element"] for t in r.json["tasks"]] == ["confirm"]
