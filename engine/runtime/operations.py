@@ -225,8 +225,8 @@ class Runtime(Steps):
                     raise Conflict("this task has already been completed or is no longer waiting")
                 raise NotFound(f"task {task_id} is not waiting for anyone")
             case, entry = found
-            if not may_act(actor, entry):
-                raise Forbidden("you may not act on this task")
+            if not may_act(actor, entry):  # as for a missing task: its existence is not disclosed
+                raise NotFound(f"task {task_id} is not waiting for you")
             return case
 
         with self._step(waiting_case, actor, "complete") as (case, live):
@@ -262,8 +262,8 @@ class Runtime(Steps):
             raise NotFound(f"task {task_id} is not waiting for anyone")
         if entry.role is None or entry.role in self.party_roles:
             raise Conflict("this task belongs to the case's own party and cannot be claimed or handed over")
-        if not (actor.is_admin or may_act(actor, entry)):
-            raise Forbidden("you may not act on this task")
+        if not (actor.is_admin or may_act(actor, entry)):  # as for a missing task (see `complete`)
+            raise NotFound(f"task {task_id} is not waiting for you")
         if to is not None and not (to.role == entry.role and (entry.jurisdiction is None or to.jurisdiction in
                                                               (None, entry.jurisdiction))):
             raise Forbidden(f"{to.name} is not of this task's role and jurisdiction")

@@ -261,7 +261,7 @@ OPENAPI = {
             "requestBody": {"content": {"application/json": {"schema": {"type": "object",
                 "properties": {"data": {"type": "object"}}}}}},
             "responses": _answers({"200": {"description": "the case after the step", **_json("Instance")}},
-                                  400, 401, 403, 404, 409, 422),
+                                  400, 401, 404, 409, 422),
         }},
     },
 }
