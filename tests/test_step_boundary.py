@@ -6,9 +6,11 @@ the data, with a reason, and runs it again, over the API or on the case page."""
 from __future__ import annotations
 
 from conftest import ROOT, upload
+from webclient import post_form, sign_in
 
 from engine.db import db
 from engine.models import AuditEvent
+from web.accounts.users import add_user
 
 DIAGRAMS = ROOT / "tests" / "conformance"
 MI_WITHOUT_LIST = DIAGRAMS / "error_mi_input_missing.bpmn"
@@ -77,6 +79,33 @@ def test_a_multi_instance_without_its_list_starts_in_error_and_an_administrator_
     [retry] = events(case["id"], "retry")
     assert retry.actor == "root" and "申报时漏填专家名单" in retry.detail and "张工" in retry.detail
 
+
+def test_an_administrator_corrects_and_retries_a_case_on_its_page(app, client, users):
+    upload(client, users("ana", "analyst"), MI_WITHOUT_LIST)
+    case = client.post("/api/v1/instances", json={"process": "cf_err_mi_input_missing", "data": {}},
+                       headers=users("root", "admin")).json
+    page = f"/cases/{case['id']}"
+    add_user("guan", "admin", password="correct-horse")
+    add_user("prov", "provincial", password="correct-horse")
+
+    official = app.test_client()
+    sign_in(official, "prov")
+    shown = official.get(page).get_data(as_text=True)
+    assert "Expert review" in shown and "experts" in shown and 'id="retry-form"' not in shown
+    assert post_form(official, f"{page}/retry", {"data": '{"experts": ["a"]}', "reason": "x"}, page).status_code == 403
+
+    sign_in(client, "guan")
+    shown = client.get(page).get_data(as_text=True)
+    assert 'id="retry-form"' in shown and "更正并重试" in shown
+    r = post_form(client, f"{page}/retry", {"data": '["not", "an", "object"]', "reason": "漏填"}, page)
+    assert r.status_code == 422 and "JSON 对象" in r.get_data(as_text=True)
+    assert "漏填" in r.get_data(as_text=True)  # the entries are kept
+    r = post_form(client, f"{page}/retry", {"data": '{"experts": ["张工"]}', "reason": ""}, page)
+    assert r.status_code == 422 and "须写明原因" in r.get_data(as_text=True)
+    r = post_form(client, f"{page}/retry", {"data": '{"experts": ["张工"]}', "reason": "漏填专家名单"}, page)
+    assert r.status_code == 303
+    shown = client.get(page).get_data(as_text=True)
+    assert "已重试，案件继续办理" in shown and 'id="retry-form"' not in shown and "重试" in shown
 
 
 def test_a_completion_that_leaves_out_what_the_task_must_set_is_refused_naming_the_field(client, users):
@@ -167,3 +196,17 @@ def test_a_case_nothing_can_move_is_an_error_not_a_silent_wait(client, users):
     # a retry that changes nothing leaves it in error, and says so again
     r = client.post(f"/api/v1/instances/{stalled['id']}/retry", headers=admin)
     assert r.status_code == 200 and r.json["error"]["message"] == "nothing can move this case"
+
+
+def test_on_the_task_page_a_completion_the_case_cannot_take_keeps_the_entries_and_says_why(app, client, users):
+    upload(client, users("ana", "analyst"), ("decide.bpmn", FORM_WITHOUT_VERDICT), ("decide.json", DECIDE_FORM))
+    case = client.post("/api/v1/instances", json={"process": "cf_err_io_output"}, headers=users("root", "admin")).json
+    [task] = case["tasks"]
+    add_user("guan", "admin", password="correct-horse")
+    sign_in(client, "guan")
+    page = f"/tasks/{task['id']}"
+    r = post_form(client, page, {"action": "submit", "note": "现场已核查"}, page)
+    shown = r.get_data(as_text=True)
+    assert r.status_code == 200 and "已交管理员处理" in shown and "Decide" in shown and "verdict" in shown
+    assert "现场已核查" in shown  # the entries are kept
+    assert client.get(page).status_code == 200  # the task still waits
