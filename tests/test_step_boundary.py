@@ -210,3 +210,24 @@ def test_on_the_task_page_a_completion_the_case_cannot_take_keeps_the_entries_an
     assert r.status_code == 200 and "已交管理员处理" in shown and "Decide" in shown and "verdict" in shown
     assert "现场已核查" in shown  # the entries are kept
     assert client.get(page).status_code == 200  # the task still waits
+
+
+def test_a_case_held_after_a_rolled_back_step_moves_to_a_fixed_version_and_is_retried_there(client, users):
+    """The analyst fixes the diagram (two expert reviews by cardinality when no list is given);
+    the held case moves to it, still in error, and the administrator's retry runs it there."""
+    analyst, admin = users("ana", "analyst"), users("root", "admin")
+    old = upload(client, analyst, MI_WITHOUT_LIST).json["version"]
+    case = client.post("/api/v1/instances", json={"process": "cf_err_mi_input_missing"}, headers=admin).json
+    assert case["status"] == "error"
+    fixed = MI_WITHOUT_LIST.read_bytes().replace(
+        b"<bpmn:loopDataInputRef>experts</bpmn:loopDataInputRef>",
+        b"<bpmn:loopCardinality>2</bpmn:loopCardinality>")
+    new = upload(client, analyst, ("error_mi_input_missing.bpmn", fixed)).json["version"]
+    url = "/api/v1/processes/cf_err_mi_input_missing/migration"
+    [planned] = client.get(f"{url}?from={old}&to={new}", headers=analyst).json["cases"]
+    assert planned["outcome"] == "movable"
+    [moved] = client.post(url, json={"from": old, "to": new}, headers=analyst).json["cases"]
+    assert moved["outcome"] == "migrated" and moved["status"] == "error"  # held until it is retried
+    r = client.post(f"/api/v1/instances/{case['id']}/retry", headers=admin)
+    assert r.status_code == 200 and r.json["version"] == new and r.json["status"] == "running"
+    assert [t["element"] for t in r.json["tasks"]] == ["Task_review", "Task_review"]
