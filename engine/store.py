@@ -217,6 +217,16 @@ UPDATE_CASE = Write(
     )
 )
 
+# A step that raised half-way was rolled back: only the case's status and error change (see runtime.boundary),
+# and it is not woken again (a due timer would fail the same way every sweep) until an administrator retries it.
+HOLD_IN_ERROR = Write(
+    update(CASE)
+    .where(CASE.c.id == bindparam("b_id"), CASE.c.revision == bindparam("b_revision"))
+    .values(revision=bindparam("b_next"), status=bindparam("status"), updated_at=bindparam("updated_at"),
+            error_message=bindparam("error_message"), error_element=bindparam("error_element"),
+            audit_hash=bindparam("audit_hash"), next_timer_at=bindparam("next_timer_at"))
+)
+
 SELECT_TASK_ROWS = Read(select(TASK.c.task_id, TASK.c.body).where(TASK.c.instance_id == bindparam("id")))
 SELECT_CASE_OF_TASK = select(TASK.c.instance_id).where(TASK.c.task_id == bindparam("id")).limit(1)
 INSERT_TASK_ROWS = Write(insert(TASK))
@@ -332,4 +342,19 @@ def save_case(case: Case, shell: str) -> bool:
     if moved != 1:
         return False
     case.revision += 1
+    return True
+
+
+def hold_in_error(case: Case) -> bool:
+    """Write a case's error (and its audit chain's head) alone, revision checked; False when
+    another step was saved first."""
+    moved = HOLD_IN_ERROR(conn(), {
+        "b_id": case.id, "b_revision": case.revision, "b_next": case.revision + 1, "status": case.status,
+        "updated_at": case.updated_at, "error_message": case.error_message, "error_element": case.error_element,
+        "audit_hash": case.audit_hash, "next_timer_at": None,
+    })
+    if moved != 1:
+        return False
+    case.revision += 1
+    case.next_timer_at = None
     return True
