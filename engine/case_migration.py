@@ -25,7 +25,8 @@ row does not change.
 
 Report codes, for the pages to word in their language: removed_waiting,
 removed_history, changed_in_progress, subprocess_removed, unplanned, unaligned,
-case_failed (blocked); finished, same_version, other_version, other_process,
+case_failed (blocked: a task failed; a case in error whose failing step was rolled back
+moves, and stays in error until it is retried on the new version); finished, same_version, other_version, other_process,
 missing (skipped); conflict, error (failed).
 """
 from __future__ import annotations
@@ -281,6 +282,17 @@ def _replan(wf):
                 raise CannotMove([Reason("unplanned", _element(task.task_spec), _name(task.task_spec))])
 
 
+def _failed(wf) -> Reason | None:
+    """A task SpiffWorkflow marked failed: the case is retried before it moves. A case held in
+    error after a step that was rolled back has none (it stands as before that step), so it
+    may move to a corrected version and be retried there."""
+    for w in _workflows(wf):
+        for task in w.tasks.values():
+            if task.state == TaskState.ERROR:
+                return Reason("case_failed", _element(task.task_spec), _name(task.task_spec))
+    return None
+
+
 def _unique(reasons: list[Reason]) -> list[Reason]:
     """One reason per element and kind (a loop can hold several tasks of one step)."""
     out, seen = [], set()
@@ -358,9 +370,6 @@ def _candidates(process_id: str, from_version: str, to_version: str, instance_id
         if reason is not None:
             verdict.outcome, verdict.reasons = "skipped", [reason]
             decided[row.id] = verdict
-        elif row.status == "error":
-            verdict.outcome, verdict.reasons = "blocked", [Reason("case_failed", row.error_element, row.error_element)]
-            decided[row.id] = verdict
         else:
             todo.append(verdict)
     return decided, todo
@@ -396,6 +405,10 @@ def plan(runtime: Runtime, actor: Actor, process_id: str, from_version: str, to_
             continue
         wf.script_engine = make_script_engine()
         verdict.waiting_at = waiting_at(wf)
+        failed = _failed(wf)
+        if failed is not None:
+            verdict.outcome, verdict.reasons = "blocked", [failed]
+            continue
         try:
             migrate(wf, target, process_id, runtime.role_of)
             verdict.outcome = "movable"
@@ -429,13 +442,13 @@ def run(runtime: Runtime, actor: Actor, process_id: str, from_version: str, to_v
 def _move_one(runtime, actor, verdict: CaseVerdict, process_id, from_version, to_version, target):
     left: list[Reason] = []
     try:
-        with runtime._step(verdict.instance_id) as (case, live):
+        with runtime._locked_step(verdict.instance_id) as (case, live):
             verdict.status, verdict.version_id = case.status, case.version_id
             # looked at again under the case's lock: someone may have moved or finished it since
             reason = _not_this_migration(case.process_id, case.version_id, case.status, process_id,
                                          from_version, to_version)
-            if reason is None and case.status == "error":
-                reason = Reason("case_failed", case.error_element, case.error_element)
+            if reason is None:
+                reason = _failed(live.workflow)
             if reason is not None:
                 left.append(reason)
                 raise Unchanged

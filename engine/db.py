@@ -61,7 +61,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+        # straight to the driver: SQLAlchemy's execution of a statement costs three times
+        # the BEGIN itself, and every step and request begins one
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from .db import db
-from .models import HumanTask, InstanceTask, Notification, PendingTimer, ProcessInstance
+from .models import HumanTask, InstanceTask, Notification, PendingTimer, ProcessHead, ProcessInstance
 
 
 class Write:
@@ -37,8 +37,12 @@ class Write:
     def _compile(self, dialect, keys: tuple) -> tuple:
         compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))
         # a bind the caller does not give would be sent as NULL by SQLAlchemy; here it is a KeyError
-        names = tuple(compiled.positiontup) if compiled.positional else None
-        entry = (compiled.string, names, dict(compiled._bind_processors))
+        processors = compiled._bind_processors
+        if compiled.positional:  # each parameter's name and its type's conversion, in the statement's order
+            plan = tuple((name, processors.get(name)) for name in compiled.positiontup)
+        else:
+            plan = tuple((name, processors.get(name)) for name in keys)
+        entry = (compiled.string, plan, compiled.positional)
         self._compiled[(dialect.name, keys)] = entry
         return entry
 
@@ -56,12 +60,14 @@ class Write:
         first = params[0] if many else params
         keys = tuple(first)
         dialect = connection.dialect
-        sql, names, processors = self._compiled.get((dialect.name, keys)) or self._compile(dialect, keys)
+        sql, plan, positional = self._compiled.get((dialect.name, keys)) or self._compile(dialect, keys)
 
-        def bind(row: dict):
-            if processors:
-                row = {k: (processors[k](v) if k in processors else v) for k, v in row.items()}
-            return row if names is None else [row[n] for n in names]
+        if positional:
+            def bind(row: dict):
+                return [row[n] if convert is None else convert(row[n]) for n, convert in plan]
+        else:
+            def bind(row: dict):
+                return {n: row[n] if convert is None else convert(row[n]) for n, convert in plan}
 
         return sql, ([bind(row) for row in params] if many else bind(params)), many
 
@@ -168,6 +174,7 @@ NOTICE = Notification.__table__
 TASK = InstanceTask.__table__
 INBOX = HumanTask.__table__
 TIMER = PendingTimer.__table__
+HEAD = ProcessHead.__table__
 
 
 @dataclass
@@ -210,6 +217,16 @@ UPDATE_CASE = Write(
     )
 )
 
+# A step that raised half-way was rolled back: only the case's status and error change (see runtime.boundary),
+# and it is not woken again (a due timer would fail the same way every sweep) until an administrator retries it.
+HOLD_IN_ERROR = Write(
+    update(CASE)
+    .where(CASE.c.id == bindparam("b_id"), CASE.c.revision == bindparam("b_revision"))
+    .values(revision=bindparam("b_next"), status=bindparam("status"), updated_at=bindparam("updated_at"),
+            error_message=bindparam("error_message"), error_element=bindparam("error_element"),
+            audit_hash=bindparam("audit_hash"), next_timer_at=bindparam("next_timer_at"))
+)
+
 SELECT_TASK_ROWS = Read(select(TASK.c.task_id, TASK.c.body).where(TASK.c.instance_id == bindparam("id")))
 SELECT_CASE_OF_TASK = select(TASK.c.instance_id).where(TASK.c.task_id == bindparam("id")).limit(1)
 INSERT_TASK_ROWS = Write(insert(TASK))
@@ -238,6 +255,8 @@ INSERT_NOTICE = insert(NOTICE)
 INSERT_INBOX = Write(insert(INBOX))
 DELETE_INBOX = Write(delete(INBOX).where(INBOX.c.id == bindparam("b_id")))
 
+SELECT_HEAD = Read(select(HEAD.c.version_id).where(HEAD.c.process_id == bindparam("id")))
+
 SELECT_TIMERS = Read(select(TIMER.c.task_id, TIMER.c.due_at).where(TIMER.c.instance_id == bindparam("id")))
 INSERT_TIMERS = Write(insert(TIMER))
 DELETE_TIMER = Write(delete(TIMER).where(TIMER.c.instance_id == bindparam("b_instance"),
@@ -260,6 +279,16 @@ def hold_connection():
 
 def release_connection(token) -> None:
     _step_connection.reset(token)
+
+
+def end_reads_and_lock(session) -> None:
+    """SQLite: commit the session's transaction so far and begin one holding the write lock,
+    on the same connection, expiring what the session loaded as its commit would."""
+    session.flush()
+    driver = session.connection().connection.dbapi_connection
+    driver.commit()
+    driver.execute("BEGIN IMMEDIATE")
+    session.expire_all()
 
 
 def case_for_step(instance_id: int) -> Case | None:
@@ -313,4 +342,19 @@ def save_case(case: Case, shell: str) -> bool:
     if moved != 1:
         return False
     case.revision += 1
+    return True
+
+
+def hold_in_error(case: Case) -> bool:
+    """Write a case's error (and its audit chain's head) alone, revision checked; False when
+    another step was saved first."""
+    moved = HOLD_IN_ERROR(conn(), {
+        "b_id": case.id, "b_revision": case.revision, "b_next": case.revision + 1, "status": case.status,
+        "updated_at": case.updated_at, "error_message": case.error_message, "error_element": case.error_element,
+        "audit_hash": case.audit_hash, "next_timer_at": None,
+    })
+    if moved != 1:
+        return False
+    case.revision += 1
+    case.next_timer_at = None
     return True

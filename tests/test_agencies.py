@@ -12,7 +12,7 @@ from webclient import post_form, sign_in
 
 from engine import clock
 from engine.db import db
-from engine.errors import Forbidden
+from engine.errors import NotFound
 from engine.green.agencies import Agency, AgencyEngagement, EvaluationReport
 from engine.models import ProcessInstance
 from engine.runtime import Actor
@@ -68,7 +68,7 @@ def test_the_chosen_agency_evaluates_in_its_own_task_and_the_city_reviews(runtim
     assert (task.element, task.role, task.assignee) == ("Task_agency_green_factory", "agency", "agency-green")
     data = evaluation("green_factory", case.id, FACTORY_LEADING)
     for stranger in (FIRM, Actor("agency-sister", "agency")):  # neither the applicant nor another agency
-        with pytest.raises(Forbidden):
+        with pytest.raises(NotFound):  # as for a missing task: it is not disclosed
             runtime.complete(task.id, data, stranger)
     runtime.complete(task.id, data, Actor("agency-green", "agency"))
     assert open_task(case.id).element == "Task_municipal_review"

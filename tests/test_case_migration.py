@@ -324,14 +324,24 @@ def test_steps_planned_behind_a_call_activity_under_way_keep_the_case(runtime):
     assert case(inside).status == "completed"  # on its own version, without the archive step
 
 
-def test_a_failed_case_is_not_moved(runtime, cases):
-    v2 = deploy(runtime, V2)
-    db.session.execute(db.update(ProcessInstance).where(ProcessInstance.id == cases["at_submit"])
-                       .values(status="error", error_element="Task_submit_plan"))
-    db.session.commit()
-    verdict = by_case(case_migration.plan(runtime, ANALYST, PROCESS, cases["v1"], v2))[cases["at_submit"]]
-    assert verdict.outcome == "blocked" and verdict.reasons[0].code == "case_failed"
-    assert "administrator" in verdict.reasons[0].message
+def test_a_case_whose_task_failed_is_not_moved(runtime):
+    """A task SpiffWorkflow marked failed (a script in error) is retried on its own version first."""
+    from test_runtime import SCRIPTED
+
+    v1, _ = runtime.registry.deploy({"share.bpmn": SCRIPTED}, actor="ana")
+    admin = Actor("root", "admin")
+    failed = runtime.start("share", {"total": 100}, admin).id
+    do(runtime, failed, admin, {"count": 0})
+    assert case(failed).status == "error"
+    v2, _ = runtime.registry.deploy({"share.bpmn": SCRIPTED.replace(b"total / count", b"total / max(count, 1)")},
+                                    actor="ana")
+    for report in (case_migration.plan(runtime, ANALYST, "share", v1.id, v2.id),
+                   case_migration.run(runtime, ANALYST, "share", v1.id, v2.id)):
+        verdict = by_case(report)[failed]
+        assert verdict.outcome == "blocked" and [(r.code, r.element) for r in verdict.reasons] == \
+            [("case_failed", "divide")]
+        assert "administrator" in verdict.reasons[0].message
+    assert case(failed).version_id == v1.id
 
 
 # ---------------------------------------------------------------------- every construct the engine runs

@@ -46,9 +46,9 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
 from engine.db import db
-from engine.errors import Conflict
+from engine.errors import Conflict, FormInvalid
 from engine.models import HumanTask, ModelVersion, PendingTimer, ProcessInstance
-from engine.runtime import Actor
+from engine.runtime import Actor, boundary
 from engine.scripting import make_script_engine
 
 DIAGRAMS = Path(__file__).resolve().parent / "conformance"
@@ -814,7 +814,112 @@ def test_what_the_engine_cannot_run_is_refused_at_deploy_with_its_reason(client,
     assert db.session.scalar(db.select(db.func.count()).select_from(ModelVersion)) == 0
 
 
+# ====================================================================== error cases (issue 15)
+# Diagrams whose data makes SpiffWorkflow fail (or stop with nothing left to move it). Plain
+# SpiffWorkflow raises at an element, or just stops; the engine must fail at the same element
+# and say so: the case held in `error` naming the element and the data, its step rolled back
+# (no 500, nothing half-written), or, when a completion left out what the task must set, the
+# submission refused (422) naming the field with the case unchanged. Then the correction
+# (an administrator's retry with corrected data, or the submission again with the field)
+# must run on exactly as plain SpiffWorkflow runs the corrected data from the start.
+@dataclass
+class ErrorCase:
+    id: str
+    file: str
+    process: str
+    start: dict
+    element: str  # where both runs fail
+    names: tuple[str, ...]  # the data the failure is about, named by the engine
+    complete: dict | None = None  # the data the one ready task is completed with (None: fails at start)
+    refused: tuple[str, ...] = ()  # the completion is refused (422) naming these fields
+    stalls: bool = False  # SpiffWorkflow raises nothing: the case just has nothing left to move it
+    fix: dict = field(default_factory=dict)  # the correction (retry data, or the fields submitted again)
+    then: tuple[str, ...] = ()  # the ready human tasks after the correction
+
+
+ERROR_CASES = [
+    ErrorCase("mi-input-missing", "error_mi_input_missing.bpmn", "cf_err_mi_input_missing", {},
+              "Task_review", ("experts",), fix={"experts": ["a", "b"]}, then=("Task_review",) * 2),
+    ErrorCase("mi-input-not-a-list", "error_mi_input_not_list.bpmn", "cf_err_mi_input_not_list", {"experts": 5},
+              "Task_review", ("experts",), fix={"experts": ["a"]}, then=("Task_review",)),
+    ErrorCase("sequential-mi-input-missing", "error_sequential_mi_input_missing.bpmn", "cf_err_seq_mi_input_missing",
+              {}, "Task_review", ("experts",), fix={"experts": ["a", "b"]}, then=("Task_review",)),
+    ErrorCase("loop-condition-on-unset-data", "error_loop_condition_unset.bpmn", "cf_err_loop_condition", {},
+              "Task_tally", ("rounds_left",), fix={"rounds_left": 0}),
+    ErrorCase("join-nothing-can-complete", "error_stall_join.bpmn", "cf_err_stall_join", {"desk_only": False},
+              "Gateway_join", (), stalls=True),
+    ErrorCase("mi-output-item-not-set", "error_mi_output_item_not_set.bpmn", "cf_err_mi_output_item_not_set",
+              {"experts": ["a"]}, "Task_review", ("score",), complete={}, refused=("score",), fix={"score": 7}),
+    ErrorCase("data-object-not-set", "error_data_object_not_set.bpmn", "cf_err_data_object", {},
+              "Task_inspect", ("findings",), complete={}, refused=("findings",), fix={"findings": "no leaks"}),
+    ErrorCase("io-spec-output-missing", "error_io_spec_output_missing.bpmn", "cf_err_io_output", {},
+              "Task_decide", ("verdict",), complete={"note": "seen"}, refused=("verdict",),
+              fix={"verdict": "approve"}),
+]
+
+
+def _memory_failure(run) -> str:
+    """Where plain SpiffWorkflow failed: the task its exception names (or, for a TypeError, the
+    task spec method's `my_task`)."""
+    with pytest.raises(Exception) as raised:  # noqa: B017 - whatever SpiffWorkflow raises is what is compared
+        run()
+    task = boundary.failing_task(raised.value)
+    assert task is not None, f"plain SpiffWorkflow raised without a task: {raised.value!r}"
+    return task.task_spec.bpmn_id
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in ERROR_CASES])
+def test_a_diagram_that_fails_fails_at_the_same_element_and_recovers_like_plain_spiffworkflow(runtime, case):
+    files = _files((case.file,))
+    assert runtime.registry.check(files).errors == []
+    memory, persisted = Memory(files, case.process), Persisted(runtime, files, case.process)
+
+    if case.complete is None:  # fails (or stalls) on start
+        if case.stalls:
+            memory.start(case.start)
+            assert not memory.wf.is_completed() and ready_human(memory.wf) == [] and waiting_timers(memory.wf) == []
+            [waiting] = memory.wf.get_tasks(state=TaskState.WAITING)
+            failed_at = waiting.task_spec.bpmn_id
+        else:
+            failed_at = _memory_failure(lambda: memory.start(case.start))
+        persisted.start(case.start)
+        inst = persisted.instance()
+        assert (inst.status, inst.error_element) == ("error", failed_at) and failed_at == case.element
+        assert all(name in inst.error_message for name in case.names), inst.error_message
+        if case.stalls:
+            assert "nothing can move this case" in inst.error_message
+            return
+        # rolled back to before the step: nothing of the half-run start was kept
+        assert persisted.view().ready == [] and completed_elements(persisted.restored()) == Counter()
+        revision = inst.revision
+        # an administrator corrects the data and retries: the case runs as if started with it
+        persisted.rt.retry(persisted.id, ACTOR, dict(case.fix), reason="the data was incomplete")
+        persisted.rt.forget()
+        corrected = Memory(files, case.process)
+        corrected.start({**case.start, **case.fix})
+    else:
+        memory.start(case.start)
+        persisted.start(case.start)
+        _agree("after start", memory, persisted, None)
+        step = Complete(ready_human(memory.wf)[0].task_spec.bpmn_id, case.complete)
+        failed_at = _memory_failure(lambda: memory.complete(step))
+        revision = persisted.instance().revision
+        with pytest.raises(FormInvalid) as refused:
+            persisted.complete(step)
+        assert failed_at == case.element and sorted(refused.value.fields) == sorted(case.refused)
+        assert all(case.element in m for ms in refused.value.fields.values() for m in ms)
+        inst = persisted.instance()
+        assert (inst.status, inst.revision) == ("running", revision), "a refused completion changes nothing"
+        # the submitter gives what was missing: the case runs on as plain SpiffWorkflow does with it
+        persisted.complete(Complete(step.element, {**case.complete, **case.fix}))
+        corrected = Memory(files, case.process)
+        corrected.start(case.start)
+        corrected.complete(Complete(step.element, {**case.complete, **case.fix}))
+    assert persisted.instance().revision > revision
+    _agree("after the correction", corrected, persisted, case.then)
+
+
 def test_every_diagram_is_exercised():
-    used = {name for case in CASES for name in case.files} | set(REFUSED)
+    used = {name for case in CASES for name in case.files} | {case.file for case in ERROR_CASES} | set(REFUSED)
     present = {p.name for p in DIAGRAMS.iterdir() if p.suffix in (".bpmn", ".dmn")}
     assert present == used

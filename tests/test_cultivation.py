@@ -202,10 +202,10 @@ def test_a_candidate_with_a_barring_fact_is_refused_with_the_reasons(world):
 
 
 def test_officials_of_another_city_cannot_work_the_nomination(world):
-    from engine.errors import Forbidden
+    from engine.errors import Forbidden, NotFound
 
     case = world.start("cultivation", {}, official())
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another city's task is not disclosed
         world.complete(task_of(case.id).id, nomination("green_factory", code(1)), official("620500"))
     with pytest.raises(Forbidden):  # only a city starts a nomination
         world.start("cultivation", {}, PROVINCE)

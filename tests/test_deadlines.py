@@ -145,7 +145,7 @@ def test_a_wrong_time_limit_holds_the_case_for_an_administrator(client, users, r
     assert "report_deadline" in inst["error"]["message"]
     admin = users("root", "admin")
     r = client.post(f"/api/v1/instances/{inst['id']}/retry",
-                    json={"data": {"report_deadline": "2026-03-31"}}, headers=admin)
+                    json={"data": {"report_deadline": "2026-03-31"}, "reason": "the notice's date"}, headers=admin)
     assert r.json["status"] == "running" and r.json["tasks"][0]["due"] == "2026-04-01T00:00:00+08:00"
     assert db.session.get(ProcessInstance, inst["id"]).next_timer_at is not None
 

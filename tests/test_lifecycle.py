@@ -15,7 +15,7 @@ from holiday_notices import enter_2027
 
 from engine import clock, outbox
 from engine.db import db
-from engine.errors import Conflict, Forbidden, FormInvalid
+from engine.errors import Conflict, Forbidden, FormInvalid, NotFound
 from engine.green.lifecycle import (
     TABLE_FIELDS,
     DesignationChange,
@@ -261,7 +261,7 @@ def test_not_filed_the_city_proposes_revocation_under_art_21_6(world):
     designation_id, case = list_unit(world)
     run_until(world, at("2027-04-16T00:00:01+08:00"))
     handle = tasks(case.id)["Task_handle_missed_filing"]
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another city's task is not disclosed
         world.complete(handle, {"late_decision": "revoke", "late_reason": "经催告仍未报送"}, TIANSHUI)
     world.complete(handle, {"late_decision": "revoke", "late_reason": "经两次书面催告仍未报送，无正当理由。"}, LANZHOU)
     # the city decides a municipal unit's revocation, with its decision's number, in the revocation procedure
@@ -286,7 +286,7 @@ def test_a_provincial_units_missed_filing_is_decided_by_the_province(world):
     assert status_of(designation_id) == "listed" and "Task_city_proposal" not in tasks(case.id)
     decision = db.session.get(HumanTask, tasks(case.id)["Task_provincial_decision"])
     assert decision.role == "provincial"
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # the province's task is not the city's to see
         world.complete(decision.id, PROVINCE_REVOKES, LANZHOU)
     done = world.complete(decision.id, PROVINCE_REVOKES, PROVINCE)
     assert done.status == "completed" and status_of(designation_id) == "revoked"

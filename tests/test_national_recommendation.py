@@ -11,7 +11,7 @@ from national_helpers import FILES, PROVINCE, deploy, list_unit, ready, task_dat
 
 from engine import clock
 from engine.db import db
-from engine.errors import Forbidden, FormInvalid
+from engine.errors import FormInvalid, NotFound
 from engine.green.awards import Award
 from engine.green.models import Designation
 from engine.green.national import NationalRecommendation
@@ -176,7 +176,7 @@ def test_a_department_answers_for_every_candidate_and_cannot_change_them(runtime
     with pytest.raises(FormInvalid) as refused:  # an objection needs its reason
         runtime.complete(task.id, {"market_opinions": objection}, MARKET)
     assert "market_opinions/0/reason" in refused.value.fields
-    with pytest.raises(Forbidden):  # another department's task is not theirs
+    with pytest.raises(NotFound):  # another department's task is not theirs
         runtime.complete(task.id, {"market_opinions": rows}, ECOLOGY)
     runtime.complete(task.id, {"market_opinions": rows}, MARKET)
     assert {t.element for t in ready(case.id)} == {"Task_consult_ecology", "Task_consult_emergency"}

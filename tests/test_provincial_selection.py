@@ -101,7 +101,7 @@ def test_each_city_gets_its_own_recommendation_task_due_31_march(runtime, round_
     assert {t.due_at for t in recs} == {datetime(2026, 4, 1, tzinfo=SHANGHAI)}
     lanzhou = Actor("official-620100", "municipal", "620100")
     tianshui_task = _task(case.id, "Task_recommend", "620500")
-    with pytest.raises(Exception, match="may not act"):  # 兰州 cannot answer for 天水
+    with pytest.raises(Exception, match="not waiting for you"):  # 兰州 cannot answer for 天水
         runtime.complete(tianshui_task, {"units": []}, lanzhou)
     assert runtime.may_see(lanzhou, case.id)
 

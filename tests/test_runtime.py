@@ -89,7 +89,7 @@ def test_two_completions_of_one_task_one_wins(app, runtime, users, client):
     upload(client, users("ana", "analyst"), CREATION, *TABLES)
     firm = users("firm", "applicant")
     outcomes = []
-    for _ in range(3):
+    for _ in range(5):
         inst = client.post("/api/v1/instances", json={"process": "municipal_creation",
                                                       "data": {"jurisdiction": "620100"}}, headers=firm).json
         url = f"/api/v1/tasks/{inst['tasks'][0]['id']}/complete"
@@ -111,7 +111,7 @@ def test_two_completions_of_one_task_one_wins(app, runtime, users, client):
         events = db.session.scalars(db.select(AuditEvent).where(
             AuditEvent.action == "complete", AuditEvent.instance_id == inst["id"])).all()
         assert len(events) == 1
-    assert all(codes in ([200, 409], [200, 404]) for codes in outcomes), outcomes
+    assert all(codes == [200, 409] for codes in outcomes), outcomes
 
 
 def test_a_stale_revision_is_a_conflict(runtime, users, client):
@@ -147,6 +147,9 @@ def test_a_script_error_holds_the_case_for_an_administrator(runtime, users, clie
     assert client.post(f"/api/v1/instances/{inst['id']}/retry", json={"data": {"count": 4}},
                        headers=users("firm", "applicant")).status_code in (403, 404)
     r = client.post(f"/api/v1/instances/{inst['id']}/retry", json={"data": {"count": 4}}, headers=admin)
+    assert r.status_code == 422 and "reason" in r.json["fields"]  # a correction says why
+    r = client.post(f"/api/v1/instances/{inst['id']}/retry",
+                    json={"data": {"count": 4}, "reason": "the firm counted 4 sites"}, headers=admin)
     assert r.status_code == 200 and r.json["status"] == "running" and r.json["error"] is None
     assert r.json["data"]["share"] == 25
     assert [t["element"] for t in r.json["tasks"]] == ["confirm"]

@@ -64,7 +64,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("SECRET_KEY") or _instance_secret(app),
         SQLALCHEMY_DATABASE_URI=_database_url(app),
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         MAX_CONTENT_LENGTH=int(os.environ.get("MAX_UPLOAD_BYTES", 8 * 1024 * 1024)),
         FORMS_DIR=os.environ.get("FORMS_DIR", str(ROOT / "forms")),
         # uploaded evidence, outside the web root, under the SHA-256 of each file
@@ -109,6 +108,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     elif clock.current().virtual:
         clock.install(clock.SystemClock())
 
+    # A server's connection can be dropped under the pool (a restart, an idle timeout): each
+    # checkout pings it first. An SQLite file cannot, and the ping was a statement per request.
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).setdefault("pool_pre_ping", True)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_item=alembic_render_item,
                      include_object=_not_the_scheduler_table)

@@ -35,6 +35,7 @@ POLICY: dict[str, frozenset[str]] = {
     "models.edit": frozenset({"analyst"}),  # the modeler: every page, validation, deployment, import
     "models.deploy": frozenset({"analyst", "admin"}),  # deploying by the API
     "cases.migrate": MIGRATOR_ROLES,  # moving running cases between model versions
+    "cases.retry": frozenset({"admin"}),  # correcting a case in error and running it again
     "calendar.enter": frozenset({"admin"}),  # entering a year's holiday notice
     "users.manage": frozenset({"admin"}),
 }

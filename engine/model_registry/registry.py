@@ -19,7 +19,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from .. import clock
+from .. import clock, store
 from ..audit import append as audit
 from ..db import db
 from ..models import ModelFile, ModelVersion, ProcessHead
@@ -144,10 +144,12 @@ class Registry:
         return version, True
 
     def latest_version_for(self, process_id: str) -> str:
-        head = db.session.get(ProcessHead, process_id)
-        if head is None:
+        # one column through the step path's reads: every start asks, and the ORM object
+        # was expired by each commit and loaded whole again (a third of a start)
+        found = store.SELECT_HEAD.first(store.conn(), {"id": process_id})
+        if found is None:
             raise UnknownProcess(process_id)
-        return head.version_id
+        return found[0]
 
     def process_name(self, process_id: str, version_id: str | None = None) -> str:
         """What people call a process: its name in the diagram of a version (by default the one

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowDataException
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
@@ -28,7 +29,8 @@ from ..model_registry import FORM_PROPERTY, Registry, UnknownProcess
 from ..models import HumanTask, ProcessHead, ProcessInstance
 from ..scripting import make_script_engine, reserved_names
 from . import sync
-from .step import Live, Steps, Unchanged, visible_data
+from .boundary import StepFailed, unset_outputs
+from .step import Live, Steps, Unchanged, _boundary, visible_data
 
 ACTIVE = ("running", "waiting", "error")
 # A case about an organisation that someone else started (a spot check the province
@@ -130,6 +132,52 @@ class Runtime(Steps):
         bad = [k for k in data if k in self._reserved or k.startswith("_")]
         if bad:
             raise EngineError(f"data may not set reserved names: {', '.join(sorted(bad))}")
+        if actor.jurisdiction is not None:
+            if jurisdiction not in (None, actor.jurisdiction):
+                raise Forbidden("you may only start cases in your own jurisdiction")
+            jurisdiction = actor.jurisdiction
+        if jurisdiction is not None:
+            data["jurisdiction"] = jurisdiction
+
+        try:
+            # the version is looked up inside the step's transaction: on SQLite a read before
+            # it would be a transaction of its own
+            with self._transaction():
+                version = self._version_to_start(process_id, data, actor)
+                wf, case = self._new_case(version, process_id, data, jurisdiction, party or actor.name)
+                with store.deferring():
+                    with _boundary("start"):
+                        self._advance(case, wf, actor)
+                    audit(actor.name, "start", instance=case, task=process_id,
+                          detail={"in": persistence.plain(data), "error": case.error_message})
+                    self._save(case, Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
+                if records is not None:
+                    records(case)
+                if self.before_commit is not None:
+                    self.before_commit(case)
+                db.session.commit()
+        except StepFailed as failed:
+            # Rolled back; the case is kept as it was given, not yet started, held in `error`
+            # with what failed (an administrator corrects its data and retries, or migrates it).
+            with self._transaction():
+                wf, case = self._new_case(version, process_id, data, jurisdiction, party or actor.name)
+                case.error_element, case.error_message = failed.failure.element, failed.failure.text
+                with store.deferring():
+                    audit(actor.name, "start", instance=case, task=process_id,
+                          detail={"in": persistence.plain(data), "error": case.error_message,
+                                  "data": failed.failure.names})
+                    self._save(case, Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
+                if records is not None:
+                    records(case)
+                db.session.commit()
+            return case
+        if case.next_timer_at is not None and self.after_commit is not None:
+            self.after_commit(case.id, case.next_timer_at)
+        self.start_requested(outbox.take_requested())
+        return case
+
+    def _version_to_start(self, process_id: str, data: dict, actor: Actor):
+        """The version new cases of a process start on, once `actor` may start one with `data`."""
         try:
             version = self.registry.load(self.registry.latest_version_for(process_id))
         except UnknownProcess:
@@ -141,41 +189,26 @@ class Runtime(Steps):
         missing = [k for k in _start_data(spec) if data.get(k) in (None, "", [], {})]
         if missing:
             raise FormInvalid({k: [f"{process_id} cannot start without {k}"] for k in missing})
-        if actor.jurisdiction is not None:
-            if jurisdiction not in (None, actor.jurisdiction):
-                raise Forbidden("you may only start cases in your own jurisdiction")
-            jurisdiction = actor.jurisdiction
-        if jurisdiction is not None:
-            data["jurisdiction"] = jurisdiction
+        return version
 
-        with self._transaction():
-            wf = BpmnWorkflow(spec, version.subprocess_specs[process_id], script_engine=make_script_engine())
-            wf.task_tree.set_data(**data)
-            now = clock.now()
-            case = store.Case(
-                id=0, process_id=process_id, version_id=version.id, status="running", jurisdiction=jurisdiction,
-                started_by=party or actor.name, created_at=now, updated_at=now, revision=0, error_message=None,
-                error_element=None, next_timer_at=None, audit_hash=None,
-            )
-            case.id = store.conn().execute(store.INSERT_CASE, {
-                "process_id": process_id, "version_id": version.id, "status": "running",
-                "jurisdiction": jurisdiction, "started_by": party or actor.name, "created_at": now, "updated_at": now,
-                "revision": 0, "shell": "{}", "serializer_version": persistence.SERIALIZER_VERSION, "data": {},
-            }).scalar_one()
-            with store.deferring():
-                self._advance(case, wf, actor)
-                audit(actor.name, "start", instance=case, task=process_id,
-                      detail={"in": persistence.plain(data), "error": case.error_message})
-                self._save(case, Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
-            if records is not None:
-                records(case)
-            if self.before_commit is not None:
-                self.before_commit(case)
-            db.session.commit()
-        if case.next_timer_at is not None and self.after_commit is not None:
-            self.after_commit(case.id, case.next_timer_at)
-        self.start_requested(outbox.take_requested())
-        return case
+    def _new_case(self, version, process_id: str, data: dict, jurisdiction: str | None,
+                  started_by: str) -> tuple[BpmnWorkflow, store.Case]:
+        """A new case's workflow, given its data and not yet run, and its row."""
+        wf = BpmnWorkflow(version.specs[process_id], version.subprocess_specs[process_id],
+                          script_engine=make_script_engine())
+        wf.task_tree.set_data(**data)
+        now = clock.now()
+        case = store.Case(
+            id=0, process_id=process_id, version_id=version.id, status="running", jurisdiction=jurisdiction,
+            started_by=started_by, created_at=now, updated_at=now, revision=0, error_message=None,
+            error_element=None, next_timer_at=None, audit_hash=None,
+        )
+        case.id = store.conn().execute(store.INSERT_CASE, {
+            "process_id": process_id, "version_id": version.id, "status": "running",
+            "jurisdiction": jurisdiction, "started_by": started_by, "created_at": now, "updated_at": now,
+            "revision": 0, "shell": "{}", "serializer_version": persistence.SERIALIZER_VERSION, "data": {},
+        }).scalar_one()
+        return wf, case
 
     def _start_roles(self, spec) -> frozenset[str]:
         """Who may start a process besides an administrator: the roles its start event
@@ -199,11 +232,11 @@ class Runtime(Steps):
                     raise Conflict("this task has already been completed or is no longer waiting")
                 raise NotFound(f"task {task_id} is not waiting for anyone")
             case, entry = found
-            if not may_act(actor, entry):
-                raise Forbidden("you may not act on this task")
+            if not may_act(actor, entry):  # as for a missing task: its existence is not disclosed
+                raise NotFound(f"task {task_id} is not waiting for you")
             return case
 
-        with self._step(waiting_case) as (case, live):
+        with self._step(waiting_case, actor, "complete") as (case, live):
             task = sync.find_task(live.workflow, task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict("this task has already been completed or is no longer waiting")
@@ -214,12 +247,17 @@ class Runtime(Steps):
             problems = self.submission_check(schema, accepted, case.id)
             if problems:
                 raise FormInvalid(problems)
-            before = persistence.plain(visible_data(live.workflow))
+            before = live.saved_data()
             task.set_data(**accepted)
-            task.run()
+            try:
+                task.run()
+            except WorkflowDataException:
+                _refuse_unset_outputs(task, schema)
+                raise  # what the task must set is not the submitter's to give: the case's error
             self._advance(case, live.workflow, actor)
+            case.data = persistence.plain(visible_data(live.workflow))
             audit(actor.name, "complete", instance=case, task=task.task_spec.bpmn_id,
-                  detail={"in": persistence.plain(accepted), "out": _changed(before, visible_data(live.workflow)),
+                  detail={"in": persistence.plain(accepted), "out": _changed(before, case.data),
                           "error": case.error_message})
         return case
 
@@ -232,12 +270,12 @@ class Runtime(Steps):
             raise NotFound(f"task {task_id} is not waiting for anyone")
         if entry.role is None or entry.role in self.party_roles:
             raise Conflict("this task belongs to the case's own party and cannot be claimed or handed over")
-        if not (actor.is_admin or may_act(actor, entry)):
-            raise Forbidden("you may not act on this task")
+        if not (actor.is_admin or may_act(actor, entry)):  # as for a missing task (see `complete`)
+            raise NotFound(f"task {task_id} is not waiting for you")
         if to is not None and not (to.role == entry.role and (entry.jurisdiction is None or to.jurisdiction in
                                                               (None, entry.jurisdiction))):
             raise Forbidden(f"{to.name} is not of this task's role and jurisdiction")
-        with self._step(entry.instance_id) as (case, live):
+        with self._step(entry.instance_id, actor, "assign") as (case, live):
             current = store.inbox_entry(task_id)
             if current is None:
                 raise Conflict("this task has already been completed or is no longer waiting")
@@ -251,7 +289,7 @@ class Runtime(Steps):
     # ------------------------------------------------------------------ the case as a whole
     def cancel(self, instance_id: int, actor: Actor, reason: str | None = None) -> store.Case:
         refuse_unstorable({"reason": reason})
-        with self._step(instance_id) as (case, live):
+        with self._step(instance_id, actor, "cancel") as (case, live):
             if not actor.is_admin and case.started_by != actor.name:
                 raise Forbidden("only an administrator or the case's starter may cancel it")
             if case.status not in ACTIVE:
@@ -261,27 +299,46 @@ class Runtime(Steps):
             audit(actor.name, "cancel", instance=case, detail={"reason": reason})
         return case
 
-    def retry(self, instance_id: int, actor: Actor, data: dict | None = None) -> store.Case:
-        """Run the failed element again, after its cause (data or model) is fixed."""
+    def retry(self, instance_id: int, actor: Actor, data: dict | None = None, reason: str | None = None
+              ) -> store.Case:
+        """Run the failed element again, after its cause (data or model) is fixed. `data`
+        corrects the case's data first; a correction needs its `reason` (both audited).
+
+        A task SpiffWorkflow marked failed is reset and run again, the correction on top
+        of its data. A case held in error by a step that was rolled back (or that nothing
+        could move) stands where it was before that step: the correction goes to the
+        tasks it stands at (ready or waiting), its due timers fire, and the engine runs on
+        from there. A message whose step was rolled back is sent again by its sender."""
         if not actor.is_admin:
             raise Forbidden("only an administrator may retry a failed case")
-        with self._step(instance_id) as (case, live):
-            failed = live.workflow.get_tasks(state=TaskState.ERROR)
-            if not failed:
+        patch = accepted_data(None, data or {}, self._reserved)
+        reason = (reason or "").strip() or None
+        refuse_unstorable({"reason": reason})
+        if patch and reason is None:
+            raise FormInvalid({"reason": ["say why the case's data is corrected"]})
+        with self._step(instance_id, actor, "retry") as (case, live):
+            wf = live.workflow
+            failed = wf.get_tasks(state=TaskState.ERROR)
+            if not failed and case.status != "error":
                 raise Conflict("the case has no failed step")
-            patch = accepted_data(None, data or {}, self._reserved)
+            element = failed[0].task_spec.bpmn_id if failed else case.error_element
             for task in failed:
-                live.workflow.reset_from_task_id(task.id)
+                wf.reset_from_task_id(task.id)
                 # the reset task inherits its parent's data again; the correction goes on top
                 task.data.update(patch)
-            self._advance(case, live.workflow, actor)
-            audit(actor.name, "retry", instance=case, task=failed[0].task_spec.bpmn_id,
-                  detail={"in": persistence.plain(patch), "error": case.error_message})
+            if not failed:
+                for task in wf.get_tasks(state=TaskState.READY | TaskState.WAITING):
+                    task.data.update(patch)
+                case.error_message = case.error_element = None
+                wf.refresh_timers()  # a timer that fell due while the case was held fires now
+            self._advance(case, wf, actor)
+            audit(actor.name, "retry", instance=case, task=element,
+                  detail={"in": persistence.plain(patch), "reason": reason, "error": case.error_message})
         return case
 
     def fire_timers(self, instance_id: int, actor: Actor = SYSTEM) -> store.Case:
         """Wake an instance: every timer now due fires, through the same step path as a person."""
-        with self._step(instance_id) as (case, live):
+        with self._step(instance_id, actor, "timer") as (case, live):
             now = clock.now()
             fired = [_timer_element(live, t) for t, at in live.timers.items() if at < now]
             alerts = any(at is not None and at <= now for alert in live.ready.values() for at in alert)
@@ -297,7 +354,7 @@ class Runtime(Steps):
     # ------------------------------------------------------------------ messages
     def send_message(self, instance_id: int, name: str, payload: dict | None, actor: Actor) -> store.Case:
         refuse_unstorable(payload or {})
-        with self._step(instance_id) as (case, live):
+        with self._step(instance_id, actor, "message") as (case, live):
             if case.status not in ACTIVE:
                 raise Conflict(f"the case is {case.status}")
             self._may_send(live.workflow, name, actor)
@@ -380,6 +437,16 @@ def _is_uuid(value: str) -> bool:
         return False
 
 
+def _refuse_unset_outputs(task, schema: dict | None) -> None:
+    """A completion that leaves out data the task must set (its io specification's
+    outputs, a data object it writes, its multi-instance output item) is the
+    submission's to correct, when the form lets the submitter give it: 422, field named."""
+    unset = unset_outputs(task)
+    fields = (schema or {}).get("properties") or {}
+    if unset and (schema is None or all(name in fields for name in unset)):
+        element = task.task_spec.bpmn_id
+        raise FormInvalid({name: [f"{element} must set {name}"] for name in unset})
+
+
 def _changed(before: dict, after: dict) -> dict:
-    after = persistence.plain(after)
     return {k: v for k, v in after.items() if before.get(k) != v}

@@ -20,16 +20,18 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import clock, deadlines, outbox, persistence, services, store
-from ..actors import Actor
+from ..actors import SYSTEM, Actor
+from ..audit import append as audit
 from ..db import db, write_intent
-from ..errors import Conflict, NotFound
+from ..errors import Conflict, EngineError, NotFound
 from ..model_registry import Registry
 from ..scripting import make_script_engine
-from . import sync
+from . import boundary, sync
+from .boundary import NOTHING_MOVES, Failure, StepFailed, describe
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +43,21 @@ class Unchanged(Exception):
 class Live:
     """A case's workflow as last saved, with what the database holds for it:
     `ready` maps each inbox entry to its pending [reminder, overdue] moments,
-    `timers` each waiting timer to its due time."""
+    `timers` each waiting timer to its due time, `data` the case data as saved
+    (None until a step of this process saved it)."""
 
-    __slots__ = ("revision", "workflow", "snapshot", "ready", "timers")
+    __slots__ = ("revision", "workflow", "snapshot", "ready", "timers", "data")
 
     def __init__(self, revision, workflow, snapshot, ready, timers):
         self.revision, self.workflow, self.snapshot = revision, workflow, snapshot
         self.ready, self.timers = ready, timers
+        self.data = None
+
+    def saved_data(self) -> dict:
+        """The case data before this step, as the audit compares it with after."""
+        if self.data is None:
+            self.data = persistence.plain(visible_data(self.workflow))
+        return self.data
 
 
 class Steps:
@@ -135,11 +145,14 @@ class Steps:
             session.commit()  # a `writing()` caller's work before the step commits first, as it always has
         elif session.in_transaction() and session.get_bind().dialect.name == "sqlite":
             # SQLite cannot turn a read transaction into a write one without losing the
-            # race for the lock: the caller's reads end, and the step begins holding it.
+            # race for the lock: the caller's reads end, and the step begins holding it,
+            # on the same connection (the session's commit would hand it back to the pool
+            # and take it again, a third of the cost of a step's commit); what the caller
+            # loaded is expired, as that commit would, so the step reads it under the lock.
             # PostgreSQL's (read committed: every statement sees the latest commits, and
             # the case row is locked when read) simply goes on as the step's transaction,
             # which saves the round trip of an empty commit.
-            session.commit()
+            store.end_reads_and_lock(session)
         token = write_intent.set(True)
         held = store.hold_connection()
         try:
@@ -153,7 +166,22 @@ class Steps:
             write_intent.reset(token)
 
     @contextmanager
-    def _step(self, instance_id: int | Callable[[], store.Case]):
+    def _step(self, instance_id: int | Callable[[], store.Case], actor: Actor | None = None,
+              action: str | None = None):
+        """A step with its boundary: what the step's work raises that is not a refusal
+        (`EngineError`) rolls the step back, and the case is then held in `error` with
+        what failed, written on its own (see `boundary`); the caller gets that case."""
+        held = None
+        try:
+            with self._locked_step(instance_id) as (case, live):
+                held = case
+                with _boundary(action):
+                    yield case, live
+        except StepFailed as failed:
+            self._record_failure(held, failed.failure, actor)
+
+    @contextmanager
+    def _locked_step(self, instance_id: int | Callable[[], store.Case]):
         """Yields (case, live workflow) under the case's lock; on exit saves
         everything the step changed, or on any error nothing at all. Instead of
         `instance_id`, a function may find the case and lock its row (checking who
@@ -220,6 +248,30 @@ class Steps:
             if case.next_timer_at != due_before and self.after_commit is not None:
                 self.after_commit(case.id, case.next_timer_at)
 
+    def _record_failure(self, case: store.Case, failure: Failure, actor: Actor | None) -> None:
+        """After a step that raised half-way was rolled back: hold the case in `error`
+        with what failed, as a small write of its own (its workflow stays as it was
+        before the step), audited, and not woken by its timers until it is retried.
+        `case` is updated to what was written."""
+        log.warning("case %s: %s failed at %s: %s", case.id, failure.action or "a step", failure.element,
+                    failure.text)
+        with self._transaction():
+            row = store.case_for_step(case.id)
+            if row is None:
+                raise NotFound(f"instance {case.id} does not exist")
+            row.status, row.error_element, row.error_message = "error", failure.element, failure.text
+            row.updated_at = clock.now()
+            audit((actor or SYSTEM).name, "error", instance=row, task=failure.element,
+                  detail={"step": failure.action, "message": failure.message, "data": failure.names})
+            due_before = row.next_timer_at
+            if not store.hold_in_error(row):
+                raise Conflict("another action on this case was saved first; reload and try again")
+            db.session.commit()
+        self.forget(case.id)
+        vars(case).update(vars(row))
+        if due_before is not None and self.after_commit is not None:
+            self.after_commit(case.id, None)
+
     def start_requested(self, request_ids: list[int]) -> None:
         """After a commit: start the cases its step asked for (the outbox). A failure
         here loses nothing: the request stays pending and the timer sweep starts it."""
@@ -251,13 +303,15 @@ class Steps:
         live.ready = sync.sync_inbox(c, case, {} if finished else scan.ready, live.ready, now, self._address)
         live.timers = sync.sync_timers(c, case, {} if finished else scan.timers, live.timers)
         case.updated_at = now
-        case.data = persistence.plain(visible_data(wf))
+        if case.data is None:  # (an operation that compared it for its audit event has it already)
+            case.data = persistence.plain(visible_data(wf))
         case.next_timer_at = min([*live.timers.values(), *(m for alert in live.ready.values() for m in alert if m)],
                                  default=None)
         if not store.save_case(case, changes.shell):
             raise Conflict("another action on this case was saved first; reload and try again")
         live.snapshot = changes.snapshot
         live.revision = case.revision
+        live.data = case.data
         self._remember(case.id, live)
 
     def _advance(self, case: store.Case, wf: BpmnWorkflow, actor: Actor):
@@ -268,12 +322,13 @@ class Steps:
         try:
             wf.do_engine_steps()
             case.error_message = case.error_element = None
-        except SpiffWorkflowException as exc:
-            task = getattr(exc, "task", None)
-            case.error_element = task.task_spec.bpmn_id if task is not None else None
-            case.error_message = str(exc)
-            if task is None:
-                raise
+        except Exception as exc:
+            failure = describe(exc)
+            task = boundary.failing_task(exc)
+            if task is None or task.state != TaskState.ERROR:
+                raise  # raised half-way through changing the workflow: the step's boundary rolls it back
+            # SpiffWorkflow marked the task failed and stopped there: a state to keep, and retry from
+            case.error_element, case.error_message = failure.element, failure.text
         finally:
             services.current_step.reset(token)
         now = clock.now()
@@ -291,10 +346,36 @@ def _status(wf: BpmnWorkflow, case: store.Case, scan: sync.Scan) -> str:
         return "cancelled"
     if _completed(wf):
         return "completed"
-    if scan.failed:
+    if scan.failed or case.error_message is not None:  # held until a retry or a step that runs clears it
         return "error"
     # running: people have work on it now; waiting: only timers or messages can move it
-    return "running" if scan.ready else "waiting"
+    if scan.ready:
+        return "running"
+    if scan.listening:
+        return "waiting"
+    # Nothing that can come will move it (a join waiting for a branch that was never taken):
+    # an administrator is told now, rather than the case waiting forever unnoticed.
+    case.error_element = _last_reached(wf, scan)
+    case.error_message = NOTHING_MOVES
+    return "error"
+
+
+def _last_reached(wf: BpmnWorkflow, scan: sync.Scan) -> str | None:
+    """Where a case that nothing can move stopped: the element it waits at, else the last it ran."""
+    task = scan.stuck or wf.last_task
+    return getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name if task is not None else None
+
+
+@contextmanager
+def _boundary(action: str | None):
+    """Turns what a step's work raised, other than a refusal or "nothing to do", into
+    `StepFailed`: the step then rolls back and the case's error is written after it."""
+    try:
+        yield
+    except (EngineError, Unchanged, StepFailed, SQLAlchemyError):
+        raise  # a refusal, nothing to do, or the database's own trouble: not the case's error
+    except Exception as exc:
+        raise StepFailed(describe(exc, action)) from exc
 
 
 def visible_data(wf: BpmnWorkflow) -> dict:

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import TaskNotFoundException
@@ -22,16 +24,24 @@ from .. import clock, deadlines, statutory_calendar, store
 from ..model_registry import FORM_PROPERTY
 from ..scripting import TIMER_SET
 
+# What can come from outside a case and move a task waiting for it. An error, escalation
+# or cancel event is thrown from inside the case, so waiting for one alone moves nothing.
+_FROM_OUTSIDE = (TimerEventDefinition, MessageEventDefinition, SignalEventDefinition, MultipleEventDefinition)
+
 
 class Scan:
-    """One pass over an instance's tasks: what people, timers and administrators wait on."""
+    """One pass over an instance's tasks: what people, timers and administrators wait on.
+    `listening`: a timer, message or signal can still come for it; `stuck`: a task that
+    waits for something no event brings (a join for a branch never taken)."""
 
-    __slots__ = ("ready", "timers", "failed")
+    __slots__ = ("ready", "timers", "failed", "listening", "stuck")
 
     def __init__(self):
         self.ready: dict[str, object] = {}
         self.timers: dict[str, object] = {}
         self.failed = False
+        self.listening = False
+        self.stuck = None
 
 
 def scan(wf: BpmnWorkflow) -> Scan:
@@ -41,10 +51,14 @@ def scan(wf: BpmnWorkflow) -> Scan:
             state = task.state
             if state == TaskState.READY and task.task_spec.manual:
                 found.ready[str(task.id)] = task
-            elif state == TaskState.WAITING and "event_value" in task.internal_data and _waits_on_timer(
-                getattr(task.task_spec, "event_definition", None)
-            ):
-                found.timers[str(task.id)] = task
+            elif state == TaskState.WAITING:
+                event = getattr(task.task_spec, "event_definition", None)
+                if isinstance(event, _FROM_OUTSIDE):
+                    found.listening = True
+                    if "event_value" in task.internal_data and _waits_on_timer(event):
+                        found.timers[str(task.id)] = task
+                elif found.stuck is None:
+                    found.stuck = task
             elif state == TaskState.ERROR:
                 found.failed = True
     return found

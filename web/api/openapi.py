@@ -167,9 +167,12 @@ OPENAPI = {
             "responses": _answers({"200": {"description": "cancelled", **_json("Instance")}}, 401, 403, 404, 409),
         }},
         "/instances/{id}/retry": {"post": {
-            "summary": "Run a failed script or decision again (administrator), optionally with corrected data",
+            "summary": "Run a case in error again from where it failed (administrator), optionally with its "
+                       "data corrected first; a correction needs its reason (both audited)",
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-            "responses": _answers({"200": {"description": "retried", **_json("Instance")}}, 401, 403, 404, 409),
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                "data": {"type": "object"}, "reason": {"type": "string"}}}}}},
+            "responses": _answers({"200": {"description": "retried", **_json("Instance")}}, 401, 403, 404, 409, 422),
         }},
         "/instances/{id}/messages": {"post": {
             "summary": "Deliver a BPMN message (e.g. an incident report) into a case",
@@ -258,7 +261,7 @@ OPENAPI = {
             "requestBody": {"content": {"application/json": {"schema": {"type": "object",
                 "properties": {"data": {"type": "object"}}}}}},
             "responses": _answers({"200": {"description": "the case after the step", **_json("Instance")}},
-                                  400, 401, 403, 404, 409, 422),
+                                  400, 401, 404, 409, 422),
         }},
     },
 }

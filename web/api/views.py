@@ -273,7 +273,10 @@ def retry_instance(instance_id):
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
         raise EngineError("the request body must be a JSON object")
-    return jsonify(instance_json(runtime().retry(instance_id, g.actor, body.get("data"))))
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise FormInvalid({"reason": ["must be text"]})
+    return jsonify(instance_json(runtime().retry(instance_id, g.actor, body.get("data"), reason)))
 
 
 @bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/messages")

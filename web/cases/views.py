@@ -7,6 +7,7 @@ files listed in `VENDOR`).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from flask import (
@@ -29,7 +30,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
 from engine.db import db
-from engine.errors import EngineError
+from engine.errors import Conflict, EngineError, FormInvalid
 from engine.green.models import Attachment
 from engine.model_registry import FORM_PREFIX
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
@@ -37,6 +38,7 @@ from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 from .. import personal
 from ..accounts.users import actor_of
 from ..inputs import ID_MAX
+from ..policy import may, require
 from ..runtime import runtime
 
 bp = Blueprint("cases", __name__, template_folder="templates")
@@ -69,6 +71,7 @@ ACTIONS = {
     "timer": _l("定时触发"),
     "message": _l("收到消息"),
     "migrate": _l("迁移到新版本"),
+    "error": _l("出错"),
 }
 
 CASE_ID = f"<int(max={ID_MAX}):instance_id>"
@@ -172,7 +175,42 @@ def new():
 @bp.get(f"/cases/{CASE_ID}")
 @login_required
 def show(instance_id):
-    case = visible_case(instance_id)
+    return _page(visible_case(instance_id))
+
+
+@bp.post(f"/cases/{CASE_ID}/retry")
+@login_required
+@require("cases.retry")
+def retry(instance_id):
+    """An administrator runs a case in error again (重试), after correcting its data
+    (a JSON object of the names to set) with the reason, both audited by the engine."""
+    visible_case(instance_id)
+    raw, reason = request.form.get("data", "").strip(), request.form.get("reason", "")
+    entries = {"data": raw, "reason": reason}
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return _page(visible_case(instance_id), retry={**entries, "errors": {
+            "data": [_("更正数据须为 JSON 对象，例如 {\"experts\": [\"张三\", \"李四\"]}。")]}}), 422
+    try:
+        case = runtime().retry(instance_id, actor_of(current_user), data, reason)
+    except FormInvalid as exc:
+        errors = {"reason": [_("更正数据时须写明原因。")]} if "reason" in exc.fields else \
+            {"data": [f"{k}: {'; '.join(v)}" for k, v in exc.fields.items()]}
+        return _page(visible_case(instance_id), retry={**entries, "errors": errors}), 422
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".show", instance_id=instance_id), 303)
+    if case.status == "error":
+        flash(_("已重试，案件仍然出错。"), "error")
+    else:
+        flash(_("已重试，案件继续办理。"), "info")
+    return redirect(url_for(".show", instance_id=instance_id), 303)
+
+
+def _page(case: ProcessInstance, retry: dict | None = None):
     names = element_names(case)
     process_name = runtime().registry.process_name(case.process_id, case.version_id)
     names.setdefault(case.process_id, process_name)  # a case's start is recorded against its process
@@ -188,6 +226,8 @@ def show(instance_id):
         "cases/case.html", case=case, process_name=process_name, names=names, events=events, tasks=tasks,
         now=clock.now(), status_label=STATUS.get(case.status, case.status), actions=ACTIONS,
         data=data, labels=labels, choices=choices, files=files, withheld=withheld,
+        may_retry=case.status == "error" and may(current_user, "cases.retry"),
+        retry=retry or {"data": "", "reason": "", "errors": {}},
     )
 
 

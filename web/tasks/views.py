@@ -40,7 +40,7 @@ NOTE = "note"  # the one field of a task without a form
 ACTIONS = {
     "start": _l("发起"), "complete": _l("办理"), "claim": _l("认领"), "release": _l("退回待认领"),
     "handover": _l("转交"), "cancel": _l("撤销"), "retry": _l("重试"), "timer": _l("定时触发"),
-    "message": _l("收到消息"),
+    "message": _l("收到消息"), "error": _l("出错"),
 }
 
 
@@ -118,7 +118,7 @@ def view(task_id):
         errors[key] = messages
     if not errors:
         try:
-            runtime().complete(task_id, data, actor)
+            done = runtime().complete(task_id, data, actor)
         except FormInvalid as exc:
             errors = formrender.page_errors(real_schema, submitted, exc.fields)
         except (Conflict, NotFound):
@@ -128,6 +128,14 @@ def view(task_id):
         except EngineError as exc:
             errors = {"$": [exc.message]}
         else:
+            if db.session.scalar(db.select(HumanTask.id).where(HumanTask.id == task_id)) is not None:
+                # the step failed and was rolled back: the case is held for an administrator, the task
+                # still waits, and the entries stay on the page (the form cannot give what was missing)
+                errors = {"$": [_("未能办结：案件在“%(element)s”出错，已交管理员处理：%(message)s",
+                                  element=_element_names(version, case.process_id, done.error_element) or "—",
+                                  message=done.error_message or "")]}
+                # as the API answers it: the step was taken (200), and the case is in error
+                return _page(task, case, version, formrender.build(schema, values, errors))
             # the step removed the inbox entry, and with it its drafts (ON DELETE CASCADE); make sure
             with writing():
                 db.session.execute(delete(TaskDraft).where(TaskDraft.task_id == task_id))
