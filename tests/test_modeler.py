@@ -238,6 +238,29 @@ def test_the_import_page_deploys_or_lists_each_unsupported_element(analyst):
     assert db.session.get(ProcessHead, "city_review_camunda") is not None
 
 
+def test_the_import_page_shows_what_the_engine_refuses_and_the_data_warnings(analyst):
+    def send(path):
+        return analyst.post("/models/import", data={
+            "file": (io.BytesIO(path.read_bytes()), path.name), "note": "imported",
+            "csrf_token": csrf_token(analyst, "/models/import")}, content_type="multipart/form-data")
+
+    r = send(CONFORMANCE / "refused_error_start_event.bpmn")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'data-element="Start_falsified"' in page
+    assert "error start event &#39;Start_falsified&#39; is not supported" in page
+    # a loop reading what nothing sets deploys, and the analyst is told
+    looped = (CONFORMANCE / "standard_loop_before.bpmn").read_bytes().replace(
+        b'<bpmn:userTask id="Task_sign_off" name="Sign off visits" />',
+        b'<bpmn:scriptTask id="Task_sign_off" name="Sign off visits"><bpmn:script>signed = True</bpmn:script>'
+        b'</bpmn:scriptTask>')
+    r = analyst.post("/models/import", data={
+        "file": (io.BytesIO(looped), "loop.bpmn"), "note": "imported",
+        "csrf_token": csrf_token(analyst, "/models/import")}, content_type="multipart/form-data")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="import-result"' in page
+    assert 'data-element="Script_visit"' in page and "reads required_visits, which no step of the process sets" in page
+
+
 def test_the_dmn_editor_and_a_new_process_open(analyst, runtime):
     files = collect([CONFORMANCE / "business_rule.bpmn", CONFORMANCE / "award_by_level.dmn"])
     version, _ = runtime.registry.deploy(files, actor="dev", note="tables")

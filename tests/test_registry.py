@@ -247,3 +247,141 @@ def test_a_service_task_naming_no_operation_is_refused(registry):
         "</bpmn:userTask>", "</bpmn:serviceTask>")
     [e] = only(registry.check({"svc.bpmn": bpmn(body)}).findings)
     assert e.element == "work" and "designation.lsit" in e.message and "designation.list" in e.message
+
+
+# ---------------------------------------------------------------- data a diagram reads and writes
+def test_a_multi_instance_with_neither_cardinality_nor_input_collection_is_refused(registry):
+    body = LINE.replace('</bpmn:userTask>', '<bpmn:multiInstanceLoopCharacteristics>'
+                        '<bpmn:outputDataItem id="score" name="score"/></bpmn:multiInstanceLoopCharacteristics>'
+                        '</bpmn:userTask>')
+    [e] = only(registry.check({"mi.bpmn": bpmn(body)}).findings)
+    assert (e.file, e.line, e.element) == ("mi.bpmn", 5, "work")
+    assert "must specify a cardinality or a loop input data reference" in e.message
+
+
+SCRIPTED = """<bpmn:startEvent id="start"/>
+<bpmn:scriptTask id="measure" name="Measure"><bpmn:script>readings = [1, 2]
+total = sum(r for r in readings)</bpmn:script></bpmn:scriptTask>
+<bpmn:scriptTask id="retry" name="Retry">
+<bpmn:standardLoopCharacteristics><bpmn:loopCondition>not approved</bpmn:loopCondition></bpmn:standardLoopCharacteristics>
+<bpmn:script>tries = 1</bpmn:script></bpmn:scriptTask>
+<bpmn:exclusiveGateway id="gw" default="f_low"/>
+<bpmn:endEvent id="high"/><bpmn:endEvent id="low"/>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="measure"/>
+<bpmn:sequenceFlow id="f2" sourceRef="measure" targetRef="retry"/>
+<bpmn:sequenceFlow id="f3" sourceRef="retry" targetRef="gw"/>
+<bpmn:sequenceFlow id="f_high" sourceRef="gw" targetRef="high">
+<bpmn:conditionExpression>total &gt; limit and all(r &gt; 0 for r in readings)</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="f_low" sourceRef="gw" targetRef="low"/>"""
+
+
+def test_a_loop_or_gateway_condition_naming_data_nothing_sets_is_a_warning(registry):
+    findings = registry.check({"data.bpmn": bpmn(SCRIPTED)}).findings
+    assert only(findings) == []
+    warned = {f.element: f for f in only(findings, "warning")}
+    assert set(warned) == {"retry", "f_high"}
+    assert warned["retry"].line == 8 and "loop condition 'not approved' reads approved" in warned["retry"].message
+    # what a script sets, a comprehension binds or a builtin provides is not named
+    assert "reads limit, which no step of the process sets" in warned["f_high"].message
+    # set by the start data the process names, or by a decision of the same deployment: silent
+    started = SCRIPTED.replace('<bpmn:startEvent id="start"/>',
+                               '<bpmn:startEvent id="start"><bpmn:extensionElements><spiffworkflow:properties>'
+                               '<spiffworkflow:property name="startData" value="limit approved"/>'
+                               '</spiffworkflow:properties></bpmn:extensionElements></bpmn:startEvent>')
+    assert registry.check({"data.bpmn": bpmn(started)}).findings == []
+
+
+def test_a_process_with_a_task_that_may_submit_anything_gets_no_such_warning(registry):
+    # a user task without a form may submit any data: the lint cannot say what is never set
+    open_ended = SCRIPTED.replace('<bpmn:endEvent id="high"/>', '<bpmn:userTask id="ask"/><bpmn:endEvent id="high"/>')
+    open_ended = open_ended.replace('targetRef="high">', 'targetRef="ask">').replace(
+        '<bpmn:sequenceFlow id="f_low"', '<bpmn:sequenceFlow id="f_ask" sourceRef="ask" targetRef="high"/>'
+                                         '<bpmn:sequenceFlow id="f_low"')
+    assert only(registry.check({"open.bpmn": bpmn(open_ended)}).findings, "warning") == []
+
+
+def test_the_shipped_processes_get_no_data_warnings(registry):
+    findings = registry.check(collect([ROOT / "processes"])).findings
+    assert [str(f) for f in findings if "no step of the process sets" in f.message
+            or "data object" in f.message] == []
+
+
+DATA_REFS = """<bpmn:dataObject id="report"/>
+<bpmn:dataObjectReference id="Ref_report" dataObjectRef="report"/>
+<bpmn:startEvent id="start"/>
+<bpmn:scriptTask id="compute"><bpmn:ioSpecification>
+<bpmn:dataInput id="energy"/><bpmn:dataOutput id="intensity"/>
+<bpmn:inputSet id="ins"><bpmn:dataInputRefs>energy</bpmn:dataInputRefs></bpmn:inputSet>
+<bpmn:outputSet id="outs"><bpmn:dataOutputRefs>intensity</bpmn:dataOutputRefs></bpmn:outputSet>
+</bpmn:ioSpecification>
+<bpmn:dataOutputAssociation id="write"><bpmn:targetRef>Ref_report</bpmn:targetRef></bpmn:dataOutputAssociation>
+<bpmn:script>report = energy
+intensity = energy</bpmn:script></bpmn:scriptTask>
+<bpmn:endEvent id="end"/>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="compute"/>
+<bpmn:sequenceFlow id="f2" sourceRef="compute" targetRef="end"/>"""
+
+
+@pytest.mark.parametrize("old, new, line, element, message", [
+    ('dataObjectRef="report"', 'dataObjectRef="reprot"', 5, "Ref_report",
+     "data object reference 'Ref_report' names no data object 'reprot'"),
+    ("<bpmn:dataInputRefs>energy<", "<bpmn:dataInputRefs>power<", 9, "compute",
+     "input set ins lists 'power', which is no data input of this io specification"),
+    ("<bpmn:dataOutputRefs>intensity<", "<bpmn:dataOutputRefs>energy<", 10, "compute",
+     "output set outs lists 'energy', which is no data output of this io specification"),
+    ("<bpmn:targetRef>Ref_report<", "<bpmn:targetRef>Ref_gone<", 12, "compute",
+     "data output association write refers to 'Ref_gone', which is not an element of this document"),
+])
+def test_a_data_input_or_output_referring_to_nothing_is_refused(registry, old, new, line, element, message):
+    assert registry.check({"refs.bpmn": bpmn(DATA_REFS)}).findings == []
+    [e] = only(registry.check({"refs.bpmn": bpmn(DATA_REFS.replace(old, new))}).findings)
+    assert (e.file, e.line, e.element) == ("refs.bpmn", line, element)
+    assert message in e.message
+
+
+READ_FIRST = """<bpmn:dataObject id="report"/>
+<bpmn:dataObjectReference id="Ref_in" dataObjectRef="report"/>
+<bpmn:dataObjectReference id="Ref_out" dataObjectRef="report"/>
+<bpmn:startEvent id="start"/>
+<bpmn:scriptTask id="check" name="Check report"><bpmn:property id="p1" name="__targetRef_placeholder"/>
+<bpmn:dataInputAssociation id="read"><bpmn:sourceRef>Ref_in</bpmn:sourceRef><bpmn:targetRef>p1</bpmn:targetRef>
+</bpmn:dataInputAssociation><bpmn:script>ok = True</bpmn:script></bpmn:scriptTask>
+<bpmn:scriptTask id="write" name="Write report">
+<bpmn:dataOutputAssociation id="out"><bpmn:targetRef>Ref_out</bpmn:targetRef></bpmn:dataOutputAssociation>
+<bpmn:script>report = 1</bpmn:script></bpmn:scriptTask>
+<bpmn:endEvent id="end"/>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="A"/>
+<bpmn:sequenceFlow id="f2" sourceRef="A" targetRef="B"/>
+<bpmn:sequenceFlow id="f3" sourceRef="B" targetRef="end"/>"""
+
+
+def test_a_data_object_read_before_any_step_writes_it_is_a_warning(registry):
+    read_first = READ_FIRST.replace('"A"', '"check"').replace('"B"', '"write"')
+    [w] = registry.check({"order.bpmn": bpmn(read_first)}).findings
+    assert (w.severity, w.line, w.element) == ("warning", 9, "check")
+    assert "'Check report' reads the data object 'report', which no step before it writes" in w.message
+    written_first = READ_FIRST.replace('"A"', '"write"').replace('"B"', '"check"')
+    assert registry.check({"order.bpmn": bpmn(written_first)}).findings == []
+    # an event subprocess may start after any step: its reading is not judged
+    in_event_subprocess = (READ_FIRST.replace('"A"', '"write"').replace('"B"', '"end"')
+                           .replace('<bpmn:sequenceFlow id="f3" sourceRef="end" targetRef="end"/>', '')
+                           .replace('<bpmn:scriptTask id="check"', '<bpmn:subProcess id="esp" triggeredByEvent="true">'
+                                    '<bpmn:startEvent id="esp_start"><bpmn:messageEventDefinition id="m"/>'
+                                    '</bpmn:startEvent><bpmn:scriptTask id="check"')
+                           .replace('<bpmn:script>ok = True</bpmn:script></bpmn:scriptTask>',
+                                    '<bpmn:script>ok = True</bpmn:script></bpmn:scriptTask>'
+                                    '<bpmn:endEvent id="esp_end"/>'
+                                    '<bpmn:sequenceFlow id="f_esp" sourceRef="esp_start" targetRef="check"/>'
+                                    '<bpmn:sequenceFlow id="f_esp_end" sourceRef="check" targetRef="esp_end"/>'
+                                    '</bpmn:subProcess>'))
+    found = registry.check({"esp.bpmn": bpmn(in_event_subprocess)}).findings
+    assert [f for f in found if "data object" in f.message] == [] and only(found) == []
+
+
+def test_data_findings_reach_the_analyst_who_deploys(client, users):
+    r = upload(client, users("ana", "analyst"), ("data.bpmn", bpmn(SCRIPTED)))
+    assert r.status_code == 201, r.json
+    assert {w["element"] for w in r.json["warnings"]} == {"retry", "f_high"}
+    r = upload(client, users("ana", "analyst"), ("refs.bpmn", bpmn(DATA_REFS.replace('"report"/>', '"rep"/>', 1))))
+    assert r.status_code == 422
+    assert [(e["file"], e["element"]) for e in r.json["errors"]] == [("refs.bpmn", "Ref_report")]

@@ -102,4 +102,42 @@ def check_ids_and_references(name: str, doc, add: Callable) -> bool:
                 add(name, el.sourceline, el.get("id"),
                     f"{attr} '{el.get(attr)}' is not an element of process '{process.get('id')}'")
                 ok = False
+    return _check_data_references(name, doc, add) and ok
+
+
+def _check_data_references(name: str, doc, add: Callable) -> bool:
+    """A data input or output must name data the document declares. SpiffWorkflow reports a
+    dangling association as "Cannot resolve dataOutputAssociation <Element ...>" on the task,
+    and an input or output set naming nothing not at all (the task then runs without it)."""
+    kinds = {el.get("id"): etree.QName(el).localname for el in doc.iter() if isinstance(el.tag, str) and el.get("id")}
+    ok = True
+
+    def refuse(at, owner, message):
+        nonlocal ok
+        while owner is not None and owner.get("id") is None:
+            owner = owner.getparent()
+        add(name, at.sourceline, owner.get("id") if owner is not None else None, message)
+        ok = False
+
+    for ref in doc.iterfind(".//bpmn:dataObjectReference", NS):
+        if ref.get("dataObjectRef") and kinds.get(ref.get("dataObjectRef")) != "dataObject":
+            refuse(ref, ref, f"data object reference '{ref.get('name') or ref.get('id')}' names no data object "
+                             f"'{ref.get('dataObjectRef')}' of this document")
+    for path, what in (("bpmn:dataInputAssociation/bpmn:sourceRef", "data input"),
+                       ("bpmn:dataOutputAssociation/bpmn:targetRef", "data output")):
+        for ref in doc.iterfind(f".//{path}", NS):
+            target = (ref.text or "").strip()
+            if target not in kinds:
+                refuse(ref, ref.getparent().getparent(),
+                       f"{what} association {ref.getparent().get('id') or ''} refers to '{target}', which is not an "
+                       "element of this document; connect it to a data object reference")
+    for path, kind in (("bpmn:inputSet/bpmn:dataInputRefs", "dataInput"),
+                       ("bpmn:outputSet/bpmn:dataOutputRefs", "dataOutput")):
+        for ref in doc.iterfind(f".//{path}", NS):
+            target = (ref.text or "").strip()
+            if kinds.get(target) != kind:
+                refuse(ref, ref.getparent().getparent().getparent(),
+                       f"{'input' if kind == 'dataInput' else 'output'} set {ref.getparent().get('id') or ''} lists "
+                       f"'{target}', which is no {'data input' if kind == 'dataInput' else 'data output'} of "
+                       "this io specification")
     return ok

@@ -147,6 +147,8 @@ def lint_unsupported(name: str, doc, add: Callable):
         where = el if el.get("id") and not qname.localname.endswith("EventDefinition") else el.getparent()
         if qname.namespace == BPMN_NS and qname.localname in UNSUPPORTED:
             add(name, el.sourceline, where.get("id"), UNSUPPORTED[qname.localname])
+        elif qname.namespace == BPMN_NS and qname.localname.endswith("EventDefinition"):
+            _lint_event_definition(name, el, where, add)
         elif qname.namespace == BPMN_NS and qname.localname == "scriptTask":
             fmt = (el.get("scriptFormat") or "python").strip().lower()
             if fmt not in ("python", "text/x-python", "py"):
@@ -167,6 +169,45 @@ def lint_unsupported(name: str, doc, add: Callable):
                     f"this engine; {FOREIGN_HINTS.get(aq.localname, 'nothing here reads it')}", "warning")
 
 
+def _lint_event_definition(name: str, definition, event, add: Callable):
+    """An event definition SpiffWorkflow does not read on this kind of event is dropped
+    without a word, and the event runs as a plain one: an error start event would start its
+    event subprocess with every case, a signal end event would throw nothing."""
+    event_kind = etree.QName(event).localname
+    kind = etree.QName(definition).localname.removesuffix("EventDefinition")
+    read = _READ_EVENT_DEFINITIONS.get(event_kind)
+    if read is None or kind in read:
+        return
+    label = event.get("name") or event.get("id")
+    hint = _UNREAD_HINTS.get((event_kind, kind), "draw the event as one this engine runs "
+                                                  f"({', '.join(sorted(read))})")
+    add(name, definition.sourceline, event.get("id"),
+        f"{kind} {_EVENT_WORDS[event_kind]} '{label}' is not supported: the engine (SpiffWorkflow 3.2) ignores its "
+        f"{kind} definition and would run it as a plain {_EVENT_WORDS[event_kind]}; {hint}")
+
+
+# What SpiffWorkflow 3.2's parser reads on each kind of event (its event parsers' lists);
+# compensation, link and conditional are named by UNSUPPORTED above, wherever they are.
+_READ_EVENT_DEFINITIONS = {
+    "startEvent": {"message", "signal", "timer", "conditional", "compensate", "link"},
+    "endEvent": {"message", "cancel", "error", "escalation", "terminate", "compensate", "link", "conditional"},
+    "intermediateCatchEvent": {"message", "signal", "timer", "conditional", "compensate", "link"},
+    "intermediateThrowEvent": {"message", "signal", "escalation", "compensate", "link", "conditional"},
+    "boundaryEvent": {"message", "signal", "timer", "cancel", "error", "escalation", "conditional", "compensate",
+                      "link"},
+}
+_EVENT_WORDS = {"startEvent": "start event", "endEvent": "end event", "intermediateCatchEvent": "catch event",
+                "intermediateThrowEvent": "throw event", "boundaryEvent": "boundary event"}
+_UNREAD_HINTS = {
+    ("startEvent", "error"): "its event subprocess would start with every case; catch the error with an error "
+                             "boundary event on the subprocess or call activity that ends with it",
+    ("startEvent", "escalation"): "its event subprocess would start with every case; catch the escalation with an "
+                                  "escalation boundary event on the subprocess that raises it",
+    ("endEvent", "signal"): "the signal would never be thrown; throw it from an intermediate throw event just "
+                            "before a plain end event",
+}
+
+
 _FLOW_NODES = frozenset({
     "task", "userTask", "manualTask", "scriptTask", "serviceTask", "businessRuleTask", "sendTask", "receiveTask",
     "callActivity", "subProcess", "transaction", "exclusiveGateway", "inclusiveGateway", "parallelGateway",
@@ -183,6 +224,8 @@ UNSUPPORTED = {
     "conditionalEventDefinition": "conditional events are not supported here: nothing re-evaluates the "
                                   "condition while a case waits; use an exclusive gateway, a timer or a message",
     "dataStoreReference": "data stores are not supported: keep data in the case or in a service operation",
+    "adHocSubProcess": "ad hoc subprocesses are not supported: nothing here lets a person choose which of its "
+                       "tasks to do, and a case entering one fails; draw its tasks with an inclusive gateway",
 }
 # Extension attributes of other engines (Camunda 7/8, Flowable, Activiti) that this engine never reads.
 FOREIGN_NAMESPACES = {

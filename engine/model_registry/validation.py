@@ -1,7 +1,7 @@
 """Validation of a set of model files (模型校验), in three layers, every finding
 with file, line and element: (a) well-formed XML against the BPMN/DMN schemas
 (`reading`), (b) SpiffWorkflow's semantic parse (`semantics`), (c) this
-project's lint (`semantics`, `scripts`, `time_limits`, `dmn`).
+project's lint (`semantics`, `scripts`, `time_limits`, `dmn`, `data_flow`).
 
 `Validation` holds what the layers share (the files, the documents read, the
 parser, the findings) and runs them in order; each layer is plain functions
@@ -16,7 +16,7 @@ from pathlib import Path
 from lxml import etree
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from . import dmn, reading, scripts, semantics, time_limits
+from . import data_flow, dmn, reading, scripts, semantics, time_limits
 from .documents import FORM_PREFIX, Finding
 
 
@@ -53,6 +53,7 @@ class Validation:
             if self.kinds[name] == "bpmn" and not reading.check_ids_and_references(name, doc, self.add):
                 del self.docs[name]
         self.processes = semantics.parse(self.parser, self.docs, self.kinds, self.add)
+        self._data = data_flow.names_set(self.docs, self.kinds, self._form)
         for name, doc in self.docs.items():
             if self.kinds[name] == "bpmn":
                 self._lint_bpmn(name, doc)
@@ -72,6 +73,8 @@ class Validation:
         semantics.lint_unsupported(name, doc, self.add)
         semantics.lint_connections(name, doc, self.add)
         semantics.lint_service_operations(name, doc, self.add)
+        data_flow.lint_conditions(name, doc, self._data, self._refused, self.add)
+        data_flow.lint_data_objects(name, doc, self.add)
 
     def _form(self, form_name: str) -> dict | None:
         """A form the files name, from the files or the forms folder; one read from the

@@ -55,13 +55,22 @@ def scan(wf: BpmnWorkflow) -> Scan:
                 event = getattr(task.task_spec, "event_definition", None)
                 if isinstance(event, _FROM_OUTSIDE):
                     found.listening = True
-                    if "event_value" in task.internal_data and isinstance(event, TimerEventDefinition):
+                    if "event_value" in task.internal_data and _waits_on_timer(event):
                         found.timers[str(task.id)] = task
                 elif found.stuck is None:
                     found.stuck = task
             elif state == TaskState.ERROR:
                 found.failed = True
     return found
+
+
+def _waits_on_timer(event) -> bool:
+    """A timer event, or an event-based gateway one of whose events is a timer: SpiffWorkflow
+    keeps such a gateway's due time on the gateway's own task, and without its row the case
+    would never be woken when the timer is the first of the gateway's events to come."""
+    return isinstance(event, TimerEventDefinition) or (
+        isinstance(event, MultipleEventDefinition)
+        and any(isinstance(e, TimerEventDefinition) for e in event.event_definitions))
 
 
 def sync_inbox(conn, case: store.Case, ready: dict, before: dict, now,
