@@ -12,7 +12,7 @@ from webclient import post_form, sign_in
 
 from engine import clock
 from engine.db import db
-from engine.errors import NotFound
+from engine.errors import Conflict, NotFound
 from engine.green.agencies import Agency, AgencyEngagement, EvaluationReport
 from engine.models import ProcessInstance
 from engine.runtime import Actor
@@ -66,12 +66,18 @@ def test_the_chosen_agency_evaluates_in_its_own_task_and_the_city_reviews(runtim
     assert check(case)["accepted"] is True
     task = open_task(case.id)
     assert (task.element, task.role, task.assignee) == ("Task_agency_green_factory", "agency", "agency-green")
-    data = evaluation("green_factory", case.id, FACTORY_LEADING)
+    data, task_id = evaluation("green_factory", case.id, FACTORY_LEADING), task.id
     for stranger in (FIRM, Actor("agency-sister", "agency")):  # neither the applicant nor another agency
         with pytest.raises(NotFound):  # as for a missing task: it is not disclosed
             runtime.complete(task.id, data, stranger)
     runtime.complete(task.id, data, Actor("agency-green", "agency"))
     assert open_task(case.id).element == "Task_municipal_review"
+    # submitted twice (a second tab, a retried request): the agency no longer sees the case, yet is
+    # told that its task was done, as any loser of two completions is; a stranger still learns nothing
+    with pytest.raises(Conflict):
+        runtime.complete(task_id, data, Actor("agency-green", "agency"))
+    with pytest.raises(NotFound):
+        runtime.complete(task_id, data, Actor("agency-sister", "agency"))
     [report] = db.session.scalars(db.select(EvaluationReport)).all()
     assert (report.evaluation_mode, report.agency_id, report.submitted_by, report.verdict) == \
         ("third_party", agencies["green"], "agency-green", "passed")

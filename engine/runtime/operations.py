@@ -228,8 +228,8 @@ class Runtime(Steps):
             found = store.case_of_entry(task_id) if _is_uuid(task_id) else None
             if found is None:
                 done_in = store.case_of_task(task_id) if _is_uuid(task_id) else None
-                if done_in is not None and self.may_see(actor, done_in):  # e.g. the loser of two completions
-                    raise Conflict("this task has already been completed or is no longer waiting")
+                if done_in is not None and (self.may_see(actor, done_in) or self._was_for(actor, done_in, task_id)):
+                    raise Conflict("this task has already been completed or is no longer waiting")  # e.g. the loser
                 raise NotFound(f"task {task_id} is not waiting for anyone")
             case, entry = found
             if not may_act(actor, entry):  # as for a missing task: its existence is not disclosed
@@ -260,6 +260,18 @@ class Runtime(Steps):
                   detail={"in": persistence.plain(accepted), "out": _changed(before, case.data),
                           "error": case.error_message})
         return case
+
+    def _was_for(self, actor: Actor, instance_id: int, task_id: str) -> bool:
+        """Whether a task no longer waiting was one the actor could act on: the loser of two
+        completions by a party (an agency) no longer sees the case once its task is done, and
+        is still told 409, not 404. Only the loser's path reads the case for this."""
+        case = store.case_for_step(instance_id)
+        task = sync.find_task(self._load(case).workflow, task_id) if case is not None else None
+        if task is None or not task.task_spec.manual:
+            return False
+        who = self._address(task, case)
+        return may_act(actor, store.Addressee(who["role"], who["assignee"],
+                                              case.jurisdiction or sync.task_jurisdiction(task)))
 
     def assign(self, task_id: str, actor: Actor, to: Actor | None) -> None:
         """Claim (to=actor), release (to=None) or hand over (to=a colleague) a

@@ -92,7 +92,7 @@ def sync_inbox(conn, case: store.Case, ready: dict, before: dict, now,
         added.append({
             "id": tid, "instance_id": case.id, "process_id": case.process_id, "element": spec.bpmn_id,
             "name": spec.bpmn_name, "lane": spec.lane,
-            "jurisdiction": case.jurisdiction or _task_jurisdiction(task),
+            "jurisdiction": case.jurisdiction or task_jurisdiction(task),
             "form": spec.extensions.get("properties", {}).get(FORM_PROPERTY),
             "created_at": now, "due_at": due, "remind_at": remind,
             "due_provisional_year": statutory_calendar.first(limit.get("provisional")),
@@ -155,7 +155,7 @@ def find_task(wf: BpmnWorkflow, task_id: str):
         return None
 
 
-def _task_jurisdiction(task) -> str | None:
+def task_jurisdiction(task) -> str | None:
     """A province-wide case can address one task to one city: a multi-instance
     over the cities gives each instance its `jurisdiction` (e.g. each city's
     recommendation in the provincial round)."""
