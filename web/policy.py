@@ -37,6 +37,8 @@ POLICY: dict[str, frozenset[str]] = {
     "cases.migrate": MIGRATOR_ROLES,  # moving running cases between model versions
     "calendar.enter": frozenset({"admin"}),  # entering a year's holiday notice
     "users.manage": frozenset({"admin"}),
+    # an organisation registering itself is confirmed by the city its address lies in (单位注册)
+    "registrations.confirm": frozenset({"municipal", "admin"}),
 }
 
 
