@@ -178,6 +178,11 @@ def colleagues(user) -> tuple[str, ...]:
         User.registration_id == user.registration_id, User.id != user.id, User.deactivated_at.is_(None))))
 
 
+def accounts_of(row: Registration) -> list:
+    """Every account acting for the organisation, the first first."""
+    return list(db.session.scalars(db.select(User).where(User.registration_id == row.id).order_by(User.id)))
+
+
 def pending_in(actor: Actor) -> list[Registration]:
     """The registrations a city has to confirm (every city's for an administrator)."""
     query = db.select(Registration).where(Registration.status == "pending").order_by(Registration.registered_at)

@@ -15,6 +15,7 @@ from ..accounts import ratelimit, users
 from ..handler import Refused, writes
 from ..inputs import ID_MAX
 from ..policy import require
+from ..templating import name_in
 
 bp = Blueprint("registrations", __name__, template_folder="templates")
 FIELDS = (*registrations.FIELDS, "account", "display_name")
@@ -62,7 +63,7 @@ def register():
     users.db.session.flush()  # the session names the account by its id
     login_user(user)
     row = registrations.registration_of(user)
-    flash(_("注册信息已提交，待%(city)s工业和信息化主管部门确认后即可申报。", city=JURISDICTIONS[row.jurisdiction][0]),
+    flash(_("注册信息已提交，待%(city)s工业和信息化主管部门确认后即可申报。", city=name_in(JURISDICTIONS, row.jurisdiction)),
           "info")
     return redirect(url_for(".organisation"), 303)
 
@@ -73,9 +74,7 @@ def organisation(problems=None, form=None, status=200):
     row = registrations.registration_of(current_user)
     if row is None:
         return render_template("registrations/organisation.html", row=None), 404
-    members = users.db.session.scalars(users.db.select(users.User).where(users.User.registration_id == row.id)
-                                       .order_by(users.User.id)).all()
-    return render_template("registrations/organisation.html", row=row, members=members, problems=problems or {},
+    return render_template("registrations/organisation.html", row=row, members=registrations.accounts_of(row), problems=problems or {},
                            form=form or {}, statuses=registrations.STATUSES), status
 
 
