@@ -19,6 +19,14 @@ class Actor:
     name: str | None
     role: str | None = None
     jurisdiction: str | None = None
+    # Other accounts of the same organisation: their cases and their party tasks are this
+    # actor's too (an enterprise has several users; who started its application does not matter).
+    colleagues: tuple[str, ...] = ()
+
+    @property
+    def accounts(self) -> tuple[str | None, ...]:
+        """The account names this actor acts as: its own and its colleagues'."""
+        return (self.name, *self.colleagues)
 
     @property
     def is_admin(self) -> bool:
@@ -35,7 +43,7 @@ def may_act(actor: Actor, task) -> bool:
     if actor.is_admin:
         return True
     if task.assignee is not None:
-        return actor.name == task.assignee
+        return task.assignee in actor.accounts
     if task.role is None or task.role != actor.role:
         return False
     return actor.jurisdiction is None or actor.jurisdiction == task.jurisdiction
@@ -52,4 +60,4 @@ def role_queue(actor: Actor, model):
 def addressed_to(actor: Actor, model):
     """SQL form of `may_act` over a table of tasks or notices: the actor's own
     items, and their role's unassigned ones."""
-    return or_(model.assignee == actor.name, role_queue(actor, model))
+    return or_(model.assignee.in_(actor.accounts), role_queue(actor, model))

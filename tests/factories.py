@@ -14,8 +14,8 @@ from xml.sax.saxutils import quoteattr
 from engine.db import db
 from engine.green.designations import organisation_by_code
 from engine.green.models import Designation, Organisation
-from engine.runtime import SYSTEM
-from web.accounts.users import add_user
+from engine.runtime import SYSTEM, Actor
+from web.accounts.users import add_user, decide_registration, register
 
 PASSWORD = "correct-horse"
 LANZHOU, TIANSHUI = "620100", "620500"
@@ -26,6 +26,17 @@ def user(name: str, role: str = "admin", city: str | None = None, password: str 
     """An account as the administrator adds it; returns its API token."""
     _, token = add_user(name, role, city, password=password)
     return token
+
+
+def registered(name: str, role: str = "applicant", division: str = "620102", code: str = CODE,
+               org: str = "兰州绿源制造有限公司", password: str = PASSWORD) -> str:
+    """An enterprise's (or agency's) account as it registers itself, confirmed by its city;
+    its cases are the city of `division` (620102: 兰州市). Returns the account's name."""
+    user = register({"role": role, "name": org, "credit_code": code, "legal_representative": "张建军",
+                     "address": "甘肃省兰州市城关区雁滩路 88 号", "division_code": division,
+                     "contact_person": "李晓梅", "mobile": "13919312345"}, name, password)
+    decide_registration(user.registration_id, Actor("city-official", "admin"), confirm=True)
+    return name
 
 
 def people(*rows: tuple[str, str, str | None]) -> dict[str, str]:

@@ -100,7 +100,8 @@ def test_whatever_json_a_script_sends_is_kept_as_valid_json_or_refused(client, u
 def test_a_completed_case_refuses_further_actions_cleanly(client, users):
     admin = users("root", "admin")
     upload(client, admin, ROOT / "processes" / "municipal_creation.bpmn", *TABLES)
-    inst = client.post("/api/v1/instances", json={"process": "municipal_creation"}, headers=admin).json
+    inst = client.post("/api/v1/instances", json={"process": "municipal_creation", "data": {"jurisdiction": "620100"}},
+                       headers=admin).json
     client.post(f"/api/v1/instances/{inst['id']}/cancel", headers=admin)
     for action in ("cancel", "retry"):
         r = client.post(f"/api/v1/instances/{inst['id']}/{action}", headers=admin)

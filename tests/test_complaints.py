@@ -50,6 +50,40 @@ def test_a_report_needs_a_real_name_contact_and_evidence_and_keeps_what_was_type
     assert db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)) == 0
 
 
+@pytest.mark.parametrize("name", ["匿名", "无", "无无无", "某某", "张某某", "test", "Test 123", "测试", "不详", "a", "12345"])
+def test_a_placeholder_is_not_a_real_name(intake, name):
+    client = intake.test_client()
+    r = submit(client, {**GOOD, "reporter_name": name}, [("evidence.pdf", PDF)])
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="error-reporter_name"' in page and "不接受“匿名”“无”“某某”" in page
+    assert 'id="error-contact"' not in page and "虚报能耗数据" in page  # the rest is kept
+    assert db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)) == 0
+
+
+@pytest.mark.parametrize("contact", ["无无无无无", "12345678901", "1380000000", "138000000001", "23800000000",
+                                     "8123456", "zhang@", "zhang@mail", "联系我"])
+def test_a_contact_must_reach_someone(intake, contact):
+    client = intake.test_client()
+    r = submit(client, {**GOOD, "contact": contact}, [("evidence.pdf", PDF)])
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="error-contact"' in page and 'id="error-reporter_name"' not in page
+    assert f'value="{contact}"' in page
+
+
+@pytest.mark.parametrize(("name", "contact"), [
+    ("张三", "13800000000"),  # a mainland mobile
+    ("欧阳娜娜", "+86 139 1931 2345"),
+    ("王五", "0931-8123456"),  # a landline with its area code
+    ("Li Wei", "09318123456"),
+    ("马丽", "mali@example.com.cn"),
+    ("兰州市环保志愿者协会", "0931-8123456-801"),  # an organisation reports too, an extension is fine
+])
+def test_a_real_name_and_contact_are_accepted(intake, name, contact):
+    client = intake.test_client()
+    r = submit(client, {**GOOD, "reporter_name": name, "contact": contact}, [("evidence.pdf", PDF)])
+    assert r.status_code == 201, r.get_data(as_text=True)
+
+
 def test_a_report_reaches_the_city_is_answered_and_the_reporter_sees_the_reply(intake, runtime):
     client = intake.test_client()
     r = submit(client, GOOD, [("证据.pdf", PDF)])

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pytest
 from conftest import ROOT
+from factories import registered
 from test_provincial_selection import PROVINCE, all_cities_recommend, municipal_unit, review_all, tasks
 from webclient import csrf_token, post_form, sign_in
 
@@ -73,6 +74,19 @@ def test_an_objection_needs_a_name_contact_reasons_and_evidence_and_keeps_what_w
     assert client.post(f"/public/notices/{notice.id}", data=fields).status_code == 400  # no CSRF token
 
 
+def test_an_objection_under_a_placeholder_name_or_contact_is_refused(on_notice, client):
+    case, units, notice = on_notice
+    fields = {"credit_code": units["ts_c"], "real_name": "匿名", "organisation": "", "contact": "无无无无无",
+              "reasons": "该企业去年发生环境污染事故，被生态环境部门处罚。"}
+    r = objection(client, notice.id, fields, [("evidence.pdf", PDF)])
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and 'id="error-real_name"' in page and 'id="error-contact"' in page
+    assert "被生态环境部门处罚" in page
+    r = objection(client, notice.id, {**fields, "real_name": "张三", "contact": "0938-8212345"},
+                  [("evidence.pdf", PDF)])
+    assert r.status_code in (201, 303), r.get_data(as_text=True)
+
+
 def test_an_objection_is_received_then_shown_to_the_province_that_investigates(on_notice, client, runtime):
     case, units, notice = on_notice
     r = objection(client, notice.id, {"credit_code": units["ts_c"], "real_name": "张三", "organisation": "天水某环保协会",
@@ -107,7 +121,7 @@ def test_an_objection_is_received_then_shown_to_the_province_that_investigates(o
 def test_a_role_starts_only_the_procedures_whose_start_lies_in_its_lane(app, runtime, client):
     runtime.registry.deploy(collect([ROOT / "processes"]))
     add_user("prov", "provincial", None, password="correct-horse")
-    add_user("firm", "applicant", None, password="correct-horse")
+    registered("firm")  # an enterprise registered in 兰州 and confirmed by its city
     sign_in(client, "prov")
     page = client.get("/cases/new").get_data(as_text=True)
     assert 'id="start-provincial_selection"' in page and 'id="start-municipal_creation"' not in page
@@ -130,3 +144,6 @@ def test_a_role_starts_only_the_procedures_whose_start_lies_in_its_lane(app, run
     assert post_form(firm, "/cases/new", {"process": "provincial_selection"}, page="/cases/new").status_code == 403
     r = post_form(firm, "/cases/new", {"process": "municipal_creation"}, page="/cases/new")
     assert r.status_code == 303 and "/tasks/" in r.headers["Location"]  # straight to the applicant's first step
+    db.session.rollback()
+    assert db.session.scalar(db.select(ProcessInstance.jurisdiction).where(
+        ProcessInstance.process_id == "municipal_creation")) == "620100"  # the organisation's city

@@ -13,8 +13,9 @@ from flask_wtf.csrf import CSRFProtect
 from engine import clock, holidays, script_limits, scripting, statutory_calendar
 from engine.db import db
 from engine.forms import register_format
-from engine.green import attachments, credit_code, evaluation, service_operations
+from engine.green import attachments, credit_code, evaluation, real_name, service_operations
 from engine.green.models import task_labels
+from engine.green.registrations import start_check as registration_start_check
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.model_registry import Registry
 from engine.models import alembic_render_item
@@ -40,6 +41,7 @@ from .inputs import InputJSONProvider
 from .lifecycle import views as lifecycle_pages
 from .modeler import views as modeler
 from .notices import views as notices
+from .registrations import views as registrations_pages
 from .runtime import KEY as RUNTIME
 from .tasks import views as tasks
 
@@ -120,12 +122,14 @@ def create_app(test_config: dict | None = None) -> Flask:
                         app.config["SCRIPT_MAX_INT_BITS"])
     statutory_calendar.ARRANGEMENTS.loader = holidays.load_from_database
     register_format("gb32100", credit_code.problem)
+    register_format("real-name", real_name.explain_name)
+    register_format("contact", real_name.explain_contact)
     service_operations.register()
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions[RUNTIME] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
         task_labels=task_labels, party_assignee=evaluation.party_assignee,
-        submission_check=attachments.submission_problems,
+        submission_check=attachments.submission_problems, start_check=registration_start_check,
     )
 
     request_id.init_app(app)  # first, so that what the other hooks log carries the id
@@ -139,6 +143,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(accounts.bp)
+    app.register_blueprint(registrations_pages.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)

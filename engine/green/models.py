@@ -154,6 +154,8 @@ class User(db.Model):
     # Every session carries the value this had when it began; signing out, a new password
     # or a deactivation raises it, so no cookie issued before still opens a page.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The organisation an applicant's or agency's account acts for (单位注册); its city is the account's.
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"), index=True)
 
     # Flask-Login's user protocol
     is_authenticated = True

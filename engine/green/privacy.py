@@ -29,7 +29,7 @@ def handles(actor: Actor, case) -> bool:
 
 def is_party(actor: Actor, case) -> bool:
     data = case.data if isinstance(case.data, dict) else {}
-    return actor.role in PARTY_ROLES and actor.name in (case.started_by, data.get(PARTY_ACCOUNT))
+    return actor.role in PARTY_ROLES and bool({case.started_by, data.get(PARTY_ACCOUNT)} & set(actor.accounts))
 
 
 def readable(actor: Actor, case, marks: personal.Marks) -> set:

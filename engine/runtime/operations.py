@@ -55,6 +55,7 @@ class Runtime(Steps):
         cache_size: int = 512,
         party_assignee: Callable[[str, dict], str | None] | None = None,
         submission_check: Callable[[dict | None, dict, int], dict] | None = None,
+        start_check: Callable[[str, object, Actor, str | None], None] | None = None,
     ):
         super().__init__(registry, role_of, cache_size)
         self.party_roles = party_roles
@@ -67,6 +68,9 @@ class Runtime(Steps):
         # checks a form cannot state alone (a file field must name a file of this case):
         # field errors, given (schema, accepted data, instance id)
         self.submission_check = submission_check or (lambda schema, data, instance_id: {})
+        # what the domain asks before any case starts (the party's registration confirmed,
+        # a city for a process that needs one): raises, given (process id, spec, actor, jurisdiction)
+        self.start_check = start_check or (lambda process_id, spec, actor, jurisdiction: None)
         # the party's account is the process's to set (from the designation), never a submission's
         self._reserved = reserved_names() | {PARTY_ACCOUNT}
 
@@ -90,7 +94,7 @@ class Runtime(Steps):
         if actor.is_admin or actor.role in self.province_wide_roles:
             return true()
         conds = [
-            ProcessInstance.started_by == actor.name,
+            ProcessInstance.started_by.in_(actor.accounts),
             exists().where(HumanTask.instance_id == ProcessInstance.id, addressed_to(actor, HumanTask)),
         ]
         if actor.jurisdiction is not None and actor.role not in self.party_roles:
@@ -143,7 +147,7 @@ class Runtime(Steps):
             # the version is looked up inside the step's transaction: on SQLite a read before
             # it would be a transaction of its own
             with self._transaction():
-                version = self._version_to_start(process_id, data, actor)
+                version = self._version_to_start(process_id, data, actor, jurisdiction)
                 wf, case = self._new_case(version, process_id, data, jurisdiction, party or actor.name)
                 with store.deferring():
                     with _boundary("start"):
@@ -176,7 +180,7 @@ class Runtime(Steps):
         self.start_requested(outbox.take_requested())
         return case
 
-    def _version_to_start(self, process_id: str, data: dict, actor: Actor):
+    def _version_to_start(self, process_id: str, data: dict, actor: Actor, jurisdiction: str | None):
         """The version new cases of a process start on, once `actor` may start one with `data`."""
         try:
             version = self.registry.load(self.registry.latest_version_for(process_id))
@@ -186,6 +190,7 @@ class Runtime(Steps):
         start_lane, start_roles = _start_lane(spec), self._start_roles(spec)
         if not actor.is_admin and actor.role not in start_roles:
             raise Forbidden(_start_refusal(process_id, start_lane, start_roles))
+        self.start_check(process_id, spec, actor, jurisdiction)
         missing = [k for k in _start_data(spec) if data.get(k) in (None, "", [], {})]
         if missing:
             raise FormInvalid({k: [f"{process_id} cannot start without {k}"] for k in missing})
@@ -299,16 +304,23 @@ class Runtime(Steps):
                   detail={"task": task_id, "from": entry.assignee, "to": to.name if to else None})
 
     # ------------------------------------------------------------------ the case as a whole
-    def cancel(self, instance_id: int, actor: Actor, reason: str | None = None) -> store.Case:
+    def cancel(self, instance_id: int, actor: Actor, reason: str | None = None, action: str = "cancel",
+               allowed: Callable[[store.Case, BpmnWorkflow], None] | None = None) -> store.Case:
+        """Stop a case for good. `allowed`, when given, is the domain's own rule for who
+        may and when (an applicant withdrawing, an official ending a stalled case): it
+        raises, inside the step, instead of the starter-or-administrator rule; `action`
+        is the audit event's name."""
         refuse_unstorable({"reason": reason})
-        with self._step(instance_id, actor, "cancel") as (case, live):
-            if not actor.is_admin and case.started_by != actor.name:
+        with self._step(instance_id, actor, action) as (case, live):
+            if allowed is None and not actor.is_admin and case.started_by not in actor.accounts:
                 raise Forbidden("only an administrator or the case's starter may cancel it")
             if case.status not in ACTIVE:
                 raise Conflict(f"the case is {case.status}")
+            if allowed is not None:
+                allowed(case, live.workflow)
             live.workflow.cancel()
             case.status = "cancelled"
-            audit(actor.name, "cancel", instance=case, detail={"reason": reason})
+            audit(actor.name, action, instance=case, detail={"reason": reason})
         return case
 
     def retry(self, instance_id: int, actor: Actor, data: dict | None = None, reason: str | None = None

@@ -11,6 +11,7 @@ every session begun before, on any device.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from engine import clock
 from engine.audit import append as audit
 from engine.db import db
 from engine.errors import Conflict, EngineError, Forbidden, NotFound
+from engine.green import registrations
 from engine.green.models import User
 from engine.green.roles import JURISDICTIONS, MUNICIPAL_ROLES, ROLES
 from engine.runtime import Actor
@@ -52,6 +54,7 @@ def _password_problem(password: str) -> str | None:
 def add_user(
     name: str, role: str, jurisdiction: str | None = None, actor: str | None = None, token: str | None = None,
     password: str | None = None, display_name: str | None = None, token_days: int = TOKEN_DAYS,
+    registration_id: int | None = None,
 ) -> tuple[User, str]:
     """Create a user and return it with its token (shown once, stored hashed).
     A token is generated unless given (the demo's accounts use known ones)."""
@@ -66,7 +69,8 @@ def add_user(
     if password is not None and (problem := _password_problem(password)):
         raise EngineError(problem)
     user = User(name=name, role=role, jurisdiction=jurisdiction, created_at=clock.now(), display_name=display_name,
-                session_epoch=0, password_hash=_password_hash(password) if password else None)
+                session_epoch=0, password_hash=_password_hash(password) if password else None,
+                registration_id=registration_id)
     db.session.add(user)
     token = _set_token(user, token_days, token)
     audit(actor, "user.add", detail={"name": name, "role": role, "jurisdiction": jurisdiction})
@@ -81,7 +85,11 @@ def find(name: str) -> User:
 
 
 def actor_of(user: User) -> Actor:
-    return Actor(user.name, user.role, user.jurisdiction)
+    """Who the user acts as: an organisation's account in the organisation's city, beside its colleagues."""
+    if user.registration_id is None:
+        return Actor(user.name, user.role, user.jurisdiction)
+    row = registrations.registration_of(user)
+    return Actor(user.name, user.role, row.jurisdiction, registrations.colleagues(user))
 
 
 # ------------------------------------------------------------------ API tokens
@@ -216,3 +224,64 @@ def token_state(user: User, now: datetime | None = None) -> str:
     if user.token_hash is None:
         return "none"
     return "active" if user.token_expires_at and user.token_expires_at > (now or clock.now()) else "expired"
+
+
+# ------------------------------------------------------------------ organisations' own accounts (单位注册)
+class RegistrationRefused(registrations.RegistrationRefused):
+    """Also what is wrong with the account itself (its name, its password)."""
+
+
+@operation
+def register(details: dict, account: str, password: str, display_name: str | None = None,
+             token: str | None = None) -> User:
+    """Self-registration: the organisation's particulars and its first account, which
+    signs in at once but applies only after the city confirms the organisation."""
+    account = (account or "").strip()
+    found = {}
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,79}", account):
+        found["account"] = "account"
+    elif db.session.scalar(db.select(User.id).where(User.name == account)) is not None:
+        found["account"] = "account_taken"
+    if _password_problem(password or ""):
+        found["password"] = "password"
+    if display_name and registrations.real_name.name_problem(display_name):
+        found["display_name"] = "person_name"
+    try:
+        row = registrations.record(details, account)
+    except registrations.RegistrationRefused as refused:
+        raise RegistrationRefused({**found, **refused.fields}) from None
+    if found:
+        raise RegistrationRefused(found)
+    user, _token = add_user(account, row.role, None, actor=account, password=password, token=token,
+                            display_name=display_name or row.contact_person, registration_id=row.id)
+    return user
+
+
+@operation
+def add_colleague(user: User, account: str, password: str, display_name: str) -> User:
+    """Another account acting for the user's own organisation, made by one of its accounts
+    once the city has confirmed the organisation (the city vouched for it, its people vouch for theirs)."""
+    row = registrations.registration_of(user)
+    if row is None or row.status != "confirmed":
+        raise Forbidden("only an account of a confirmed organisation adds colleagues")
+    account = (account or "").strip()
+    found = {}
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,79}", account):
+        found["account"] = "account"
+    elif db.session.scalar(db.select(User.id).where(User.name == account)) is not None:
+        found["account"] = "account_taken"
+    if _password_problem(password or ""):
+        found["password"] = "password"
+    if registrations.real_name.name_problem(display_name or ""):
+        found["display_name"] = "person_name"
+    if found:
+        raise RegistrationRefused(found)
+    colleague, _token = add_user(account, user.role, None, actor=user.name, password=password,
+                                 display_name=display_name.strip(), registration_id=row.id)
+    audit(user.name, "registration.colleague", detail={"registration": row.id, "name": account})
+    return colleague
+
+
+@operation
+def decide_registration(registration_id: int, actor: Actor, confirm: bool, reason: str | None = None):
+    return registrations.decide(registration_id, actor, confirm, reason)

@@ -166,6 +166,21 @@ OPENAPI = {
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
             "responses": _answers({"200": {"description": "cancelled", **_json("Instance")}}, 401, 403, 404, 409),
         }},
+        "/instances/{id}/withdraw": {"post": {
+            "summary": "Withdraw one's own application before the city decides, with the reason (the applicant)",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}}}},
+            "responses": _answers({"200": {"description": "withdrawn", **_json("Instance")}},
+                                  401, 403, 404, 409, 422),
+        }},
+        "/instances/{id}/end": {"post": {
+            "summary": "End a stalled case with the reason (an official of its city, or the province)",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}}}},
+            "responses": _answers({"200": {"description": "ended", **_json("Instance")}}, 401, 403, 404, 409, 422),
+        }},
         "/instances/{id}/retry": {"post": {
             "summary": "Run a case in error again from where it failed (administrator), optionally with its "
                        "data corrected first; a correction needs its reason (both audited)",

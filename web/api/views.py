@@ -16,7 +16,7 @@ from sqlalchemy import or_
 from engine import clock, deadlines
 from engine.db import db
 from engine.errors import EngineError, Forbidden, FormInvalid, NotFound
-from engine.green import attachments
+from engine.green import attachments, withdrawal
 from engine.green.roles import JURISDICTIONS
 from engine.model_registry import FORM_PREFIX, UnknownProcess
 from engine.models import HumanTask, Notification, ProcessInstance
@@ -264,6 +264,25 @@ def cancel_instance(instance_id):
     _visible_instance(instance_id)
     reason = (request.get_json(silent=True) or {}).get("reason") if request.is_json else None
     return jsonify(instance_json(runtime().cancel(instance_id, g.actor, reason)))
+
+
+def _reason() -> str | None:
+    reason = body_object().get("reason")
+    return reason if isinstance(reason, str) else None
+
+
+@bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/withdraw")
+@authenticated
+def withdraw_instance(instance_id):
+    """The applicant withdraws its application before the city decides: {"reason": ...}."""
+    return jsonify(instance_json(withdrawal.withdraw(runtime(), instance_id, g.actor, _reason())))
+
+
+@bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/end")
+@authenticated
+def end_instance(instance_id):
+    """An official of the case's city, or the province, ends a stalled case: {"reason": ...}."""
+    return jsonify(instance_json(withdrawal.end(runtime(), instance_id, g.actor, _reason())))
 
 
 @bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/retry")

@@ -31,6 +31,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import clock
 from engine.db import db
 from engine.errors import Conflict, EngineError, FormInvalid
+from engine.green import withdrawal
 from engine.green.models import Attachment
 from engine.model_registry import FORM_PREFIX
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
@@ -72,6 +73,8 @@ ACTIONS = {
     "message": _l("收到消息"),
     "migrate": _l("迁移到新版本"),
     "error": _l("出错"),
+    "withdraw": _l("撤回申请"),
+    "end": _l("终止办理"),
 }
 
 CASE_ID = f"<int(max={ID_MAX}):instance_id>"
@@ -210,12 +213,15 @@ def retry(instance_id):
     return redirect(url_for(".show", instance_id=instance_id), 303)
 
 
-def _page(case: ProcessInstance, retry: dict | None = None):
+def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | None = None, reason: str = ""):
     names = element_names(case)
     process_name = runtime().registry.process_name(case.process_id, case.version_id)
     names.setdefault(case.process_id, process_name)  # a case's start is recorded against its process
     events = db.session.scalars(db.select(AuditEvent).where(AuditEvent.instance_id == case.id)
                                 .order_by(AuditEvent.seq)).all()
+    # why a case was cancelled, withdrawn or ended, beside that event in the timeline
+    reasons = {e.seq: (json.loads(e.detail or "{}") or {}).get("reason") for e in events
+               if e.action in ("cancel", "withdraw", "end")}
     tasks = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id)
                                .order_by(HumanTask.created_at, HumanTask.id)).all()
     labels, choices = field_labels(case)
@@ -224,11 +230,31 @@ def _page(case: ProcessInstance, retry: dict | None = None):
     data, files, withheld = personal.case_view(case, actor_of(current_user), files, via="case page")
     return render_template(
         "cases/case.html", case=case, process_name=process_name, names=names, events=events, tasks=tasks,
-        now=clock.now(), status_label=STATUS.get(case.status, case.status), actions=ACTIONS,
+        reasons=reasons, now=clock.now(), stalled_days=withdrawal.STALLED_DAYS,
+        status_label=STATUS.get(case.status, case.status), actions=ACTIONS,
         data=data, labels=labels, choices=choices, files=files, withheld=withheld,
         may_retry=case.status == "error" and may(current_user, "cases.retry"),
         retry=retry or {"data": "", "reason": "", "errors": {}},
+        may_withdraw=withdrawal.may_withdraw(actor_of(current_user), case),
+        may_end=withdrawal.may_end(actor_of(current_user), case), problems=problems or {}, reason=reason,
     )
+
+
+@bp.post(f"/cases/{CASE_ID}/<any(withdraw, end):action>")
+@login_required
+def stop(instance_id, action):
+    """The applicant withdraws its application, or an official ends a stalled case, with the reason."""
+    reason = request.form.get("reason", "")
+    operation = withdrawal.withdraw if action == "withdraw" else withdrawal.end
+    try:
+        operation(runtime(), instance_id, actor_of(current_user), reason)
+    except FormInvalid:
+        problems = {action: _("请说明理由（至少%(n)s个字）。", n=withdrawal.MIN_REASON)}
+        return _page(visible_case(instance_id), problems=problems, reason=reason), 422
+    except Conflict as exc:
+        return _page(visible_case(instance_id), problems={action: exc.message}, reason=reason), 409
+    flash(_("申请已撤回。") if action == "withdraw" else _("案件已终止办理。"), "info")
+    return redirect(url_for(".show", instance_id=instance_id), 303)
 
 
 @bp.get(f"/cases/{CASE_ID}/diagram.xml")

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 
 from engine.db import db
 from engine.errors import EngineError
-from engine.green import attachments, credit_code
+from engine.green import attachments, credit_code, real_name
 from engine.green.models import Attachment, ComplaintReceipt
 from engine.green.roles import JURISDICTIONS
 from engine.models import ProcessInstance
@@ -34,10 +34,10 @@ FIELDS = ("reporter_name", "contact", "target_kind", "target_name", "target_cred
 
 def _problems(form) -> dict[str, str]:
     p = {}
-    if len(form.get("reporter_name", "").strip()) < 2:
-        p["reporter_name"] = _("请填写真实姓名（举报须实名）。")
-    if len(form.get("contact", "").strip()) < 5:
-        p["contact"] = _("请填写联系电话或电子邮箱，以便答复。")
+    if real_name.name_problem(form.get("reporter_name", "")):
+        p["reporter_name"] = _("请填写真实姓名（举报须实名），不接受“匿名”“无”“某某”“test”等代称。")
+    if real_name.contact_problem(form.get("contact", "")):
+        p["contact"] = _("请填写有效的手机号码、带区号的固定电话或电子邮箱，以便答复。")
     if form.get("target_kind") not in ("unit", "agency"):
         p["target_kind"] = _("请选择被举报的是绿色制造单位还是第三方评价机构。")
     if len(form.get("target_name", "").strip()) < 2:

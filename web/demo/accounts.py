@@ -27,3 +27,19 @@ DEMO_USERS = [
     ("agency-gsgreen", "agency", None, "甘肃绿评科技有限公司"),
     ("agency-lzhk", "agency", None, "兰州环科评价咨询有限公司"),
 ]
+
+# The demo's enterprises and agencies register themselves as any would (单位注册), and
+# their city confirms them: account -> (registered as, name, credit code, legal
+# representative, registered address, its division code, contact person, mobile).
+DEMO_REGISTRATIONS = {
+    "jinchuan-group": ("applicant", "金川集团股份有限公司", "91620000224330075D", "王永清",
+                       "甘肃省兰州市城关区东岗西路 118 号", "620102", "李红梅", "13919000001"),
+    "tianshui-electric": ("applicant", "天水电气传动研究所", "91620502MA74TKDC2J", "赵建华",
+                          "甘肃省天水市秦州区岷山路 60 号", "620502", "周立新", "13993800002"),
+    "agency-gsgreen": ("agency", "甘肃绿评科技有限公司", "91620100MA71GLP0EL", "王建国",
+                       "甘肃省兰州市城关区南昌路 1688 号", "620102", "马晓燕", "13893100003"),
+    "agency-lzhk": ("agency", "兰州环科评价咨询有限公司", "91620100MA72HKYX3B", "王建国",
+                    "甘肃省兰州市七里河区西津东路 575 号", "620103", "杨光", "18919100004"),
+}
+# which demo official confirms each city's registrations
+CONFIRMED_BY = {"620100": "lanzhou", "620500": "tianshui"}

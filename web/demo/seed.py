@@ -12,14 +12,14 @@ from engine.model_registry import collect
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
 
-from ..accounts.users import add_user
+from ..accounts.users import actor_of, add_user, decide_registration, register
 from . import cultivation, evaluation, lifecycle, revocation, rounds
-from .accounts import DEMO_PASSWORD, DEMO_USERS
+from .accounts import CONFIRMED_BY, DEMO_PASSWORD, DEMO_REGISTRATIONS, DEMO_USERS
 from .evaluation import apply_and_self_evaluate
 from .national import seed as seed_national
 
 CASES = [
-    # applicant, city, how far to take it
+    # applicant, its city (the organisation's, which the case takes), how far to take it
     ("jinchuan-group", "620100", "submitted"),
     ("tianshui-electric", "620500", "new"),
     ("jinchuan-group", "620100", "listed"),
@@ -43,12 +43,15 @@ def seed() -> list[tuple[str, str, str | None, str]]:
     for name, role, city, display in DEMO_USERS:
         token = f"demo-{name}"
         if db.session.scalar(db.select(User).where(User.name == name)) is None:
-            add_user(name, role, city, actor="demo", token=token, password=DEMO_PASSWORD, display_name=display)
+            if name in DEMO_REGISTRATIONS:
+                _register(name, token, display)
+            else:
+                add_user(name, role, city, actor="demo", token=token, password=DEMO_PASSWORD, display_name=display)
         accounts.append((name, role, city, token))
     if db.session.scalar(db.select(db.func.count()).select_from(ProcessInstance)) == 0:
         for applicant, city, stage in CASES:
-            actor = Actor(applicant, "applicant")
-            inst = runtime.start("municipal_creation", {}, actor, city)
+            actor = actor_of(db.session.scalar(db.select(User).where(User.name == applicant)))
+            inst = runtime.start("municipal_creation", {}, actor)
             if stage == "new":
                 continue
             apply_and_self_evaluate(runtime, inst, actor, REPORT)
@@ -59,6 +62,17 @@ def seed() -> list[tuple[str, str, str | None, str]]:
     for seed_feature in FEATURE_SEEDERS:
         seed_feature(runtime)
     return accounts
+
+
+def _register(name: str, token: str, display: str) -> None:
+    """An enterprise or agency registers itself and its city confirms it, as on the pages."""
+    role, org, code, representative, address, division, contact, mobile = DEMO_REGISTRATIONS[name]
+    user = register({"role": role, "name": org, "credit_code": code, "legal_representative": representative,
+                     "address": address, "division_code": division, "contact_person": contact, "mobile": mobile},
+                    name, DEMO_PASSWORD, display, token=token)
+    city = actor_of(user).jurisdiction
+    decide_registration(user.registration_id, actor_of(db.session.scalar(
+        db.select(User).where(User.name == CONFIRMED_BY[city]))), confirm=True)
 
 
 @click.command("demo")

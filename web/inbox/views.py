@@ -34,7 +34,7 @@ ORDER = [paging.Key(HumanTask.due_at, datetime, nullable=True), paging.Key(Human
 
 def tab_filters(actor):
     """Each tab as a condition on the task index, for this user only."""
-    tabs = {"mine": HumanTask.assignee == actor.name, "role": role_queue(actor, HumanTask)}
+    tabs = {"mine": HumanTask.assignee.in_(actor.accounts), "role": role_queue(actor, HumanTask)}
     if actor.is_admin:
         tabs["all"] = HumanTask.id.is_not(None)
     return tabs

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from engine import clock
 from engine.db import db
-from engine.green import attachments
+from engine.green import attachments, real_name
 from engine.green.notices import NoticeClosed, PublicNotice, lodge_objection
 
 from ..accounts import ratelimit
@@ -38,10 +38,10 @@ def _problems(notice: PublicNotice, form) -> dict[str, str]:
     p = {}
     if notice.item(form["credit_code"]) is None:
         p["credit_code"] = _("请选择提出异议的单位。")
-    if len(form["real_name"].strip()) < 2:
-        p["real_name"] = _("请填写真实姓名（异议须实名）。")
-    if len(form["contact"].strip()) < 5:
-        p["contact"] = _("请填写联系电话或电子邮箱，以便核查和答复。")
+    if real_name.name_problem(form["real_name"]):
+        p["real_name"] = _("请填写真实姓名（异议须实名），不接受“匿名”“无”“某某”“test”等代称。")
+    if real_name.contact_problem(form["contact"]):
+        p["contact"] = _("请填写有效的手机号码、带区号的固定电话或电子邮箱，以便核查和答复。")
     if len(form["reasons"].strip()) < 10:
         p["reasons"] = _("请具体说明异议的事实和理由（至少10个字）。")
     return p
