@@ -184,7 +184,7 @@ def test_a_unit_barred_when_the_province_recommends_is_not_submitted_and_says_wh
     select_all(runtime, case)
     [submit] = ready(case.id)
     assert submit.element == "Task_submit"
-    [reason] = case_data(case.id)["art18_barred_reasons"]
+    [reason] = case_data(case.id)["refused_recommendations"]
     assert reason.startswith(f"第十八条第（六）项：{factory.name}失信被执行人（2026-03-01")
     add_user("prov", "provincial", password="correct-horse")
     sign_in(client, "prov")
@@ -193,7 +193,7 @@ def test_a_unit_barred_when_the_province_recommends_is_not_submitted_and_says_wh
     runtime.complete(submit.id, {"submitted_on": "2026-07-20", "submission_reference": "GS-2026-07"},
                      NATIONAL_PROVINCE)
     rows = {r.designation_id: r for r in db.session.scalars(db.select(NationalRecommendation))}
-    assert rows[national["factory"]].status == "barred" and rows[national["factory"]].barred_reason == reason
+    assert rows[national["factory"]].status == "refused" and rows[national["factory"]].refused_reason == reason
     assert {rows[national[k]].status for k in ("park", "chain")} == {"submitted"}
     [decide] = ready(case.id)
     assert national["factory"] not in {r["designation_id"] for r in task_data(runtime, decide)["recommended"]}
@@ -207,4 +207,4 @@ def test_when_every_selected_unit_is_barred_nothing_is_recommended(runtime, nati
     done = select_all(runtime, case)
     assert done.status == "completed", done.error_message
     [row] = db.session.scalars(db.select(NationalRecommendation)).all()
-    assert row.status == "barred" and row.barred_reason.startswith("第十八条第（四）项")
+    assert row.status == "refused" and row.refused_reason.startswith("第十八条第（四）项")

@@ -1,19 +1,25 @@
 """Art 23 per level (issue 16): a candidate's provincial evaluation report made by a
 third-party agency counts as one provincial project of the agencies with that
 agency's legal representative this year, apart from their municipal and national
-ones; the eleventh is refused, and a report by an agency named for fraud is
-refused when the city's recommendation brings it in."""
+ones, and likewise a national evaluation report at national level; the eleventh is
+refused, and a report by an agency named for fraud is refused when the city's
+recommendation brings it in."""
 from __future__ import annotations
 
 import pytest
+from national_helpers import PROVINCE, ready, task_data
 from test_agencies import GREEN, OTHER, SISTER, agencies, done_before, supervise  # noqa: F401 (a fixture)
+from test_national_recommendation import consult_all, start_round, units  # noqa: F401 (a fixture)
 from test_provincial_selection import _task, round_case  # noqa: F401 (a fixture)
+from webclient import sign_in
 
 from engine.db import db
 from engine.green.agencies import AgencyEngagement
+from engine.green.national import NationalRecommendation
 from engine.green.roles import JURISDICTIONS
 from engine.models import ProcessInstance
 from engine.runtime import Actor
+from web.accounts.users import add_user
 
 
 def recommend(runtime, case, city, rows):
@@ -78,3 +84,33 @@ def test_a_third_party_evaluation_names_its_agency(runtime, world):
     shortlist = collect(runtime, case, [{**by_agency(units, "lz_a"), "evaluation_mode": "third_party"}])
     [refused] = shortlist["refused"]
     assert refused["refused"].startswith("第二十三条：第三方评价须写明评价机构")
+
+
+def test_the_tenth_national_evaluation_is_recommended_and_the_eleventh_refused_with_its_unit(
+        runtime, agencies, units, client):
+    done_before(agencies["green"], "national", 9)
+    case, _ = start_round(runtime, units)
+    consult_all(runtime, case)
+    [select] = ready(case.id)
+    agency_of = {units["factory"]: GREEN, units["park"]: SISTER}
+    rows = [{**{k: c[k] for k in ("designation_id", "organisation_name", "unit_type", "objected", "objections")},
+             "recommend": True,
+             **({"evaluation_mode": "third_party", "agency_credit_code": agency_of[c["designation_id"]][1]}
+                if c["designation_id"] in agency_of else {})}
+            for c in task_data(runtime, select)["consulted"]]
+    runtime.complete(select.id, {"selection": rows}, PROVINCE)
+    [submit] = ready(case.id)
+    db.session.expire_all()
+    [reason] = db.session.get(ProcessInstance, case.id).data["refused_recommendations"]
+    assert reason.startswith("第二十三条：天水经济技术开发区的国家级评价报告不予采信——法定代表人 王建国 名下机构 2026 年已承担国家级评价项目 10 个")
+    add_user("prov", "provincial", password="correct-horse")
+    sign_in(client, "prov")
+    assert reason in client.get(f"/tasks/{submit.id}").get_data(as_text=True)
+
+    runtime.complete(submit.id, {"submitted_on": "2026-07-20", "submission_reference": "GS-2026-07"}, PROVINCE)
+    status = dict(db.session.execute(db.select(NationalRecommendation.designation_id,
+                                               NationalRecommendation.status)).all())
+    assert status == {units["factory"]: "submitted", units["park"]: "refused", units["chain"]: "submitted"}
+    counted = db.session.scalar(db.select(db.func.count()).select_from(AgencyEngagement).where(
+        AgencyEngagement.legal_representative == "王建国", AgencyEngagement.level == "national"))
+    assert counted == 10

@@ -188,6 +188,36 @@ def check_agency(params: dict, step: StepContext) -> dict:
             "account": agency.account, "count_this_year": done + 1, "cap": cap}
 
 
+def count_evaluations(params: dict, step: StepContext) -> dict:
+    """`agency.count_evaluations`: Art 23 in a round, for the units whose evaluation
+    report of this `level` a third-party agency made (`agency_credit_code`): each is
+    one project of that level this year for the agencies with its legal
+    representative, under `cap`. The units whose report cannot be accepted (an
+    agency named for fraud, over the cap, or none named) come back `refused`, each
+    with its `reason`; the others `kept`, with the agency's name."""
+    units = params.get("units")
+    if not isinstance(units, list):
+        raise ServiceError("the units to count under Art 23 must be a list")
+    level = params.get("level")
+    kept, refused = [], []
+    for unit in units:
+        name = unit.get("organisation_name") or unit.get("name") or ""
+        subject = str(unit.get("designation_id") or f"{unit.get('credit_code')}:{unit.get('unit_type')}")
+        code = (unit.get("agency_credit_code") or "").upper()
+        if not code:
+            why = "第三方评价须写明评价机构的统一社会信用代码 (name the agency that evaluated)"
+        else:
+            checked = check_agency({"agency_credit_code": code, "level": level, "cap": params.get("cap"),
+                                    "unit_type": unit.get("unit_type"), "subject": subject,
+                                    "account_needed": False}, step)
+            why = None if checked["accepted"] else checked["reason"]
+        if why:
+            refused.append({**unit, "reason": f"第二十三条：{name}的{LEVELS[level][0]}评价报告不予采信——{why}"})
+        else:
+            kept.append({**unit, "agency_name": checked["agency_name"]})
+    return {"kept": kept, "refused": refused, "reasons": [u["reason"] for u in refused]}
+
+
 def name_agency(params: dict, step: StepContext) -> dict:
     """Art 23 ¶1: an agency found faking or hiding problems is named, and its
     results are not accepted for `years` years from today (通报, 结果不予采信)."""
@@ -220,7 +250,7 @@ def find_agency(params: dict, step: StepContext) -> dict:
 def register() -> None:
     services.OPERATIONS.update({
         "evaluation.record": record_report, "agency.check": check_agency, "agency.name": name_agency,
-        "agency.find": find_agency,
+        "agency.find": find_agency, "agency.count_evaluations": count_evaluations,
     })
 
 

@@ -1,5 +1,5 @@
 """Art 18 at every gate and Art 23 per level: a national recommendation record keeps
-the facts that barred recommending its unit; an agency's evaluation projects are
+why its unit could not be recommended (the Art 18 facts or the refused report); an agency's evaluation projects are
 counted per case and candidate, so a provincial or national round counts each
 candidate's evaluation at its level
 
@@ -20,7 +20,7 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('national_recommendation') as batch:
-        batch.add_column(sa.Column('barred_reason', sa.Text(), nullable=True))
+        batch.add_column(sa.Column('refused_reason', sa.Text(), nullable=True))
     with op.batch_alter_table('agency_engagement') as batch:
         batch.add_column(sa.Column('subject', sa.String(length=80), server_default='', nullable=False))
         batch.drop_constraint('uq_agency_engagement_instance_id', type_='unique')
@@ -33,4 +33,4 @@ def downgrade():
         batch.create_unique_constraint('uq_agency_engagement_instance_id', ['instance_id'])
         batch.drop_column('subject')
     with op.batch_alter_table('national_recommendation') as batch:
-        batch.drop_column('barred_reason')
+        batch.drop_column('refused_reason')
