@@ -88,4 +88,4 @@ def self_evaluated(runtime, firm, city="620100", application=APPLICATION, values
 
 # the decision tables municipal_creation calls, for tests that deploy it file by file
 TABLES = [ROOT / "processes" / f"{name}.dmn" for name in ("evaluation_indicators", "evaluation_pass_marks",
-                                                          "agency_yearly_cap")]
+                                                          "agency_yearly_cap", "art18_exclusions")]

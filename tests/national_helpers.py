@@ -14,6 +14,8 @@ from engine.runtime import Actor
 ADMIN = Actor("registrar", "admin")
 PROVINCE = Actor("prov", "provincial")
 FILES = {
+    "art18_exclusions.dmn": ROOT / "processes" / "art18_exclusions.dmn",
+    "agency_yearly_cap.dmn": ROOT / "processes" / "agency_yearly_cap.dmn",
     "national_recommendation.bpmn": ROOT / "processes" / "national_recommendation.bpmn",
     "award_amounts.dmn": ROOT / "processes" / "award_amounts.dmn",
     "listing_with_award.bpmn": MODELS / "listing_with_award.bpmn",

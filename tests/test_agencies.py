@@ -263,3 +263,40 @@ def test_the_applicant_reads_why_the_agency_was_refused_on_its_task(app, runtime
         "evaluation_mode": "third_party", "agency_credit_code": OTHER[1]}, FIRM)
     db.session.expire_all()
     assert db.session.get(ProcessInstance, case.id).data["returned_reason"] is None
+
+
+def test_a_report_handed_in_after_the_agency_is_named_is_refused_and_the_applicant_chooses_again(
+        runtime, agencies):
+    case = choose(runtime, GREEN[1])
+    assert check(case)["accepted"] is True  # not named when chosen
+    task = open_task(case.id)
+    supervise(runtime, GREEN[1])  # named while it evaluates
+    runtime.complete(task.id, evaluation("green_factory", case.id, FACTORY_LEADING), Actor("agency-green", "agency"))
+    back = open_task(case.id)
+    assert (back.element, back.assignee) == ("Task_submit_report", "firm")  # the city never reviews it
+    db.session.expire_all()
+    reason = db.session.get(ProcessInstance, case.id).data["returned_reason"]
+    assert "甘肃绿评科技有限公司" in reason and "2029-03-02 前其评价结果不予采信（第二十三条）" in reason
+    [report] = db.session.scalars(db.select(EvaluationReport)).all()
+    assert report.verdict == "refused"  # kept as handed in, with its verdict
+    # the applicant turns to an agency that is not named; its report goes to the city
+    case = runtime.complete(back.id, {
+        "organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P",
+        "evaluation_mode": "third_party", "agency_credit_code": OTHER[1]}, FIRM)
+    task = open_task(case.id)
+    runtime.complete(task.id, evaluation("green_factory", case.id, FACTORY_LEADING), Actor("agency-other", "agency"))
+    assert open_task(case.id).element == "Task_municipal_review"
+
+
+def test_a_report_handed_in_on_the_last_day_of_the_ban_is_refused_and_the_next_day_accepted(runtime, agencies):
+    first, second = choose(runtime, GREEN[1]), choose(runtime, GREEN[1], code="91620100MA75QWER28")
+    supervise(runtime, GREEN[1])  # named 2026-03-02 while both evaluations are under way: refused until 2029-03-02
+    agency = Actor("agency-green", "agency")
+    clock.current().set(datetime(2029, 3, 1, 23, 59, tzinfo=clock.SHANGHAI))
+    runtime.complete(open_task(first.id).id, evaluation("green_factory", first.id, FACTORY_LEADING), agency)
+    assert open_task(first.id).element == "Task_submit_report"
+    clock.current().set(datetime(2029, 3, 2, 0, 0, tzinfo=clock.SHANGHAI))  # three years to the day
+    runtime.complete(open_task(second.id).id, evaluation("green_factory", second.id, FACTORY_LEADING), agency)
+    assert open_task(second.id).element == "Task_municipal_review"
+    verdicts = dict(db.session.execute(db.select(EvaluationReport.instance_id, EvaluationReport.verdict)).all())
+    assert verdicts == {first.id: "refused", second.id: "passed"}

@@ -11,7 +11,7 @@ from engine.models import AuditEvent, HumanTask
 
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
 TABLES = [ROOT / "processes" / f"{name}.dmn" for name in ("evaluation_indicators", "evaluation_pass_marks",
-                                                            "agency_yearly_cap")]
+                                                            "agency_yearly_cap", "art18_exclusions")]
 REPORT = {
     "organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": "91620100MA74XJ2P0P", "evaluation_mode": "self",
 }

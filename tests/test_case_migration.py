@@ -231,7 +231,8 @@ def test_only_an_analyst_migrates_and_the_versions_must_fit(runtime, cases):
     with pytest.raises(NotFound):
         case_migration.plan(runtime, ANALYST, PROCESS, cases["v1"], "0" * 64)
     other, _ = runtime.registry.deploy({name: (ROOT / "processes" / name).read_bytes() for name in (
-        "municipal_creation.bpmn", "evaluation_indicators.dmn", "evaluation_pass_marks.dmn", "agency_yearly_cap.dmn")})
+        "municipal_creation.bpmn", "evaluation_indicators.dmn", "evaluation_pass_marks.dmn", "agency_yearly_cap.dmn",
+        "art18_exclusions.dmn")})
     with pytest.raises(NotFound, match="no deployed version"):
         case_migration.plan(runtime, ANALYST, PROCESS, cases["v1"], other.id)
     assert all(case(i).version_id == cases["v1"] for k, i in cases.items() if k != "v1")

@@ -41,7 +41,8 @@ LANZHOU = Actor("lz", "municipal", "620100")
 TIANSHUI = Actor("ts", "municipal", "620500")
 PROVINCE = Actor("prov", "provincial")
 # municipal creation with the decision tables it calls, and the lifecycle with its own
-CREATION = ("municipal_creation.bpmn", "evaluation_indicators.dmn", "evaluation_pass_marks.dmn", "agency_yearly_cap.dmn")
+CREATION = ("municipal_creation.bpmn", "evaluation_indicators.dmn", "evaluation_pass_marks.dmn", "agency_yearly_cap.dmn",
+            "art18_exclusions.dmn")
 MODELS = (*CREATION, "designation_lifecycle.bpmn", "incident_revokes_at_once.dmn", "revocation.bpmn",
           "revocation_grounds.dmn")
 APPLICATION = {"organisation_name": "兰州绿源制造有限公司", "unit_type": "green_factory", "credit_code": CODE,

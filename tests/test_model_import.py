@@ -94,7 +94,8 @@ def test_the_cli_check_says_the_same(app):
 
 
 def test_a_disconnected_step_is_an_error_on_that_step(runtime):
-    files = collect([ROOT / "processes" / "provincial_selection.bpmn", ROOT / "processes" / "art18_exclusions.dmn"])
+    files = collect([ROOT / "processes" / "provincial_selection.bpmn", ROOT / "processes" / "art18_exclusions.dmn",
+                     ROOT / "processes" / "agency_yearly_cap.dmn"])
     broken = files["provincial_selection.bpmn"].replace(
         b'<bpmn:sequenceFlow id="Flow_wait_notice" sourceRef="Service_publish_notice" targetRef="Timer_notice_ends" />',
         b"")

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import db
 from engine.models import Aware
 
 VERDICTS = {"passed": ("通过", "Passed"), "failed": ("未达合格分", "Below the pass mark"),
-            "vetoed": ("一票否决", "Vetoed")}
+            "vetoed": ("一票否决", "Vetoed"),
+            # Art 23 ¶1: handed in by an agency during the three years its results are not accepted
+            "refused": ("机构被通报，结果不予采信", "Not accepted: the agency is named for fraud")}
 
 
 class Agency(db.Model):
@@ -44,7 +46,8 @@ class Agency(db.Model):
 
 class AgencyEngagement(db.Model):
     """One evaluation project an agency took on (评价项目): what the yearly cap counts.
-    One per case; choosing again in the same case replaces it."""
+    One per case and candidate (`subject`: empty in an applicant's own case, the
+    candidate's key in a provincial or national round); choosing again replaces it."""
 
     __tablename__ = "agency_engagement"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -53,11 +56,13 @@ class AgencyEngagement(db.Model):
     level: Mapped[str] = mapped_column(String(16))
     year: Mapped[int] = mapped_column(Integer)
     unit_type: Mapped[str | None] = mapped_column(String(40))
-    instance_id: Mapped[int] = mapped_column(Integer, unique=True)
+    instance_id: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(80), default="", server_default="")
     engaged_on: Mapped[date] = mapped_column(Date)
     agency: Mapped[Agency] = relationship()
 
-    __table_args__ = (Index("ix_agency_engagement_count", "legal_representative", "level", "year"),)
+    __table_args__ = (Index("ix_agency_engagement_count", "legal_representative", "level", "year"),
+                      UniqueConstraint("instance_id", "subject", name="uq_agency_engagement_instance_id_subject"))
 
 
 class EvaluationReport(db.Model):
@@ -77,7 +82,7 @@ class EvaluationReport(db.Model):
     indicators: Mapped[list] = mapped_column(JSON)  # each with its value and the points it earned
     score: Mapped[float] = mapped_column(Float)
     pass_mark: Mapped[float] = mapped_column(Float)
-    verdict: Mapped[str] = mapped_column(String(16))  # passed / failed / vetoed
+    verdict: Mapped[str] = mapped_column(String(16))  # passed / failed / vetoed / refused
     vetoed_by: Mapped[list] = mapped_column(JSON)
     attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"))
     submitted_at: Mapped[datetime] = mapped_column(Aware())

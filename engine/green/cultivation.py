@@ -209,5 +209,6 @@ def register() -> None:
         "cultivation.send_back": send_back,
         "cultivation.withdraw": withdraw,
         "exclusions.check": exclusions.check,
+        "exclusions.screen": exclusions.screen,
         "adverse_fact.record": exclusions.record,
     })

@@ -96,8 +96,19 @@ def compute(standards: list[Standard], basic: list[dict], indicators: list[dict]
     return {"score": score, "pass_mark": pass_mark, "verdict": verdict, "vetoed_by": vetoed, "indicators": scored}
 
 
+def banned_reason(agency: Agency) -> str:
+    return (f"{agency.name} 因弄虚作假于 {agency.named_for_fraud_on.isoformat()} 被通报，"
+            f"{agency.results_refused_until.isoformat()} 前其评价结果不予采信（第二十三条） (named for fraud: its "
+            f"results are not accepted before {agency.results_refused_until.isoformat()}, Art 23)")
+
+
 def record_report(params: dict, step: StepContext) -> dict:
-    """Compute and store the evaluation report of the case (评价报告入库)."""
+    """Compute and store the evaluation report of the case (评价报告入库).
+
+    Art 23 ¶1 refuses an agency's results for three years from its naming: a report
+    an agency hands in during its ban is kept as submitted but with the verdict
+    `refused` and the reason, whenever the agency was chosen, so it can never be
+    listed on (the applicant chooses again)."""
     unit_type, level, mode = params.get("unit_type"), params.get("level"), params.get("evaluation_mode")
     if unit_type not in UNIT_TYPES or level not in LEVELS or mode not in ("self", "third_party"):
         raise ServiceError(f"unit type {unit_type!r}, level {level!r} and mode {mode!r} must be known ones")
@@ -112,8 +123,12 @@ def record_report(params: dict, step: StepContext) -> dict:
     agency_id = params.get("agency_id") if mode == "third_party" else None
     if mode == "self":  # an agency chosen earlier in this case no longer evaluates it: not counted
         db.session.execute(db.delete(AgencyEngagement).where(AgencyEngagement.instance_id == step.instance_id))
-    if mode == "third_party" and db.session.get(Agency, agency_id or 0) is None:
+    agency = db.session.get(Agency, agency_id or 0) if mode == "third_party" else None
+    if mode == "third_party" and agency is None:
         raise ServiceError("a third-party report names no known agency")
+    refused = agency is not None and agency.refused_on(clock.now().date())
+    if refused:
+        result = {**result, "verdict": "refused"}
     report = EvaluationReport(
         instance_id=step.instance_id, credit_code=params.get("credit_code") or "",
         organisation_name=params.get("organisation_name") or "", unit_type=unit_type, level=level,
@@ -124,14 +139,19 @@ def record_report(params: dict, step: StepContext) -> dict:
     db.session.add(report)
     db.session.flush()
     return {"report_id": report.id, "score": result["score"], "pass_mark": result["pass_mark"],
-            "verdict": result["verdict"], "vetoed_by": result["vetoed_by"]}
+            "verdict": result["verdict"], "vetoed_by": result["vetoed_by"],
+            "reason": banned_reason(agency) if refused else None}
 
 
 def check_agency(params: dict, step: StepContext) -> dict:
     """Art 23 when an applicant chooses an agency: its results are not refused
     (named for fraud), and the agencies with its legal representative have done
     fewer than `cap` evaluations at this level this year. Accepted, the project is
-    counted for this case; refused, the reason goes back to the applicant."""
+    counted for this case; refused, the reason goes back to the applicant.
+
+    A round (provincial or national) counts one project per candidate whose
+    level's evaluation report an agency made: `subject` names the candidate, and
+    `account_needed` is false there, as the agency has no task to do in the round."""
     code, level = params.get("agency_credit_code"), params.get("level")
     if level not in LEVELS:
         raise ServiceError(f"unknown level {level!r}")
@@ -142,16 +162,15 @@ def check_agency(params: dict, step: StepContext) -> dict:
     agency = db.session.scalar(db.select(Agency).where(Agency.credit_code == code))
     if agency is None:
         return {"accepted": False, "reason": f"没有统一社会信用代码为 {code} 的第三方评价机构备案记录 (no agency with this credit code is on record)"}
-    mine = db.session.scalar(db.select(AgencyEngagement).where(AgencyEngagement.instance_id == step.instance_id))
+    subject = params.get("subject") or ""
+    mine = db.session.scalar(db.select(AgencyEngagement).where(AgencyEngagement.instance_id == step.instance_id,
+                                                               AgencyEngagement.subject == subject))
     if mine is not None:  # chosen again in this case: the earlier choice no longer counts
         db.session.delete(mine)
         db.session.flush()
     refused = {"accepted": False, "agency_id": agency.id, "agency_name": agency.name}
     if agency.refused_on(today):
-        return {**refused, "reason": (
-            f"{agency.name} 因弄虚作假于 {agency.named_for_fraud_on.isoformat()} 被通报，"
-            f"{agency.results_refused_until.isoformat()} 前其评价结果不予采信 (named for fraud: its results are "
-            f"not accepted before {agency.results_refused_until.isoformat()})")}
+        return {**refused, "reason": banned_reason(agency)}
     done = db.session.scalar(db.select(db.func.count()).select_from(AgencyEngagement).where(
         AgencyEngagement.legal_representative == agency.legal_representative,
         AgencyEngagement.level == level, AgencyEngagement.year == today.year))
@@ -160,13 +179,43 @@ def check_agency(params: dict, step: StepContext) -> dict:
             f"法定代表人 {agency.legal_representative} 名下机构 {today.year} 年已承担{LEVELS[level][0]}评价项目 "
             f"{done} 个，达到上限 {cap} 个 (agencies with this legal representative have done {done} "
             f"{LEVELS[level][1].lower()} evaluations this year; the cap is {cap})")}
-    if not agency.account:  # its task would have nobody to go to
+    if not agency.account and params.get("account_needed", True):  # its task would have nobody to go to
         return {**refused, "reason": f"{agency.name} 尚未开通本系统账号，无法承担评价 (the agency has no account here yet)"}
     db.session.add(AgencyEngagement(agency_id=agency.id, legal_representative=agency.legal_representative,
                                     level=level, year=today.year, unit_type=params.get("unit_type"),
-                                    instance_id=step.instance_id, engaged_on=today))
+                                    instance_id=step.instance_id, subject=subject, engaged_on=today))
     return {"accepted": True, "reason": None, "agency_id": agency.id, "agency_name": agency.name,
             "account": agency.account, "count_this_year": done + 1, "cap": cap}
+
+
+def count_evaluations(params: dict, step: StepContext) -> dict:
+    """`agency.count_evaluations`: Art 23 in a round, for the units whose evaluation
+    report of this `level` a third-party agency made (`agency_credit_code`): each is
+    one project of that level this year for the agencies with its legal
+    representative, under `cap`. The units whose report cannot be accepted (an
+    agency named for fraud, over the cap, or none named) come back `refused`, each
+    with its `reason`; the others `kept`, with the agency's name."""
+    units = params.get("units")
+    if not isinstance(units, list):
+        raise ServiceError("the units to count under Art 23 must be a list")
+    level = params.get("level")
+    kept, refused = [], []
+    for unit in units:
+        name = unit.get("organisation_name") or unit.get("name") or ""
+        subject = str(unit.get("designation_id") or f"{unit.get('credit_code')}:{unit.get('unit_type')}")
+        code = (unit.get("agency_credit_code") or "").upper()
+        if not code:
+            why = "第三方评价须写明评价机构的统一社会信用代码 (name the agency that evaluated)"
+        else:
+            checked = check_agency({"agency_credit_code": code, "level": level, "cap": params.get("cap"),
+                                    "unit_type": unit.get("unit_type"), "subject": subject,
+                                    "account_needed": False}, step)
+            why = None if checked["accepted"] else checked["reason"]
+        if why:
+            refused.append({**unit, "reason": f"第二十三条：{name}的{LEVELS[level][0]}评价报告不予采信——{why}"})
+        else:
+            kept.append({**unit, "agency_name": checked["agency_name"]})
+    return {"kept": kept, "refused": refused, "reasons": [u["reason"] for u in refused]}
 
 
 def name_agency(params: dict, step: StepContext) -> dict:
@@ -201,7 +250,7 @@ def find_agency(params: dict, step: StepContext) -> dict:
 def register() -> None:
     services.OPERATIONS.update({
         "evaluation.record": record_report, "agency.check": check_agency, "agency.name": name_agency,
-        "agency.find": find_agency,
+        "agency.find": find_agency, "agency.count_evaluations": count_evaluations,
     })
 
 

@@ -203,6 +203,35 @@ def check(params: dict, step: StepContext | None = None) -> dict:
     return result
 
 
+def screen(params: dict, step: StepContext | None = None) -> dict:
+    """`exclusions.screen`: Art 18 at a gate of a procedure (on application, before
+    a city or the province lists, on a recommendation): each unit of `units` (dicts
+    with at least `credit_code` and `unit_type`) checked today with `check`, the
+    look-back and stoppage threshold from the diagram's decision table.
+
+    Returns the units that may pass (`kept`, as given), those barred (`barred`, each
+    with its `reasons`: the article, the organisation, the fact and its date) and
+    every reason in one list (`reasons`), for the task that shows them and the case
+    that keeps them."""
+    units = params.get("units")
+    if not isinstance(units, list):
+        raise ServiceError("the units to check under Art 18 must be a list")
+    kept, barred, reasons = [], [], []
+    for unit in units:
+        if not isinstance(unit, dict):
+            raise ServiceError("each unit to check under Art 18 needs its credit code and unit type")
+        found = check({"credit_code": (unit.get("credit_code") or "").upper(), "unit_type": unit.get("unit_type"),
+                       "look_back_years": params.get("look_back_years"),
+                       "stoppage_months": params.get("stoppage_months")}, step)
+        if found["barred"]:
+            barred.append({**unit, "reasons": found["reasons"], "facts": found["facts"]})
+            reasons += found["reasons"]  # each names the article, the organisation, the fact and its date
+        else:
+            kept.append(unit)
+    return {"kept": kept, "barred": barred, "reasons": reasons, "barred_any": bool(barred),
+            "as_of": clock.now().date().isoformat()}
+
+
 def _span(found: dict) -> str:
     if KINDS.get(found["kind"], (None,) * 4)[3] in (None, "event"):  # an event, or a revocation
         return found["date"]

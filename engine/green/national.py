@@ -25,6 +25,7 @@ from .national_types import NATIONAL_UNIT_TYPES
 OUTCOMES = {
     "submitted": ("已报送工信部", "Submitted to MIIT"),
     "not_recommended": ("省级未推荐", "Not recommended by the province"),
+    "refused": ("推荐时核查不予推荐", "Refused on recommendation (Art 18 or Art 23)"),
     "missed": ("未按期报送", "Not submitted by 31 July"),
     "listed": ("工信部公布为国家级", "Listed nationally by MIIT"),
     "not_selected": ("工信部未入选", "Not selected by MIIT"),
@@ -44,6 +45,8 @@ class NationalRecommendation(db.Model):
     jurisdiction: Mapped[str | None] = mapped_column(String(12))
     consultation: Mapped[dict] = mapped_column(JSON)  # department → {opinion, reason}
     keep_reason: Mapped[str | None] = mapped_column(Text)  # why the province kept an objected candidate
+    # why it could not be recommended: the Art 18 facts, or its evaluation report refused under Art 23
+    refused_reason: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     submitted_on: Mapped[date | None] = mapped_column(Date)
     decided_on: Mapped[date | None] = mapped_column(Date)
@@ -99,12 +102,16 @@ def _by_id(rows, what: str) -> dict:
 def record_selection(params: dict, step: StepContext) -> list[dict]:
     """Record the consulted candidates with the departments' opinions and the
     province's choice; `submitted_on` empty means the 31 July deadline passed.
+    A candidate the province chose but that an Art 18 fact bars or whose national
+    evaluation report Art 23 refuses (`refused`: designation id -> the reasons, from
+    the diagram's checks) is recorded as refused, with them.
     Returns the candidates submitted to MIIT, for recording its decision."""
     year = int(params.get("round_year") or 0)
     consulted = _by_id(params.get("consulted"), "consulted")
     selection = _by_id(params.get("selection"), "selection")
     submitted_on = params.get("submitted_on")
     submitted_on = date.fromisoformat(str(submitted_on)) if submitted_on else None
+    refused = {int(k): v for k, v in (params.get("refused") or {}).items()}
     if set(selection) != set(consulted):
         raise ServiceError("the selection must answer for every consulted candidate")
     out = []
@@ -117,11 +124,14 @@ def record_selection(params: dict, step: StepContext) -> list[dict]:
         if keep and row.get("objected") and not (chosen.get("keep_reason") or "").strip():
             raise ServiceError(f"{row.get('organisation_name')}: an objected candidate is kept only with a reason")
         status = "not_recommended" if not keep else ("submitted" if submitted_on else "missed")
+        if designation_id in refused:
+            status, keep = "refused", False
         db.session.add(NationalRecommendation(
             year=year, instance_id=step.instance_id, designation_id=designation_id,
             organisation_id=designation.organisation_id, unit_type=designation.unit_type,
             jurisdiction=designation.jurisdiction, consultation=row.get("opinions") or {},
             keep_reason=(chosen.get("keep_reason") or None) if keep else None, status=status,
+            refused_reason=refused.get(designation_id),
             submitted_on=submitted_on if keep else None, updated_at=clock.now()))
         if status == "submitted":
             out.append({k: row.get(k) for k in ("designation_id", "organisation_name", "unit_type")})

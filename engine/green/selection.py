@@ -7,7 +7,7 @@ from engine import services
 from engine.db import db
 from engine.services import ServiceError, StepContext
 
-from . import exclusions
+from . import evaluation, exclusions
 from .models import UNIT_TYPES, Designation, Organisation
 from .roles import JURISDICTIONS
 
@@ -26,7 +26,13 @@ def candidates(params: dict, step: StepContext) -> dict:
     A city may recommend only municipal units it listed itself and that are
     still listed (Art 14: "representative municipal units") and that no Art 18
     fact bars (the look-back from the diagram's decision table); anything else
-    is not admitted, with the reason, so the province sees what was dropped."""
+    is not admitted, with the reason, so the province sees what was dropped.
+
+    Art 23 counts evaluations per level: a candidate whose provincial evaluation
+    report a third-party agency made is one provincial project of that agency's
+    legal representative this year (`agency_cap` from the diagram's decision
+    table); an agency over the cap, or named for fraud, has its report refused
+    and the candidate is not admitted, with the reason."""
     recommendations = params.get("recommendations")
     if not isinstance(recommendations, dict):
         raise ServiceError("the cities' recommendations are missing")
@@ -52,13 +58,33 @@ def candidates(params: dict, step: StepContext) -> dict:
                                            "look_back_years": params.get("look_back_years"),
                                            "stoppage_months": params.get("stoppage_months")}, step)
                 why = "；".join(barred["reasons"]) or None
+            agency = None
+            if why is None and unit.get("evaluation_mode") == "third_party":
+                agency = _provincial_evaluation(unit, code, unit_type, params.get("agency_cap"), step)
+                why = agency.get("refused")
             entry = {"credit_code": code, "unit_type": unit_type, "jurisdiction": city,
                      "name": row.Organisation.name if row else unit.get("name"), "reason": unit.get("reason")}
+            if agency is not None:  # who made its provincial evaluation report
+                entry.update(evaluation_mode="third_party", agency=agency.get("agency_name"))
             if why:
                 refused.append({**entry, "refused": why})
             else:
                 admitted[f"{code}:{unit_type}"] = {**entry, "designation_id": row.Designation.id, "level": "provincial"}
     return {"admitted": admitted, "refused": refused}
+
+
+def _provincial_evaluation(unit: dict, code: str, unit_type: str, cap, step: StepContext) -> dict:
+    """Art 23 for the agency that made a candidate's provincial evaluation report:
+    `refused` with the reason, or the agency counted for this candidate."""
+    agency_code = (unit.get("agency_credit_code") or "").upper()
+    if not agency_code:
+        return {"refused": "第二十三条：第三方评价须写明评价机构的统一社会信用代码 (name the agency that evaluated)"}
+    checked = evaluation.check_agency({"agency_credit_code": agency_code, "level": "provincial", "cap": cap,
+                                       "unit_type": unit_type, "subject": f"{code}:{unit_type}",
+                                       "account_needed": False}, step)
+    if not checked["accepted"]:
+        return {"refused": "第二十三条：" + checked["reason"], **checked}
+    return checked
 
 
 def register() -> None:
