@@ -321,3 +321,28 @@ def test_a_worked_for_conflict_lapses_three_years_after_the_work_ended(app, worl
     assert experts.conflict_with(qian, world["units"]["lz_b"], last_day) is not None
     assert experts.conflict_with(qian, world["units"]["lz_b"], last_day + timedelta(days=1)) is None
     assert isinstance(last_day, date)
+
+
+def test_on_the_assignment_page_a_short_panel_comes_back_with_its_message_and_the_entries_kept(app, runtime, world):
+    import re
+    pool = fill_pool(app)
+    pool.pop("_page")
+    case = open_round(app, runtime, world)
+    task, _ = assignment_task(app, world, case)
+    client = app.test_client()
+    sign_in(client, "prov")
+    page = client.get(f"/tasks/{task}").get_data(as_text=True)
+    inputs = dict(re.findall(r'<input[^>]*name="(assignments\[\d+\]\[\w+\])"[^>]*value="([^"]*)"', page))
+    rows = sorted({int(re.search(r"\[(\d+)\]", k).group(1)) for k in inputs})
+    assert len(rows) == 3 and NAMES["lz_a"] in page
+    two, three = f"{pool['zhao']},{pool['qian']}", f"{pool['zhao']},{pool['qian']},{pool['sun']}"
+    fields = {**inputs, **{f"assignments[{i}][experts]": three for i in rows}, "action": "submit"}
+    fields["assignments[0][experts]"] = two
+    r = post_form(client, f"/tasks/{task}", fields, page=f"/tasks/{task}")
+    answer = r.get_data(as_text=True)
+    assert r.status_code == 422 and "每个推荐单位至少需要 3 位评审专家，现为 2 位" in answer
+    assert f'value="{two}"' in answer and f'value="{three}"' in answer
+    fields["assignments[0][experts]"] = three
+    assert post_form(client, f"/tasks/{task}", fields, page=f"/tasks/{task}").status_code == 303
+    db.session.commit()
+    assert len(tasks(case.id, "Task_expert_review")) == 9
