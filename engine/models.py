@@ -135,6 +135,9 @@ class HumanTask(db.Model):
     # What the case is about, for filtering inboxes (the domain says which data these are).
     unit_type: Mapped[str | None] = mapped_column(String(40))
     level: Mapped[str | None] = mapped_column(String(16))
+    # Which of a case's items this task is about, when it has several (the candidate one
+    # expert reviews in a provincial round).
+    subject: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (
         Index("ix_human_task_role_jurisdiction", "role", "jurisdiction"),

@@ -77,6 +77,8 @@ def test_pages(app, world, name):
         "/registry/": expect(name, REGISTRY_READERS, 200, 403),
         "/registry.xlsx": expect(name, REGISTRY_READERS, 200, 403),
         "/dashboard": expect(name, holders("dashboard.read"), 200, 403),
+        "/experts/": expect(name, holders("experts.manage"), 200, 403),  # the province's expert pool
+        "/experts/conflicts": expect(name, holders("experts.declare"), 200, 403),  # an expert's declarations
         "/cases/new": 200,  # each role sees what it may start; starting is checked on POST
         "/public/notices/": 200,
         "/awards/": expect(name, AWARD_READERS, 200, 403),

@@ -26,7 +26,6 @@ from engine.runtime import Actor
 from engine.timers import run_until
 
 PROVINCE = Actor("prov", "provincial")
-EXPERT = Actor("zhao", "expert")
 SHANGHAI = clock.SHANGHAI
 
 
@@ -85,12 +84,48 @@ def all_cities_recommend(runtime, case, units, except_for=()):
             recommend(runtime, case, city, [])
 
 
+REVIEWERS = (("zhao", "赵教授", "兰州理工大学"), ("qian", "钱研究员", "甘肃省节能中心"),
+             ("sun", "孙高工", "西北有色设计院"), ("li", "李教授", "兰州大学"))
+
+
+def expert_pool(names=REVIEWERS) -> dict[str, int]:
+    """The province's expert pool, each expert with their own account: pool number by account."""
+    from engine.green import experts
+    from engine.green.models import User
+    pool = {}
+    for account, name, organisation in names:
+        if db.session.scalar(db.select(User.id).where(User.name == account)) is None:
+            db.session.add(User(name=account, role="expert", display_name=name, created_at=clock.now()))
+            db.session.flush()
+        known = experts.expert_of(account)
+        pool[account] = (known or experts.add_expert(
+            {"name": name, "field": "绿色制造", "organisation": organisation, "account": account}, "prov")).id
+    db.session.commit()
+    return pool
+
+
+def panel(runtime, case) -> list[dict]:
+    task = tasks(case.id, "Task_assign_experts")[0]
+    return runtime.read_workflow(case.id).get_task_from_id(UUID(task.id)).data["review_panel"]
+
+
+def assign_reviewers(runtime, case, accounts=("zhao", "qian", "sun"), by=None):
+    """The province names the same reviewers for every candidate."""
+    pool = expert_pool()
+    numbers = ",".join(str(pool[a]) for a in accounts)
+    rows = [{**row, "experts": numbers} for row in panel(runtime, case)]
+    runtime.complete(tasks(case.id, "Task_assign_experts")[0].id, {"assignments": rows}, by or PROVINCE)
+
+
 def review_all(runtime, case, failing=()):
+    if tasks(case.id, "Task_assign_experts"):
+        assign_reviewers(runtime, case)
     for task in tasks(case.id, "Task_expert_review"):
-        candidate = runtime.read_workflow(case.id).get_task_from_id(UUID(task.id)).data["candidate"]
+        candidate = runtime.read_workflow(case.id).get_task_from_id(UUID(task.id)).data["_review"]
         verdict = "fail" if candidate["credit_code"] in failing else "pass"
         runtime.complete(task.id, {"conclusion": verdict, "score": 62 if verdict == "fail" else 88,
-                                   "opinion": "资料齐全，指标先进" if verdict == "pass" else "能效指标未达标"}, EXPERT)
+                                   "opinion": "资料齐全，指标先进" if verdict == "pass" else "能效指标未达标"},
+                         Actor(task.assignee, "expert"))
 
 
 def test_each_city_gets_its_own_recommendation_task_due_31_march(runtime, round_case):
@@ -116,8 +151,7 @@ def test_a_late_city_is_escalated_to_the_province_and_review_waits_for_it(runtim
     assert [(n.role, n.jurisdiction) for n in overdue] == [("provincial", "621200")]
 
     recommend(runtime, case, "621200", [])
-    reviews = tasks(case.id, "Task_expert_review")
-    assert len(reviews) == 3 and {t.role for t in reviews} == {"expert"}
+    assert [t.role for t in tasks(case.id, "Task_assign_experts")] == ["provincial"]
     data = db.session.get(ProcessInstance, case.id).data
     assert data["shortlist"]["refused"] == [{
         "credit_code": units["ts_c"], "unit_type": "green_factory", "jurisdiction": "620100",

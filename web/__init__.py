@@ -14,9 +14,10 @@ from engine import clock, holidays, script_limits, scripting, statutory_calendar
 from engine.db import db
 from engine.forms import register_format
 from engine.green import attachments, credit_code, evaluation, real_name, service_operations
+from engine.green.experts import submission_problems as assignment_problems
 from engine.green.models import task_labels
 from engine.green.registrations import start_check as registration_start_check
-from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
+from engine.green.roles import PARTY_ROLES, PERSONAL_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.model_registry import Registry
 from engine.models import alembic_render_item
 from engine.runtime import Runtime
@@ -35,6 +36,7 @@ from .complaints import views as complaints
 from .cultivation import views as cultivation
 from .dashboard import views as dashboard
 from .designations import views as designations
+from .experts import views as experts_pages
 from .home import views as home
 from .inbox import views as inbox
 from .inputs import InputJSONProvider
@@ -58,6 +60,13 @@ def _locale():
     if chosen in LANGUAGES:
         return chosen
     return request.accept_languages.best_match(LANGUAGES, default="zh_CN") if request else "zh_CN"
+
+
+def _submission_problems(schema, data, instance_id) -> dict:
+    """What a form cannot state alone: its files are this case's, and an assignment of
+    reviewers names enough experts, none with a declared conflict."""
+    return {**attachments.submission_problems(schema, data, instance_id),
+            **assignment_problems(schema, data, instance_id)}
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -129,7 +138,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions[RUNTIME] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
         task_labels=task_labels, party_assignee=evaluation.party_assignee,
-        submission_check=attachments.submission_problems, start_check=registration_start_check,
+        submission_check=_submission_problems, start_check=registration_start_check,
+        personal_roles=PERSONAL_ROLES,
     )
 
     request_id.init_app(app)  # first, so that what the other hooks log carries the id
@@ -156,6 +166,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(cultivation.bp)
     app.register_blueprint(modeler.bp)
     app.register_blueprint(agencies.bp)
+    app.register_blueprint(experts_pages.bp)
     app.register_blueprint(calendar_admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(case_migration.bp)

@@ -52,8 +52,12 @@ def case_data(case: ProcessInstance, actor: Actor, via: str) -> dict:
     return data
 
 
-def masked_data(case: ProcessInstance) -> dict:
-    """The case's data with every personal field masked, whoever reads it (lists of cases)."""
+def masked_data(case: ProcessInstance, actor: Actor) -> dict:
+    """The case's data with every personal field masked, whoever reads it (lists of cases);
+    an expert's list shows only what they review."""
+    scoped = privacy.reviewer_scope(actor, case)
+    if scoped is not None:
+        return scoped
     data = case.data if isinstance(case.data, dict) else {}
     return personal.masked(data, personal.present(data, marks(case)))
 

@@ -32,6 +32,8 @@ POLICY: dict[str, frozenset[str]] = {
     # consulted departments, applicants and agencies have no business in it
     "awards.read": INDUSTRY_OFFICIALS,
     "agencies.read": INDUSTRY_OFFICIALS,  # third-party evaluation agencies (评价机构)
+    "experts.manage": frozenset({"provincial"}),  # Art 15: the province keeps the expert pool (专家库)
+    "experts.declare": frozenset({"expert"}),  # an expert declares the units they may not review (回避)
     "models.edit": frozenset({"analyst"}),  # the modeler: every page, validation, deployment, import
     "models.deploy": frozenset({"analyst", "admin"}),  # deploying by the API
     "cases.migrate": MIGRATOR_ROLES,  # moving running cases between model versions

@@ -12,6 +12,7 @@ from engine import clock, services, statutory_calendar
 from engine.db import db
 from engine.services import ServiceError, StepContext
 
+from . import experts
 from .agencies import Agency, AgencyEngagement, EvaluationReport
 from .models import LEVELS, UNIT_TYPES, Attachment
 
@@ -255,12 +256,15 @@ def register() -> None:
 
 
 def party_assignee(role: str, data: dict) -> str | None:
-    """Who does a task of a party role: the agency's task goes to the account of the
-    agency the check accepted for this case; everything else to the case's starter.
-    The check's result is kept under a name no submission may set (a leading underscore),
-    so nobody can hand a case's agency task to an account of their choosing."""
+    """Who does a task addressed to one person: the agency's task goes to the account of the
+    agency the check accepted for this case, an expert's review to the expert the province
+    assigned to it; everything else to the case's starter (a party's task) or to its role.
+    Both are kept under names no submission may set (a leading underscore), so nobody can
+    hand a case's task to an account of their choosing."""
     if role == "agency":
         chosen = data.get("_agency_check")
         if isinstance(chosen, dict) and chosen.get("accepted"):
             return chosen.get("account")
+    if role == "expert":
+        return experts.reviewer_account(data)
     return None

@@ -25,8 +25,16 @@ STATUSES = {"listed": ("有效", "Listed"), "revoked": ("已撤销", "Revoked"),
 
 
 def task_labels(data: dict) -> dict:
-    """What an inbox can filter a task by: the unit type and level its case is about."""
-    labels = {}
+    """What an inbox can filter a task by: the unit type and level its case is about; and
+    what one task of a case is about when the case has several (the candidate an expert's
+    review is for: the item the review task was given, see `experts.assign`)."""
+    labels = {"subject": None}
+    review = data.get("_review")
+    if isinstance(review, dict):
+        kind = UNIT_TYPES.get(review.get("unit_type"), ("",))[0]
+        labels["subject"] = f"{review.get('name')}（{kind}）" if kind else review.get("name")
+        if review.get("unit_type") in UNIT_TYPES:
+            labels["unit_type"] = review["unit_type"]
     if data.get("unit_type") in UNIT_TYPES:
         labels["unit_type"] = data["unit_type"]
     if data.get("level") in LEVELS:

@@ -12,9 +12,10 @@ experts, other cities and other parties.
 from __future__ import annotations
 
 from engine import personal
-from engine.runtime import PARTY_ACCOUNT, Actor
+from engine.runtime import PARTY_ACCOUNT, Actor, may_act
 
-from .roles import MUNICIPAL_ROLES, PARTY_ROLES
+from . import experts
+from .roles import MUNICIPAL_ROLES, PARTY_ROLES, PERSONAL_ROLES
 
 PROVINCIAL_AUTHORITY = frozenset({"provincial"})
 
@@ -41,9 +42,25 @@ def readable(actor: Actor, case, marks: personal.Marks) -> set:
     return set()
 
 
+def reviewer_scope(actor: Actor, case) -> dict | None:
+    """What an expert reads of a case they review in: the candidates assigned to them and
+    nothing else of the round (Art 15); None for everyone else."""
+    if actor.role not in PERSONAL_ROLES or handles(actor, case):
+        return None
+    return experts.reviewer_view(actor.name, case.id)
+
+
+def sees_task(actor: Actor, task) -> bool:
+    """Whether a case's task is listed for this reader: an expert sees their own reviews only."""
+    return actor.role not in PERSONAL_ROLES or may_act(actor, task)
+
+
 def case_data(actor: Actor, case, marks: personal.Marks) -> tuple[dict, list[str]]:
     """The case's data as this actor may see it, and the personal fields it shows unmasked
     (which the caller audits)."""
+    scoped = reviewer_scope(actor, case)
+    if scoped is not None:
+        return scoped, []
     data = case.data if isinstance(case.data, dict) else {}
     held = personal.present(data, marks)
     if not held:

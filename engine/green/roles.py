@@ -21,6 +21,9 @@ MUNICIPAL_ROLES = frozenset({"municipal"})
 PROVINCE_WIDE_ROLES = frozenset({"provincial", "analyst"})
 # Roles that act for one organisation: their tasks go to the case's own party.
 PARTY_ROLES = frozenset({"applicant", "agency"})
+# Roles whose tasks go to the one person the province named: an expert reviews the candidates
+# assigned to them, and may not pass the review to another expert (Art 15).
+PERSONAL_ROLES = frozenset({"expert"})
 
 # 14 prefectures of Gansu plus Lanzhou New Area (DOMAIN-NOTES.md).
 JURISDICTIONS: dict[str, tuple[str, str]] = {

@@ -3,7 +3,7 @@ registered in one call: the app factory makes it, and so does anything that chec
 the shipped diagrams without the app (a model check in a test, a benchmark)."""
 from __future__ import annotations
 
-from . import awards, cultivation, designations, evaluation, lifecycle, national, notices, selection
+from . import awards, cultivation, designations, evaluation, experts, lifecycle, national, notices, selection
 
 
 def register() -> None:
@@ -15,3 +15,4 @@ def register() -> None:
     national.register()
     awards.register()
     evaluation.register()
+    experts.register()

@@ -56,9 +56,13 @@ class Runtime(Steps):
         party_assignee: Callable[[str, dict], str | None] | None = None,
         submission_check: Callable[[dict | None, dict, int], dict] | None = None,
         start_check: Callable[[str, object, Actor, str | None], None] | None = None,
+        personal_roles: frozenset[str] = frozenset(),
     ):
         super().__init__(registry, role_of, cache_size)
         self.party_roles = party_roles
+        # roles whose tasks the domain addresses to one person (an expert assigned to a
+        # candidate): such a task stays theirs, never released to the role or handed over
+        self.personal_roles = personal_roles
         self.province_wide_roles = province_wide_roles
         # from a task's data, the inbox columns unit_type and level
         self.task_labels = task_labels or (lambda data: {})
@@ -79,10 +83,10 @@ class Runtime(Steps):
         lane) goes to the party's account, else to whoever started the case."""
         spec = task.task_spec
         role = self.role_of(spec.lane)
-        assignee = None
-        if spec.lane is None or role in self.party_roles:
-            assignee = ((role and self.party_assignee(role, task.data)) or task.data.get(PARTY_ACCOUNT)
-                        or case.started_by)
+        # the domain may name the one person a task of any role is for (an expert's review)
+        assignee = (role and self.party_assignee(role, task.data)) or None
+        if assignee is None and (spec.lane is None or role in self.party_roles):
+            assignee = task.data.get(PARTY_ACCOUNT) or case.started_by
         return {"role": role, "assignee": assignee, **self.task_labels(task.data)}
 
     # ------------------------------------------------------------------ who sees what
@@ -287,6 +291,8 @@ class Runtime(Steps):
             raise NotFound(f"task {task_id} is not waiting for anyone")
         if entry.role is None or entry.role in self.party_roles:
             raise Conflict("this task belongs to the case's own party and cannot be claimed or handed over")
+        if entry.role in self.personal_roles and entry.assignee is not None:
+            raise Conflict("this task was addressed to one person and cannot be released or handed over")
         if not (actor.is_admin or may_act(actor, entry)):  # as for a missing task (see `complete`)
             raise NotFound(f"task {task_id} is not waiting for you")
         if to is not None and not (to.role == entry.role and (entry.jurisdiction is None or to.jurisdiction in

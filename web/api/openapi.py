@@ -20,6 +20,8 @@ _TASK = {
         "process": {"type": "string"}, "element": {"type": "string"}, "name": {"type": ["string", "null"]},
         "lane": {"type": ["string", "null"]}, "role": {"type": ["string", "null"]},
         "jurisdiction": {"type": ["string", "null"]}, "assignee": {"type": ["string", "null"]},
+        "subject": {"type": ["string", "null"], "description":
+                    "which of the case's items the task is about (the candidate an expert reviews)"},
         "form": {"type": ["object", "null"], "description":
                  "the task's JSON Schema: in a case's own answer always; in a list only with ?expand=form "
                  "(else null: fetch it once from form_url)"},

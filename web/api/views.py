@@ -16,7 +16,7 @@ from sqlalchemy import or_
 from engine import clock, deadlines
 from engine.db import db
 from engine.errors import EngineError, Forbidden, FormInvalid, NotFound
-from engine.green import attachments, withdrawal
+from engine.green import attachments, privacy, withdrawal
 from engine.green.roles import JURISDICTIONS
 from engine.model_registry import FORM_PREFIX, UnknownProcess
 from engine.models import HumanTask, Notification, ProcessInstance
@@ -95,7 +95,7 @@ def task_json(t: HumanTask, version_id: str, expand_form: bool = True) -> dict:
     return {
         "id": t.id, "instance": t.instance_id, "process": t.process_id, "element": t.element,
         "name": t.name, "lane": t.lane, "role": t.role, "jurisdiction": t.jurisdiction,
-        "assignee": t.assignee, "form": form, "form_name": t.form,
+        "assignee": t.assignee, "subject": t.subject, "form": form, "form_name": t.form,
         "form_url": form_url(version_id, t.form) if t.form else None,
         "created": t.created_at.isoformat(), "due": t.due_at.isoformat() if t.due_at else None,
         # counted on a provisional holiday calendar: it moves when the year's notice is entered
@@ -110,11 +110,12 @@ def instance_json(inst: ProcessInstance, reveal: bool = True, tasks: list[HumanT
     only when the case is read on its own (`reveal`), and that read is audited; a list of
     cases carries it masked for everyone. A list hands in each case's `tasks`, read for all
     its cases at once."""
-    data = personal.case_data(inst, g.actor, via="api") if reveal else personal.masked_data(inst)
+    data = personal.case_data(inst, g.actor, via="api") if reveal else personal.masked_data(inst, g.actor)
     if tasks is None:
         tasks = db.session.scalars(
             db.select(HumanTask).where(HumanTask.instance_id == inst.id).order_by(HumanTask.created_at, HumanTask.id)
         ).all()
+    tasks = [t for t in tasks if privacy.sees_task(g.actor, t)]  # an expert: their own reviews only
     return {
         "id": inst.id, "process": inst.process_id, "version": inst.version_id, "status": inst.status,
         "jurisdiction": inst.jurisdiction, "started_by": inst.started_by, "data": data,

@@ -31,7 +31,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import clock
 from engine.db import db
 from engine.errors import Conflict, EngineError, FormInvalid
-from engine.green import withdrawal
+from engine.green import privacy, withdrawal
 from engine.green.models import Attachment
 from engine.model_registry import FORM_PREFIX
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
@@ -228,6 +228,7 @@ def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | Non
     files = db.session.scalars(db.select(Attachment).where(Attachment.instance_id == case.id)
                                .order_by(Attachment.id)).all()
     data, files, withheld = personal.case_view(case, actor_of(current_user), files, via="case page")
+    tasks = [t for t in tasks if privacy.sees_task(actor_of(current_user), t)]  # an expert: their own reviews
     return render_template(
         "cases/case.html", case=case, process_name=process_name, names=names, events=events, tasks=tasks,
         reasons=reasons, now=clock.now(), stalled_days=withdrawal.STALLED_DAYS,

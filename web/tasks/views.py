@@ -22,7 +22,8 @@ from engine.db import db, writing
 from engine.errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
 from engine.forms import ROWS_FROM
 from engine.green import attachments, privacy
-from engine.green.models import Attachment, User
+from engine.green.experts import Expert
+from engine.green.models import Attachment, Designation, User
 from engine.green.notices import Objection, PublicNotice
 from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.runtime import may_act
@@ -229,9 +230,32 @@ def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
         instructions=getattr(spec, "documentation", None) or "",
         overdue=bool(task.due_at and task.due_at < now),
         objections=_objections(case),
+        review=_review_material(task), pool=_pool_for(task),
         # why the case came back to this step (a diagram sets it, e.g. an agency refused under Art 23)
         returned_reason=(case.data or {}).get("returned_reason") if isinstance(case.data, dict) else None,
     )
+
+
+def _review_material(task: HumanTask) -> dict | None:
+    """An expert's review task: the candidate assigned to them and its material (Art 15): the unit,
+    the city that recommended it and why, and the municipal designation it holds."""
+    if task.role != "expert":
+        return None
+    try:
+        review = runtime().read_workflow(task.instance_id).get_task_from_id(UUID(task.id)).data.get("_review")
+    except (NotFound, TaskNotFoundException):
+        return None
+    if not isinstance(review, dict):
+        return None
+    designation = db.session.get(Designation, review["designation_id"]) if review.get("designation_id") else None
+    return {**review, "designation": designation}
+
+
+def _pool_for(task: HumanTask) -> list[Expert] | None:
+    """The province's assignment task: the pool, by the numbers its form asks for."""
+    if task.form != "expert_assignment.json":
+        return None
+    return db.session.scalars(db.select(Expert).where(Expert.active.is_(True)).order_by(Expert.id)).all()
 
 
 def _objections(case: ProcessInstance) -> list[dict]:
