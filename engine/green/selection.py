@@ -7,7 +7,7 @@ from engine import services
 from engine.db import db
 from engine.services import ServiceError, StepContext
 
-from . import exclusions
+from . import exclusions, rounds
 from .models import UNIT_TYPES, Designation, Organisation
 from .roles import JURISDICTIONS
 
@@ -26,11 +26,20 @@ def candidates(params: dict, step: StepContext) -> dict:
     A city may recommend only municipal units it listed itself and that are
     still listed (Art 14: "representative municipal units") and that no Art 18
     fact bars (the look-back from the diagram's decision table); anything else
-    is not admitted, with the reason, so the province sees what was dropped."""
+    is not admitted, with the reason, so the province sees what was dropped.
+    Neither is a unit already provincial for the type, nor one that is a
+    candidate of another open round: listing it would fail.
+
+    A city whose recommendation is None did not answer before the collection
+    closed (provincial_selection.bpmn `SubProcess_city_recommendation`): it is
+    recorded under `not_recommended`, apart from a city that recommended nobody."""
     recommendations = params.get("recommendations")
     if not isinstance(recommendations, dict):
         raise ServiceError("the cities' recommendations are missing")
     admitted, refused = {}, []
+    not_recommended = [{"jurisdiction": city, "name": JURISDICTIONS.get(city, (city,))[0]}
+                       for city, units in sorted(recommendations.items()) if units is None]
+    elsewhere = rounds.open_rounds_holding("provincial_selection", step.instance_id)
     for city, units in sorted(recommendations.items()):
         for unit in units or []:
             code, unit_type = (unit.get("credit_code") or "").upper(), unit.get("unit_type")
@@ -47,6 +56,10 @@ def candidates(params: dict, step: StepContext) -> dict:
                 why = "不是本市（州）公布的市级单位"
             elif f"{code}:{unit_type}" in admitted:
                 why = "重复推荐"
+            elif (held := provincial_since(row.Organisation, unit_type)) is not None:
+                why = f"已是省级{UNIT_TYPES[unit_type][0]}（{held.isoformat()}公布）"
+            elif f"{code}:{unit_type}" in elsewhere:
+                why = f"正在另一轮省级评选中（办件 {elsewhere[f'{code}:{unit_type}']}）"
             if why is None:  # Art 18 bars recommending as it bars applying
                 barred = exclusions.check({"credit_code": code, "unit_type": unit_type,
                                            "look_back_years": params.get("look_back_years"),
@@ -58,7 +71,14 @@ def candidates(params: dict, step: StepContext) -> dict:
                 refused.append({**entry, "refused": why})
             else:
                 admitted[f"{code}:{unit_type}"] = {**entry, "designation_id": row.Designation.id, "level": "provincial"}
-    return {"admitted": admitted, "refused": refused}
+    return {"admitted": admitted, "refused": refused, "not_recommended": not_recommended}
+
+
+def provincial_since(org: Organisation, unit_type: str):
+    """The day the organisation was listed provincial for the unit type, if it still is."""
+    return db.session.scalar(db.select(Designation.listed_on).where(
+        Designation.organisation_id == org.id, Designation.unit_type == unit_type,
+        Designation.level == "provincial", Designation.status == "listed"))
 
 
 def register() -> None:

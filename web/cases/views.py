@@ -30,7 +30,9 @@ from SpiffWorkflow.util.task import TaskState
 from engine import clock
 from engine.db import db
 from engine.errors import EngineError
+from engine.green import rounds
 from engine.green.models import Attachment
+from engine.green.roles import JURISDICTIONS
 from engine.model_registry import FORM_PREFIX
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 
@@ -38,6 +40,7 @@ from .. import personal
 from ..accounts.users import actor_of
 from ..inputs import ID_MAX
 from ..runtime import runtime
+from ..templating import name_in
 
 bp = Blueprint("cases", __name__, template_folder="templates")
 
@@ -159,6 +162,7 @@ def new():
     if process_id not in dict(startable):
         abort(403)  # refused on the server, whatever the page offered
     try:
+        rounds.refuse_second_round(process_id)
         case = runtime().start(process_id, {}, actor, actor.jurisdiction)
     except EngineError as exc:
         flash(exc.message, "error")
@@ -183,12 +187,32 @@ def show(instance_id):
     labels, choices = field_labels(case)
     files = db.session.scalars(db.select(Attachment).where(Attachment.instance_id == case.id)
                                .order_by(Attachment.id)).all()
-    data, files, withheld = personal.case_view(case, actor_of(current_user), files, via="case page")
+    actor = actor_of(current_user)
+    data, files, withheld = personal.case_view(case, actor, files, via="case page")
+    closable = (actor.is_admin or actor.role == "provincial") and rounds.may_close_collection(runtime(), case)
     return render_template(
         "cases/case.html", case=case, process_name=process_name, names=names, events=events, tasks=tasks,
         now=clock.now(), status_label=STATUS.get(case.status, case.status), actions=ACTIONS,
         data=data, labels=labels, choices=choices, files=files, withheld=withheld,
+        overdue_cities=rounds.overdue_cities(case.id) if closable else None,
     )
+
+
+@bp.post(f"/cases/{CASE_ID}/close-collection")
+@login_required
+def close_collection(instance_id):
+    """The province closes the round's collection of recommendations after the deadline
+    (关闭推荐收集); the cities that have not recommended are recorded as such."""
+    visible_case(instance_id)
+    try:
+        missing = rounds.close_collection(runtime(), instance_id, actor_of(current_user))
+    except EngineError as exc:  # a city, or before the deadline: refused here whatever the page offered
+        if exc.status == 403:
+            abort(403)
+        flash(exc.message, "error")
+    else:
+        flash(_("推荐收集已关闭；未推荐的市州：%(cities)s。", cities="、".join(name_in(JURISDICTIONS, c) for c in missing)), "info")
+    return redirect(url_for("cases.show", instance_id=instance_id), 303)
 
 
 @bp.get(f"/cases/{CASE_ID}/diagram.xml")
