@@ -28,7 +28,7 @@ from webclient import post_form, sign_in
 
 from engine import clock
 from engine.db import db
-from engine.errors import Conflict
+from engine.errors import Conflict, FormInvalid
 from engine.green import rounds
 from engine.green.models import Designation, Organisation
 from engine.green.notices import PublicNotice, lodge_objection
@@ -186,20 +186,23 @@ def test_a_unit_already_provincial_is_refused_and_the_next_round_lists_the_other
     clock.current().set(at(2027, 1, 4, 9, 0))
     units["qy_d"] = municipal_unit(runtime, "621000", 4, "庆阳丁能源有限公司")
     second = runtime.start("provincial_selection", {}, PROVINCE)
-    recommend(runtime, second, "620100", [(units["lz_a"], "green_factory"), (units["lz_b"], "green_factory")])
+    with pytest.raises(FormInvalid) as refused:
+        recommend(runtime, second, "620100", [(units["lz_b"], "green_factory"), (units["lz_a"], "green_factory")])
+    assert refused.value.fields == {"units/1/credit_code": [
+        "兰州甲制造有限公司已是省级绿色工厂（2026-03-10公布），不再推荐 (already a provincial green factory since 2026-03-10)"]}
+    recommend(runtime, second, "620100", [(units["lz_b"], "green_factory")])
     recommend(runtime, second, "621000", [(units["qy_d"], "green_factory")])
     for city in JURISDICTIONS:
         if city not in ("620100", "621000"):
             recommend(runtime, second, city, [])
-    refused = {r["credit_code"]: r["refused"] for r in shortlist(second.id)["refused"]}
-    assert refused == {units["lz_a"]: "已是省级绿色工厂（2026-03-10公布）"}
+    assert shortlist(second.id)["refused"] == []
     assert sorted(shortlist(second.id)["admitted"]) == sorted(
         [f"{units['lz_b']}:green_factory", f"{units['qy_d']}:green_factory"])
 
     review_all(runtime, second)
     run_until(runtime, at(2027, 2, 28))
     case = db.session.get(ProcessInstance, second.id)
-    assert case.status == "completed", case.error_message  # the listing did not fail on 兰州甲
+    assert case.status == "completed", case.error_message
     listed = db.session.scalars(db.select(Organisation.credit_code).join(Designation).where(
         Designation.level == "provincial", Designation.listed_on >= datetime(2027, 1, 1).date())).all()
     assert sorted(listed) == sorted([units["lz_b"], units["qy_d"]])
@@ -221,19 +224,34 @@ def test_a_unit_in_another_open_round_is_refused_with_that_round_named(runtime, 
 
     clock.current().set(at(2027, 1, 4, 9, 0))
     second = runtime.start("provincial_selection", {}, PROVINCE)
-    recommend(runtime, second, "620500", [(units["ts_c"], "green_factory")])
-    for city in JURISDICTIONS:
-        if city != "620500":
-            recommend(runtime, second, city, [])
-    assert [(r["credit_code"], r["refused"]) for r in shortlist(second.id)["refused"]] == [
-        (units["ts_c"], f"正在另一轮省级评选中（办件 {first.id}）")]
-    assert db.session.get(ProcessInstance, second.id).status == "completed"  # nobody left: no candidates
+    with pytest.raises(FormInvalid) as refused:
+        recommend(runtime, second, "620500", [(units["ts_c"], "green_factory")])
+    assert refused.value.fields == {"units/0/credit_code": [
+        f"天水丙电器有限公司正在另一轮省级评选中（办件 {first.id}），不能同时推荐 (a candidate of the open round {first.id})"]}
 
     runtime.complete(_task(first.id, "Task_investigate"), {"upheld": [], "findings": "经核实，异议不成立。"}, PROVINCE)
     assert db.session.get(ProcessInstance, first.id).status == "completed"
     assert db.session.scalar(db.select(db.func.count()).select_from(Designation).where(
         Designation.level == "provincial")) == 3
 
+
+def test_a_unit_recommended_to_two_open_rounds_is_the_candidate_of_the_first_to_collect(runtime, deployed):
+    """A round opened after 31 March collects by the next one, as the next year's does: a city may
+    recommend a unit to both before either has collected; the second to collect refuses it."""
+    lz_a = municipal_unit(runtime, "620100", 1, "兰州甲制造有限公司")
+    clock.current().set(at(2026, 12, 1, 9, 0))
+    late = runtime.start("provincial_selection", {}, PROVINCE)  # 2026's round, due 31 March 2027
+    clock.current().set(at(2027, 1, 4, 9, 0))
+    this = runtime.start("provincial_selection", {}, PROVINCE)  # 2027's, due the same day
+    recommend(runtime, this, "620100", [(lz_a, "green_factory")])
+    for case in (late, this):
+        for city in JURISDICTIONS:
+            if (case, city) != (this, "620100"):
+                recommend(runtime, case, city, [(lz_a, "green_factory")] if city == "620100" else [])
+    assert list(shortlist(late.id)["admitted"]) == [f"{lz_a}:green_factory"]
+    assert [(r["credit_code"], r["refused"]) for r in shortlist(this.id)["refused"]] == [
+        (lz_a, f"正在另一轮省级评选中（办件 {late.id}）")]
+    assert db.session.get(ProcessInstance, this.id).status == "completed"  # no candidate left: it ends
 
 
 def test_the_demos_round_lists_its_candidates_when_its_notice_ends(app, runtime):
@@ -276,3 +294,39 @@ def test_a_unit_waiting_for_miits_decision_is_not_offered_to_next_years_national
     [shortlist] = ready(this.id)
     offered = [e["designation_id"] for e in task_data(runtime, shortlist)["eligible"]]
     assert offered == [newcomer.id]  # factory, park and chain sit in the 2026 round
+
+
+def test_a_city_recommending_a_unit_already_provincial_is_refused_beside_it_with_its_entries_kept(
+        app, runtime, deployed, client, users):
+    lz_a = municipal_unit(runtime, "620100", 1, "兰州甲制造有限公司")
+    first = runtime.start("provincial_selection", {}, PROVINCE)
+    all_cities_recommend(runtime, first, {"lz_a": lz_a, "lz_b": municipal_unit(runtime, "620100", 2, "兰州乙化工有限公司"),
+                                          "ts_c": municipal_unit(runtime, "620500", 3, "天水丙电器有限公司")})
+    review_all(runtime, first)
+    run_until(runtime, at(2026, 4, 30))  # 兰州甲 is provincial from 10 March 2026
+
+    clock.current().set(at(2027, 1, 4, 9, 0))
+    lz_d = municipal_unit(runtime, "620100", 4, "兰州丁制造有限公司")
+    second = runtime.start("provincial_selection", {}, PROVINCE)
+    task = _task(second.id, "Task_recommend", "620100")
+    add_user("lz", "municipal", "620100", password="correct-horse")
+    sign_in(client, "lz")
+    form = {"units[0][credit_code]": lz_a, "units[0][unit_type]": "green_factory", "units[0][reason]": "行业代表性强",
+            "units[1][credit_code]": lz_d, "units[1][unit_type]": "green_factory", "units[1][reason]": "能效领先",
+            "action": "submit"}
+    r = post_form(client, f"/tasks/{task}", form, page=f"/tasks/{task}")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "兰州甲制造有限公司已是省级绿色工厂（2026-03-10公布），不再推荐" in page
+    assert f'value="{lz_a}"' in page and f'value="{lz_d}"' in page  # the city's entries are kept
+    db.session.rollback()
+    assert _task(second.id, "Task_recommend", "620100") == task  # nothing was taken
+
+    r = client.application.test_client().post(
+        f"/api/v1/tasks/{task}/complete", headers=users("lz-api", "municipal", "620100"),
+        json={"data": {"units": [{"credit_code": lz_a, "unit_type": "green_factory", "reason": "行业代表性强"}]}})
+    assert r.status_code == 422 and "units/0/credit_code" in r.get_json()["fields"]
+    # without it, the other unit is taken
+    r = post_form(client, f"/tasks/{task}", {**{k.replace("[1]", "[0]"): v for k, v in form.items() if k.startswith("units[1]")}, "action": "submit"},
+                  page=f"/tasks/{task}")
+    assert r.status_code == 303

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from engine import clock, holidays, script_limits, scripting, statutory_calendar
 from engine.db import db
 from engine.forms import register_format
-from engine.green import attachments, credit_code, evaluation, service_operations
+from engine.green import attachments, credit_code, evaluation, selection, service_operations
 from engine.green.models import task_labels
 from engine.green.roles import PARTY_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.model_registry import Registry
@@ -125,7 +125,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions[RUNTIME] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
         task_labels=task_labels, party_assignee=evaluation.party_assignee,
-        submission_check=attachments.submission_problems,
+        submission_check=_submission_problems,
     )
 
     request_id.init_app(app)  # first, so that what the other hooks log carries the id
@@ -162,6 +162,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["SCHEDULER"] and app.config["CLOCK"] != "virtual":
         TimerService(app).start()
     return app
+
+
+def _submission_problems(schema: dict | None, data: dict, instance_id: int) -> dict[str, list[str]]:
+    """What a form cannot state alone: its files are this case's; a recommended unit may be recommended."""
+    return {**attachments.submission_problems(schema, data, instance_id),
+            **selection.recommendation_problems(schema, data, instance_id)}
 
 
 def _not_the_scheduler_table(obj, name, type_, reflected, compare_to):

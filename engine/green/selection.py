@@ -83,3 +83,34 @@ def provincial_since(org: Organisation, unit_type: str):
 
 def register() -> None:
     services.OPERATIONS.update({"selection.cities": round_cities, "selection.candidates": candidates})
+
+
+# The recommendation form (forms/provincial_recommendation.json) names the level it recommends
+# to with this key, so that a unit is refused when the city recommends it, not weeks later.
+RECOMMENDS_TO = "x-recommendsTo"
+
+
+def recommendation_problems(schema: dict | None, data: dict, instance_id: int) -> dict[str, list[str]]:
+    """A city's recommendation of a unit already provincial for the type, or sitting in another
+    open round, is refused at once beside the unit, the city's entries kept (Art 14). Whatever
+    else a unit needs (the city's own, no Art 18 fact) is checked when the collection closes,
+    with the round's own look-back."""
+    if (schema or {}).get(RECOMMENDS_TO) != "provincial":
+        return {}
+    problems = {}
+    elsewhere = rounds.open_rounds_holding("provincial_selection", instance_id)
+    for i, unit in enumerate(data.get("units") or []):
+        code, unit_type = (unit.get("credit_code") or "").upper(), unit.get("unit_type")
+        org = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == code))
+        if org is None or unit_type not in UNIT_TYPES:
+            continue
+        if (held := provincial_since(org, unit_type)) is not None:
+            why = (f"{org.name}已是省级{UNIT_TYPES[unit_type][0]}（{held.isoformat()}公布），不再推荐 "
+                   f"(already a provincial {UNIT_TYPES[unit_type][1].lower()} since {held.isoformat()})")
+        elif f"{code}:{unit_type}" in elsewhere:
+            why = (f"{org.name}正在另一轮省级评选中（办件 {elsewhere[f'{code}:{unit_type}']}），不能同时推荐 "
+                   f"(a candidate of the open round {elsewhere[f'{code}:{unit_type}']})")
+        else:
+            continue
+        problems[f"units/{i}/credit_code"] = [why]
+    return problems
