@@ -116,8 +116,11 @@ def test_the_province_closes_the_collection_only_after_the_deadline_and_the_sile
     add_user("prov", "provincial", None, password="correct-horse")
     add_user("ln", "municipal", "621200", password="correct-horse")
     sign_in(client, "prov")
+    city = client.application.test_client()
+    sign_in(city, "ln")
 
     run_until(runtime, at(2026, 3, 31, 23, 59, 59))  # the last second of 31 March: not overdue yet
+    assert post_form(city, f"/cases/{case.id}/close-collection", page="/inbox/").status_code == 403
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert 'id="close-collection"' not in page
     r = post_form(client, f"/cases/{case.id}/close-collection", page=f"/cases/{case.id}")
@@ -134,8 +137,7 @@ def test_the_province_closes_the_collection_only_after_the_deadline_and_the_sile
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert 'id="close-collection"' in page and "陇南市" in page
 
-    city = client.application.test_client()
-    sign_in(city, "ln")  # closing is the province's
+    # closing is the province's
     assert post_form(city, f"/cases/{case.id}/close-collection", page="/inbox/").status_code == 403
     db.session.rollback()
     assert tasks(case.id, "Task_recommend")

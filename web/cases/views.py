@@ -204,11 +204,12 @@ def close_collection(instance_id):
     """The province closes the round's collection of recommendations after the deadline
     (关闭推荐收集); the cities that have not recommended are recorded as such."""
     visible_case(instance_id)
+    actor = actor_of(current_user)
+    if not (actor.is_admin or actor.role == "provincial"):
+        abort(403)  # the collection is the province's to close, whatever the page offered
     try:
-        missing = rounds.close_collection(runtime(), instance_id, actor_of(current_user))
-    except EngineError as exc:  # a city, or before the deadline: refused here whatever the page offered
-        if exc.status == 403:
-            abort(403)
+        missing = rounds.close_collection(runtime(), instance_id, actor)
+    except EngineError as exc:  # before the deadline, or every city has recommended meanwhile
         flash(exc.message, "error")
     else:
         flash(_("推荐收集已关闭；未推荐的市州：%(cities)s。", cities="、".join(name_in(JURISDICTIONS, c) for c in missing)), "info")
