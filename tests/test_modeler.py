@@ -63,7 +63,10 @@ def test_a_longer_notice_applies_to_cases_started_after_the_deployment_only(runt
     assert db.session.get(ProcessHead, PROCESS).version_id == version.id
     after = runtime.start(PROCESS, {}, PROVINCE)
     to_notice(runtime, before, units)  # published after the deployment, yet under its own version
-    to_notice(runtime, after, units)
+    to_notice(runtime, after, {  # other units: a unit is in one open round at a time
+        "lz_a": municipal_unit(runtime, "620100", 4, "兰州丁制造有限公司"),
+        "lz_b": municipal_unit(runtime, "620100", 5, "兰州戊化工有限公司"),
+        "ts_c": municipal_unit(runtime, "620500", 6, "天水己电器有限公司")})
     # 2 March 2026 is a Monday: five working days end with Monday 9 March, ten with Monday 16 March
     assert timer_due(before.id) == datetime(2026, 3, 10, 0, 0, tzinfo=clock.SHANGHAI)
     assert timer_due(after.id) == datetime(2026, 3, 17, 0, 0, tzinfo=clock.SHANGHAI)

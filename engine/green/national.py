@@ -18,6 +18,7 @@ from engine.db import db
 from engine.models import Aware
 from engine.services import ServiceError, StepContext
 
+from . import rounds
 from .models import UNIT_TYPES, Designation, Organisation
 from .national_types import NATIONAL_UNIT_TYPES
 
@@ -78,8 +79,11 @@ def candidate(designation: Designation) -> dict:
 
 def eligible(params: dict, step: StepContext) -> list[dict]:
     """The provincial designations that may be recommended: listed, provincial,
-    of the round's types, and not already national for the same type."""
+    of the round's types, not already national for the same type, and not a
+    candidate of another open national round (last year's, still waiting for
+    MIIT): MIIT's decision there would list it, and this round's would fail."""
     types = _unit_types(params.get("unit_types"))
+    elsewhere = rounds.open_rounds_holding("national_recommendation", step.instance_id)
     provincial, national = db.aliased(Designation), db.aliased(Designation)
     already = db.exists().where(national.organisation_id == provincial.organisation_id,
                                 national.unit_type == provincial.unit_type, national.level == "national",
@@ -87,7 +91,7 @@ def eligible(params: dict, step: StepContext) -> list[dict]:
     rows = db.session.scalars(db.select(provincial).where(
         provincial.level == "provincial", provincial.status == "listed", provincial.unit_type.in_(types), ~already)
         .order_by(provincial.jurisdiction, provincial.unit_type, provincial.id)).all()
-    return [candidate(d) for d in rows]
+    return [candidate(d) for d in rows if str(d.id) not in elsewhere]
 
 
 def _by_id(rows, what: str) -> dict:

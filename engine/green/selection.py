@@ -7,7 +7,7 @@ from engine import services
 from engine.db import db
 from engine.services import ServiceError, StepContext
 
-from . import evaluation, exclusions
+from . import evaluation, exclusions, rounds
 from .models import UNIT_TYPES, Designation, Organisation
 from .roles import JURISDICTIONS
 
@@ -32,11 +32,21 @@ def candidates(params: dict, step: StepContext) -> dict:
     report a third-party agency made is one provincial project of that agency's
     legal representative this year (`agency_cap` from the diagram's decision
     table); an agency over the cap, or named for fraud, has its report refused
-    and the candidate is not admitted, with the reason."""
+    and the candidate is not admitted, with the reason.
+
+    Neither is a unit already provincial for the type, nor one that is a
+    candidate of another open round: listing it would fail.
+
+    A city whose recommendation is None did not answer before the collection
+    closed (provincial_selection.bpmn `SubProcess_city_recommendation`): it is
+    recorded under `not_recommended`, apart from a city that recommended nobody."""
     recommendations = params.get("recommendations")
     if not isinstance(recommendations, dict):
         raise ServiceError("the cities' recommendations are missing")
     admitted, refused = {}, []
+    not_recommended = [{"jurisdiction": city, "name": JURISDICTIONS.get(city, (city,))[0]}
+                       for city, units in sorted(recommendations.items()) if units is None]
+    elsewhere = rounds.open_rounds_holding("provincial_selection", step.instance_id)
     for city, units in sorted(recommendations.items()):
         for unit in units or []:
             code, unit_type = (unit.get("credit_code") or "").upper(), unit.get("unit_type")
@@ -53,6 +63,10 @@ def candidates(params: dict, step: StepContext) -> dict:
                 why = "不是本市（州）公布的市级单位"
             elif f"{code}:{unit_type}" in admitted:
                 why = "重复推荐"
+            elif (held := provincial_since(row.Organisation, unit_type)) is not None:
+                why = f"已是省级{UNIT_TYPES[unit_type][0]}（{held.isoformat()}公布）"
+            elif f"{code}:{unit_type}" in elsewhere:
+                why = f"正在另一轮省级评选中（办件 {elsewhere[f'{code}:{unit_type}']}）"
             if why is None:  # Art 18 bars recommending as it bars applying
                 barred = exclusions.check({"credit_code": code, "unit_type": unit_type,
                                            "look_back_years": params.get("look_back_years"),
@@ -70,7 +84,14 @@ def candidates(params: dict, step: StepContext) -> dict:
                 refused.append({**entry, "refused": why})
             else:
                 admitted[f"{code}:{unit_type}"] = {**entry, "designation_id": row.Designation.id, "level": "provincial"}
-    return {"admitted": admitted, "refused": refused}
+    return {"admitted": admitted, "refused": refused, "not_recommended": not_recommended}
+
+
+def provincial_since(org: Organisation, unit_type: str):
+    """The day the organisation was listed provincial for the unit type, if it still is."""
+    return db.session.scalar(db.select(Designation.listed_on).where(
+        Designation.organisation_id == org.id, Designation.unit_type == unit_type,
+        Designation.level == "provincial", Designation.status == "listed"))
 
 
 def _provincial_evaluation(unit: dict, code: str, unit_type: str, cap, step: StepContext) -> dict:
@@ -89,3 +110,34 @@ def _provincial_evaluation(unit: dict, code: str, unit_type: str, cap, step: Ste
 
 def register() -> None:
     services.OPERATIONS.update({"selection.cities": round_cities, "selection.candidates": candidates})
+
+
+# The recommendation form (forms/provincial_recommendation.json) names the level it recommends
+# to with this key, so that a unit is refused when the city recommends it, not weeks later.
+RECOMMENDS_TO = "x-recommendsTo"
+
+
+def recommendation_problems(schema: dict | None, data: dict, instance_id: int) -> dict[str, list[str]]:
+    """A city's recommendation of a unit already provincial for the type, or sitting in another
+    open round, is refused at once beside the unit, the city's entries kept (Art 14). Whatever
+    else a unit needs (the city's own, no Art 18 fact) is checked when the collection closes,
+    with the round's own look-back."""
+    if (schema or {}).get(RECOMMENDS_TO) != "provincial":
+        return {}
+    problems = {}
+    elsewhere = rounds.open_rounds_holding("provincial_selection", instance_id)
+    for i, unit in enumerate(data.get("units") or []):
+        code, unit_type = (unit.get("credit_code") or "").upper(), unit.get("unit_type")
+        org = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == code))
+        if org is None or unit_type not in UNIT_TYPES:
+            continue
+        if (held := provincial_since(org, unit_type)) is not None:
+            why = (f"{org.name}已是省级{UNIT_TYPES[unit_type][0]}（{held.isoformat()}公布），不再推荐 "
+                   f"(already a provincial {UNIT_TYPES[unit_type][1].lower()} since {held.isoformat()})")
+        elif f"{code}:{unit_type}" in elsewhere:
+            why = (f"{org.name}正在另一轮省级评选中（办件 {elsewhere[f'{code}:{unit_type}']}），不能同时推荐 "
+                   f"(a candidate of the open round {elsewhere[f'{code}:{unit_type}']})")
+        else:
+            continue
+        problems[f"units/{i}/credit_code"] = [why]
+    return problems

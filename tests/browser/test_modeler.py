@@ -81,6 +81,9 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     units = {"lz_a": municipal_unit(runtime, "620100", 1, "兰州甲制造有限公司"),
              "lz_b": municipal_unit(runtime, "620100", 2, "兰州乙化工有限公司"),
              "ts_c": municipal_unit(runtime, "620500", 3, "天水丙电器有限公司")}
+    others = {"lz_a": municipal_unit(runtime, "620100", 4, "兰州丁制造有限公司"),  # a unit is in one open round at a time
+              "lz_b": municipal_unit(runtime, "620100", 5, "兰州戊化工有限公司"),
+              "ts_c": municipal_unit(runtime, "620500", 6, "天水己电器有限公司")}
     before = round_on_notice(runtime, units)  # on notice from Monday 2 March
     recommending = runtime.start(PROCESS, {}, PROVINCE).id  # the cities have not recommended yet
     assert notice_of(before).ends_at == at(10)  # five working days: 3 to 9 March
@@ -176,7 +179,9 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
 
     # a round started now runs the new version: its list is on notice for ten working days
     db.session.rollback()  # the test's own session: forget what it read before the deployment
-    after = round_on_notice(runtime, units)
+    after = round_on_notice(runtime, {"lz_a": municipal_unit(runtime, "620100", 7, "兰州庚制造有限公司"),
+                                      "lz_b": municipal_unit(runtime, "620100", 8, "兰州辛化工有限公司"),
+                                      "ts_c": municipal_unit(runtime, "620500", 9, "天水壬电器有限公司")})
     assert db.session.get(ProcessInstance, after).version_id == new != first.id
     assert db.session.get(ProcessInstance, before).version_id == first.id
     assert "2026年03月16日 24:00（10个工作日）" in notice_window(page, live_server, after)
@@ -233,7 +238,7 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     assert notice_of(before).ends_at == timer_due(before) == at(10)
     # the round that was waiting for the cities publishes its notice under the new version: ten days
     assert db.session.get(ProcessInstance, recommending).version_id == new
-    finish_round_to_notice(runtime, recommending, units)
+    finish_round_to_notice(runtime, recommending, others)
     assert "2026年03月16日 24:00（10个工作日）" in notice_window(page, live_server, recommending)
     assert "2026年03月09日 24:00（5个工作日）" in notice_window(page, live_server, before)
     assert page.errors == []

@@ -16,7 +16,7 @@ from sqlalchemy import or_
 from engine import clock, deadlines
 from engine.db import db
 from engine.errors import EngineError, Forbidden, FormInvalid, NotFound
-from engine.green import attachments, privacy, withdrawal
+from engine.green import attachments, privacy, rounds, withdrawal
 from engine.green.roles import JURISDICTIONS
 from engine.model_registry import FORM_PREFIX, UnknownProcess
 from engine.models import HumanTask, Notification, ProcessInstance
@@ -213,6 +213,8 @@ def start_instance():
     jurisdiction = data.pop("jurisdiction", None)
     if jurisdiction is not None and jurisdiction not in JURISDICTIONS:
         raise FormInvalid({"data/jurisdiction": [f"unknown jurisdiction '{jurisdiction}'"]})
+    if process in rounds.ROUNDS and process in dict(runtime().startable(g.actor)):  # who may not start it learns nothing
+        rounds.refuse_second_round(process)
     inst = runtime().start(process, data, g.actor, jurisdiction)
     return jsonify(instance_json(inst)), 201
 

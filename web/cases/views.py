@@ -31,8 +31,9 @@ from SpiffWorkflow.util.task import TaskState
 from engine import clock
 from engine.db import db
 from engine.errors import Conflict, EngineError, FormInvalid
-from engine.green import privacy, withdrawal
+from engine.green import privacy, rounds, withdrawal
 from engine.green.models import Attachment
+from engine.green.roles import JURISDICTIONS
 from engine.model_registry import FORM_PREFIX
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 
@@ -41,6 +42,7 @@ from ..accounts.users import actor_of
 from ..inputs import ID_MAX
 from ..policy import may, require
 from ..runtime import runtime
+from ..templating import name_in
 
 bp = Blueprint("cases", __name__, template_folder="templates")
 
@@ -165,6 +167,7 @@ def new():
     if process_id not in dict(startable):
         abort(403)  # refused on the server, whatever the page offered
     try:
+        rounds.refuse_second_round(process_id)
         case = runtime().start(process_id, {}, actor, actor.jurisdiction)
     except EngineError as exc:
         flash(exc.message, "error")
@@ -227,8 +230,10 @@ def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | Non
     labels, choices = field_labels(case)
     files = db.session.scalars(db.select(Attachment).where(Attachment.instance_id == case.id)
                                .order_by(Attachment.id)).all()
-    data, files, withheld = personal.case_view(case, actor_of(current_user), files, via="case page")
-    tasks = [t for t in tasks if privacy.sees_task(actor_of(current_user), t)]  # an expert: their own reviews
+    actor = actor_of(current_user)
+    data, files, withheld = personal.case_view(case, actor, files, via="case page")
+    tasks = [t for t in tasks if privacy.sees_task(actor, t)]  # an expert: their own reviews
+    closable = (actor.is_admin or actor.role == "provincial") and rounds.may_close_collection(runtime(), case)
     return render_template(
         "cases/case.html", case=case, process_name=process_name, names=names, events=events, tasks=tasks,
         reasons=reasons, now=clock.now(), stalled_days=withdrawal.STALLED_DAYS,
@@ -238,6 +243,7 @@ def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | Non
         retry=retry or {"data": "", "reason": "", "errors": {}},
         may_withdraw=withdrawal.may_withdraw(actor_of(current_user), case),
         may_end=withdrawal.may_end(actor_of(current_user), case), problems=problems or {}, reason=reason,
+        overdue_cities=rounds.overdue_cities(case.id) if closable else None,
     )
 
 
@@ -256,6 +262,24 @@ def stop(instance_id, action):
         return _page(visible_case(instance_id), problems={action: exc.message}, reason=reason), 409
     flash(_("申请已撤回。") if action == "withdraw" else _("案件已终止办理。"), "info")
     return redirect(url_for(".show", instance_id=instance_id), 303)
+
+
+@bp.post(f"/cases/{CASE_ID}/close-collection")
+@login_required
+def close_collection(instance_id):
+    """The province closes the round's collection of recommendations after the deadline
+    (关闭推荐收集); the cities that have not recommended are recorded as such."""
+    visible_case(instance_id)
+    actor = actor_of(current_user)
+    if not (actor.is_admin or actor.role == "provincial"):
+        abort(403)  # the collection is the province's to close, whatever the page offered
+    try:
+        missing = rounds.close_collection(runtime(), instance_id, actor)
+    except EngineError as exc:  # before the deadline, or every city has recommended meanwhile
+        flash(exc.message, "error")
+    else:
+        flash(_("推荐收集已关闭；未推荐的市州：%(cities)s。", cities="、".join(name_in(JURISDICTIONS, c) for c in missing)), "info")
+    return redirect(url_for("cases.show", instance_id=instance_id), 303)
 
 
 @bp.get(f"/cases/{CASE_ID}/diagram.xml")

@@ -31,9 +31,15 @@ def seed(runtime) -> None:
     if db.session.scalar(db.select(ProcessInstance.id).where(ProcessInstance.process_id == "provincial_selection")):
         return
     case = runtime.start("provincial_selection", {}, Actor("provincial", "provincial"))
+    # a city recommends its municipal units that are not provincial yet for the type: one that is
+    # (金川, listed provincial by web/demo/listing.py) would be refused at the collection
+    provincial = db.aliased(Designation)
+    already = db.exists().where(provincial.organisation_id == Designation.organisation_id,
+                                provincial.unit_type == Designation.unit_type, provincial.level == "provincial",
+                                provincial.status == "listed")
     listed = db.session.execute(
         db.select(Organisation.credit_code, Designation.unit_type, Designation.jurisdiction).join(Designation)
-        .where(Designation.level == "municipal", Designation.status == "listed")).all()
+        .where(Designation.level == "municipal", Designation.status == "listed", ~already)).all()
     for city in JURISDICTIONS:
         task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id,
                                                                HumanTask.jurisdiction == city))
