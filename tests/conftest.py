@@ -15,6 +15,7 @@ import jinja2
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from hypothesis import settings
 from sqlalchemy import create_engine, make_url, text
 
 from engine import clock, statutory_calendar
@@ -28,6 +29,11 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=clock.SHANGHAI)  # a Monday; the holid
 DATABASES = ["sqlite"]
 if os.environ.get("TEST_POSTGRES_URL"):
     DATABASES.append("postgresql")
+
+# Property tests assert what holds, not how fast: hypothesis's default deadline (200 ms an
+# example) failed them on a loaded machine. Speed is measured under bench/.
+settings.register_profile("green_ladder", deadline=None)
+settings.load_profile("green_ladder")
 
 # What each test's app differs in from production, for speed only: a cheap password hash
 # (scrypt costs ~0.1 s a hash, and the suite signs in thousands of times).

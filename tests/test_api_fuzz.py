@@ -15,7 +15,7 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=12,
 )
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # What a script may send that no case can keep: NaN, ±Infinity, lone surrogates, NUL, deep nesting.
 HOSTILE_TEXT = st.text(st.characters(exclude_categories=()), max_size=12)
 HOSTILE_JSON = st.recursive(

@@ -127,7 +127,7 @@ def test_every_day_off_the_law_gives_is_off_in_the_state_councils_own_arrangemen
         assert all(chinese_calendar.get_holiday_detail(d)[0] for d in days), name
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.integers(2027, 2099))
 def test_each_year_gives_thirteen_weekdays_off_whatever_weekday_the_holidays_fall_on(year):
     off = provisional_arrangement(year)
