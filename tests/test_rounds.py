@@ -20,6 +20,7 @@ from test_provincial_selection import (
     _task,
     all_cities_recommend,
     municipal_unit,
+    panel,
     recommend,
     review_all,
     tasks,
@@ -133,7 +134,7 @@ def test_the_province_closes_the_collection_only_after_the_deadline_and_the_sile
     run_until(runtime, at(2026, 4, 1, 0, 0, 1))
     overdue = db.session.scalars(db.select(Notification).where(Notification.kind == "overdue")).all()
     assert [(n.role, n.jurisdiction) for n in overdue] == [("provincial", "621200")]
-    assert tasks(case.id, "Task_expert_review") == []  # the round still waits, for the grace period
+    assert tasks(case.id, "Task_assign_experts") == []  # the round still waits, for the grace period
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert 'id="close-collection"' in page and "陇南市" in page
 
@@ -147,7 +148,7 @@ def test_the_province_closes_the_collection_only_after_the_deadline_and_the_sile
     assert "推荐收集已关闭；未推荐的市州：陇南市" in client.get(r.headers["Location"]).get_data(as_text=True)
     db.session.rollback()  # read what the request committed
     assert tasks(case.id, "Task_recommend") == []
-    assert len(tasks(case.id, "Task_expert_review")) == 3  # the round goes on without 陇南
+    assert len(panel(runtime, case)) == 3  # the round goes on without 陇南: reviewers for its 3 candidates
     assert shortlist(case.id)["not_recommended"] == [{"jurisdiction": "621200", "name": "陇南市"}]
     # a city that recommended nobody is not one that did not recommend
     assert db.session.get(ProcessInstance, case.id).data["recommendations"]["620200"] == []
@@ -157,11 +158,11 @@ def test_the_collection_closes_itself_when_the_grace_period_is_over(runtime, rou
     case, units = round_waiting_for_one_city
     run_until(runtime, at(2026, 4, 10, 23, 59, 59))  # 31 March + 10 days: the grace period's last second
     assert [t.jurisdiction for t in tasks(case.id, "Task_recommend")] == ["621200"]
-    assert tasks(case.id, "Task_expert_review") == []
+    assert tasks(case.id, "Task_assign_experts") == []
 
     run_until(runtime, at(2026, 4, 11, 0, 0, 1))
     assert tasks(case.id, "Task_recommend") == []
-    assert len(tasks(case.id, "Task_expert_review")) == 3
+    assert len(panel(runtime, case)) == 3
     assert shortlist(case.id)["not_recommended"] == [{"jurisdiction": "621200", "name": "陇南市"}]
     assert db.session.get(ProcessInstance, case.id).status == "running"
 
@@ -172,7 +173,7 @@ def test_a_city_recommending_in_the_grace_period_is_taken(runtime, round_waiting
     recommend(runtime, case, "621200", [])
     assert shortlist(case.id)["not_recommended"] == []
     run_until(runtime, at(2026, 4, 11, 0, 0, 1))  # the grace timer went with the city's sub-case
-    assert len(tasks(case.id, "Task_expert_review")) == 3
+    assert len(panel(runtime, case)) == 3
 
 
 def test_a_unit_already_provincial_is_refused_and_the_next_round_lists_the_others(runtime, deployed):
