@@ -14,6 +14,7 @@ from test_provincial_selection import _task, round_case  # noqa: F401 (a fixture
 from webclient import sign_in
 
 from engine.db import db
+from engine.errors import FormInvalid
 from engine.green.agencies import AgencyEngagement
 from engine.green.national import NationalRecommendation
 from engine.green.roles import JURISDICTIONS
@@ -81,9 +82,14 @@ def test_a_provincial_report_by_an_agency_named_for_fraud_is_refused(runtime, wo
 
 def test_a_third_party_evaluation_names_its_agency(runtime, world):
     case, units = world
-    shortlist = collect(runtime, case, [{**by_agency(units, "lz_a"), "evaluation_mode": "third_party"}])
-    [refused] = shortlist["refused"]
-    assert refused["refused"].startswith("第二十三条：第三方评价须写明评价机构")
+    row = {**by_agency(units, "lz_a"), "reason": "行业代表性强", "evaluation_mode": "third_party"}
+    city = Actor("official-620100", "municipal", "620100")
+    with pytest.raises(FormInvalid) as refused:
+        runtime.complete(_task(case.id, "Task_recommend", "620100"), {"units": [row]}, city)
+    assert list(refused.value.fields) == ["units/0/agency_credit_code"]
+    runtime.complete(_task(case.id, "Task_recommend", "620100"),  # the entries kept, the agency added
+                     {"units": [{**row, "agency_credit_code": GREEN[1]}]}, city)
+    assert provincial_count() == 0  # counted when the recommendations are collected, not before
 
 
 def test_the_tenth_national_evaluation_is_recommended_and_the_eleventh_refused_with_its_unit(
@@ -98,6 +104,11 @@ def test_the_tenth_national_evaluation_is_recommended_and_the_eleventh_refused_w
              **({"evaluation_mode": "third_party", "agency_credit_code": agency_of[c["designation_id"]][1]}
                 if c["designation_id"] in agency_of else {})}
             for c in task_data(runtime, select)["consulted"]]
+    unnamed = [{k: v for k, v in r.items() if k != "agency_credit_code"} for r in rows]
+    with pytest.raises(FormInvalid) as refused:  # a third-party evaluation names its agency
+        runtime.complete(select.id, {"selection": unnamed}, PROVINCE)
+    assert sorted(refused.value.fields) == [f"selection/{i}/agency_credit_code" for i, r in enumerate(rows)
+                                            if r["designation_id"] in agency_of]
     runtime.complete(select.id, {"selection": rows}, PROVINCE)
     [submit] = ready(case.id)
     db.session.expire_all()
