@@ -26,34 +26,30 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
+
+def _remembered(convert):
+    """`convert` with its answers kept; the table is emptied when it grows large, which
+    costs only converting again."""
+    table = {}
+
+    def lookup(key):
+        found = table.get(key)
+        if found is None:
+            if len(table) > 200_000:
+                table.clear()
+            found = table[key] = convert(key)
+        return found
+
+    return lookup
+
+
 # A restore parses each task's id, parent and children from text: four UUIDs a task,
-# a quarter of a restore's time. The same ids come back at every restore of a case
-# (a web worker whose cache missed), so each text is parsed once; the table is
-# emptied when it grows large, which costs only the parsing again.
-_UUIDS: dict[str, UUID] = {}
-
-
-def _uuid(text: str) -> UUID:
-    found = _UUIDS.get(text)
-    if found is None:
-        if len(_UUIDS) > 200_000:
-            _UUIDS.clear()
-        found = _UUIDS[text] = UUID(text)
-    return found
-
-
-# And back: a save names every task of the case (its order, its fingerprint's key), and
-# `str(UUID)` formats the number anew each time (about 1 µs, sixty times a step).
-_TEXTS: dict[UUID, str] = {}
-
-
-def _text(uuid: UUID) -> str:
-    found = _TEXTS.get(uuid)
-    if found is None:
-        if len(_TEXTS) > 200_000:
-            _TEXTS.clear()
-        found = _TEXTS[uuid] = str(uuid)
-    return found
+# a quarter of a restore's time, and the same ids come back at every restore of a case
+# (a web worker whose cache missed). And back: a save names every task of the case (its
+# order, its fingerprint's key), and `str(UUID)` formats the number anew each time
+# (about 1 µs, sixty times a step).
+_uuid = _remembered(UUID)
+_text = _remembered(str)
 
 
 class _TaskConverter(TaskConverter):
