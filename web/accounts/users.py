@@ -231,12 +231,9 @@ class RegistrationRefused(registrations.RegistrationRefused):
     """Also what is wrong with the account itself (its name, its password)."""
 
 
-@operation
-def register(details: dict, account: str, password: str, display_name: str | None = None,
-             token: str | None = None) -> User:
-    """Self-registration: the organisation's particulars and its first account, which
-    signs in at once but applies only after the city confirms the organisation."""
-    account = (account or "").strip()
+def _new_account_problems(account: str, password: str | None, display_name: str | None,
+                          name_required: bool) -> dict[str, str]:
+    """What is wrong with an organisation's new account: field -> the kind of problem."""
     found = {}
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,79}", account):
         found["account"] = "account"
@@ -244,8 +241,18 @@ def register(details: dict, account: str, password: str, display_name: str | Non
         found["account"] = "account_taken"
     if _password_problem(password or ""):
         found["password"] = "password"
-    if display_name and registrations.real_name.name_problem(display_name):
+    if (display_name or name_required) and registrations.real_name.name_problem(display_name or ""):
         found["display_name"] = "person_name"
+    return found
+
+
+@operation
+def register(details: dict, account: str, password: str, display_name: str | None = None,
+             token: str | None = None) -> User:
+    """Self-registration: the organisation's particulars and its first account, which
+    signs in at once but applies only after the city confirms the organisation."""
+    account = (account or "").strip()
+    found = _new_account_problems(account, password, display_name, name_required=False)
     try:
         row = registrations.record(details, account)
     except registrations.RegistrationRefused as refused:
@@ -265,15 +272,7 @@ def add_colleague(user: User, account: str, password: str, display_name: str) ->
     if row is None or row.status != "confirmed":
         raise Forbidden("only an account of a confirmed organisation adds colleagues")
     account = (account or "").strip()
-    found = {}
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,79}", account):
-        found["account"] = "account"
-    elif db.session.scalar(db.select(User.id).where(User.name == account)) is not None:
-        found["account"] = "account_taken"
-    if _password_problem(password or ""):
-        found["password"] = "password"
-    if registrations.real_name.name_problem(display_name or ""):
-        found["display_name"] = "person_name"
+    found = _new_account_problems(account, password, display_name, name_required=True)
     if found:
         raise RegistrationRefused(found)
     colleague, _token = add_user(account, user.role, None, actor=user.name, password=password,
