@@ -145,7 +145,7 @@ class Registry:
 
     def latest_version_for(self, process_id: str) -> str:
         # one column through the step path's reads: every start asks, and the ORM object
-        # was expired by each commit and loaded whole again (a third of a start)
+        # was expired by each commit and loaded whole again (a quarter of a start)
         found = store.SELECT_HEAD.first(store.conn(), {"id": process_id})
         if found is None:
             raise UnknownProcess(process_id)
