@@ -29,8 +29,8 @@ $(CATALOGS): %.mo: %.po | $(VENV)/.installed
 # then translate what is new or marked fuzzy in the .po (tests/test_translations.py checks that none is left).
 translations: setup
 	$(PYBABEL) extract -F babel.cfg -k _l -k lazy_gettext --project "Green Ladder" --copyright-holder "Green Ladder" \
-	  -o web/translations/messages.pot .
-	$(PYBABEL) update -i web/translations/messages.pot -d web/translations
+	  --no-wrap --no-location -o web/translations/messages.pot .
+	$(PYBABEL) update --no-wrap -i web/translations/messages.pot -d web/translations
 
 # bpmn-js and the other browser libraries the app serves from node_modules, as package-lock.json pins them.
 node_modules/.installed: package.json package-lock.json
