@@ -12,7 +12,9 @@ Prints, as medians over several rounds:
   PostgreSQL, each step one committed transaction through `Runtime.complete`,
   timed alone: like a web request, the benchmark first reads which task is
   waiting (a request's own reads: the account, the page), and the step goes on
-  in that request's transaction (on SQLite it ends it and takes the write lock);
+  in that request's transaction (on SQLite it ends it and takes the write lock),
+  with the app's startup objects frozen out of the collector's way as in a production
+  worker (deploy/gunicorn.conf.py);
   with its live-workflow cache (the runs hit it) and with the cache cleared
   before each step (as with several web workers, whose caches miss), and the
   naive line both ways too: reloading every step, and keeping the workflow;

@@ -12,6 +12,7 @@ installation changes comes from the environment, so this file stays as it is in 
 The app reads its own settings (DATABASE_URL, SECRET_KEY, PROXY_FIX, ...) from the
 same environment; see README.md, "Production".
 """
+import gc
 import multiprocessing
 import os
 
@@ -51,3 +52,10 @@ accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s %({x-request-id}o)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms "%(f)s" "%(a)s"'
 proc_name = "green-ladder-web"
+
+
+def post_worker_init(worker):
+    """The worker's app is built: what it holds now (the app, its models, SQLAlchemy's tables)
+    lives as long as the worker, so the collector's full passes need not walk it. Without this,
+    a full pass over those ~150,000 objects paused whichever step it fell in by 75 ms."""
+    gc.freeze()

@@ -1,6 +1,7 @@
 """Operators' commands under `flask --app web ...` (命令行)."""
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 from contextlib import contextmanager
@@ -151,6 +152,7 @@ def run_scheduler():
     """Run the scheduler in the foreground (one per deployment, beside the web workers)."""
     click.echo("scheduler started: it fires timers once it holds this database's lead; Ctrl-C stops it")
     service = TimerService(current_app._get_current_object(), blocking=True)
+    gc.freeze()  # the app lives as long as this process: spare the collector's full passes (gunicorn.conf.py)
     # systemd stops it with SIGTERM: stop as on Ctrl-C, letting a wake-up under way finish its step
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
