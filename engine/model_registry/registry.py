@@ -75,6 +75,11 @@ def collect(paths: Iterable[str | os.PathLike]) -> dict[str, bytes]:
 _CHECKED: dict[tuple, Validation] = {}
 _CHECKED_LOCK = threading.Lock()
 _CHECKED_KEEP = 64
+# Parsed versions, by id. An id is the hash of every file in the version, forms included, so a
+# parse is good for any registry in the process that meets the same id (each test's app, each
+# database the same version is deployed to); a worker has one registry and gains nothing.
+_PARSED: dict[str, LoadedVersion] = {}
+_PARSED_KEEP = 32
 
 
 class Registry:
@@ -162,7 +167,7 @@ class Registry:
 
     def load(self, version_id: str) -> LoadedVersion:
         with self._lock:
-            loaded = self._loaded.get(version_id)
+            loaded = self._loaded.get(version_id) or _PARSED.get(version_id)
         if loaded is not None:
             return loaded
         version = db.session.get(ModelVersion, version_id)
@@ -186,4 +191,7 @@ class Registry:
         loaded = LoadedVersion(version_id, specs, subs, forms)
         with self._lock:
             self._loaded[version_id] = loaded
+            _PARSED[version_id] = loaded
+            while len(_PARSED) > _PARSED_KEEP:
+                _PARSED.pop(next(iter(_PARSED)))
         return loaded
