@@ -140,3 +140,24 @@ def test_the_api_searches_with_the_same_filters_and_the_same_scope(app, world):
     bad = client.get("/api/v1/cases?since=yesterday", headers={"Authorization": f"Bearer {tokens['province']}"})
     assert bad.status_code == 400 and "since" in bad.json["fields"]
     assert client.get("/api/v1/cases", headers={"Authorization": f"Bearer {tokens['expert']}"}).status_code == 403
+
+
+def test_the_inbox_names_each_tasks_company_and_case_and_sorts_by_them_page_by_page(app, runtime, world, monkeypatch):
+    from web.inbox import views
+
+    client = app.test_client()
+    sign_in(client, "lanzhou")
+    one = counted(client, "/inbox/?tab=role&sort=company")
+    for n in (2, 0, 1):
+        apply(runtime, "firm", f"兰州第{n}制造有限公司", APPLICATION["credit_code"], "620100")
+    page = client.get("/inbox/?tab=role").get_data(as_text=True)
+    assert "兰州绿源制造有限公司" in page and APPLICATION["credit_code"] in page and f"#{world['lanzhou']}" in page
+    assert "天水秦岭机械有限公司" not in page  # another city's review is not in 兰州's inbox
+    monkeypatch.setattr(views, "PAGE", 2)
+    companies = walk(client, "/inbox/?tab=role&sort=company", r'<td class="company">([^<]+)<')
+    assert companies == ["兰州第0制造有限公司", "兰州第1制造有限公司", "兰州第2制造有限公司", "兰州绿源制造有限公司"]
+    assert walk(client, "/inbox/?tab=role&sort=-company", r'<td class="company">([^<]+)<') == companies[::-1]
+    cases = walk(client, "/inbox/?tab=role&sort=-case", r'<a href="/cases/(\d+)">')
+    assert cases == sorted(cases, key=int, reverse=True) and len(cases) == 4
+    monkeypatch.setattr(views, "PAGE", 50)
+    assert counted(client, "/inbox/?tab=role&sort=company") == one  # as many statements for 4 tasks as for 1
