@@ -137,6 +137,14 @@ def test_the_api_searches_with_the_same_filters_and_the_same_scope(app, world):
     case = client.get("/api/v1/cases?company=秦岭", headers={"Authorization": f"Bearer {tokens['province']}"}).json["cases"][0]
     assert case["company"] == "天水秦岭机械有限公司" and case["credit_code"] == TIANSHUI_CODE
     assert case["steps"][0]["role"] == "municipal" and case["steps"][0]["due"] is None
+    # page by page by the cursor, the filters kept in the next page's link
+    seen, path = [], "/api/v1/cases?limit=1&process=municipal_creation&sort=company"
+    while path:
+        answer = client.get(path, headers={"Authorization": f"Bearer {tokens['province']}"})
+        seen += [c["company"] for c in answer.json["cases"]]
+        path = re.match(r"<([^>]+)>", answer.headers["Link"]).group(1) if answer.json["next"] else None
+        assert path is None or "sort=company" in path
+    assert seen == ["兰州绿源制造有限公司", "天水秦岭机械有限公司"]
     bad = client.get("/api/v1/cases?since=yesterday", headers={"Authorization": f"Bearer {tokens['province']}"})
     assert bad.status_code == 400 and "since" in bad.json["fields"]
     assert client.get("/api/v1/cases", headers={"Authorization": f"Bearer {tokens['expert']}"}).status_code == 403
