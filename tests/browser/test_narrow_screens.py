@@ -36,7 +36,7 @@ def sign_in(page, live_server, name):
 
 @pytest.mark.parametrize("who, paths", [
     ("lz", ["/inbox/?tab=role", "/cases/search", "/cases/search?since=2026-01-01&sort=company"]),
-    ("prov", ["/inbox/", "/cases/search"]),
+    ("prov", ["/inbox/", "/cases/search", "/registry/", "/cultivation/", "/awards/"]),
     ("firm", ["/inbox/", "/cases/mine"]),
 ])
 def test_the_inbox_and_the_case_lists_do_not_scroll_sideways_at_390_px(page, live_server, cases, screenshot, who, paths):
