@@ -169,3 +169,18 @@ def test_the_inbox_names_each_tasks_company_and_case_and_sorts_by_them_page_by_p
     assert cases == sorted(cases, key=int, reverse=True) and len(cases) == 4
     monkeypatch.setattr(views, "PAGE", 50)
     assert counted(client, "/inbox/?tab=role&sort=company") == one  # as many statements for 4 tasks as for 1
+
+
+def test_the_search_is_an_operation_that_scopes_by_the_caller_without_http(app, runtime, world):
+    from engine.actors import Actor
+    from web.case_lists import lists
+
+    tianshui = Actor("ts-official", "municipal", "620500")
+    assert [r.case.id for r in lists.search(runtime, tianshui, lists.Filters()).rows] == [world["tianshui"]]
+    assert lists.search(runtime, tianshui, lists.Filters(city="620100")).rows == []
+    assert lists.search(runtime, tianshui, lists.Filters(number=world["lanzhou"])).rows == []
+    other_firm = firm("tianshui-firm")
+    assert lists.mine(runtime, other_firm, lists.Filters(number=world["lanzhou"])).rows == []
+    with pytest.raises(lists.FiltersInvalid) as refused:
+        lists.filters_from({"status": "lost", "credit_code": "91-62", "until": "2026-01-01", "since": "2026-02-01"})
+    assert set(refused.value.fields) == {"status", "credit_code", "until"}

@@ -262,7 +262,7 @@ def search_cases():
     try:
         filters = case_lists.filters_from(request.args)
     except case_lists.FiltersInvalid as exc:
-        return problem(400, "the filters are not valid", fields=exc.fields)
+        return problem(400, "the filters are not valid", fields={k: str(v) for k, v in exc.fields.items()})
     limit = int_arg("limit", 100, 1, PAGE_MAX)
     try:
         listing = operation(runtime(), g.actor, filters, request.args.get("after") or None, limit)
@@ -277,7 +277,8 @@ def _case_row_json(row, holders: dict[str, str]) -> dict:
     return {
         "id": case.id, "process": case.process_id, "process_name": row.process_name, "status": case.status,
         "jurisdiction": case.jurisdiction, "company": row.company, "credit_code": row.credit_code,
-        "created": case.created_at.isoformat(), "updated": case.updated_at.isoformat(), "outcome": row.outcome,
+        "created": case.created_at.isoformat(), "updated": case.updated_at.isoformat(),
+        "outcome": str(row.outcome) if row.outcome is not None else None,
         "steps": [{"name": s.name, "assignee": s.holder, "assignee_name": holders.get(s.holder) if s.holder else None,
                    "role": s.role, "jurisdiction": s.city, "due": s.due_at.isoformat() if s.due_at else None,
                    "due_provisional": s.due_provisional_year is not None} for s in row.steps],

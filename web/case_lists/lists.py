@@ -56,10 +56,11 @@ ENDED = {"completed": _l("已办结"), "cancelled": _l("已撤销"), "error": _l
 
 
 class FiltersInvalid(ValueError):
-    """Filters a list cannot take, by field (kept, with the message, for the form)."""
+    """Filters a list cannot take, by field (kept, with the message, for the form). The messages
+    are lazy: they take the language of whoever reads them, so no request is needed to refuse."""
 
-    def __init__(self, fields: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+    def __init__(self, fields: dict):
+        super().__init__(", ".join(fields))
         self.fields = fields
 
 
@@ -78,24 +79,24 @@ class Filters:
 
 def filters_from(args) -> Filters:
     """Filters from a query string (a page's URL or the API's), refused by field when wrong."""
-    errors: dict[str, str] = {}
+    errors: dict = {}
     text = {}
     for name in ("company", "credit_code", "process", "status", "city"):
         value = (args.get(name) or "").strip()
         if len(value) > TEXT_MAX:
-            errors[name] = str(_l("不超过%(n)s个字符。", n=TEXT_MAX))
+            errors[name] = _l("不超过%(n)s个字符。", n=TEXT_MAX)
         text[name] = value
     text["credit_code"] = text["credit_code"].upper()
     if text["credit_code"] and not CODE_PART.fullmatch(text["credit_code"]):
-        errors["credit_code"] = str(_l("统一社会信用代码由数字和大写字母组成，至多18位。"))
+        errors["credit_code"] = _l("统一社会信用代码由数字和大写字母组成，至多18位。")
     if text["status"] and text["status"] not in STATUSES:
-        errors["status"] = str(_l("没有这种状态。"))
+        errors["status"] = _l("没有这种状态。")
     if text["city"] and text["city"] not in JURISDICTIONS:
-        errors["city"] = str(_l("没有这个市州。"))
+        errors["city"] = _l("没有这个市州。")
     number = None
     if raw := (args.get("number") or "").strip().lstrip("#"):
         if not raw.isdigit() or len(raw) > 12:
-            errors["number"] = str(_l("办件编号是一个数字。"))
+            errors["number"] = _l("办件编号是一个数字。")
         else:
             number = int(raw)
     days = {}
@@ -104,13 +105,13 @@ def filters_from(args) -> Filters:
         try:
             days[name] = date.fromisoformat(raw) if raw else None
         except ValueError:
-            errors[name] = str(_l("日期格式为 2026-03-31。"))
+            errors[name] = _l("日期格式为 2026-03-31。")
             days[name] = None
     if days["since"] and days["until"] and days["since"] > days["until"]:
-        errors["until"] = str(_l("截止日期不能早于起始日期。"))
+        errors["until"] = _l("截止日期不能早于起始日期。")
     sort = args.get("sort") or DEFAULT_SORT
     if sort not in SORTS:
-        errors["sort"] = str(_l("不能按此排序。"))
+        errors["sort"] = _l("不能按此排序。")
     if errors:
         raise FiltersInvalid(errors)
     return Filters(number=number, sort=sort, **text, **days)
@@ -136,7 +137,7 @@ class Row:
     company: str | None
     credit_code: str | None
     steps: list[Step] = field(default_factory=list)
-    outcome: str | None = None  # what a finished case came to
+    outcome: object = None  # what a finished case came to (a lazy text)
 
     @property
     def overdue(self) -> bool:
@@ -208,14 +209,15 @@ def _key_of(sort: str):
     return key_of
 
 
-def outcome_of(case: ProcessInstance) -> str | None:
-    """What a finished case came to: the decision its data records, else how it ended."""
+def outcome_of(case: ProcessInstance):
+    """What a finished case came to: the decision its data records, else how it ended (a lazy
+    text, in the language of whoever reads it)."""
     if case.status not in ENDED:
         return None
     decision = (case.data or {}).get("decision")
     if case.status == "completed" and isinstance(decision, str) and decision in DECISIONS:
-        return str(DECISIONS[decision])
-    return str(ENDED[case.status])
+        return DECISIONS[decision]
+    return ENDED[case.status]
 
 
 def _listing(runtime: Runtime, page: paging.Page) -> Listing:
