@@ -51,6 +51,14 @@ $(MODELER_BUNDLE): node_modules/.installed $(MODELER_SRC)
 
 modeler: $(MODELER_BUNDLE)
 
+# The dashboard's charts: the parts of ECharts they use, bundled the same way (web/static/dashboard/build/, ignored by git).
+CHARTS_BUNDLE := web/static/dashboard/build/.built
+
+$(CHARTS_BUNDLE): node_modules/.installed $(wildcard web/static/dashboard/src/*.js)
+	node_modules/.bin/esbuild web/static/dashboard/src/charts.js --bundle --minify --sourcemap --format=iife \
+	  --target=es2020 --outdir=web/static/dashboard/build --log-level=warning
+	touch $@
+
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used); a CJK font for its pages.
 $(CHROMIUM):
 	apt-get update -qq
@@ -63,14 +71,14 @@ postgres:
 	@psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='green_ladder_test'" | grep -q 1 \
 	  || psql -h 127.0.0.1 -U postgres -d postgres -qc "create database green_ladder_test"
 
-run: setup node_modules/.installed $(MODELER_BUNDLE) $(CATALOGS)
+run: setup node_modules/.installed $(MODELER_BUNDLE) $(CHARTS_BUNDLE) $(CATALOGS)
 	$(FLASK) db upgrade
 	$(FLASK) demo
 	GREEN_LADDER_ENV=development SCHEDULER=in-process $(FLASK) run --host 127.0.0.1 --port 5000
 
 # ruff first (ruff.toml: the rules the code keeps), then the suite in one worker per core
 # (pytest-xdist; each worker has its own SQLite file and PostgreSQL database).
-test: setup postgres node_modules/.installed $(MODELER_BUNDLE) $(CHROMIUM) $(CATALOGS)
+test: setup postgres node_modules/.installed $(MODELER_BUNDLE) $(CHARTS_BUNDLE) $(CHROMIUM) $(CATALOGS)
 	$(VENV)/bin/ruff check .
 	PYTHONPATH=$(CURDIR) TEST_POSTGRES_URL=$(PG_URL) $(PY) -m pytest -n auto
 

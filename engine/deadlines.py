@@ -69,6 +69,7 @@ def compute(task, role_of, now: datetime) -> dict | None:
     if escalate and role_of(escalate) is None:
         raise ValueError(f"{ESCALATE_PROPERTY} '{escalate}' names no known role")
     limit = {
+        "from": now.isoformat(),  # when the task became ready: the time taken is counted from here
         "due": due.isoformat(),
         "remind": remind.isoformat() if remind and remind > now else None,
         "escalate_to": role_of(escalate) if escalate else None,

@@ -183,6 +183,22 @@ class PendingTimer(db.Model):
     provisional_year: Mapped[int | None] = mapped_column(Integer)
 
 
+class HandlingTime(db.Model):
+    """How long a step with a statutory time limit took (办理用时): from the moment its task
+    became ready to its completion, beside the limit it had. Written with the completion,
+    for the dashboard's time-taken chart; steps without a limit are not recorded."""
+
+    __tablename__ = "handling_time"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(Integer, index=True)
+    process_id: Mapped[str] = mapped_column(String(255))
+    element: Mapped[str] = mapped_column(String(255))
+    jurisdiction: Mapped[str | None] = mapped_column(String(12))
+    began_at: Mapped[datetime] = mapped_column(Aware())
+    due_at: Mapped[datetime] = mapped_column(Aware())
+    done_at: Mapped[datetime] = mapped_column(Aware(), index=True)
+
+
 class AuditEvent(db.Model):
     """Append-only, hash-chained record of who did what, when (审计日志)."""
 

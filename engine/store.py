@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from .db import db
-from .models import HumanTask, InstanceTask, Notification, PendingTimer, ProcessHead, ProcessInstance
+from .models import HandlingTime, HumanTask, InstanceTask, Notification, PendingTimer, ProcessHead, ProcessInstance
 
 
 class Write:
@@ -254,6 +254,7 @@ MARK_OVERDUE_NOTICED = update(INBOX).where(INBOX.c.id == bindparam("b_id")).valu
 INSERT_NOTICE = insert(NOTICE)
 INSERT_INBOX = Write(insert(INBOX))
 DELETE_INBOX = Write(delete(INBOX).where(INBOX.c.id == bindparam("b_id")))
+INSERT_HANDLING_TIME = Write(insert(HandlingTime.__table__))
 
 SELECT_HEAD = Read(select(HEAD.c.version_id).where(HEAD.c.process_id == bindparam("id")))
 

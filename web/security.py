@@ -7,7 +7,8 @@ needs no `'unsafe-inline'`. bpmn-js draws the case page's diagram through the DO
 which a CSP allows. Only the analysts' editors need more, and only they get it
 (`allow_editor_styles`): the bpmn.io libraries write a few fixed `style=` attributes
 with innerHTML (allowed one by one by their hash), and CodeMirror a `<style>`
-element (allowed by a nonce made for that response).
+element (allowed by a nonce made for that response). The dashboard's charts get
+`style=` attributes alone (`allow_chart_styles`): ECharts positions what it draws with them.
 
 Behind nginx the WSGI server sees the proxy's address and plain http. werkzeug's
 ProxyFix, switched on by `PROXY_FIX` (the number of proxies in front), makes the
@@ -101,11 +102,21 @@ def allow_editor_styles() -> str:
     return g.editor_style_nonce
 
 
+def allow_chart_styles() -> None:
+    """Let this response's page draw ECharts: its SVG and tooltips position and colour each
+    element with a `style=` attribute of its own making (sizes, colours from our data's numbers;
+    text it escapes), which no list of hashes can foresee. Only attributes: `<style>` elements
+    and stylesheets stay this site's own."""
+    g.chart_styles = True
+
+
 def content_security_policy() -> str:
     policy = dict(POLICY)
     nonce = g.get("editor_style_nonce")
     if nonce:
         policy["style-src"] = [*policy["style-src"], f"'nonce-{nonce}'", *EDITOR_STYLE_SOURCES]
+    if g.get("chart_styles"):
+        policy["style-src-attr"] = ["'unsafe-inline'"]
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in policy.items())
 
 

@@ -9,6 +9,7 @@ party's task, what a submission must also satisfy): the runtime never imports it
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
@@ -19,7 +20,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import exists, or_, true
 
-from .. import clock, outbox, persistence, store
+from .. import clock, deadlines, outbox, persistence, store
 from ..actors import SYSTEM, Actor, addressed_to, may_act
 from ..audit import append as audit
 from ..db import db
@@ -257,6 +258,7 @@ class Runtime(Steps):
             if problems:
                 raise FormInvalid(problems)
             before = live.saved_data()
+            limit = task.internal_data.get(deadlines.KEY)
             task.set_data(**accepted)
             try:
                 task.run()
@@ -268,6 +270,11 @@ class Runtime(Steps):
             audit(actor.name, "complete", instance=case, task=task.task_spec.bpmn_id,
                   detail={"in": persistence.plain(accepted), "out": _changed(before, case.data),
                           "error": case.error_message})
+            if limit and limit.get("from"):
+                store.INSERT_HANDLING_TIME(store.conn(), {
+                    "instance_id": case.id, "process_id": case.process_id, "element": task.task_spec.bpmn_id,
+                    "jurisdiction": case.jurisdiction, "began_at": datetime.fromisoformat(limit["from"]),
+                    "due_at": datetime.fromisoformat(limit["due"]), "done_at": clock.now()})
         return case
 
     def _was_for(self, actor: Actor, instance_id: int, task_id: str) -> bool:
