@@ -74,6 +74,7 @@ class Filters:
     city: str = ""
     since: date | None = None  # started on or after
     until: date | None = None  # started on or before
+    overdue: bool = False  # only cases with a step past its time limit (the dashboard's overdue bars)
     sort: str = DEFAULT_SORT
 
 
@@ -114,7 +115,7 @@ def filters_from(args) -> Filters:
         errors["sort"] = _l("不能按此排序。")
     if errors:
         raise FiltersInvalid(errors)
-    return Filters(number=number, sort=sort, **text, **days)
+    return Filters(number=number, sort=sort, overdue=args.get("overdue") in ("1", "on", "true"), **text, **days)
 
 
 @dataclass
@@ -193,6 +194,9 @@ def _narrowed(q, f: Filters):
         q = q.where(ProcessInstance.created_at >= _start_of(f.since))
     if f.until:
         q = q.where(ProcessInstance.created_at < _start_of(f.until + timedelta(days=1)))
+    if f.overdue:
+        q = q.where(db.select(HumanTask.id).where(HumanTask.instance_id == ProcessInstance.id,
+                                                HumanTask.due_at < clock.now()).exists())
     return q
 
 
