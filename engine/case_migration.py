@@ -135,6 +135,13 @@ class MigrationReport:
         return {"process": self.process_id, "from": self.from_version, "to": self.to_version,
                 "dry_run": self.dry_run, "counts": self.counts, "cases": [c.as_dict() for c in self.cases]}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> MigrationReport:
+        """A report as `as_dict` gave it (a background job's result), for its page."""
+        return cls(d["process"], d["from"], d["to"], d["dry_run"], [CaseVerdict(
+            c["instance"], c["outcome"], c["status"], c["version"], c["jurisdiction"], c["waiting_at"],
+            [Reason(r["code"], r["element"], r["name"], r["detail"]) for r in c["reasons"]]) for c in d["cases"]])
+
 
 class CannotMove(Exception):
     def __init__(self, reasons: list[Reason]):
@@ -421,15 +428,18 @@ def plan(runtime: Runtime, actor: Actor, process_id: str, from_version: str, to_
 
 
 def run(runtime: Runtime, actor: Actor, process_id: str, from_version: str, to_version: str,
-        instance_ids=None) -> MigrationReport:
+        instance_ids=None, progress: Callable[[int, int], None] | None = None) -> MigrationReport:
     """Move the cases (迁移): each in its own step, all or nothing per case. A case
-    that cannot move, or whose step fails, stays on its version untouched."""
+    that cannot move, or whose step fails, stays on its version untouched.
+    `progress(done, total)` hears of each case tried (a background job's progress bar)."""
     _authorize(actor)
     target = _target(runtime, process_id, from_version, to_version)
     decided, todo = _candidates(process_id, from_version, to_version, instance_ids)
     db.session.commit()
-    for verdict in todo:
+    for n, verdict in enumerate(todo, 1):
         _move_one(runtime, actor, verdict, process_id, from_version, to_version, target)
+        if progress is not None:
+            progress(n, len(todo))
     report = MigrationReport(process_id, from_version, to_version, False, _ordered(decided, todo))
     with runtime._transaction():
         audit(actor.name, "migrate_cases", detail={

@@ -10,7 +10,7 @@ from conftest import MODELS, ROOT
 from test_complaints import COMPLAINT_MODELS
 from webclient import csrf_token, sign_in
 
-from engine import clock
+from engine import clock, jobs
 from engine.db import db
 from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
@@ -78,8 +78,17 @@ def test_an_analyst_runs_the_dry_run_then_the_migration(client, two_versions):
     token = csrf_token(client, f"/models/{PROCESS}/migration/?from={w['v1']}&to={w['v2']}")
     r = client.post(f"/models/{PROCESS}/migration/", data={
         "csrf_token": token, "from": w["v1"], "to": w["v2"], "instance": [str(w["at_review"])]})
-    assert r.status_code == 200
-    page = r.get_data(as_text=True)
+    # the cases move in the background: the analyst is sent to the job's page, which shows its progress
+    assert r.status_code == 303 and re.fullmatch(r"/jobs/\d+", r.headers["Location"])
+    job_page = r.headers["Location"]
+    page = client.get(job_page).get_data(as_text=True)
+    assert "排队中" in page and 'http-equiv="refresh"' in page
+    assert db.session.get(ProcessInstance, w["at_review"]).version_id == w["v1"]
+    assert jobs.run_next()  # what the scheduler process's worker does
+    page = client.get(job_page).get_data(as_text=True)
+    assert "已完成" in page and 'http-equiv="refresh"' not in page
+    assert client.get(job_page + ".json").get_json()["done"] == 1
+    db.session.rollback()
     assert rows(page, "migration-result") == {w["at_review"]: "migrated"}
     assert "已迁移 1 件" in page
     assert db.session.get(ProcessInstance, w["at_review"]).version_id == w["v2"]

@@ -18,6 +18,7 @@ from engine.green.experts import submission_problems as assignment_problems
 from engine.green.models import task_labels
 from engine.green.registrations import start_check as registration_start_check
 from engine.green.roles import PARTY_ROLES, PERSONAL_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
+from engine.jobs import JobWorker
 from engine.model_registry import Registry
 from engine.models import alembic_render_item
 from engine.runtime import Runtime
@@ -41,6 +42,7 @@ from .experts import views as experts_pages
 from .home import views as home
 from .inbox import views as inbox
 from .inputs import InputJSONProvider
+from .jobs import views as jobs_pages
 from .lifecycle import views as lifecycle_pages
 from .modeler import views as modeler
 from .notices import views as notices
@@ -174,12 +176,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(case_migration.bp)
     app.register_blueprint(case_migration.api_bp)
+    app.register_blueprint(jobs_pages.bp)
     handler.init_app(app)
     personal.init_app(app)
     app.context_processor(templating.helpers)
+    app.jinja_env.globals["migration_result"] = case_migration.migration_result
     cli.init_app(app)
     if app.config["SCHEDULER"] and app.config["CLOCK"] != "virtual":
         TimerService(app).start()
+        JobWorker(app).start()
     return app
 
 

@@ -11,17 +11,20 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from engine import clock, outbox
+from engine import case_migration, clock, outbox
 from engine.audit import verify
+from engine.db import db
 from engine.errors import EngineError
 from engine.green.lifecycle import backfill
+from engine.green.models import User
 from engine.holidays import ArrangementInvalid, enter, preview, read
+from engine.jobs import JobWorker
 from engine.model_registry import ModelInvalid, collect
 from engine.runtime import Actor
 from engine.timers import TimerService, run_until
 
 from .accounts import users as accounts
-from .accounts.users import add_user
+from .accounts.users import actor_of, add_user
 from .demo.seed import demo
 from .runtime import runtime
 
@@ -151,7 +154,10 @@ def verify_cmd():
 def run_scheduler():
     """Run the scheduler in the foreground (one per deployment, beside the web workers)."""
     click.echo("scheduler started: it fires timers once it holds this database's lead; Ctrl-C stops it")
-    service = TimerService(current_app._get_current_object(), blocking=True)
+    app = current_app._get_current_object()
+    # the background jobs (a bulk migration, a large export) run here too, beside the timers
+    JobWorker(app).start()
+    service = TimerService(app, blocking=True)
     gc.freeze()  # the app lives as long as this process: spare the collector's full passes (gunicorn.conf.py)
     # systemd stops it with SIGTERM: stop as on Ctrl-C, letting a wake-up under way finish its step
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -232,10 +238,48 @@ lifecycle = AppGroup("lifecycle", help="Designations' dynamic management (动态
 def backfill_command():
     """Start the lifecycle case of every listed designation that has none (listed before it was deployed)."""
     asked = backfill()  # commits the requests itself
-    started = outbox.drain(runtime(), outbox.take_requested() or None) if asked else []
+    requested = (outbox.take_requested() or outbox.pending()) if asked else []
+    started = []
+    with click.progressbar(requested, label="starting lifecycle cases", file=sys.stderr) as bar:
+        for request_id in bar:
+            started += outbox.drain(runtime(), [request_id])
     click.echo(f"{asked} lifecycle case(s) requested, {len(started)} started; any left pending start with the timer sweep")
 
 
+cases = AppGroup("cases", help="Cases (案件) in bulk.")
+
+
+@cases.command("migrate")
+@click.argument("process_id")
+@click.option("--from", "source", required=True, help="The version the cases are on (its id, or the first 12 characters).")
+@click.option("--to", "target", required=True, help="The version to move them to.")
+@click.option("--instance", "instances", type=int, multiple=True, help="Only these cases (default: all on --from).")
+@click.option("--actor", default="admin", show_default=True, help="The account the migration is recorded as.")
+def migrate_cases(process_id, source, target, instances, actor):
+    """Move a process's cases from one version to another, with a progress bar; as the
+    migration page does, each case alone, a case that cannot move left as it is."""
+    user = db.session.scalar(db.select(User).where(User.name == actor))
+    if user is None:
+        raise click.ClickException(f"no account {actor}")
+    versions = {v.id for v in case_migration.versions_of(process_id)}
+    source, target = (next((v for v in versions if v.startswith(x)), x) for x in (source, target))
+    with click.progressbar(length=1, label=f"migrating {process_id}", file=sys.stderr) as bar:
+        def progress(done, total):
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        try:
+            report = case_migration.run(runtime(), actor_of(user), process_id, source, target,
+                                        list(instances) or None, progress=progress)
+        except EngineError as exc:
+            raise click.ClickException(exc.message) from exc
+    click.echo(", ".join(f"{n} {outcome}" for outcome, n in report.counts.items() if outcome != "movable"))
+    for verdict in report.cases:
+        if verdict.outcome in ("blocked", "failed"):
+            click.echo(f"  case {verdict.instance_id}: {verdict.outcome}: "
+                       f"{'; '.join(r.message for r in verdict.reasons)}", err=True)
+
+
 def init_app(app):
-    for group in (models, users, audit, timers, holiday_calendar, lifecycle, demo):
+    for group in (models, users, audit, timers, holiday_calendar, lifecycle, demo, cases):
         app.cli.add_command(group)

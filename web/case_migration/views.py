@@ -4,14 +4,15 @@ the cases that can move, see what happened to each. Thin views over
 `engine.case_migration`."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, jsonify, render_template, request
+from flask import Blueprint, abort, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func
 
-from engine import case_migration
+from engine import case_migration, jobs
 from engine.db import db
-from engine.errors import EngineError
+from engine.errors import EngineError, Forbidden
+from engine.green.models import User
 from engine.models import ProcessHead, ProcessInstance
 from engine.runtime import ACTIVE
 
@@ -136,19 +137,40 @@ def run(process_id):
     picked = [record_id(p) for p in request.form.getlist("instance")]
     if None in picked:
         abort(400)
-    error = report = None
+    error = None
     if not picked:
         error = _l("没有选择要迁移的案件。")
     else:
-        try:
-            report = case_migration.run(runtime(), actor_of(current_user), process_id, source, target, picked)
+        try:  # what can be refused at once is (who, which versions); the cases move in the background
+            case_migration.plan(runtime(), actor_of(current_user), process_id, source, target, picked[:1])
         except EngineError as exc:
             error = exc.message
-    status = 200 if report is not None else 400
-    return render_template("case_migration/result.html", process_id=process_id,
-                           process_name=runtime().registry.process_name(process_id, head.version_id), versions=versions,
-                           source=source, target=target, report=report, error=error,
-                           outcomes=OUTCOMES, reason_text=reason_text, statuses=STATUS), status
+    if error is not None:
+        return render_template("case_migration/result.html", process_id=process_id,
+                               process_name=runtime().registry.process_name(process_id, head.version_id),
+                               versions=versions, source=source, target=target, report=None, error=error,
+                               outcomes=OUTCOMES, reason_text=reason_text, statuses=STATUS), 400
+    job = jobs.submit("case_migration", {"process": process_id, "from": source, "to": target, "instances": picked,
+                                         "by": current_user.name}, by=current_user.name)
+    return redirect(url_for("jobs.show", job_id=job.id), 303)
+
+
+@jobs.kind("case_migration")
+def _migrate_in_the_background(params: dict, progress) -> dict:
+    """A bulk migration as a job: as its starter would (refused if the account no longer may)."""
+    user = db.session.scalar(db.select(User).where(User.name == params["by"], User.deactivated_at.is_(None)))
+    if user is None:
+        raise Forbidden(f"the account {params['by']} that started the migration can no longer act")
+    report = case_migration.run(runtime(), actor_of(user), params["process"], params["from"], params["to"],
+                                params["instances"], progress=progress)
+    return report.as_dict()
+
+
+def migration_result(result: dict) -> dict:
+    """What the job page's partial needs to show a finished migration as the result page does."""
+    report = case_migration.MigrationReport.from_dict(result)
+    return {"report": report, "outcomes": OUTCOMES, "reason_text": reason_text, "statuses": STATUS,
+            "process_name": runtime().registry.process_name(report.process_id)}
 
 
 # --------------------------------------------------------------------------- JSON

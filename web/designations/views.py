@@ -2,14 +2,16 @@
 designation's history and an Excel export; and the public lists."""
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from engine import clock
+from engine import clock, jobs
 from engine.db import db
 from engine.errors import EngineError, Forbidden
 from engine.green.cultivation import links_of
@@ -20,6 +22,7 @@ from engine.green.roles import JURISDICTIONS
 from .. import exports, paging
 from ..accounts.users import actor_of
 from ..inputs import ID_MAX, YEAR
+from ..jobs.views import export_dir
 from ..policy import demand, may
 from ..runtime import runtime
 from ..templating import name_in
@@ -145,16 +148,23 @@ def start_revocation(designation_id):
         return _detail_page(row, form, {"revocation": exc.message}, 422)
 
 
-@bp.get("/registry.xlsx")
-@login_required
-def export():
-    demand("designations.read")
+# A larger register than this is exported in the background (a job with its progress bar):
+# 10,000 rows take about 2 s, more than a page should keep an official waiting without a word.
+EXPORT_IN_REQUEST = 5000
+
+
+def _registry_columns():
     # plain columns, not ORM objects: 10,000 designations with their organisations would
     # cost more to build as objects than to write; streamed from the cursor in batches
-    query = _filtered(select(Organisation.name, Organisation.credit_code, Designation.unit_type, Designation.level,
-                             Designation.jurisdiction, Designation.status, Designation.listed_on, Designation.ended_on,
-                             Designation.end_reason, Designation.platform_reference).join(Organisation),
-                      request.args, city=current_user.jurisdiction)
+    return select(Organisation.name, Organisation.credit_code, Designation.unit_type, Designation.level,
+                  Designation.jurisdiction, Designation.status, Designation.listed_on, Designation.ended_on,
+                  Designation.end_reason, Designation.platform_reference).join(Organisation)
+
+
+def _registry_book(args, city, progress=None):
+    """The register as a workbook, filtered as the list page is; (book, rows written)."""
+    query = _filtered(_registry_columns(), args, city=city)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) if progress else None
     rows = db.session.execute(query.order_by(Designation.level, Designation.unit_type, Designation.listed_on,
                                              Designation.id).execution_options(yield_per=1000))
     book = exports.workbook()
@@ -165,11 +175,42 @@ def export():
     unit_types, levels, statuses = ({code: name_in(table, code) for code in table}
                                     for table in (UNIT_TYPES, LEVELS, STATUSES))
     cities = {code: name_in(JURISDICTIONS, code) for code in JURISDICTIONS}
-    for r in rows:
+    n = 0
+    for n, r in enumerate(rows, 1):
         sheet.append([r.name, r.credit_code, unit_types.get(r.unit_type, r.unit_type), levels.get(r.level, r.level),
                       cities.get(r.jurisdiction, r.jurisdiction or ""), statuses.get(r.status, r.status),
                       r.listed_on, r.ended_on, r.end_reason, r.platform_reference])
+        if progress is not None and n % 500 == 0:
+            progress(n, total)
+    return book, n
+
+
+@bp.get("/registry.xlsx")
+@login_required
+def export():
+    demand("designations.read")
+    city = current_user.jurisdiction
+    count = db.session.scalar(select(func.count()).select_from(_filtered(
+        select(Designation.id), request.args, city=city).subquery()))
+    if count > current_app.config.get("EXPORT_IN_REQUEST", EXPORT_IN_REQUEST):
+        job = jobs.submit("registry_export", {"args": request.args.to_dict(), "city": city,
+                                              "locale": str(get_locale())}, by=current_user.name)
+        return redirect(url_for("jobs.show", job_id=job.id), 303)
+    book, _rows = _registry_book(request.args, city)
     return exports.download(book, "green-manufacturing-registry")
+
+
+@jobs.kind("registry_export")
+def _export_in_the_background(params: dict, progress) -> dict:
+    """A large register export as a job: the same workbook, in the language of whoever asked, saved
+    for the job page's download link."""
+    with force_locale(params["locale"]):
+        book, rows = _registry_book(params["args"], params["city"], progress)
+        name = f"registry-{uuid.uuid4().hex}.xlsx"
+        book.save(export_dir() / name)
+        progress(rows, rows)
+        return {"file": name, "rows": rows, "mimetype": exports.XLSX,
+                "download_name": f"green-manufacturing-registry-{clock.now():%Y%m%d}.xlsx"}
 
 
 @bp.get("/public/lists")
