@@ -5,8 +5,9 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, session
 from flask_babel import Babel
+from flask_login import current_user
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
@@ -55,11 +56,16 @@ LANGUAGES = ("zh_CN", "en")
 
 
 def _locale():
-    """Chinese unless the user chose English (or their browser asks for it and they chose nothing)."""
+    """Chinese unless the person chose English: in this session, or on their account at an earlier
+    sign-in. The browser's Accept-Language is not asked: an English browser on a Chinese
+    official's desk still opens in Chinese, the language of the procedure."""
+    if not has_request_context():
+        return "zh_CN"
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    return request.accept_languages.best_match(LANGUAGES, default="zh_CN") if request else "zh_CN"
+    account = getattr(current_user, "language", None)
+    return account if account in LANGUAGES else "zh_CN"
 
 
 def _submission_problems(schema: dict | None, data: dict, instance_id: int) -> dict[str, list[str]]:
