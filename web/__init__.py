@@ -42,6 +42,7 @@ from .home import views as home
 from .inbox import views as inbox
 from .inputs import InputJSONProvider
 from .lifecycle import views as lifecycle_pages
+from .model_texts import model_text
 from .modeler import views as modeler
 from .notices import views as notices
 from .registrations import views as registrations_pages
@@ -181,6 +182,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     handler.init_app(app)
     personal.init_app(app)
     app.context_processor(templating.helpers)
+    app.add_template_filter(model_text, "model")
     cli.init_app(app)
     if app.config["SCHEDULER"] and app.config["CLOCK"] != "virtual":
         TimerService(app).start()

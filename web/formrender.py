@@ -34,6 +34,7 @@ from engine.forms import FORMAT_CHECKER, MAX_DEPTH, ROWS_FROM, source_rows
 from engine.forms import explain as _engine_message
 
 from .inputs import nested_too_deep
+from .model_texts import localized, model_text
 
 TABLE_ROWS = 5  # rows a table of entries offers
 MAX_ROWS = 100  # more rows than this in a submission are ignored
@@ -283,7 +284,7 @@ def build(schema: dict | None, values: dict | None = None, errors: dict | None =
           context: dict | None = None) -> Form:
     """The fields of a form, with the texts to show in them and the messages beside them.
     `values` None means a fresh form: the schema's defaults (and the task's items, `context`)."""
-    schema = schema or {}
+    schema = localized(schema or {})
     values = defaults(schema, context) if values is None else values
     required = set(schema.get("required", []))
     fields = []
@@ -496,7 +497,7 @@ def _contained_title(error) -> str:
     """Which row an `allOf: [{contains: {title, properties: {col: {const: X}}}}]` rule misses."""
     rule = error.validator_value if isinstance(error.validator_value, dict) else {}
     if rule.get("title"):
-        return str(rule["title"])
+        return str(model_text(rule["title"]))
     consts = [p.get("const") for p in (rule.get("properties") or {}).values() if isinstance(p, dict)]
     return ", ".join(str(c) for c in consts if c is not None)
 

@@ -19,6 +19,7 @@ from ..accounts.users import actor_of
 from ..api import views as api
 from ..cases.views import STATUS
 from ..inputs import ID_MAX, record_id
+from ..model_texts import model_text
 from ..policy import demand
 from ..runtime import runtime
 
@@ -88,7 +89,7 @@ def index():
     rows = []
     for head in heads:
         live = {v: n for (p, v), n in counts.items() if p == head.process_id}
-        rows.append({"process_id": head.process_id, "name": runtime().registry.process_name(head.process_id, head.version_id),
+        rows.append({"process_id": head.process_id, "name": model_text(runtime().registry.process_name(head.process_id, head.version_id)),
                      "versions": len(case_migration.versions_of(head.process_id)),
                      "on_head": live.get(head.version_id, 0),
                      "on_older": sum(n for v, n in live.items() if v != head.version_id)})
@@ -124,7 +125,7 @@ def plan(process_id):
         except EngineError as exc:
             error = exc.message
     return render_template("case_migration/plan.html", process_id=process_id,
-                           process_name=runtime().registry.process_name(process_id, head.version_id), head=head, versions=versions,
+                           process_name=model_text(runtime().registry.process_name(process_id, head.version_id)), head=head, versions=versions,
                            live=live, source=chosen[0], target=chosen[1], report=report, error=error,
                            outcomes=OUTCOMES, reason_text=reason_text, statuses=STATUS)
 
@@ -146,7 +147,7 @@ def run(process_id):
             error = exc.message
     status = 200 if report is not None else 400
     return render_template("case_migration/result.html", process_id=process_id,
-                           process_name=runtime().registry.process_name(process_id, head.version_id), versions=versions,
+                           process_name=model_text(runtime().registry.process_name(process_id, head.version_id)), versions=versions,
                            source=source, target=target, report=report, error=error,
                            outcomes=OUTCOMES, reason_text=reason_text, statuses=STATUS), status
 

@@ -40,6 +40,7 @@ from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 from .. import personal
 from ..accounts.users import actor_of
 from ..inputs import ID_MAX
+from ..model_texts import model_text
 from ..policy import may, require
 from ..runtime import runtime
 from ..templating import name_in
@@ -94,7 +95,7 @@ def element_names(case: ProcessInstance) -> dict[str, str]:
     """Element id -> its name in the diagram, for the case's process and its subprocesses."""
     version = runtime().registry.load(case.version_id)
     specs = [version.specs[case.process_id], *version.subprocess_specs[case.process_id].values()]
-    return {ts.bpmn_id: ts.bpmn_name or ts.bpmn_id
+    return {ts.bpmn_id: model_text(ts.bpmn_name) or ts.bpmn_id
             for spec in specs for ts in spec.task_specs.values() if getattr(ts, "bpmn_id", None)}
 
 
@@ -107,10 +108,10 @@ def field_labels(case: ProcessInstance) -> tuple[dict[str, str], dict[str, dict]
             if not isinstance(prop, dict):
                 continue
             if isinstance(prop.get("title"), str):
-                labels.setdefault(name, prop["title"])
+                labels.setdefault(name, model_text(prop["title"]))
             for option in [*prop.get("oneOf", []), *prop.get("anyOf", [])]:
                 if isinstance(option, dict) and isinstance(option.get("const"), str) and option.get("title"):
-                    choices.setdefault(name, {}).setdefault(option["const"], option["title"])
+                    choices.setdefault(name, {}).setdefault(option["const"], model_text(option["title"]))
     return labels, choices
 
 
@@ -218,7 +219,7 @@ def retry(instance_id):
 
 def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | None = None, reason: str = ""):
     names = element_names(case)
-    process_name = runtime().registry.process_name(case.process_id, case.version_id)
+    process_name = model_text(runtime().registry.process_name(case.process_id, case.version_id))
     names.setdefault(case.process_id, process_name)  # a case's start is recorded against its process
     events = db.session.scalars(db.select(AuditEvent).where(AuditEvent.instance_id == case.id)
                                 .order_by(AuditEvent.seq)).all()

@@ -18,6 +18,7 @@ from engine.green.roles import JURISDICTIONS
 from engine.models import HumanTask, PendingTimer, ProcessInstance
 
 from ..cases.views import STATUS
+from ..model_texts import model_text
 from ..policy import may, require
 from ..runtime import runtime
 from ..templating import name_in
@@ -64,7 +65,7 @@ def index():
         by_type=[(name_in(UNIT_TYPES, t), n) for t, n in by_type.items()],
         by_level=[(name_in(LEVELS, lv), n) for lv, n in by_level.items()],
         by_city=[(name_in(JURISDICTIONS, c), by_city.get(c, 0)) for c in cities],
-        pipeline=[(f"{runtime().registry.process_name(p)} · {STATUS.get(s, s)}", n) for p, s, n in sorted(pipeline)],
+        pipeline=[(f"{model_text(runtime().registry.process_name(p))} · {STATUS.get(s, s)}", n) for p, s, n in sorted(pipeline)],
         overdue=[(name_in(JURISDICTIONS, c), overdue.get(c, 0)) for c in cities],
         total_listed=sum(by_type.values()),
         awards=awards,

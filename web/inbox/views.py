@@ -19,6 +19,7 @@ from engine.runtime import role_queue
 
 from .. import paging
 from ..accounts.users import actor_of
+from ..model_texts import model_text
 from ..runtime import runtime
 
 bp = Blueprint("inbox", __name__, template_folder="templates", url_prefix="/inbox")
@@ -79,7 +80,7 @@ def index():
         processes = db.session.scalars(db.select(HumanTask.process_id).where(or_(*tabs.values())).distinct()).all()
     # each name from its head version, which the registry keeps parsed: no statement per process
     heads = dict(db.session.execute(db.select(ProcessHead.process_id, ProcessHead.version_id)).tuples().all())
-    process_names = {p: runtime().registry.process_name(p, heads.get(p)) if p in heads else p
+    process_names = {p: model_text(runtime().registry.process_name(p, heads.get(p))) if p in heads else p
                      for p in {*processes, *(t.process_id for t in rows)}}
     return render_template("inbox/inbox.html", tab=tab, tasks=rows, counts=counts, next=page.next, now=now, soon=now + SOON,
                            colleagues=colleagues, processes=sorted(processes), process_names=process_names, cities=JURISDICTIONS,
