@@ -292,7 +292,8 @@ def test_a_mistyped_credit_code_is_refused_with_the_reason(client, users):
     typo = REPORT["credit_code"][:-1] + "Q"
     r = client.post(f"/api/v1/tasks/{inst['tasks'][0]['id']}/complete",
                     json={"data": {**REPORT, "credit_code": typo}}, headers=firm)
-    assert r.status_code == 422 and "check character" in r.json["fields"]["credit_code"][0]
+    # in the language of the account (Chinese unless its user chose English), as on the pages
+    assert r.status_code == 422 and "校验码不符" in r.json["fields"]["credit_code"][0]
 
 
 UNLANED = b"""<?xml version="1.0" encoding="UTF-8"?>

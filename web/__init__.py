@@ -5,7 +5,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, has_request_context, session
+from flask import Flask, g, has_request_context, session
 from flask_babel import Babel
 from flask_login import current_user
 from flask_migrate import Migrate
@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine import clock, holidays, script_limits, scripting, statutory_calendar
 from engine.db import db
-from engine.forms import register_format
+from engine.forms import register_format, register_phrasing
 from engine.green import attachments, credit_code, evaluation, real_name, selection, service_operations
 from engine.green.experts import submission_problems as assignment_problems
 from engine.green.models import task_labels
@@ -24,7 +24,7 @@ from engine.models import alembic_render_item
 from engine.runtime import Runtime
 from engine.timers import JOB_TABLE, SWEEP_SECONDS, TimerService
 
-from . import cli, handler, health, personal, request_id, security, templating
+from . import cli, formrender, handler, health, personal, request_id, security, templating
 from .accounts import auth
 from .accounts import views as accounts
 from .agencies import views as agencies
@@ -65,7 +65,8 @@ def _locale():
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    account = getattr(current_user, "language", None)
+    # the signed-in person's, or the API token's owner's (web/api sets g.user)
+    account = getattr(current_user, "language", None) or getattr(g.get("user"), "language", None)
     return account if account in LANGUAGES else "zh_CN"
 
 
@@ -138,6 +139,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     scripting.configure(app.config["SCRIPT_TIME_LIMIT"], app.config["SCRIPT_MAX_SIZE"],
                         app.config["SCRIPT_MAX_INT_BITS"])
     statutory_calendar.ARRANGEMENTS.loader = holidays.load_from_database
+    register_phrasing(formrender.field_message)  # the API's and the engine's field messages too
     register_format("gb32100", credit_code.problem)
     register_format("real-name", real_name.explain_name)
     register_format("contact", real_name.explain_contact)

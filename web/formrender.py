@@ -453,11 +453,12 @@ def page_errors(schema: dict | None, form, fields: dict) -> dict[str, list[str]]
     out: dict[str, list[str]] = {}
     for path, messages in fields.items():
         parts = [] if path in ("", "$") else str(path).split("/")
-        out.setdefault(_page_path(parts, rows), []).extend(messages)
+        out.setdefault(_page_path(parts, rows), []).extend(model_text(m) for m in messages)
     return out
 
 
-def _message(error) -> str:
+def field_message(error) -> str:
+    """A jsonschema error as the person who made it reads it, in the language they chose."""
     v, limit = error.validator, error.validator_value
     if v == "required":
         return _t("此项为必填项。")
@@ -524,7 +525,7 @@ def validate(schema: dict | None, form) -> tuple[dict, dict[str, list[str]]]:
         if any(path == p or path.startswith(p + "/") for p in converted):
             continue
         messages = errors.setdefault(path, [])
-        message = _message(error)
+        message = field_message(error)
         if message not in messages:
             messages.append(message)
     return data, errors

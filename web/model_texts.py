@@ -1,4 +1,4 @@
-"""The texts of the models (模型文本) in the reader's language: names in the diagrams and decision
+"""The texts of the models (模型文本) and the engine's messages in the reader's language: names in the diagrams and decision
 tables, titles and descriptions in the forms, the reasons a decision table gives.
 
 The models are written in Chinese; their English is the `models` gettext domain
@@ -24,7 +24,7 @@ _domain = Domain(translation_directories=str(CATALOGS), domain="models")
 CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 HAN = re.compile(f"[{CJK}]")
 # What a model text was before: Chinese, white space, English (see the split in the commit history)
-_PAIR = re.compile(rf"^(?P<zh>.*[{CJK}][^\sA-Za-z{CJK}]*?)\s+(?P<en>[^{CJK}]*[a-z]{{2}}[^{CJK}]*)$", re.S)
+_PAIR = re.compile(rf"^(?P<zh>.*[{CJK}][^\sA-Za-z{CJK}]*?)\s+(?P<en>[^{CJK}]*(?:[a-z]{{2}}|\b[A-Z][a-z]\b)[^{CJK}]*)$", re.S)
 # The schema keys whose strings are texts a reader sees
 SCHEMA_TEXTS = ("title", "description")
 
@@ -39,11 +39,19 @@ def model_text(text):
     if not isinstance(text, str) or not HAN.search(text):
         return text
     pair = _PAIR.match(text)
-    if pair:  # stored before the split: take the reader's half
-        return pair["en"].strip() if english() else pair["zh"].strip()
+    if pair:  # stored before the split, or an engine message written as 中文 (English): the reader's half
+        return _english_half(pair["en"]) if english() else pair["zh"].strip()
     if not english():
         return text
     return _domain.gettext(text)  # no variables: a "%" in the text is not a placeholder
+
+
+def _english_half(text: str) -> str:
+    text = text.strip()
+    if text.startswith("(") and text.endswith(")") and text.count("(") == 1:
+        text = text[1:-1].strip()
+        text = text[:1].upper() + text[1:]
+    return text
 
 
 def localized(schema):

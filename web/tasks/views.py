@@ -128,7 +128,7 @@ def view(task_id):
         except Forbidden:
             raise  # answered by web.handler: 403
         except EngineError as exc:
-            errors = {"$": [exc.message]}
+            errors = {"$": [model_text(exc.message)]}
         else:
             if db.session.scalar(db.select(HumanTask.id).where(HumanTask.id == task_id)) is not None:
                 # the step failed and was rolled back: the case is held for an administrator, the task
