@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from html import escape, unescape
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -44,6 +45,16 @@ def model_text(text):
     if not english():
         return text
     return _domain.gettext(text)  # no variables: a "%" in the text is not a placeholder
+
+
+_NAME = re.compile(r'(\sname=")([^"]*)"')
+
+
+def names_in_language(xml: str) -> str:
+    """A diagram whose element names are in the reader's language, for a page that draws it."""
+    if not english():
+        return xml
+    return _NAME.sub(lambda m: m[1] + escape(model_text(unescape(m[2])), quote=True) + '"', xml)
 
 
 def _english_half(text: str) -> str:

@@ -40,7 +40,7 @@ from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 from .. import personal
 from ..accounts.users import actor_of
 from ..inputs import ID_MAX
-from ..model_texts import model_text
+from ..model_texts import model_text, names_in_language
 from ..policy import may, require
 from ..runtime import runtime
 from ..templating import name_in
@@ -289,8 +289,9 @@ def diagram(instance_id):
     found = diagram_of(visible_case(instance_id))
     if found is None:
         abort(404)
-    return Response(found.content, mimetype="application/xml",
-                    headers={"Cache-Control": "private, max-age=3600"})  # a deployed version never changes
+    # a deployed version never changes; its names are in the reader's language (the URL names it)
+    return Response(names_in_language(found.content), mimetype="application/xml",
+                    headers={"Cache-Control": "private, max-age=3600"})
 
 
 @bp.get(f"/cases/{CASE_ID}/markers.json")
