@@ -140,7 +140,7 @@ def _model_texts() -> dict[str, str]:
 
 def test_no_model_text_is_a_pair_of_both_languages():
     pairs = [f"{where}: {text}" for text, where in _model_texts().items() if PAIR.match(text)]
-    assert not pairs, "run `python split_pairs.py .` (see docs/translations.md) on:\n" + "\n".join(pairs)
+    assert not pairs, "write the Chinese in the model and its English in models.po:\n" + "\n".join(pairs)
 
 
 def test_every_model_text_has_its_english():

@@ -100,7 +100,7 @@ def test_the_task_page_shows_the_task_its_case_and_its_form(client, users, runti
     assert "单位类型" in field(doc, "unit_type").text_content()
     assert "评价方式" in field(doc, "evaluation_mode").text_content()
     assert field(doc, "evaluation_mode").xpath(".//abbr[@class='req']")
-    assert [o.text for o in field(doc, "unit_type").xpath(".//option")][1] == "绿色工厂 Green factory"
+    assert [o.text for o in field(doc, "unit_type").xpath(".//option")][1] == "绿色工厂"
     assert not field(doc, "agency_credit_code").xpath(".//abbr[@class='req']")  # only for third-party evaluation
     history = doc.xpath("//section[@id='history']//tbody/tr")
     assert len(history) == 1 and "发起" in history[0].text_content() and "兰州绿色制造有限公司" in history[0].text_content()

@@ -19,6 +19,10 @@ from web.demo.accounts import DEMO_PASSWORD
 WALK_SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "test-output" / "walk"
 
 
+# a page that draws a diagram (the case page, the modeler) is checked once it has drawn it
+DRAWN = "() => [...document.querySelectorAll('[data-state]')].every(e => e.dataset.state !== 'loading')"
+
+
 @dataclass
 class Step:
     name: str  # also the screenshot's name
@@ -68,6 +72,15 @@ def first_link(path: str, selector: str) -> Callable:
     return go
 
 
+def open_modeler(process_id: str) -> Callable:
+    """The analyst's modeler on the newest version of a procedure, once its diagram is drawn."""
+
+    def go(page, base):
+        first_link(f"/models/history/{process_id}", "a[href*='/edit/']")(page, base)
+
+    return go
+
+
 # who signs in (None: the public), and the pages of their day
 WALKS: dict[str, tuple[str | None, list[Step]]] = {
     "enterprise": ("tianshui-electric", [
@@ -106,6 +119,7 @@ WALKS: dict[str, tuple[str | None, list[Step]]] = {
     "analyst": ("analyst", [
         Step("models", "/models/"),
         Step("history", first_link("/models/", "a[href*='/models/history/']")),
+        Step("modeler", open_modeler("municipal_creation")),
         Step("migrations", "/migrations/"),
     ]),
     "public": (None, [
@@ -153,6 +167,7 @@ def walk(browser, base: str, role: str, data: list[str]) -> list[str]:
                         page.goto(visited[step.name])
                     else:
                         step.go(page, base)
+                    page.wait_for_function(DRAWN)
                     visited[step.name] = page.url
                 except Exception as exc:  # noqa: BLE001  (the walk goes on; the step is reported)
                     problems.append(f"{where}: could not get there: {str(exc).splitlines()[0]}")

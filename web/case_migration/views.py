@@ -123,7 +123,7 @@ def plan(process_id):
         try:
             report = case_migration.plan(runtime(), actor_of(current_user), process_id, *chosen)
         except EngineError as exc:
-            error = exc.message
+            error = model_text(exc.message)
     return render_template("case_migration/plan.html", process_id=process_id,
                            process_name=model_text(runtime().registry.process_name(process_id, head.version_id)), head=head, versions=versions,
                            live=live, source=chosen[0], target=chosen[1], report=report, error=error,
@@ -144,7 +144,7 @@ def run(process_id):
         try:
             report = case_migration.run(runtime(), actor_of(current_user), process_id, source, target, picked)
         except EngineError as exc:
-            error = exc.message
+            error = model_text(exc.message)
     status = 200 if report is not None else 400
     return render_template("case_migration/result.html", process_id=process_id,
                            process_name=model_text(runtime().registry.process_name(process_id, head.version_id)), versions=versions,

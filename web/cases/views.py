@@ -260,7 +260,7 @@ def stop(instance_id, action):
         problems = {action: _("请说明理由（至少%(n)s个字）。", n=withdrawal.MIN_REASON)}
         return _page(visible_case(instance_id), problems=problems, reason=reason), 422
     except Conflict as exc:
-        return _page(visible_case(instance_id), problems={action: exc.message}, reason=reason), 409
+        return _page(visible_case(instance_id), problems={action: model_text(exc.message)}, reason=reason), 409
     flash(_("申请已撤回。") if action == "withdraw" else _("案件已终止办理。"), "info")
     return redirect(url_for(".show", instance_id=instance_id), 303)
 
