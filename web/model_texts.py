@@ -26,6 +26,8 @@ CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 HAN = re.compile(f"[{CJK}]")
 # What a model text was before: Chinese, white space, English (see the split in the commit history)
 _PAIR = re.compile(rf"^(?P<zh>.*[{CJK}][^\sA-Za-z{CJK}]*?)\s+(?P<en>[^{CJK}]*(?:[a-z]{{2}}|\b[A-Z][a-z]\b)[^{CJK}]*)$", re.S)
+# what ends a Chinese text without being its English: a file name, an identifier, an address
+_CODE = re.compile(r"[_@=<>{}\\]|\.[A-Za-z]{2,}\b")
 # The schema keys whose strings are texts a reader sees
 SCHEMA_TEXTS = ("title", "description")
 
@@ -40,7 +42,7 @@ def model_text(text):
     if not isinstance(text, str) or not HAN.search(text):
         return text
     pair = _PAIR.match(text)
-    if pair:  # stored before the split, or an engine message written as 中文 (English): the reader's half
+    if pair and not _CODE.search(pair["en"]):  # stored before the split, or an engine message written as 中文 (English): the reader's half
         return _english_half(pair["en"]) if english() else pair["zh"].strip()
     if not english():
         return text

@@ -171,7 +171,7 @@ def new():
         rounds.refuse_second_round(process_id)
         case = runtime().start(process_id, {}, actor, actor.jurisdiction)
     except EngineError as exc:
-        flash(exc.message, "error")
+        flash(model_text(exc.message), "error")
         return render_template("cases/case_new.html", startable=startable), 422
     mine = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id,
                                                            runtime().visible_tasks(actor)).limit(1))
@@ -208,7 +208,7 @@ def retry(instance_id):
             {"data": [f"{k}: {'; '.join(v)}" for k, v in exc.fields.items()]}
         return _page(visible_case(instance_id), retry={**entries, "errors": errors}), 422
     except Conflict as exc:
-        flash(exc.message, "error")
+        flash(model_text(exc.message), "error")
         return redirect(url_for(".show", instance_id=instance_id), 303)
     if case.status == "error":
         flash(_("已重试，案件仍然出错。"), "error")
@@ -277,7 +277,7 @@ def close_collection(instance_id):
     try:
         missing = rounds.close_collection(runtime(), instance_id, actor)
     except EngineError as exc:  # before the deadline, or every city has recommended meanwhile
-        flash(exc.message, "error")
+        flash(model_text(exc.message), "error")
     else:
         flash(_("推荐收集已关闭；未推荐的市州：%(cities)s。", cities="、".join(name_in(JURISDICTIONS, c) for c in missing)), "info")
     return redirect(url_for("cases.show", instance_id=instance_id), 303)

@@ -117,7 +117,7 @@ def assign(task_id, action):
     try:
         runtime().assign(task_id, actor, to)
     except EngineError as exc:
-        flash(exc.message, "error")
+        flash(model_text(exc.message), "error")
         return redirect(url_for(".index")), 303
     messages = {"claim": _("已认领。"), "release": _("已退回本角色待办。"), "handover": _("已转交。")}
     flash(messages[action], "info")
