@@ -20,17 +20,21 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 setup: $(VENV)/.installed
 
 # The English pages' texts: each catalog (.po) is kept in git, its compiled form (.mo) is built here.
-CATALOGS := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/*.po))
 
 $(CATALOGS): %.mo: %.po | $(VENV)/.installed
 	$(PYBABEL) compile --statistics -i $< -o $@
 
 # After changing a text in web/: re-extract the Chinese msgids and merge them into each catalog,
 # then translate what is new or marked fuzzy in the .po (tests/test_translations.py checks that none is left).
+# The models' texts (processes/, forms/) are the `models` domain: their English is models.po.
 translations: setup
 	$(PYBABEL) extract -F babel.cfg -k _l -k lazy_gettext --project "Green Ladder" --copyright-holder "Green Ladder" \
 	  --no-wrap --no-location -o web/translations/messages.pot .
 	$(PYBABEL) update --no-wrap -i web/translations/messages.pot -d web/translations
+	PYTHONPATH=$(CURDIR) $(PYBABEL) extract -F babel-models.cfg --project "Green Ladder" --copyright-holder "Green Ladder" \
+	  --no-wrap --no-location -o web/translations/models.pot .
+	$(PYBABEL) update --no-wrap -D models -i web/translations/models.pot -d web/translations
 
 # bpmn-js and the other browser libraries the app serves from node_modules, as package-lock.json pins them.
 node_modules/.installed: package.json package-lock.json

@@ -339,9 +339,9 @@ def versions_of(process_id: str) -> list[ModelVersion]:
 
 def _target(runtime: Runtime, process_id: str, from_version: str, to_version: str) -> LoadedVersion:
     if not from_version or not to_version:
-        raise EngineError("choose the version to move cases from and the version to move them to")
+        raise EngineError("请选择迁出的版本和迁入的版本 (choose the version to move cases from and the version to move them to)")
     if from_version == to_version:
-        raise EngineError("the two versions are the same; choose another target version")
+        raise EngineError("两个版本相同，请另选目标版本 (the two versions are the same; choose another target version)")
     for vid in (from_version, to_version):
         version = db.session.get(ModelVersion, vid)
         if version is None or process_id not in (version.processes or []):
@@ -364,7 +364,7 @@ def _candidates(process_id: str, from_version: str, to_version: str, instance_id
     else:
         ids = sorted(set(instance_ids))
         if len(ids) > MAX_CASES:
-            raise EngineError(f"name at most {MAX_CASES} cases at a time")
+            raise EngineError(f"每次最多迁移 {MAX_CASES} 件 (name at most {MAX_CASES} cases at a time)")
         found = {r.id: r for r in db.session.execute(db.select(*cols).where(ProcessInstance.id.in_(ids))).all()}
         rows = [found.get(i) or i for i in ids]
     decided, todo = {}, []

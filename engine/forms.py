@@ -21,6 +21,9 @@ FORMAT_CHECKER = FormatChecker()
 ROWS_FROM = "x-rowsFrom"
 ROW_KEY = "x-rowKey"
 _EXPLAIN: dict[str, Callable[[object], str]] = {}
+# How a field's error is put to the person who made it (the web app's, in the language they chose);
+# without one, jsonschema's own English message.
+_phrasing: Callable[[object], str] | None = None
 # Deeper than any form goes; far from what makes a parser or a deep copy recurse out.
 MAX_DEPTH = 64
 
@@ -30,6 +33,12 @@ def register_format(name: str, problem: Callable[[object], str | None]) -> None:
     says what is wrong with a value, or None when it is right."""
     FORMAT_CHECKER.checks(name)(lambda value: not isinstance(value, str) or problem(value) is None)
     _EXPLAIN[name] = problem
+
+
+def register_phrasing(phrase: Callable[[object], str]) -> None:
+    """Have every field error of a submission worded by `phrase(jsonschema_error)`."""
+    global _phrasing
+    _phrasing = phrase
 
 
 def explain(error) -> str:
@@ -170,7 +179,7 @@ def accepted_data(schema: dict | None, data, reserved: frozenset[str] = frozense
             if key not in declared and key not in errors:
                 errors.setdefault(key, []).append(f"'{key}' is not a field of this form")
         for error in Draft202012Validator(schema, format_checker=FORMAT_CHECKER).iter_errors(data):
-            errors.setdefault(_field(error), []).append(explain(error))
+            errors.setdefault(_field(error), []).append(_phrasing(error) if _phrasing else explain(error))
         _check_rows(schema, data, context, errors)
     if errors:
         raise FormInvalid(errors)

@@ -10,6 +10,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import catalogs
 import factories
 import jinja2
 import pytest
@@ -26,6 +27,8 @@ from web import create_app
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = Path(__file__).resolve().parent / "models"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=clock.SHANGHAI)  # a Monday; the holiday calendar covers 2026
+
+catalogs.compile_all()  # before any page is rendered: Flask-Babel caches a locale's catalogs per process
 
 DATABASES = ["sqlite"]
 if os.environ.get("TEST_POSTGRES_URL"):

@@ -168,7 +168,7 @@ def test_completing_twice_is_a_conflict(client, users):
     url = f"/api/v1/tasks/{inst['tasks'][0]['id']}/complete"
     assert client.post(url, json={"data": REPORT}, headers=firm).status_code == 200
     r = client.post(url, json={"data": REPORT}, headers=firm)
-    assert r.status_code == 409 and "already been completed" in r.json["error"]
+    assert r.status_code == 409 and "已办结" in r.json["error"]  # the account's language: Chinese
     # whoever may not see the case learns nothing of its tasks, done or not
     assert client.post(url, json={"data": REPORT}, headers=users("stranger", "applicant")).status_code == 404
 
@@ -295,7 +295,8 @@ def test_a_mistyped_credit_code_is_refused_with_the_reason(client, users):
     typo = REPORT["credit_code"][:-1] + "Q"
     r = client.post(f"/api/v1/tasks/{inst['tasks'][0]['id']}/complete",
                     json={"data": {**REPORT, "credit_code": typo}}, headers=firm)
-    assert r.status_code == 422 and "check character" in r.json["fields"]["credit_code"][0]
+    # in the language of the account (Chinese unless its user chose English), as on the pages
+    assert r.status_code == 422 and "校验码不符" in r.json["fields"]["credit_code"][0]
 
 
 UNLANED = b"""<?xml version="1.0" encoding="UTF-8"?>

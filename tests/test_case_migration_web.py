@@ -111,7 +111,7 @@ def test_bad_choices_get_a_clear_answer(client, runtime, two_versions):
     w = two_versions
     sign_in(client, "ana")
     page = client.get(f"/models/{PROCESS}/migration/?from={w['v2']}&to={w['v2']}").get_data(as_text=True)
-    assert "the two versions are the same" in page
+    assert "两个版本相同" in page  # the engine's refusal, in the page's language
     assert client.get("/models/no_such_process/migration/").status_code == 404
     runtime.registry.deploy({name: (ROOT / "processes" / name).read_bytes() for name in COMPLAINT_MODELS})
     page = client.get("/models/complaint/migration/").get_data(as_text=True)

@@ -116,11 +116,11 @@ def test_the_dashboard_counts_what_each_official_may_see(client, runtime):
     assert bars("prov", "chart-type")["绿色工厂"] == "1"
     assert bars("prov", "chart-city")["兰州市"] == "1" and bars("prov", "chart-city")["天水市"] == "0"
     # the listed unit's dynamic management runs on, waiting for its first year
-    assert bars("prov", "chart-pipeline") == {"市级绿色制造单位创建 Municipal creation · 办理中": "1",
-                                              "绿色制造单位动态管理 Designation lifecycle (dynamic management) · 等待中": "1"}
+    assert bars("prov", "chart-pipeline") == {"市级绿色制造单位创建 · 办理中": "1",
+                                              "绿色制造单位动态管理 · 等待中": "1"}
     assert bars("lz", "chart-type")["绿色工厂"] == "1" and bars("lz", "chart-city") is None
     assert bars("lz", "chart-pipeline") == {  # 天水's open case is not 兰州's
-        "绿色制造单位动态管理 Designation lifecycle (dynamic management) · 等待中": "1"}
+        "绿色制造单位动态管理 · 等待中": "1"}
     assert bars("ts", "chart-type")["绿色工厂"] == "0"
     applicant = client.application.test_client()
     sign_in(applicant, "firm1")

@@ -250,7 +250,7 @@ def test_an_expert_cannot_release_or_hand_over_their_review(app, runtime, world)
     for action, data in (("release", {}), ("handover", {"to": "li"})):
         r = post_form(zhao, f"/inbox/{mine.id}/{action}", data)
         assert r.status_code == 303
-        assert "cannot be released or handed over" in zhao.get("/inbox/").get_data(as_text=True)
+        assert "不能退回或转交" in zhao.get("/inbox/").get_data(as_text=True)
         assert db.session.get(HumanTask, mine.id).assignee == "zhao"
     li = app.test_client()
     sign_in(li, "li")

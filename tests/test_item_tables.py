@@ -15,7 +15,7 @@ SCHEMA = {"type": "object", "properties": {"answers": {
     "items": {"type": "object", "required": ["id", "ok"], "properties": {
         "id": {"title": "编号", "type": "integer", "readOnly": True},
         "kind": {"title": "类型", "type": "string", "readOnly": True,
-                 "oneOf": [{"const": "a", "title": "甲类 Kind A"}, {"const": "b", "title": "乙类 Kind B"}]},
+                 "oneOf": [{"const": "a", "title": "甲类"}, {"const": "b", "title": "乙类"}]},
         "ok": {"title": "同意", "type": "boolean", "default": False}}}}}}
 ITEMS = {"items": [{"id": n, "kind": "a" if n % 2 else "b", "extra": "not a column"} for n in range(1, 151)]}
 
@@ -25,7 +25,7 @@ def test_the_form_opens_with_every_item_even_past_a_hundred(app):
         form = formrender.build(SCHEMA, None, context=ITEMS)
         table = form["answers"]
         assert len(table.rows) == 150  # no spare row, none missing
-        assert table.rows[149][0].value == "150" and table.rows[0][1].shown == "甲类 Kind A"
+        assert table.rows[149][0].value == "150" and table.rows[0][1].shown == "甲类"
         assert table.rows[0][0].readonly and not table.rows[0][2].readonly
         assert table.rows[0][2].value == "false"  # what the item does not give: the column's default
         assert not table.columns[0].required and table.columns[2].required

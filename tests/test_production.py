@@ -416,7 +416,7 @@ def test_gunicorn_with_four_workers_and_the_scheduler_serve_a_case_as_deployed(o
             t.join(60)
         database.dispose()
         assert sorted(a.status for a in answers) == [200, 409, 409, 409]
-        assert all("already been completed" in json.loads(a.text)["error"] for a in answers if a.status == 409)
+        assert all("已办结" in json.loads(a.text)["error"] for a in answers if a.status == 409)
         [evaluation] = json.loads(browser.get(f"/api/v1/tasks?instance={case}", headers=api).text)["tasks"]
         assert evaluation["element"] != task["element"]  # the case moved on, once
 

@@ -5,14 +5,15 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, g, has_request_context, session
 from flask_babel import Babel
+from flask_login import current_user
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
 from engine import clock, holidays, script_limits, scripting, statutory_calendar
 from engine.db import db
-from engine.forms import register_format
+from engine.forms import register_format, register_phrasing
 from engine.green import attachments, credit_code, evaluation, real_name, selection, service_operations
 from engine.green.experts import submission_problems as assignment_problems
 from engine.green.models import task_labels
@@ -24,7 +25,7 @@ from engine.models import alembic_render_item
 from engine.runtime import Runtime
 from engine.timers import JOB_TABLE, SWEEP_SECONDS, TimerService
 
-from . import cli, handler, health, personal, request_id, security, templating
+from . import cli, formrender, handler, health, personal, request_id, security, templating
 from .accounts import auth
 from .accounts import views as accounts
 from .agencies import views as agencies
@@ -44,6 +45,7 @@ from .inbox import views as inbox
 from .inputs import InputJSONProvider
 from .jobs import views as jobs_pages
 from .lifecycle import views as lifecycle_pages
+from .model_texts import model_text
 from .modeler import views as modeler
 from .notices import views as notices
 from .registrations import views as registrations_pages
@@ -58,11 +60,17 @@ LANGUAGES = ("zh_CN", "en")
 
 
 def _locale():
-    """Chinese unless the user chose English (or their browser asks for it and they chose nothing)."""
+    """Chinese unless the person chose English: in this session, or on their account at an earlier
+    sign-in. The browser's Accept-Language is not asked: an English browser on a Chinese
+    official's desk still opens in Chinese, the language of the procedure."""
+    if not has_request_context():
+        return "zh_CN"
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    return request.accept_languages.best_match(LANGUAGES, default="zh_CN") if request else "zh_CN"
+    # the signed-in person's, or the API token's owner's (web/api sets g.user)
+    account = getattr(current_user, "language", None) or getattr(g.get("user"), "language", None)
+    return account if account in LANGUAGES else "zh_CN"
 
 
 def _submission_problems(schema: dict | None, data: dict, instance_id: int) -> dict[str, list[str]]:
@@ -134,6 +142,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     scripting.configure(app.config["SCRIPT_TIME_LIMIT"], app.config["SCRIPT_MAX_SIZE"],
                         app.config["SCRIPT_MAX_INT_BITS"])
     statutory_calendar.ARRANGEMENTS.loader = holidays.load_from_database
+    register_phrasing(formrender.field_message)  # the API's and the engine's field messages too
     register_format("gb32100", credit_code.problem)
     register_format("real-name", real_name.explain_name)
     register_format("contact", real_name.explain_contact)
@@ -181,6 +190,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     personal.init_app(app)
     app.context_processor(templating.helpers)
     app.jinja_env.globals["migration_result"] = case_migration.migration_result
+    app.add_template_filter(model_text, "model")
     cli.init_app(app)
     if app.config["SCHEDULER"] and app.config["CLOCK"] != "virtual":
         TimerService(app).start()

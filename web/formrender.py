@@ -34,6 +34,7 @@ from engine.forms import FORMAT_CHECKER, MAX_DEPTH, ROWS_FROM, source_rows
 from engine.forms import explain as _engine_message
 
 from .inputs import nested_too_deep
+from .model_texts import localized, model_text
 
 TABLE_ROWS = 5  # rows a table of entries offers
 MAX_ROWS = 100  # more rows than this in a submission are ignored
@@ -283,7 +284,7 @@ def build(schema: dict | None, values: dict | None = None, errors: dict | None =
           context: dict | None = None) -> Form:
     """The fields of a form, with the texts to show in them and the messages beside them.
     `values` None means a fresh form: the schema's defaults (and the task's items, `context`)."""
-    schema = schema or {}
+    schema = localized(schema or {})
     values = defaults(schema, context) if values is None else values
     required = set(schema.get("required", []))
     fields = []
@@ -452,11 +453,12 @@ def page_errors(schema: dict | None, form, fields: dict) -> dict[str, list[str]]
     out: dict[str, list[str]] = {}
     for path, messages in fields.items():
         parts = [] if path in ("", "$") else str(path).split("/")
-        out.setdefault(_page_path(parts, rows), []).extend(messages)
+        out.setdefault(_page_path(parts, rows), []).extend(model_text(m) for m in messages)
     return out
 
 
-def _message(error) -> str:
+def field_message(error) -> str:
+    """A jsonschema error as the person who made it reads it, in the language they chose."""
     v, limit = error.validator, error.validator_value
     if v == "required":
         return _t("此项为必填项。")
@@ -496,7 +498,7 @@ def _contained_title(error) -> str:
     """Which row an `allOf: [{contains: {title, properties: {col: {const: X}}}}]` rule misses."""
     rule = error.validator_value if isinstance(error.validator_value, dict) else {}
     if rule.get("title"):
-        return str(rule["title"])
+        return str(model_text(rule["title"]))
     consts = [p.get("const") for p in (rule.get("properties") or {}).values() if isinstance(p, dict)]
     return ", ".join(str(c) for c in consts if c is not None)
 
@@ -523,7 +525,7 @@ def validate(schema: dict | None, form) -> tuple[dict, dict[str, list[str]]]:
         if any(path == p or path.startswith(p + "/") for p in converted):
             continue
         messages = errors.setdefault(path, [])
-        message = _message(error)
+        message = field_message(error)
         if message not in messages:
             messages.append(message)
     return data, errors

@@ -28,6 +28,8 @@ from engine.db import db, writing
 from engine.errors import EngineError, FormInvalid
 from engine.model_registry import ModelInvalid
 
+from .model_texts import model_text
+
 # the name operators' log alerts match, from when the API's module logged these
 log = logging.getLogger("web.api")
 
@@ -85,8 +87,9 @@ def _in_api() -> bool:
 def _engine_error(exc: EngineError):
     if _in_api():
         if isinstance(exc, FormInvalid):
-            return problem(422, exc.message, fields=exc.fields)
-        return problem(exc.status, exc.message)
+            return problem(422, model_text(exc.message),
+                           fields={k: [model_text(m) for m in v] for k, v in exc.fields.items()})
+        return problem(exc.status, model_text(exc.message))
     # as if the view had aborted with the status: a blueprint's own error page (the task page's 404) still shows
     return current_app.handle_http_exception(default_exceptions[exc.status]())
 

@@ -40,6 +40,9 @@ def helpers() -> dict:
 
     return {
         "get_locale": get_locale,
+        "english": english,
+        # a remark after a name: （…） in Chinese, " (…)" in English
+        "paren": lambda text: f" ({text})" if english() else f"（{text}）",
         "role_name": lambda code: name_in(ROLES, code),
         "city_name": lambda code: name_in(JURISDICTIONS, code),
         "unit_type_name": lambda code: name_in(UNIT_TYPES, code),

@@ -79,10 +79,10 @@ class ExpertConflict(db.Model):
             return True
         return day <= _years_after(self.worked_until, WORKED_FOR_YEARS)
 
-    def reason(self) -> str:
-        why = CONFLICT_KINDS[self.kind][0]
+    def reason(self, english: bool = False) -> str:
+        why = CONFLICT_KINDS[self.kind][1 if english else 0]
         if self.kind == "worked_for" and self.worked_until:
-            why += f"（至{self.worked_until.isoformat()}）"
+            why += f" (until {self.worked_until.isoformat()})" if english else f"（至{self.worked_until.isoformat()}）"
         return why
 
 

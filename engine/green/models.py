@@ -164,6 +164,8 @@ class User(db.Model):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The organisation an applicant's or agency's account acts for (单位注册); its city is the account's.
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"), index=True)
+    # The language the person chose for the pages ("zh_CN" or "en"); None: never chose, so Chinese.
+    language: Mapped[str | None] = mapped_column(String(8))
 
     # Flask-Login's user protocol
     is_authenticated = True

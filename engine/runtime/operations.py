@@ -143,7 +143,7 @@ class Runtime(Steps):
             raise EngineError(f"data may not set reserved names: {', '.join(sorted(bad))}")
         if actor.jurisdiction is not None:
             if jurisdiction not in (None, actor.jurisdiction):
-                raise Forbidden("you may only start cases in your own jurisdiction")
+                raise Forbidden("只能在本辖区发起办件 (you may only start cases in your own jurisdiction)")
             jurisdiction = actor.jurisdiction
         if jurisdiction is not None:
             data["jurisdiction"] = jurisdiction
@@ -239,7 +239,7 @@ class Runtime(Steps):
             if found is None:
                 done_in = store.case_of_task(task_id) if _is_uuid(task_id) else None
                 if done_in is not None and (self.may_see(actor, done_in) or self._was_for(actor, done_in, task_id)):
-                    raise Conflict("this task has already been completed or is no longer waiting")  # e.g. the loser
+                    raise Conflict("该事项已办结或不再等待办理 (this task has already been completed or is no longer waiting)")  # e.g. the loser
                 raise NotFound(f"task {task_id} is not waiting for anyone")
             case, entry = found
             if not may_act(actor, entry):  # as for a missing task: its existence is not disclosed
@@ -249,7 +249,7 @@ class Runtime(Steps):
         with self._step(waiting_case, actor, "complete") as (case, live):
             task = sync.find_task(live.workflow, task_id)
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
-                raise Conflict("this task has already been completed or is no longer waiting")
+                raise Conflict("该事项已办结或不再等待办理 (this task has already been completed or is no longer waiting)")
             version = self.registry.load(case.version_id)
             form_name = task.task_spec.extensions.get("properties", {}).get(FORM_PROPERTY)
             schema = version.forms.get(form_name) if form_name else None
@@ -297,20 +297,20 @@ class Runtime(Steps):
         if entry is None:
             raise NotFound(f"task {task_id} is not waiting for anyone")
         if entry.role is None or entry.role in self.party_roles:
-            raise Conflict("this task belongs to the case's own party and cannot be claimed or handed over")
+            raise Conflict("该事项由本案申报方办理，不能认领或转交 (this task belongs to the case's own party and cannot be claimed or handed over)")
         if entry.role in self.personal_roles and entry.assignee is not None:
-            raise Conflict("this task was addressed to one person and cannot be released or handed over")
+            raise Conflict("该事项指定由一人办理，不能退回或转交 (this task was addressed to one person and cannot be released or handed over)")
         if not (actor.is_admin or may_act(actor, entry)):  # as for a missing task (see `complete`)
             raise NotFound(f"task {task_id} is not waiting for you")
         if to is not None and not (to.role == entry.role and (entry.jurisdiction is None or to.jurisdiction in
                                                               (None, entry.jurisdiction))):
-            raise Forbidden(f"{to.name} is not of this task's role and jurisdiction")
+            raise Forbidden(f"{to.name} 不属于该事项的角色和辖区 ({to.name} is not of this task's role and jurisdiction)")
         with self._step(entry.instance_id, actor, "assign") as (case, live):
             current = store.inbox_entry(task_id)
             if current is None:
-                raise Conflict("this task has already been completed or is no longer waiting")
+                raise Conflict("该事项已办结或不再等待办理 (this task has already been completed or is no longer waiting)")
             if current.assignee != entry.assignee:
-                raise Conflict("someone else claimed or handed over this task meanwhile; reload")
+                raise Conflict("其他人已先认领或转交该事项，请刷新页面 (someone else claimed or handed over this task meanwhile; reload)")
             store.conn().execute(store.ASSIGN, {"b_id": task_id, "assignee": to.name if to else None})
             action = "release" if to is None else ("claim" if to.name == actor.name else "handover")
             audit(actor.name, action, instance=case, task=entry.element,
@@ -326,7 +326,7 @@ class Runtime(Steps):
         refuse_unstorable({"reason": reason})
         with self._step(instance_id, actor, action) as (case, live):
             if allowed is None and not actor.is_admin and case.started_by not in actor.accounts:
-                raise Forbidden("only an administrator or the case's starter may cancel it")
+                raise Forbidden("只有系统管理员或本案发起人可以撤销本案 (only an administrator or the case's starter may cancel it)")
             if case.status not in ACTIVE:
                 raise Conflict(f"the case is {case.status}")
             if allowed is not None:
@@ -347,7 +347,7 @@ class Runtime(Steps):
         tasks it stands at (ready or waiting), its due timers fire, and the engine runs on
         from there. A message whose step was rolled back is sent again by its sender."""
         if not actor.is_admin:
-            raise Forbidden("only an administrator may retry a failed case")
+            raise Forbidden("只有系统管理员可以重试出错的办件 (only an administrator may retry a failed case)")
         patch = accepted_data(None, data or {}, self._reserved)
         reason = (reason or "").strip() or None
         refuse_unstorable({"reason": reason})
@@ -357,7 +357,7 @@ class Runtime(Steps):
             wf = live.workflow
             failed = wf.get_tasks(state=TaskState.ERROR)
             if not failed and case.status != "error":
-                raise Conflict("the case has no failed step")
+                raise Conflict("本案没有出错的步骤 (the case has no failed step)")
             element = failed[0].task_spec.bpmn_id if failed else case.error_element
             for task in failed:
                 wf.reset_from_task_id(task.id)

@@ -265,7 +265,7 @@ class Steps:
                   detail={"step": failure.action, "message": failure.message, "data": failure.names})
             due_before = row.next_timer_at
             if not store.hold_in_error(row):
-                raise Conflict("another action on this case was saved first; reload and try again")
+                raise Conflict("本案的另一操作已先保存，请刷新后重试 (another action on this case was saved first; reload and try again)")
             db.session.commit()
         self.forget(case.id)
         vars(case).update(vars(row))
@@ -308,7 +308,7 @@ class Steps:
         case.next_timer_at = min([*live.timers.values(), *(m for alert in live.ready.values() for m in alert if m)],
                                  default=None)
         if not store.save_case(case, changes.shell):
-            raise Conflict("another action on this case was saved first; reload and try again")
+            raise Conflict("本案的另一操作已先保存，请刷新后重试 (another action on this case was saved first; reload and try again)")
         live.snapshot = changes.snapshot
         live.revision = case.revision
         live.data = case.data

@@ -97,7 +97,7 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
 
     # the notice ends when its timer fires; the timer reads the end the publishing step computed
     page.click(shape(NOTICE_TIMER))
-    page.wait_for_selector(".bio-properties-panel-header-label >> text=公示期满 Notice period over")
+    page.wait_for_selector(".bio-properties-panel-header-label >> text=公示期满")
     timer_group = page.locator('.bio-properties-panel-group[data-group-id="group-timer"]')
     assert timer_group.locator(".bio-properties-panel-group-header-title").inner_text() == "定时器"
     timer = timer_group.locator("#bio-properties-panel-timerEventDefinitionValue")
@@ -108,9 +108,9 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
 
     # so the length is there: the working_days parameter of the publishing step, in the engine's settings
     page.click(shape(NOTICE_STEP))
-    page.wait_for_selector(".bio-properties-panel-header-label >> text=网上公示 Public notice")
+    page.wait_for_selector(".bio-properties-panel-header-label >> text=网上公示")
     settings = page.locator('.bio-properties-panel-group[data-group-id="group-greenLadder"]')
-    assert settings.locator(".bio-properties-panel-group-header-title").inner_text() == "本系统读取的设置 Engine settings"
+    assert settings.locator(".bio-properties-panel-group-header-title").inner_text() == "本系统读取的设置"
     parameters = settings.locator("#bio-properties-panel-serviceParameters")
     if not parameters.is_visible():
         settings.locator(".bio-properties-panel-group-header").click()
@@ -140,13 +140,13 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     error = page.locator("#modeler-findings li.finding.error")
     assert error.count() == 1
     assert f"{FILE}:" in error.inner_text() and f"[{NOTICE_STEP}]" in error.inner_text()
-    assert "no sequence flow leads to '网上公示 Public notice'" in error.inner_text()
+    assert "no sequence flow leads to '网上公示'" in error.inner_text()
     assert "finding-error" in classes(page, NOTICE_STEP)
     page.click("#modeler-canvas", position=empty)  # nothing selected: the finding selects
     error.locator("button.finding-where").click()
     page.wait_for_function(f"() => window.greenLadderModeler.get('selection').get().map(e => e.id).join() === '{NOTICE_STEP}'")
     assert "selected" in classes(page, NOTICE_STEP)
-    page.wait_for_selector(".bio-properties-panel-header-label >> text=网上公示 Public notice")
+    page.wait_for_selector(".bio-properties-panel-header-label >> text=网上公示")
     assert TEN in parameters.input_value().splitlines()  # the new length is still there
     screenshot(page, "modeler-finding")
 
@@ -202,9 +202,9 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     assert page.locator("#dry-run tbody tr").count() == 2  # the round started afterwards is on the target already
     on_notice = page.locator(f"#dry-run tr[data-case='{before}']")
     # its notice is published and the step changed is done: waiting for the notice to end, it can move
-    assert "公示期满 Notice period over" in on_notice.inner_text() and "可迁移" in on_notice.inner_text()
+    assert "公示期满" in on_notice.inner_text() and "可迁移" in on_notice.inner_text()
     waiting = page.locator(f"#dry-run tr[data-case='{recommending}']")
-    assert "推荐省级绿色制造单位 Recommend provincial candidates" in waiting.inner_text()
+    assert "推荐省级绿色制造单位" in waiting.inner_text()
     assert "可迁移" in waiting.inner_text()
     for row in (on_notice, waiting):
         assert row.locator("input[name=instance]").is_checked()

@@ -18,7 +18,7 @@ from engine.green.models import User
 from ..handler import writes
 from ..inputs import local_path
 from . import ratelimit
-from .users import SignInRefused, sign_in, sign_out
+from .users import LANGUAGES, SignInRefused, choose_language, sign_in, sign_out
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 login_manager = LoginManager()
@@ -78,8 +78,13 @@ def login():
             flash(_("用户名或密码错误。"), "error")
         return render_template("accounts/login.html", username=name), 401
     ratelimit.forget(pair)
+    chosen = session.get("lang")  # chosen on the sign-in page: the newest choice, kept on the account
+    if chosen:
+        choose_language(user, chosen)
     session.clear()
     login_user(user)
+    if user.language:
+        session["lang"] = user.language
     session.permanent = True
     return redirect(_safe_next(request.args.get("next")))
 
@@ -95,6 +100,9 @@ def logout():
 
 @bp.get("/lang/<code>")
 def language(code):
-    if code in ("zh_CN", "en"):
+    """A link from every page; the choice stays with the browser's session and, once signed in, the account."""
+    if code in LANGUAGES:
         session["lang"] = code
+        if current_user.is_authenticated:
+            choose_language(current_user, code)
     return redirect(_safe_next(request.args.get("next")))

@@ -166,6 +166,16 @@ def sign_in(name: str, password: str) -> User:
     return user
 
 
+LANGUAGES = ("zh_CN", "en")
+
+
+@operation
+def choose_language(user: User, code: str) -> None:
+    """The person's choice of language for the pages, kept on the account for every later sign-in."""
+    if code in LANGUAGES and user.language != code:
+        user.language = code
+
+
 class PasswordRefused(EngineError):
     """The old password is wrong or the new one will not do: field → message."""
 

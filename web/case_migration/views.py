@@ -20,6 +20,7 @@ from ..accounts.users import actor_of
 from ..api import views as api
 from ..cases.views import STATUS
 from ..inputs import ID_MAX, record_id
+from ..model_texts import model_text
 from ..policy import demand
 from ..runtime import runtime
 
@@ -89,7 +90,7 @@ def index():
     rows = []
     for head in heads:
         live = {v: n for (p, v), n in counts.items() if p == head.process_id}
-        rows.append({"process_id": head.process_id, "name": runtime().registry.process_name(head.process_id, head.version_id),
+        rows.append({"process_id": head.process_id, "name": model_text(runtime().registry.process_name(head.process_id, head.version_id)),
                      "versions": len(case_migration.versions_of(head.process_id)),
                      "on_head": live.get(head.version_id, 0),
                      "on_older": sum(n for v, n in live.items() if v != head.version_id)})
@@ -123,9 +124,9 @@ def plan(process_id):
         try:
             report = case_migration.plan(runtime(), actor_of(current_user), process_id, *chosen)
         except EngineError as exc:
-            error = exc.message
+            error = model_text(exc.message)
     return render_template("case_migration/plan.html", process_id=process_id,
-                           process_name=runtime().registry.process_name(process_id, head.version_id), head=head, versions=versions,
+                           process_name=model_text(runtime().registry.process_name(process_id, head.version_id)), head=head, versions=versions,
                            live=live, source=chosen[0], target=chosen[1], report=report, error=error,
                            outcomes=OUTCOMES, reason_text=reason_text, statuses=STATUS)
 
@@ -144,10 +145,10 @@ def run(process_id):
         try:  # what can be refused at once is (who, which versions); the cases move in the background
             case_migration.plan(runtime(), actor_of(current_user), process_id, source, target, picked[:1])
         except EngineError as exc:
-            error = exc.message
+            error = model_text(exc.message)
     if error is not None:
         return render_template("case_migration/result.html", process_id=process_id,
-                               process_name=runtime().registry.process_name(process_id, head.version_id),
+                               process_name=model_text(runtime().registry.process_name(process_id, head.version_id)),
                                versions=versions, source=source, target=target, report=None, error=error,
                                outcomes=OUTCOMES, reason_text=reason_text, statuses=STATUS), 400
     job = jobs.submit("case_migration", {"process": process_id, "from": source, "to": target, "instances": picked,
@@ -170,7 +171,7 @@ def migration_result(result: dict) -> dict:
     """What the job page's partial needs to show a finished migration as the result page does."""
     report = case_migration.MigrationReport.from_dict(result)
     return {"report": report, "outcomes": OUTCOMES, "reason_text": reason_text, "statuses": STATUS,
-            "process_name": runtime().registry.process_name(report.process_id)}
+            "process_name": model_text(runtime().registry.process_name(report.process_id))}
 
 
 # --------------------------------------------------------------------------- JSON

@@ -40,6 +40,7 @@ from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 from .. import personal
 from ..accounts.users import actor_of
 from ..inputs import ID_MAX
+from ..model_texts import model_text, names_in_language
 from ..policy import may, require
 from ..runtime import runtime
 from ..templating import name_in
@@ -94,7 +95,7 @@ def element_names(case: ProcessInstance) -> dict[str, str]:
     """Element id -> its name in the diagram, for the case's process and its subprocesses."""
     version = runtime().registry.load(case.version_id)
     specs = [version.specs[case.process_id], *version.subprocess_specs[case.process_id].values()]
-    return {ts.bpmn_id: ts.bpmn_name or ts.bpmn_id
+    return {ts.bpmn_id: model_text(ts.bpmn_name) or ts.bpmn_id
             for spec in specs for ts in spec.task_specs.values() if getattr(ts, "bpmn_id", None)}
 
 
@@ -107,10 +108,10 @@ def field_labels(case: ProcessInstance) -> tuple[dict[str, str], dict[str, dict]
             if not isinstance(prop, dict):
                 continue
             if isinstance(prop.get("title"), str):
-                labels.setdefault(name, prop["title"])
+                labels.setdefault(name, model_text(prop["title"]))
             for option in [*prop.get("oneOf", []), *prop.get("anyOf", [])]:
                 if isinstance(option, dict) and isinstance(option.get("const"), str) and option.get("title"):
-                    choices.setdefault(name, {}).setdefault(option["const"], option["title"])
+                    choices.setdefault(name, {}).setdefault(option["const"], model_text(option["title"]))
     return labels, choices
 
 
@@ -170,7 +171,7 @@ def new():
         rounds.refuse_second_round(process_id)
         case = runtime().start(process_id, {}, actor, actor.jurisdiction)
     except EngineError as exc:
-        flash(exc.message, "error")
+        flash(model_text(exc.message), "error")
         return render_template("cases/case_new.html", startable=startable), 422
     mine = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id,
                                                            runtime().visible_tasks(actor)).limit(1))
@@ -207,7 +208,7 @@ def retry(instance_id):
             {"data": [f"{k}: {'; '.join(v)}" for k, v in exc.fields.items()]}
         return _page(visible_case(instance_id), retry={**entries, "errors": errors}), 422
     except Conflict as exc:
-        flash(exc.message, "error")
+        flash(model_text(exc.message), "error")
         return redirect(url_for(".show", instance_id=instance_id), 303)
     if case.status == "error":
         flash(_("已重试，案件仍然出错。"), "error")
@@ -218,7 +219,7 @@ def retry(instance_id):
 
 def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | None = None, reason: str = ""):
     names = element_names(case)
-    process_name = runtime().registry.process_name(case.process_id, case.version_id)
+    process_name = model_text(runtime().registry.process_name(case.process_id, case.version_id))
     names.setdefault(case.process_id, process_name)  # a case's start is recorded against its process
     events = db.session.scalars(db.select(AuditEvent).where(AuditEvent.instance_id == case.id)
                                 .order_by(AuditEvent.seq)).all()
@@ -270,7 +271,7 @@ def stop(instance_id, action):
         problems = {action: _("请说明理由（至少%(n)s个字）。", n=withdrawal.MIN_REASON)}
         return _page(visible_case(instance_id), problems=problems, reason=reason), 422
     except Conflict as exc:
-        return _page(visible_case(instance_id), problems={action: exc.message}, reason=reason), 409
+        return _page(visible_case(instance_id), problems={action: model_text(exc.message)}, reason=reason), 409
     flash(_("申请已撤回。") if action == "withdraw" else _("案件已终止办理。"), "info")
     return redirect(url_for(".show", instance_id=instance_id), 303)
 
@@ -287,7 +288,7 @@ def close_collection(instance_id):
     try:
         missing = rounds.close_collection(runtime(), instance_id, actor)
     except EngineError as exc:  # before the deadline, or every city has recommended meanwhile
-        flash(exc.message, "error")
+        flash(model_text(exc.message), "error")
     else:
         flash(_("推荐收集已关闭；未推荐的市州：%(cities)s。", cities="、".join(name_in(JURISDICTIONS, c) for c in missing)), "info")
     return redirect(url_for("cases.show", instance_id=instance_id), 303)
@@ -299,8 +300,9 @@ def diagram(instance_id):
     found = diagram_of(visible_case(instance_id))
     if found is None:
         abort(404)
-    return Response(found.content, mimetype="application/xml",
-                    headers={"Cache-Control": "private, max-age=3600"})  # a deployed version never changes
+    # a deployed version never changes; its names are in the reader's language (the URL names it)
+    return Response(names_in_language(found.content), mimetype="application/xml",
+                    headers={"Cache-Control": "private, max-age=3600"})
 
 
 @bp.get(f"/cases/{CASE_ID}/markers.json")

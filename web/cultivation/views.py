@@ -19,6 +19,7 @@ from engine.models import HumanTask
 from .. import exports, paging
 from ..accounts.users import actor_of
 from ..inputs import YEAR
+from ..model_texts import model_text
 from ..policy import demand, may, require
 from ..runtime import runtime
 
@@ -97,7 +98,7 @@ def _start(process_id: str, permission: str):
     try:
         case = runtime().start(process_id, {}, actor_of(current_user))
     except EngineError as exc:
-        flash(exc.message, "error")
+        flash(model_text(exc.message), "error")
         return redirect(url_for(".pool"), 303)
     task = db.session.scalar(select(HumanTask.id).where(HumanTask.instance_id == case.id))
     return redirect(url_for("tasks.view", task_id=task) if task else url_for("cases.show", instance_id=case.id), 303)

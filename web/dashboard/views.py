@@ -20,6 +20,7 @@ from engine.model_registry import UnknownProcess
 from engine.models import HandlingTime, HumanTask, PendingTimer, ProcessInstance
 
 from ..cases.views import STATUS
+from ..model_texts import model_text
 from ..policy import may, require
 from ..runtime import runtime
 from ..security import allow_chart_styles
@@ -80,7 +81,7 @@ def index():
         by_level=_bars([(lv, name_in(LEVELS, lv), n) for lv, n in by_level.items()], lambda lv: _registry(level=lv)),
         by_city=_bars([(c, name_in(JURISDICTIONS, c), by_city.get(c, 0)) for c in cities],
                       lambda c: _registry(city=c)),
-        pipeline=_bars([((p, s), f"{registry.process_name(p)} · {STATUS.get(s, s)}", n)
+        pipeline=_bars([((p, s), f"{model_text(registry.process_name(p))} · {STATUS.get(s, s)}", n)
                         for p, s, n in sorted(pipeline)],
                        lambda ps: url_for("case_lists.search", process=ps[0], status=ps[1])),
         overdue=_bars([(c, name_in(JURISDICTIONS, c), overdue.get(c, 0)) for c in cities],
@@ -113,7 +114,7 @@ def handling_times(registry, city: str | None, now) -> list[dict]:
     rows = []
     for (process_id, element), done in sorted(steps.items()):
         rows.append({
-            "label": f"{registry.process_name(process_id)} · {_step_name(registry, process_id, element)}",
+            "label": f"{model_text(registry.process_name(process_id))} · {model_text(_step_name(registry, process_id, element))}",
             "count": len(done),
             "taken": round(statistics.median(d[0] for d in done), 1),
             "allowed": round(statistics.median(d[1] for d in done), 1),

@@ -23,6 +23,7 @@ from .. import exports, paging
 from ..accounts.users import actor_of
 from ..inputs import ID_MAX, YEAR
 from ..jobs.views import export_dir
+from ..model_texts import model_text
 from ..policy import demand, may
 from ..runtime import runtime
 from ..templating import name_in
@@ -120,7 +121,7 @@ def start_spot_check(designation_id):
     except Forbidden:
         raise  # answered by web.handler: 403
     except EngineError as exc:
-        return _detail_page(row, form, {"spot_check": exc.message}, 422)
+        return _detail_page(row, form, {"spot_check": model_text(exc.message)}, 422)
 
 
 @bp.post(f"/registry/<int(max={ID_MAX}):designation_id>/revocation")
@@ -145,7 +146,7 @@ def start_revocation(designation_id):
     except Forbidden:
         raise  # answered by web.handler: 403
     except EngineError as exc:
-        return _detail_page(row, form, {"revocation": exc.message}, 422)
+        return _detail_page(row, form, {"revocation": model_text(exc.message)}, 422)
 
 
 # A larger register than this is exported in the background (a job with its progress bar):

@@ -5,6 +5,7 @@ from flask import Blueprint, redirect, render_template, url_for
 from engine.db import db
 from engine.models import ProcessHead
 
+from ..model_texts import model_text
 from ..runtime import runtime
 
 bp = Blueprint("home", __name__, template_folder="templates")
@@ -13,7 +14,8 @@ bp = Blueprint("home", __name__, template_folder="templates")
 @bp.get("/")
 def index():
     heads = db.session.scalars(db.select(ProcessHead).order_by(ProcessHead.process_id)).all()
-    procedures = [(runtime().registry.process_name(h.process_id, h.version_id), h.updated_at) for h in heads]
+    procedures = [(model_text(runtime().registry.process_name(h.process_id, h.version_id)), h.updated_at)
+                  for h in heads]
     return render_template("home/home.html", procedures=procedures)
 
 

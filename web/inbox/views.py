@@ -20,6 +20,7 @@ from engine.runtime import role_queue
 from .. import paging
 from ..accounts.users import actor_of
 from ..case_lists.lists import COMPANY, CREDIT_CODE
+from ..model_texts import model_text
 from ..runtime import runtime
 
 bp = Blueprint("inbox", __name__, template_folder="templates", url_prefix="/inbox")
@@ -100,7 +101,7 @@ def index():
         processes = db.session.scalars(db.select(HumanTask.process_id).where(or_(*tabs.values())).distinct()).all()
     # each name from its head version, which the registry keeps parsed: no statement per process
     heads = dict(db.session.execute(db.select(ProcessHead.process_id, ProcessHead.version_id)).tuples().all())
-    process_names = {p: runtime().registry.process_name(p, heads.get(p)) if p in heads else p
+    process_names = {p: model_text(runtime().registry.process_name(p, heads.get(p))) if p in heads else p
                      for p in {*processes, *(t.process_id for t in rows)}}
     return render_template("inbox/inbox.html", tab=tab, tasks=rows, companies=companies, sort=sort, counts=counts, next=page.next, now=now, soon=now + SOON,
                            colleagues=colleagues, processes=sorted(processes), process_names=process_names, cities=JURISDICTIONS,
@@ -137,7 +138,7 @@ def assign(task_id, action):
     try:
         runtime().assign(task_id, actor, to)
     except EngineError as exc:
-        flash(exc.message, "error")
+        flash(model_text(exc.message), "error")
         return redirect(url_for(".index")), 303
     messages = {"claim": _("已认领。"), "release": _("已退回本角色待办。"), "handover": _("已转交。")}
     flash(messages[action], "info")

@@ -51,7 +51,7 @@ def _file(version_id: str, name: str) -> bytes:
 
 def _texts() -> dict:
     return {
-        "groupLabel": _("本系统读取的设置 Engine settings"), "laneRole": _("泳道角色"), "noRole": _("（未指定角色）"),
+        "groupLabel": _("本系统读取的设置"), "laneRole": _("泳道角色"), "noRole": _("（未指定角色）"),
         "form": _("表单"), "noForm": _("（无表单）"), "dueDate": _("办理时限 dueDate"),
         "dueDateHelp": _("表达式，如 working_days_after(today(), 5)"),
         "remindBefore": _("提前提醒 remindBefore"), "remindBeforeHelp": _("ISO 时长，如 P3D"),

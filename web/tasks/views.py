@@ -31,6 +31,7 @@ from engine.runtime import may_act
 from .. import formrender, personal
 from ..accounts.users import actor_of
 from ..inputs import record_id
+from ..model_texts import model_text
 from ..runtime import runtime
 from .models import TaskDraft
 
@@ -127,7 +128,7 @@ def view(task_id):
         except Forbidden:
             raise  # answered by web.handler: 403
         except EngineError as exc:
-            errors = {"$": [exc.message]}
+            errors = {"$": [model_text(exc.message)]}
         else:
             if db.session.scalar(db.select(HumanTask.id).where(HumanTask.id == task_id)) is not None:
                 # the step failed and was rolled back: the case is held for an administrator, the task
@@ -226,8 +227,8 @@ def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
     now = clock.now()
     return render_template(
         "tasks/task.html", task=task, case=case, form=form, draft=draft, history=history,
-        process_name=runtime().registry.process_name(case.process_id, case.version_id),
-        instructions=getattr(spec, "documentation", None) or "",
+        process_name=model_text(runtime().registry.process_name(case.process_id, case.version_id)),
+        instructions=model_text(getattr(spec, "documentation", None)) or "",
         overdue=bool(task.due_at and task.due_at < now),
         objections=_objections(case),
         review=_review_material(task), pool=_pool_for(task),
@@ -270,10 +271,10 @@ def _element_names(version, process_id: str, elements: str | None) -> str:
         return ""
     if elements == process_id:
         spec = version.specs.get(process_id)
-        return (spec.description if spec is not None else None) or elements
+        return model_text(spec.description if spec is not None else None) or elements
     out = []
     for element in elements.split(","):
         spec = _spec(version, process_id, element)
-        out.append(getattr(spec, "bpmn_name", None) or element)
+        out.append(model_text(getattr(spec, "bpmn_name", None)) or element)
     return "、".join(out)
 
