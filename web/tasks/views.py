@@ -13,6 +13,7 @@ after a submission, the case's next task opens at once when it is the same user'
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from uuid import UUID
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -44,6 +45,7 @@ from .models import TaskDraft
 bp = Blueprint("tasks", __name__, template_folder="templates", url_prefix="/tasks")
 
 NOTE = "note"  # the one field of a task without a form
+RETURN_STEP_SLACK = timedelta(seconds=5)  # a step's audit event follows the tasks it made by this much at most
 # What each audit action is called in a case's history.
 ACTIONS = {
     "start": _l("发起"), "complete": _l("办理"), "claim": _l("认领"), "release": _l("退回待认领"),
@@ -183,12 +185,13 @@ def _next_task_of(actor, instance_id: int) -> str | None:
 
 def _earlier_submission(task: HumanTask, case: ProcessInstance) -> dict | None:
     """What was submitted at this step of the case before, when the case came back to it, and
-    the remarks of whoever sent it back (the last other person to complete a step since). Only
-    a submission by someone who could act on this task now: a step done once per city or per
-    expert does not show one city's entries to another."""
+    the remarks of whoever sent it back: the step whose completion made this task (a timer
+    that did, as a new year's table, sends nothing back). Only a submission by someone who
+    could act on this task now: a step done once per city or per expert does not show one
+    city's entries to another."""
     events = db.session.scalars(db.select(AuditEvent).where(
-        AuditEvent.instance_id == case.id, AuditEvent.action == "complete").order_by(AuditEvent.seq)).all()
-    here = [e for e in events if e.task == task.element]
+        AuditEvent.instance_id == case.id, AuditEvent.action.in_(("complete", "timer"))).order_by(AuditEvent.seq)).all()
+    here = [e for e in events if e.task == task.element and e.action == "complete"]
     if not here:
         return None
     last = here[-1]
@@ -198,8 +201,11 @@ def _earlier_submission(task: HumanTask, case: ProcessInstance) -> dict | None:
     data = json.loads(last.detail or "{}").get("in")
     if not isinstance(data, dict):
         return None
-    back = [e for e in events if e.seq > last.seq and e.task != task.element and e.actor != last.actor]
-    return {"data": data, "at": last.at, "remarks": _remarks(case, back[-1]) if back else None}
+    # the step is audited just after it made its tasks: the one that made this task is the last before it
+    made_by = [e for e in events if e.seq > last.seq and e.at <= task.created_at + RETURN_STEP_SLACK]
+    returner = made_by[-1] if made_by and made_by[-1].action == "complete" and made_by[-1].actor != last.actor \
+        else None
+    return {"data": data, "at": last.at, "remarks": _remarks(case, returner) if returner else None}
 
 
 def _remarks(case: ProcessInstance, event: AuditEvent) -> dict | None:
