@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import ROOT
-from factories import LANZHOU, PASSWORD, designation_row, user
+from factories import LANZHOU, PASSWORD, designation_row, registered, user
 from test_provincial_selection import code
 
 from engine.db import db
@@ -104,3 +104,31 @@ def test_a_nomination_shows_only_the_conditions_of_the_chosen_unit_type(page, li
     assert "legal_boundary" not in data and "members" not in data
     assert page.errors == []
 
+
+
+def test_an_enterprise_applies_with_its_own_entries_filled_in_and_names_an_agency_only_for_a_third_party_evaluation(
+        page, live_server, runtime, screenshot):
+    runtime.registry.deploy(collect([ROOT / "processes"]), actor="ana")
+    registered("agency-green", role="agency", code="91620100MA71GLP0EL", org="甘肃绿评科技有限公司")
+    registered("firm")
+    sign_in_as(page, live_server, "firm")
+    page.goto(f"{live_server}/cases/new")
+    page.click("#start-municipal_creation")
+    page.wait_for_url(f"{live_server}/tasks/**")
+
+    facts = page.inner_text("[data-field=credit_code]")
+    assert "91620100MA74XJ2P0P" in facts and "取自本单位注册信息" in facts
+    assert page.locator("input[name=credit_code][type=text]").count() == 0  # nothing to retype
+    assert "甘肃省兰州市城关区雁滩路 88 号" in page.inner_text("[data-field=address]")
+    assert not page.locator("[data-field=agency_credit_code]").is_visible()
+    page.select_option("select[name=evaluation_mode]", "third_party")
+    assert page.locator("[data-field=agency_credit_code]").is_visible()
+    page.select_option("select[name=agency_credit_code]", "91620100MA71GLP0EL")
+    page.select_option("select[name=unit_type]", "green_factory")
+    screenshot(page, "form-known-fields")
+    page.click("button[value=submit]")
+    page.wait_for_url(f"{live_server}/inbox/**")  # the agency evaluates next
+    data = submitted(db.session.scalar(db.select(HumanTask.instance_id)), "Task_submit_report")
+    assert (data["credit_code"], data["organisation_name"], data["agency_credit_code"]) == (
+        "91620100MA74XJ2P0P", "兰州绿源制造有限公司", "91620100MA71GLP0EL")
+    assert page.errors == []
