@@ -95,6 +95,11 @@ def test_a_returned_application_reopens_with_the_earlier_entries_and_the_citys_r
     assert field(doc, "summary").xpath("string(.//textarea)") == "能耗指标优于行业平均水平。"
     assert field(doc, "credit_code").xpath(".//input[@type='hidden']/@value") == [CODE]
 
+    # corrected wrongly: refused beside the field, the remarks still above the form
+    r = submit(client, back.id, {"unit_type": "green_factory", "evaluation_mode": "", "summary": "补充说明"})
+    assert r.status_code == 422
+    assert "请补充单位产品能耗的计算说明。" in page(r).xpath("string(//*[@id='returned-remarks'])")
+
 
 def test_another_organisations_credit_code_is_refused_beside_the_field_with_the_entries_kept(client, users):
     case_id, task_id = the_enterprise_applies(client, users)
@@ -166,3 +171,33 @@ def test_a_city_chooses_only_its_own_units_and_anothers_is_refused_with_the_entr
     assert "不是本市（州）公布的市级单位" in cell.xpath("string(.//*[@class='field-error'])")
     assert cell.xpath(".//option[@selected]/@value") == [theirs]  # kept, to be corrected
     assert field(doc, "units/0/reason").xpath("string(.//textarea)") == "行业代表性强"
+
+
+def test_the_api_too_leaves_out_a_section_that_does_not_apply(client, users):
+    case_id, task_id = the_enterprise_applies(client, users)
+    token = issue_token(db.session.scalar(db.select(User).where(User.name == "firm")), "firm")
+    r = client.post(f"/api/v1/tasks/{task_id}/complete", headers={"Authorization": f"Bearer {token}"},
+                    json={"data": {"unit_type": "green_factory", "evaluation_mode": "self", "organisation_name": NAME,
+                                   "credit_code": CODE, "agency_credit_code": "not a code"}})
+    assert r.status_code == 200, r.json
+    db.session.rollback()
+    assert "agency_credit_code" not in db.session.get(ProcessInstance, case_id).data
+
+
+def test_a_draft_saved_after_the_return_is_what_the_form_opens_with_beside_the_remarks(client, app, users):
+    case_id, task_id = the_enterprise_applies(client, users)
+    submit(client, task_id, {"unit_type": "green_factory", "evaluation_mode": "self", "organisation_name": NAME,
+                             "credit_code": CODE, "address": ADDRESS, "summary": "第一次提交"})
+    submit(client, waiting(case_id).id, on_the_page("green_factory", FACTORY_LEADING, pdf=True))
+    city = app.test_client()
+    add_user("lz", "municipal", LANZHOU, password=PASSWORD)
+    sign_in(city, "lz")
+    submit(city, waiting(case_id).id, {"decision": "return", "opinion": "请补充说明。"})
+
+    back = waiting(case_id).id
+    assert submit(client, back, {"unit_type": "green_factory", "evaluation_mode": "self", "summary": "修改中"},
+                  action="draft").status_code == 303
+    doc = page(client.get(f"/tasks/{back}"))
+    assert field(doc, "summary").xpath("string(.//textarea)") == "修改中"  # newer than the earlier submission
+    assert "请补充说明。" in doc.xpath("string(//*[@id='returned-remarks'])")  # still beside it
+    assert not doc.xpath("//*[@id='earlier-note']") and doc.xpath("//*[contains(@class, 'draft-note')]")

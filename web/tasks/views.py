@@ -110,10 +110,10 @@ def view(task_id):
 
     if request.method == "GET":
         draft = db.session.get(TaskDraft, (task.id, actor.name))
-        earlier = None if draft else _earlier_submission(task, case)
+        earlier = _earlier_submission(task, case)  # its remarks stand beside a draft too
         values = draft.values if draft else formrender.values_of(schema, earlier["data"]) if earlier else None
         form = _form(schema, task, actor, values, context=None if values is not None else _items_for(schema, task))
-        return _page(task, case, version, form, draft=draft, earlier=earlier)
+        return _page(task, case, version, form, draft=draft, earlier=earlier, refilled=bool(earlier and not draft))
 
     action = request.form.get("action")
     if action not in ("draft", "submit"):
@@ -156,7 +156,7 @@ def view(task_id):
                 return redirect(url_for(".view", task_id=following), 303)
             return redirect(url_for("inbox.index"), 303)
     form = _form(schema, task, actor, values, errors)
-    return _page(task, case, version, form), 422
+    return _page(task, case, version, form, earlier=_earlier_submission(task, case)), 422
 
 
 def _form(schema: dict, task: HumanTask, actor, values: dict | None, errors: dict | None = None,
@@ -291,7 +291,7 @@ def _save_draft(task: HumanTask, actor, values: dict, upload_errors: dict | None
     return redirect(url_for(".view", task_id=task_id), 303)
 
 
-def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None, earlier=None):
+def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None, earlier=None, refilled=False):
     _show_files(form, case)
     spec = _spec(version, case.process_id, task.element)
     events = db.session.scalars(
@@ -305,7 +305,7 @@ def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None, ear
     } for e in events]
     now = clock.now()
     return render_template(
-        "tasks/task.html", task=task, case=case, form=form, draft=draft, history=history, earlier=earlier,
+        "tasks/task.html", task=task, case=case, form=form, draft=draft, history=history, earlier=earlier, refilled=refilled,
         process_name=runtime().registry.process_name(case.process_id, case.version_id),
         instructions=getattr(spec, "documentation", None) or "",
         overdue=bool(task.due_at and task.due_at < now),
