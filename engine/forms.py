@@ -20,6 +20,11 @@ FORMAT_CHECKER = FormatChecker()
 # item, its `readOnly` columns as they were given.
 ROWS_FROM = "x-rowsFrom"
 ROW_KEY = "x-rowKey"
+# A conditional section (只填适用部分): an `if`/`then` rule (the form's own, or one of its `allOf`)
+# marked `"x-section": true` says that the fields its `then` names (`required` or `properties`)
+# apply only when its `if` holds; a field several sections name applies when any of them holds.
+# The page shows only what applies, and what does not apply is left out before validation.
+SECTION = "x-section"
 _EXPLAIN: dict[str, Callable[[object], str]] = {}
 # How a field's error is put to the person who made it (the web app's, in the language they chose);
 # without one, jsonschema's own English message.
@@ -104,6 +109,43 @@ def _check_rows(schema: dict, data: dict, context: dict | None, errors: dict) ->
                 f"以下事项尚未填写：{'、'.join(missing)} (no answer yet for: {', '.join(missing)})")
 
 
+def _section_rules(schema: dict) -> list[dict]:
+    rules = [schema, *(schema.get("allOf") or [])] if isinstance(schema, dict) else []
+    return [r for r in rules if isinstance(r, dict) and r.get(SECTION) is True
+            and isinstance(r.get("if"), dict) and isinstance(r.get("then"), dict)]
+
+
+def sections(schema: dict | None) -> dict[str, list[dict]]:
+    """Each conditional field and the `if` schemas under which it applies (any one will do).
+    A field the form always requires is never conditional."""
+    always = set((schema or {}).get("required") or [])
+    out: dict[str, list[dict]] = {}
+    for rule in _section_rules(schema or {}):
+        then = rule["then"]
+        named = [*(then.get("required") or []), *((then.get("properties") or {}).keys())]
+        for name in dict.fromkeys(n for n in named if isinstance(n, str) and n not in always):
+            out.setdefault(name, []).append(rule["if"])
+    return out
+
+
+def inapplicable(schema: dict | None, data: dict) -> set[str]:
+    """The fields of `data` whose every section's condition fails on it. Leaving one out can
+    make another's condition fail (a type chosen in a section that no longer applies), so
+    this repeats until nothing more drops out."""
+    conditions = sections(schema)
+    if not conditions or not isinstance(data, dict):
+        return set()
+    left, dropped = dict(data), set()
+    while True:
+        now = {name for name, ifs in conditions.items() if name in left
+               and not any(Draft202012Validator(i, format_checker=FORMAT_CHECKER).is_valid(left) for i in ifs)}
+        if not now:
+            return dropped
+        dropped |= now
+        for name in now:
+            del left[name]
+
+
 def _text_problem(text: str) -> str | None:
     if "\x00" in text:
         return "不能含有空字符 U+0000 (text may not contain the NUL character U+0000)"
@@ -174,6 +216,8 @@ def accepted_data(schema: dict | None, data, reserved: frozenset[str] = frozense
         if key in reserved or key.startswith("_"):
             errors.setdefault(key, []).append(f"'{key}' is reserved by the system and cannot be submitted")
     if schema is not None:
+        # what a section that does not apply holds is not the case's, and not checked
+        data = {k: v for k, v in data.items() if k not in inapplicable(schema, data)}
         declared = schema.get("properties", {})
         for key in data:
             if key not in declared and key not in errors:

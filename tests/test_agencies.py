@@ -12,9 +12,9 @@ from webclient import post_form, sign_in
 
 from engine import clock
 from engine.db import db
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, FormInvalid, NotFound
 from engine.green.agencies import Agency, AgencyEngagement, EvaluationReport
-from engine.models import ProcessInstance
+from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
 from web.accounts.users import add_user
 
@@ -129,10 +129,13 @@ def test_choosing_again_in_the_same_case_is_not_counted_twice(runtime, agencies)
     assert open_task(case.id).assignee == "agency-sister"
 
 
-def test_an_unknown_agency_comes_back_with_the_reason(runtime, agencies):
-    case = choose(runtime, "91620100MA77MNPQ43")
-    assert check(case)["accepted"] is False and "没有统一社会信用代码" in check(case)["reason"]
-    assert open_task(case.id).element == "Task_submit_report"
+def test_an_agency_not_on_record_is_refused_beside_the_field_and_the_application_waits(runtime, agencies):
+    with pytest.raises(FormInvalid) as refused:  # chosen from the register (x-choices), checked on submission
+        choose(runtime, "91620100MA77MNPQ43")
+    assert refused.value.fields == {"agency_credit_code": [
+        "不是已备案的第三方评价机构 (not an evaluation agency on record)"]}
+    [task] = db.session.scalars(db.select(HumanTask)).all()
+    assert task.element == "Task_submit_report"
 
 
 def supervise(runtime, code, confirmed=True, finding="报告能耗数据与企业台账严重不符，隐瞒不符合项。"):

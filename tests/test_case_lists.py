@@ -114,8 +114,9 @@ def test_the_search_pages_by_cursor_keeps_its_filters_and_costs_the_same_for_mor
     client = app.test_client()
     sign_in(client, "province")
     one = counted(client, "/cases/search?sort=company")
-    for n in range(3):
-        apply(runtime, "firm", f"兰州第{n}制造有限公司", APPLICATION["credit_code"], "620100")
+    for n in range(3):  # three more companies of 兰州, each applying through its own account
+        registered(f"firm{n}", code=code(n), org=f"兰州第{n}制造有限公司")
+        apply(runtime, f"firm{n}", f"兰州第{n}制造有限公司", code(n), "620100")
     assert counted(client, "/cases/search?sort=company") == one
     monkeypatch.setattr(views, "PAGE", 2)
     seen = walk(client, "/cases/search?sort=company&process=municipal_creation", r'data-case="(\d+)"')
@@ -157,7 +158,8 @@ def test_the_inbox_names_each_tasks_company_and_case_and_sorts_by_them_page_by_p
     sign_in(client, "lanzhou")
     one = counted(client, "/inbox/?tab=role&sort=company")
     for n in (2, 0, 1):
-        apply(runtime, "firm", f"兰州第{n}制造有限公司", APPLICATION["credit_code"], "620100")
+        registered(f"firm{n}", code=code(n), org=f"兰州第{n}制造有限公司")
+        apply(runtime, f"firm{n}", f"兰州第{n}制造有限公司", code(n), "620100")
     page = client.get("/inbox/?tab=role").get_data(as_text=True)
     assert "兰州绿源制造有限公司" in page and APPLICATION["credit_code"] in page and f"#{world['lanzhou']}" in page
     assert "天水秦岭机械有限公司" not in page  # another city's review is not in 兰州's inbox

@@ -217,3 +217,46 @@ def test_only_the_forms_own_inputs_are_kept():
                                           "readings[9999][meter]": "x", "readings[" + "9" * 5000 + "][meter]": "x",
                                           "other": "y"})
     assert kept == {"plant": "LZ001", "readings[0][meter]": "总表"}
+
+
+NOMINATION = json.loads((ROOT / "forms" / "cultivation_nomination.json").read_text(encoding="utf-8"))
+
+
+def test_a_submission_read_back_fills_the_same_inputs_again():
+    typed = {"plant": "LZ001", "employees": "12", "readings[0][meter]": "电表", "readings[0][quantity]": "7",
+             "readings[0][verified]": "true", "readings[1][meter]": "气表", "readings[1][quantity]": "3"}
+    data, errors = formrender.validate(ENERGY, typed)
+    assert errors == {}
+    assert formrender.values_of(ENERGY, data) == typed
+
+
+def test_a_known_field_shows_the_known_value_whatever_was_typed_and_a_chosen_one_offers_its_register():
+    schema = {**REPORT, "properties": {**REPORT["properties"],
+                                       "credit_code": {**REPORT["properties"]["credit_code"],
+                                                       "x-known": "organisation.credit_code"}}}
+    form = formrender.build(schema, {"credit_code": "91620100MA75QWER28"},
+                            known={"organisation.credit_code": VALID_CODE})
+    assert (form["credit_code"].value, form["credit_code"].readonly) == (VALID_CODE, True)
+    listed = {"type": "object", "properties": {"agency": {"type": "string", "x-choices": "agencies"}}}
+    form = formrender.build(listed, {}, choices={"agencies": [("91620100MA71GLP0EL", "甘肃绿评科技有限公司")]})
+    assert (form["agency"].kind, form["agency"].options) == ("select", [("91620100MA71GLP0EL", "甘肃绿评科技有限公司")])
+    # without its register (a page that passes none) the field is typed, as before
+    assert formrender.build(listed, {})["agency"].kind == "text"
+
+
+def test_each_unit_types_conditions_are_a_section_of_their_own_and_only_the_chosen_one_is_checked():
+    form = formrender.build(NOMINATION)
+    assert form["legal_boundary"].show_when == [
+        {"unit_type": {"in": ["green_park"]}, "nomination_decision": {"in": ["nominate"]}},
+        {"unit_type": {"in": ["water_saving_park"]}, "nomination_decision": {"in": ["nominate"]}}]
+    assert form["nomination_decision"].show_when is None  # always there
+    typed = {"nomination_decision": "nominate", "organisation_name": NAME, "credit_code": VALID_CODE,
+             "unit_type": "green_factory", "year": "2026", "independent_legal_person": "true",
+             "manufacturing": "true", "meets_standard": "true",
+             "industrial_value_share": "250", "members[0][name]": "某"}  # a park's entries, wrong as well
+    data, errors = formrender.validate(NOMINATION, typed)
+    assert errors == {}
+    assert "industrial_value_share" not in data and "members" not in data and data["manufacturing"] is True
+    data, errors = formrender.validate(NOMINATION, {**typed, "unit_type": "green_park"})
+    assert errors["industrial_value_share"] == ["不能大于 100。"] and "此项为必填项。" in errors["legal_boundary"]
+    assert "manufacturing" not in data

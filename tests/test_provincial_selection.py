@@ -14,6 +14,7 @@ from creation import self_evaluated
 
 from engine import clock
 from engine.db import db
+from engine.errors import FormInvalid
 from engine.green import credit_code
 from engine.green.awards import Award
 from engine.green.exclusions import AdverseFact
@@ -76,8 +77,7 @@ def recommend(runtime, case, city, units):
 
 
 def all_cities_recommend(runtime, case, units, except_for=()):
-    recommend(runtime, case, "620100", [(units["lz_a"], "green_factory"), (units["lz_b"], "green_factory"),
-                                        (units["ts_c"], "green_factory")])  # not 兰州's own unit
+    recommend(runtime, case, "620100", [(units["lz_a"], "green_factory"), (units["lz_b"], "green_factory")])
     recommend(runtime, case, "620500", [(units["ts_c"], "green_factory")])
     for city in JURISDICTIONS:
         if city not in ("620100", "620500", *except_for):
@@ -153,9 +153,16 @@ def test_a_late_city_is_escalated_to_the_province_and_review_waits_for_it(runtim
     recommend(runtime, case, "621200", [])
     assert [t.role for t in tasks(case.id, "Task_assign_experts")] == ["provincial"]
     data = db.session.get(ProcessInstance, case.id).data
-    assert data["shortlist"]["refused"] == [{
-        "credit_code": units["ts_c"], "unit_type": "green_factory", "jurisdiction": "620100",
-        "name": "天水丙电器有限公司", "reason": "行业代表性强", "refused": "不是本市（州）公布的市级单位"}]
+    assert data["shortlist"]["refused"] == []
+
+
+def test_a_city_recommending_a_unit_not_its_own_is_refused_at_once_beside_it(runtime, round_case):
+    case, units = round_case
+    with pytest.raises(FormInvalid) as refused:
+        recommend(runtime, case, "620100", [(units["lz_a"], "green_factory"), (units["ts_c"], "green_factory")])
+    assert refused.value.fields == {"units/1/credit_code": [
+        "不是本市（州）公布的市级单位 (not one of this city's listed municipal units)"]}
+    assert _task(case.id, "Task_recommend", "620100")  # still waiting for 兰州
 
 
 def test_the_notice_runs_five_working_days_over_qingming_then_lists_without_objection(runtime, round_case):

@@ -137,15 +137,16 @@ def test_a_check_the_engine_makes_is_shown_beside_its_field(client, users, runti
     assert field(doc, "credit_code").xpath(".//input")[0].get("value") == CODE[:-1] + "X"
 
 
-def test_a_valid_submission_goes_to_the_inbox_and_the_case_moves_on(client, app, users, runtime):
+def test_a_valid_submission_opens_the_users_next_step_then_the_inbox_and_the_case_moves_on(
+        client, app, users, runtime):
     case_id, task_id = open_case(client, users, runtime)
     sign_in(client, "firm")
     r = submit(client, task_id, REPORT)
-    assert r.status_code == 303 and r.headers["Location"].endswith("/inbox/")
-    assert "已提交" in client.get("/inbox/").get_data(as_text=True)
-    evaluate = ready_task(case_id)
+    evaluate = ready_task(case_id)  # the self-evaluation is the applicant's too: it opens at once
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/tasks/{evaluate}")
+    assert "已提交" in client.get(r.headers["Location"]).get_data(as_text=True)
     r = submit(client, evaluate, on_the_page("green_factory", FACTORY_LEADING, pdf=True))
-    assert r.status_code == 303, r.get_data(as_text=True)
+    assert r.status_code == 303 and r.headers["Location"].endswith("/inbox/"), r.get_data(as_text=True)
     assert case_row(case_id).data["evaluation"]["score"] == 100  # computed, not typed
 
     lanzhou = app.test_client()

@@ -14,7 +14,15 @@ from flask_wtf.csrf import CSRFProtect
 from engine import clock, holidays, script_limits, scripting, statutory_calendar
 from engine.db import db
 from engine.forms import register_format, register_phrasing
-from engine.green import attachments, credit_code, evaluation, real_name, selection, service_operations
+from engine.green import (
+    attachments,
+    credit_code,
+    evaluation,
+    known_fields,
+    real_name,
+    selection,
+    service_operations,
+)
 from engine.green.experts import submission_problems as assignment_problems
 from engine.green.models import task_labels
 from engine.green.registrations import start_check as registration_start_check
@@ -73,10 +81,13 @@ def _locale():
     return account if account in LANGUAGES else "zh_CN"
 
 
-def _submission_problems(schema: dict | None, data: dict, instance_id: int) -> dict[str, list[str]]:
+def _submission_problems(schema: dict | None, data: dict, instance_id: int, actor=None,
+                         jurisdiction: str | None = None) -> dict[str, list[str]]:
     """What a form cannot state alone: its files are this case's, an assignment of reviewers
-    names enough experts, none with a declared conflict, and a recommended unit may be recommended."""
-    return {**attachments.submission_problems(schema, data, instance_id),
+    names enough experts, none with a declared conflict, a recommended unit may be recommended,
+    and what the system knows (the organisation's own entries, the registers' choices) is as known."""
+    return {**known_fields.submission_problems(schema, data, actor, jurisdiction),
+            **attachments.submission_problems(schema, data, instance_id),
             **assignment_problems(schema, data, instance_id),
             **selection.recommendation_problems(schema, data, instance_id)}
 

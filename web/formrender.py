@@ -11,6 +11,11 @@ empty optional fields are left out; text that cannot be converted becomes a fiel
 error. `validate` also checks the result against the schema with Chinese messages,
 so a page can show every problem at once before the engine's own check runs.
 
+Fields the system knows (`x-known`, `x-choices`: engine/green/known_fields.py) come
+filled in or as a list when the page passes what it knows (`known`, `choices`); a field
+of a conditional section (`x-section`) carries its conditions (`Field.show_when`) for
+the page's script, and what does not apply is left out of the parsed data.
+
 Input names: a property's name (`score`); a table cell (array of objects)
 `items[2][value]`. Error paths are jsonschema's (`score`, `items/2/value`, `$`),
 with a table's row numbers being the rows of the page, not of the JSON array
@@ -30,7 +35,7 @@ from jsonschema import Draft202012Validator
 
 # The engine checks forms with this format checker (domain formats such as the
 # credit code are registered on it), and explains a domain format's problem.
-from engine.forms import FORMAT_CHECKER, MAX_DEPTH, ROWS_FROM, source_rows
+from engine.forms import FORMAT_CHECKER, MAX_DEPTH, ROWS_FROM, inapplicable, sections, source_rows
 from engine.forms import explain as _engine_message
 
 from .inputs import nested_too_deep
@@ -74,6 +79,10 @@ class Field:
     accept: list[str] = field(default_factory=list)  # a file field's accepted types
     max_bytes: int | None = None  # a file field's size limit
     attachment: dict | None = None  # the file a file field already holds: name, size, url (set by the page)
+    known: bool = False  # filled in from what the system knows (x-known), not typed
+    show_when: list[dict] | None = None  # a conditional section's field: when it applies (any of these)
+    max_rows: int | None = None  # a table's most rows (rows are added and removed on the page)
+    fixed_rows: bool = False  # an item-by-item table: one row per item, none added or removed
 
     @property
     def shown(self) -> str:
@@ -197,8 +206,11 @@ def _raw(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _field(name: str, path: str, prop: dict, required: bool, values: dict) -> Field:
+def _field(name: str, path: str, prop: dict, required: bool, values: dict, choices: dict | None = None) -> Field:
     kind = kind_of(prop)
+    listed = (choices or {}).get(prop.get("x-choices"))
+    if listed is not None:
+        kind = "select"
     f = Field(name=name, path=path, kind=kind, label=str(prop.get("title") or name.rsplit("[", 1)[-1].rstrip("]")),
               help=str(prop.get("description") or ""), required=required, value=str(values.get(name, "")),
               attrs=_attrs(prop, kind))
@@ -207,7 +219,9 @@ def _field(name: str, path: str, prop: dict, required: bool, values: dict) -> Fi
     if kind == "file":
         f.accept = [prop["accept"]] if isinstance(prop.get("accept"), str) else list(prop.get("accept") or [])
         f.max_bytes = prop.get("maxBytes") if isinstance(prop.get("maxBytes"), int) else None
-    if kind == "select":
+    if listed is not None:
+        f.options = list(listed)
+    elif kind == "select":
         f.options = [(_option_value(v), title) for v, title in _choices(prop)]
     if kind == "boolean":
         f.options = [("true", _t("是")), ("false", _t("否"))]
@@ -228,17 +242,18 @@ def _row_indices(values, key: str, limit: int = MAX_ROWS) -> set[int]:
     return rows
 
 
-def _table(key: str, prop: dict, required: bool, values: dict) -> Field:
+def _table(key: str, prop: dict, required: bool, values: dict, choices: dict | None = None) -> Field:
     cols = _columns(prop)
     item_required = set(prop["items"].get("required", []))
     table = Field(name=key, path=key, kind="table", label=str(prop.get("title") or key),
                   help=str(prop.get("description") or ""), required=required)
     # a column the case fills in is not marked for the user to fill
-    table.columns = [_field(f"{key}[][{c}]", "", s, c in item_required and s.get("readOnly") is not True, {})
-                     for c, s in cols.items()]
+    table.columns = [_field(f"{key}[][{c}]", "", s, c in item_required and s.get("readOnly") is not True, {},
+                            choices) for c, s in cols.items()]
     present = _row_indices(values, key, _max_rows(prop))
     filled = [i for i in present if any(str(values.get(f"{key}[{i}][{c}]", "")).strip() for c in cols)]
-    limit = prop.get("maxItems") if isinstance(prop.get("maxItems"), int) else MAX_ROWS
+    limit = min(prop["maxItems"], MAX_ROWS) if isinstance(prop.get("maxItems"), int) else MAX_ROWS
+    table.max_rows, table.fixed_rows = limit, bool(prop.get(ROWS_FROM))
     n = min(TABLE_ROWS, limit)
     if isinstance(prop.get("minItems"), int):
         n = max(n, prop["minItems"])
@@ -250,7 +265,7 @@ def _table(key: str, prop: dict, required: bool, values: dict) -> Field:
     for i in range(n):
         row = []
         for c, s in cols.items():
-            cell = _field(f"{key}[{i}][{c}]", f"{key}/{i}/{c}", s, False, values)
+            cell = _field(f"{key}[{i}][{c}]", f"{key}/{i}/{c}", s, False, values, choices)
             cell.row = i
             row.append(cell)
         table.rows.append(row)
@@ -280,21 +295,72 @@ def defaults(schema: dict | None, context: dict | None = None) -> dict[str, str]
     return values
 
 
+def values_of(schema: dict | None, data: dict | None) -> dict[str, str]:
+    """A submission's data as the texts of the form's inputs (an earlier submission, shown again)."""
+    values = {}
+    for key, prop in ((schema or {}).get("properties") or {}).items():
+        if not isinstance(prop, dict) or not isinstance(data, dict) or key not in data:
+            continue
+        value = data[key]
+        if kind_of(prop) == "table" and isinstance(value, list):
+            for i, row in enumerate(value[:_max_rows(prop)]):
+                for c in (row if isinstance(row, dict) else {}):
+                    if c in _columns(prop):
+                        values[f"{key}[{i}][{c}]"] = _raw(row[c])
+        else:
+            values[key] = _raw(value)
+    return values
+
+
+def _client_condition(rule: dict) -> dict | None:
+    """An `if` schema as the page's script reads it ({field: {"in"|"not_in": [option values]}},
+    each field given): None when it says more than that, and the field is then always shown."""
+    props, out = rule.get("properties") or {}, {}
+    # an absent field fails the page's test, as it fails an `if` that requires it
+    if set(rule) - {"properties", "required"} or not isinstance(props, dict) \
+            or not set(props) <= set(rule.get("required") or []):
+        return None
+    for name, cond in props.items():
+        if not isinstance(cond, dict):
+            return None
+        negated = set(cond) == {"not"} and isinstance(cond["not"], dict)
+        inner = cond["not"] if negated else cond
+        if set(inner) == {"const"}:
+            allowed = [inner["const"]]
+        elif set(inner) == {"enum"} and isinstance(inner["enum"], list):
+            allowed = inner["enum"]
+        else:
+            return None
+        out[name] = {"not_in" if negated else "in": [_option_value(v) for v in allowed]}
+    return out
+
+
 def build(schema: dict | None, values: dict | None = None, errors: dict | None = None,
-          context: dict | None = None) -> Form:
+          context: dict | None = None, known: dict | None = None, choices: dict | None = None) -> Form:
     """The fields of a form, with the texts to show in them and the messages beside them.
-    `values` None means a fresh form: the schema's defaults (and the task's items, `context`)."""
+    `values` None means a fresh form: the schema's defaults (and the task's items, `context`).
+    `known`: what the system knows by `x-known` name (such a field shows it, and cannot be typed);
+    `choices`: the (value, title) lists by `x-choices` name."""
     schema = localized(schema or {})
-    values = defaults(schema, context) if values is None else values
+    values = dict(defaults(schema, context) if values is None else values)
     required = set(schema.get("required", []))
+    conditional = sections(schema)
     fields = []
     for key, prop in (schema.get("properties") or {}).items():
         if not isinstance(prop, dict):
             continue
+        if (known or {}).get(prop.get("x-known")) is not None:
+            values[key] = str(known[prop["x-known"]])
         if kind_of(prop) == "table":
-            fields.append(_table(key, prop, key in required, values))
+            f = _table(key, prop, key in required, values, choices)
         else:
-            fields.append(_field(key, key, prop, key in required, values))
+            f = _field(key, key, prop, key in required, values, choices)
+            if (known or {}).get(prop.get("x-known")) is not None:
+                f.readonly = f.known = True
+        if key in conditional:
+            shown = [_client_condition(c) for c in conditional[key]]
+            f.show_when = None if any(c is None for c in shown) else shown
+        fields.append(f)
     form = Form(title=str(schema.get("title") or ""), description=str(schema.get("description") or ""),
                 fields=fields, messages=[])
     _place(form, errors or {})
@@ -429,10 +495,24 @@ def _parse(schema: dict | None, form):
     return data, errors, rows
 
 
+def _applicable(schema: dict | None, data: dict, errors: dict) -> tuple[dict, dict]:
+    """Without what a conditional section that does not apply holds: neither kept nor checked
+    (an entry that could not be converted either)."""
+    conditional = sections(schema)
+    if not conditional:
+        return data, errors
+    dropped = inapplicable(schema, data)
+    data = {k: v for k, v in data.items() if k not in dropped}
+
+    def applies(key: str) -> bool:
+        return key not in conditional or key in data or key not in inapplicable(schema, {**data, key: None})
+    return data, {p: m for p, m in errors.items() if applies(p.split("/")[0])}
+
+
 def parse(schema: dict | None, form) -> tuple[dict, dict[str, list[str]]]:
     """A submitted form as typed JSON, and the inputs whose text could not be converted."""
     data, errors, _rows = _parse(schema, form)
-    return data, errors
+    return _applicable(schema, data, errors)
 
 
 def _is_index(part: str) -> bool:
@@ -519,6 +599,7 @@ def validate(schema: dict | None, form) -> tuple[dict, dict[str, list[str]]]:
     data, errors, rows = _parse(schema, form)
     if schema is None:
         return data, errors
+    data, errors = _applicable(schema, data, errors)
     converted = set(errors)
     for error in Draft202012Validator(schema, format_checker=FORMAT_CHECKER).iter_errors(data):
         path = _page_path(_error_parts(error), rows)

@@ -55,7 +55,7 @@ class Runtime(Steps):
         task_labels: Callable[[dict], dict] | None = None,
         cache_size: int = 512,
         party_assignee: Callable[[str, dict], str | None] | None = None,
-        submission_check: Callable[[dict | None, dict, int], dict] | None = None,
+        submission_check: Callable[..., dict] | None = None,
         start_check: Callable[[str, object, Actor, str | None], None] | None = None,
         personal_roles: frozenset[str] = frozenset(),
     ):
@@ -71,8 +71,8 @@ class Runtime(Steps):
         # account); None: the case's starter
         self.party_assignee = party_assignee or (lambda role, data: None)
         # checks a form cannot state alone (a file field must name a file of this case):
-        # field errors, given (schema, accepted data, instance id)
-        self.submission_check = submission_check or (lambda schema, data, instance_id: {})
+        # field errors, given (schema, accepted data, instance id, actor=, jurisdiction= of the task)
+        self.submission_check = submission_check or (lambda schema, data, instance_id, **_who: {})
         # what the domain asks before any case starts (the party's registration confirmed,
         # a city for a process that needs one): raises, given (process id, spec, actor, jurisdiction)
         self.start_check = start_check or (lambda process_id, spec, actor, jurisdiction: None)
@@ -254,7 +254,8 @@ class Runtime(Steps):
             form_name = task.task_spec.extensions.get("properties", {}).get(FORM_PROPERTY)
             schema = version.forms.get(form_name) if form_name else None
             accepted = accepted_data(schema, data, self._reserved | {"jurisdiction"}, context=task.data)
-            problems = self.submission_check(schema, accepted, case.id)
+            problems = self.submission_check(schema, accepted, case.id, actor=actor,
+                                             jurisdiction=case.jurisdiction or sync.task_jurisdiction(task))
             if problems:
                 raise FormInvalid(problems)
             before = live.saved_data()

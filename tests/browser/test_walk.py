@@ -55,8 +55,13 @@ def open_case_of_task(text: str | None = None) -> Callable:
 
 
 def submit_empty_form(page, base):
-    """The page's form sent as it is (the browser's own checks off): the server's field messages."""
-    page.evaluate("document.querySelectorAll('main form').forEach(f => f.noValidate = true)")
+    """The page's form sent with what can be typed left empty (the browser's own checks off): the
+    server's field messages. (A returned form reopens filled in: it is emptied first.)"""
+    page.evaluate("""document.querySelectorAll('main form').forEach(f => {
+        f.noValidate = true;
+        f.querySelectorAll('input[type=text], input[type=number], input:not([type]), textarea, select')
+          .forEach(e => { e.value = ''; });
+      })""")
     with page.expect_navigation():
         page.locator("main form button[type=submit][value=submit], main form button[type=submit]:not([value])") \
             .last.click()

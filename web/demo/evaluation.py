@@ -82,21 +82,20 @@ def seed(runtime) -> None:
     if started:
         return
     firm = Actor("tianshui-electric", "applicant")
+    # the account applies as the organisation it registered (its name and credit code are known)
     application = {"organisation_name": "天水电气传动研究所", "unit_type": "green_factory",
-                   "credit_code": "91620100MA74YYPJ81", "evaluation_mode": "third_party",
+                   "credit_code": "91620502MA74TKDC2J", "evaluation_mode": "third_party",
                    "agency_credit_code": "91620100MA71GLP0EL"}
     # with the agency: waiting for 甘肃绿评's evaluation
     case = runtime.start("municipal_creation", {}, firm, "620500")
     runtime.complete(_task(case.id).id, application, firm)
     # evaluated by the other agency of the same legal representative: waiting for 天水's review
     case = runtime.start("municipal_creation", {}, firm, "620500")
-    runtime.complete(_task(case.id).id, {**application, "agency_credit_code": "91620100MA72HKYX3B",
-                                         "credit_code": "91620100MA75QWER28", "organisation_name": "天水长城开关厂"}, firm)
+    runtime.complete(_task(case.id).id, {**application, "agency_credit_code": "91620100MA72HKYX3B"}, firm)
     runtime.complete(_task(case.id).id, factory_evaluation(case.id, "agency-lzhk"), Actor("agency-lzhk", "agency"))
     # the named agency chosen: back to the applicant with the reason
     case = runtime.start("municipal_creation", {}, firm, "620500")
-    runtime.complete(_task(case.id).id, {**application, "agency_credit_code": "91620500MA73JNPG1L",
-                                         "credit_code": "91620100MA76ABCD3Y", "organisation_name": "天水华天电子"}, firm)
+    runtime.complete(_task(case.id).id, {**application, "agency_credit_code": "91620500MA73JNPG1L"}, firm)
 
 
 def _supervision(runtime) -> None:

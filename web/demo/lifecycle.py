@@ -16,17 +16,21 @@ from datetime import datetime
 from engine import clock
 from engine.db import db
 from engine.green.lifecycle import DesignationLifecycle
-from engine.green.models import Designation, Organisation
+from engine.green.models import Designation, Organisation, User
 from engine.models import HumanTask
 from engine.runtime import Actor
 from engine.timers import run_until
 
+from ..accounts.users import add_user
+from .accounts import DEMO_PASSWORD
 from .evaluation import apply_and_self_evaluate
 
+# Each unit acts for itself: an organisation's registered account applies only as that
+# organisation (its name and credit code are known), so these are not the demo's logins.
 UNITS = [  # applicant account, city, name, credit code, stage
-    ("jinchuan-group", "620100", "甘肃陇原绿能科技有限公司", "91620100MA7LC0001B", "reviewed"),
-    ("tianshui-electric", "620500", "天水秦州精密铸造有限公司", "91620500MA7LC00023", "overdue"),
-    ("jinchuan-group", "620100", "兰州黄河新材料股份有限公司", "91620100MA7LC0003H", "filed"),
+    ("longyuan-greenenergy", "620100", "甘肃陇原绿能科技有限公司", "91620100MA7LC0001B", "reviewed"),
+    ("qinzhou-casting", "620500", "天水秦州精密铸造有限公司", "91620500MA7LC00023", "overdue"),
+    ("huanghe-materials", "620100", "兰州黄河新材料股份有限公司", "91620100MA7LC0003H", "filed"),
 ]
 OFFICIALS = {"620100": Actor("lanzhou", "municipal", "620100"), "620500": Actor("tianshui", "municipal", "620500")}
 
@@ -67,6 +71,8 @@ def seed(runtime) -> None:
     try:
         cases = {}
         for applicant, city, name, code, stage in UNITS:
+            if db.session.scalar(db.select(User.id).where(User.name == applicant)) is None:
+                add_user(applicant, "applicant", None, actor="demo", password=DEMO_PASSWORD, display_name=name)
             firm = Actor(applicant, "applicant")
             case = runtime.start("municipal_creation", {}, firm, city)
             apply_and_self_evaluate(runtime, case, firm, {

@@ -4,9 +4,16 @@ form, to submit or to save as a draft (草稿).
 Thin over the engine: the form is the task's JSON Schema, checked again by
 `Runtime.complete`; who may open a task is `may_act`, decided on the server.
 A task the user may not act on answers exactly like a missing one (404).
+
+Forms that remember (回填): a task the case comes back to (退回补正) opens with what was
+submitted there last and the remarks of whoever sent it back; what the system knows
+(`x-known`, `x-choices`: engine/green/known_fields.py) is filled in or offered as a list;
+after a submission, the case's next task opens at once when it is the same user's.
 """
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from uuid import UUID
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -21,10 +28,11 @@ from engine import clock
 from engine.db import db, writing
 from engine.errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
 from engine.forms import ROWS_FROM
-from engine.green import attachments, privacy
+from engine.green import attachments, known_fields, privacy
 from engine.green.experts import Expert
 from engine.green.models import Attachment, Designation, User
 from engine.green.notices import Objection, PublicNotice
+from engine.model_registry import FORM_PROPERTY
 from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.runtime import may_act
 
@@ -38,6 +46,7 @@ from .models import TaskDraft
 bp = Blueprint("tasks", __name__, template_folder="templates", url_prefix="/tasks")
 
 NOTE = "note"  # the one field of a task without a form
+RETURN_STEP_SLACK = timedelta(seconds=5)  # a step's audit event follows the tasks it made by this much at most
 # What each audit action is called in a case's history.
 ACTIONS = {
     "start": _l("发起"), "complete": _l("办理"), "claim": _l("认领"), "release": _l("退回待认领"),
@@ -102,9 +111,10 @@ def view(task_id):
 
     if request.method == "GET":
         draft = db.session.get(TaskDraft, (task.id, actor.name))
-        form = formrender.build(schema, draft.values if draft else None,
-                                context=None if draft else _items_for(schema, task))
-        return _page(task, case, version, form, draft=draft)
+        earlier = _earlier_submission(task, case)  # its remarks stand beside a draft too
+        values = draft.values if draft else formrender.values_of(schema, earlier["data"]) if earlier else None
+        form = _form(schema, task, actor, values, context=None if values is not None else _items_for(schema, task))
+        return _page(task, case, version, form, draft=draft, earlier=earlier, refilled=bool(earlier and not draft))
 
     action = request.form.get("action")
     if action not in ("draft", "submit"):
@@ -137,14 +147,84 @@ def view(task_id):
                                   element=_element_names(version, case.process_id, done.error_element) or "—",
                                   message=done.error_message or "")]}
                 # as the API answers it: the step was taken (200), and the case is in error
-                return _page(task, case, version, formrender.build(schema, values, errors))
+                return _page(task, case, version, _form(schema, task, actor, values, errors))
             # the step removed the inbox entry, and with it its drafts (ON DELETE CASCADE); make sure
             with writing():
                 db.session.execute(delete(TaskDraft).where(TaskDraft.task_id == task_id))
             flash(_("已提交“%(name)s”。", name=name), "info")
+            following = _next_task_of(actor, case.id)
+            if following is not None:  # the next step is this user's: no detour through the inbox
+                return redirect(url_for(".view", task_id=following), 303)
             return redirect(url_for("inbox.index"), 303)
-    form = formrender.build(schema, values, errors)
-    return _page(task, case, version, form), 422
+    form = _form(schema, task, actor, values, errors)
+    return _page(task, case, version, form, earlier=_earlier_submission(task, case)), 422
+
+
+def _form(schema: dict, task: HumanTask, actor, values: dict | None, errors: dict | None = None,
+          context: dict | None = None):
+    """The task's form with what the system knows: the organisation's own entries, and the
+    registers' lists (a city's own units are the task's city's)."""
+    declared = known_fields.declared(schema)
+    known = known_fields.known_values(actor) if any(known_fields.KNOWN in p for _k, _c, p in declared) else {}
+    choices = {p[known_fields.CHOICES]: known_fields.choices(p[known_fields.CHOICES], task.jurisdiction)
+               for _k, _c, p in declared if known_fields.CHOICES in p}
+    return formrender.build(schema, values, errors, context=context, known=known,
+                            choices={k: v for k, v in choices.items() if v is not None})
+
+
+def _next_task_of(actor, instance_id: int) -> str | None:
+    """The case's task now waiting that this user acts on: addressed to them (or their
+    organisation) first, then one of their role and city. An administrator, who may act on
+    any, is not led on."""
+    waiting = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == instance_id)
+                                 .order_by(HumanTask.created_at, HumanTask.id)).all()
+    if actor.is_admin:
+        waiting = [t for t in waiting if t.assignee is not None and t.assignee in actor.accounts]
+    mine = sorted((t for t in waiting if may_act(actor, t)), key=lambda t: t.assignee is None)
+    return mine[0].id if mine else None
+
+
+def _earlier_submission(task: HumanTask, case: ProcessInstance) -> dict | None:
+    """What was submitted at this step of the case before, when the case came back to it, and
+    the remarks of whoever sent it back: the step whose completion made this task (a timer
+    that did, as a new year's table, sends nothing back). Only a submission by someone who
+    could act on this task now: a step done once per city or per expert does not show one
+    city's entries to another."""
+    events = db.session.scalars(db.select(AuditEvent).where(
+        AuditEvent.instance_id == case.id, AuditEvent.action.in_(("complete", "timer"))).order_by(AuditEvent.seq)).all()
+    here = [e for e in events if e.task == task.element and e.action == "complete"]
+    if not here:
+        return None
+    last = here[-1]
+    submitter = db.session.scalar(db.select(User).where(User.name == last.actor)) if last.actor else None
+    if submitter is None or not may_act(actor_of(submitter), task):
+        return None
+    data = json.loads(last.detail or "{}").get("in")
+    if not isinstance(data, dict):
+        return None
+    # the step is audited just after it made its tasks: the one that made this task is the last before it
+    made_by = [e for e in events if e.seq > last.seq and e.at <= task.created_at + RETURN_STEP_SLACK]
+    returner = made_by[-1] if made_by and made_by[-1].action == "complete" and made_by[-1].actor != last.actor \
+        else None
+    return {"data": data, "at": last.at, "remarks": _remarks(case, returner) if returner else None}
+
+
+def _remarks(case: ProcessInstance, event: AuditEvent) -> dict | None:
+    """The written entries (an opinion, a reason) of the step that sent the case back, labelled from its form."""
+    version = runtime().registry.load(case.version_id)
+    spec = _spec(version, case.process_id, event.task or "")
+    form_name = (getattr(spec, "extensions", None) or {}).get("properties", {}).get(FORM_PROPERTY)
+    schema = version.forms.get(form_name) if form_name else None
+    data = json.loads(event.detail or "{}").get("in")
+    if schema is None or not isinstance(data, dict):
+        return None
+    written = [(f.label, f.value) for f in formrender.build(schema, formrender.values_of(schema, data))
+               if f.kind in ("text", "textarea") and f.value.strip()]
+    if not written:
+        return None
+    name = db.session.scalar(db.select(User.display_name).where(User.name == event.actor)) if event.actor else None
+    return {"by": name or event.actor or "—", "at": event.at, "step": _element_names(version, case.process_id, event.task),
+            "entries": written}
 
 
 def _items_for(schema: dict, task: HumanTask) -> dict | None:
@@ -212,7 +292,7 @@ def _save_draft(task: HumanTask, actor, values: dict, upload_errors: dict | None
     return redirect(url_for(".view", task_id=task_id), 303)
 
 
-def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
+def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None, earlier=None, refilled=False):
     _show_files(form, case)
     spec = _spec(version, case.process_id, task.element)
     events = db.session.scalars(
@@ -226,7 +306,7 @@ def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None):
     } for e in events]
     now = clock.now()
     return render_template(
-        "tasks/task.html", task=task, case=case, form=form, draft=draft, history=history,
+        "tasks/task.html", task=task, case=case, form=form, draft=draft, history=history, earlier=earlier, refilled=refilled,
         process_name=model_text(runtime().registry.process_name(case.process_id, case.version_id)),
         instructions=model_text(getattr(spec, "documentation", None)) or "",
         overdue=bool(task.due_at and task.due_at < now),
