@@ -25,6 +25,13 @@ _EXPLAIN: dict[str, Callable[[object], str]] = {}
 MAX_DEPTH = 64
 
 
+def label_of(node) -> str | None:
+    """What a form calls a field or a choice (its JSON Schema `title`), as the pages show it:
+    the one place that picks the text, so that choosing a language changes it everywhere."""
+    title = node.get("title") if isinstance(node, dict) else None
+    return title if isinstance(title, str) and title.strip() else None
+
+
 def register_format(name: str, problem: Callable[[object], str | None]) -> None:
     """Teach form validation a domain format (e.g. a credit code): `problem`
     says what is wrong with a value, or None when it is right."""
