@@ -122,6 +122,7 @@ class _Reading:
         self.reviewer = privacy.reviewer_scope(actor, case) is not None
         self.evidence: list[int] = []
         self._files: dict[int, Attachment | None] = {}
+        self._completions: list[dict] | None = None
 
     # ------------------------------------------------------------------ values as a form shows them
     def file(self, attachment_id) -> dict | None:
@@ -173,6 +174,11 @@ class _Reading:
     def completions(self) -> list[dict]:
         """Each user task completed in the case, oldest first: who, when, which step, its form,
         whether a party (the applicant, the agency) or an authority did it, and what it submitted."""
+        if self._completions is None:
+            self._completions = self._read_completions()
+        return self._completions
+
+    def _read_completions(self) -> list[dict]:
         events = db.session.scalars(db.select(AuditEvent).where(
             AuditEvent.instance_id == self.case.id, AuditEvent.action.in_(("start", "complete")))
             .order_by(AuditEvent.seq)).all()
