@@ -13,7 +13,7 @@ from engine.db import db
 from engine.green import case_file
 from engine.green.models import User
 from engine.model_registry import Validation
-from engine.models import ProcessInstance
+from engine.models import HumanTask, ProcessInstance
 from engine.runtime import Actor
 from web.accounts.users import actor_of
 
@@ -209,3 +209,24 @@ def test_the_agency_is_told_which_company_it_evaluates(app, runtime):
     organisation = text(doc, "//*[@id='file-organisation']")
     assert "兰州绿源制造有限公司" in organisation and CODE in organisation
     assert not doc.xpath("//*[@id='file-art18']") and not doc.xpath("//*[@id='file-opinions']")
+
+
+def test_every_case_and_task_of_the_demo_opens_with_its_file(app):
+    """Whatever a procedure leaves in a case (rounds, pools, reports, revocations), its file is drawn."""
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    user("root", "admin")
+    user("prov", "provincial")
+    cases = db.session.scalars(db.select(ProcessInstance.id)).all()
+    # one task of each kind (an administrator may open any)
+    tasks = db.session.scalars(db.select(db.func.min(HumanTask.id)).group_by(HumanTask.element)).all()
+    assert cases and tasks
+    for name in ("root", "prov"):
+        reader = app.test_client()
+        sign_in(reader, name)
+        for case_id in cases:
+            r = reader.get(f"/cases/{case_id}")
+            assert r.status_code == 200, (name, case_id)
+        for task_id in tasks if name == "root" else ():
+            assert reader.get(f"/tasks/{task_id}").status_code == 200, task_id
