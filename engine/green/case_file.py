@@ -162,7 +162,8 @@ class _Reading:
         return {"kind": "text", "value": shown if shown is not None else str(value)}
 
     def field(self, key: str, prop: dict, value) -> dict:
-        return {"key": key, "label": label_of(prop) or self.forms.titles.get(key) or key,
+        # a field no form titles (a task without a form takes a note) is named by the page
+        return {"key": key, "label": label_of(prop) or self.forms.titles.get(key),
                 **self.value(key, prop, value)}
 
     def form_fields(self, schema: dict, data: dict, skip=frozenset()) -> list[dict]:
