@@ -7,6 +7,7 @@ from __future__ import annotations
 import lxml.html
 from creation import APPLICATION, CODE, FACTORY_LEADING, deploy, evaluation, open_task
 from factories import registered, user
+from test_revocation import CITY_PROPOSAL, PROVINCE, act, designate, procedures, propose  # noqa: F401 (a fixture)
 from webclient import post_form, sign_in
 
 from engine.db import db
@@ -230,3 +231,16 @@ def test_every_case_and_task_of_the_demo_opens_with_its_file(app):
             assert r.status_code == 200, (name, case_id)
         for task_id in tasks if name == "root" else ():
             assert reader.get(f"/tasks/{task_id}").status_code == 200, task_id
+
+
+def test_a_revocation_is_filed_under_the_unit_its_designation_names_with_the_citys_proposal(procedures):
+    designation = designate(procedures)
+    case = propose(procedures, designation, "false_materials")
+    act(procedures, case.id, "Task_city_proposal", CITY_PROPOSAL, CITY)
+    found = case_file.build(procedures, db.session.get(ProcessInstance, case.id), PROVINCE, case_file.DEFAULT)
+    org = found.section("organisation")
+    assert org["name"] == "兰州绿源制造有限公司" and org["credit_code"] == CODE
+    assert [(d["level"], d["status"]) for d in org["current"]] == [("provincial", "listed")]
+    [proposal] = found.section("opinions")["entries"]
+    assert proposal["step"] == "市级提出取消建议 City's proposal with evidence"
+    assert "企业提供的能耗数据与电网计量不符。" in [f.get("value") for f in proposal["fields"]]

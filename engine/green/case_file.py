@@ -224,9 +224,13 @@ def _candidate(r: _Reading) -> dict | None:
 def _organisation(r: _Reading) -> dict | None:
     """The organisation the case is about: as the application named it, and as the register and
     its registration know it, with its designations (current and ended) and their history."""
-    code = r.data.get("credit_code")
-    if not isinstance(code, str) or not code:
-        return None
+    code, about = r.data.get("credit_code"), None
+    if not isinstance(code, str) or not code:  # a case about a designation (a revocation, a spot check)
+        held = r.data.get("designation_id")
+        about = db.session.get(Designation, held) if isinstance(held, int) and not isinstance(held, bool) else None
+        if about is None:
+            return None
+        code = about.organisation.credit_code
     org = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == code.upper()))
     registration = db.session.scalar(db.select(Registration).where(Registration.credit_code == code.upper()))
     fields = [{"key": k, "label": r.forms.titles.get(k) or k, **r.value(k, {}, r.data[k])}
@@ -239,7 +243,7 @@ def _organisation(r: _Reading) -> dict | None:
                              "ended_on": d.ended_on, "end_reason": d.end_reason, "decision": d.decision,
                              "history": [{"at": e.at, "action": e.action, "reason": e.reason} for e in events]})
     return {"fields": fields, "name": r.data.get("organisation_name") or (org.name if org else None),
-            "credit_code": code, "unit_type": r.data.get("unit_type"),
+            "credit_code": code, "unit_type": r.data.get("unit_type") or (about.unit_type if about else None),
             "jurisdiction": (org.jurisdiction if org else None) or r.case.jurisdiction,
             "legal_representative": registration.legal_representative if registration else None,
             "address": registration.address if registration else None,
