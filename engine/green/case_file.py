@@ -28,8 +28,9 @@ from .models import STATUSES, Attachment, Designation, DesignationEvent, Organis
 from .registrations import Registration
 from .roles import PARTY_ROLES
 
-# In the order a page shows them when a task names none.
+# Every section there is, in the order the case page shows them.
 SECTIONS = ("candidate", "organisation", "application", "evaluation", "attachments", "art18", "opinions")
+# What a task shows when its diagram names nothing (a candidate is only for the task reviewing it).
 DEFAULT = ("organisation", "application", "evaluation", "attachments", "art18", "opinions")
 # An expert reads the candidates assigned to them, and nothing else of a round (Art 15).
 REVIEWER_SECTIONS = frozenset({"candidate", "evaluation"})
