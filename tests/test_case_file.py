@@ -244,3 +244,16 @@ def test_a_revocation_is_filed_under_the_unit_its_designation_names_with_the_cit
     [proposal] = found.section("opinions")["entries"]
     assert proposal["step"] == "市级提出取消建议 City's proposal with evidence"
     assert "企业提供的能耗数据与电网计量不符。" in [f.get("value") for f in proposal["fields"]]
+
+
+def test_the_api_gives_the_same_file_to_whoever_may_see_the_case(app, runtime, client):
+    case = applied(runtime)
+    city = {"Authorization": f"Bearer {user('lz', 'municipal', '620100')}"}
+    other = {"Authorization": f"Bearer {user('ts', 'municipal', '620500')}"}
+    body = client.get(f"/api/v1/instances/{case.id}/file", headers=city).get_json()
+    sections = {s["section"]: s for s in body["sections"]}
+    assert list(sections) == list(case_file.SECTIONS[1:-1])  # no candidate, no opinion yet
+    [report] = sections["evaluation"]["reports"]
+    assert report["verdict"] == "failed" and report["pass_mark"] == 80
+    assert sections["organisation"]["name"] == "兰州绿源制造有限公司"
+    assert client.get(f"/api/v1/instances/{case.id}/file", headers=other).status_code == 404

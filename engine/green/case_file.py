@@ -23,8 +23,8 @@ from engine.model_registry import CASE_FILE_PROPERTY, CASE_FILE_SECTIONS, FORM_P
 from engine.models import AuditEvent, ProcessInstance
 
 from . import attachments, exclusions, privacy
-from .agencies import VERDICTS, EvaluationReport
-from .models import STATUSES, Attachment, Designation, DesignationEvent, Organisation, User
+from .agencies import EvaluationReport
+from .models import Attachment, Designation, DesignationEvent, Organisation, User
 from .registrations import Registration
 from .roles import PARTY_ROLES
 
@@ -249,7 +249,7 @@ def _organisation(r: _Reading) -> dict | None:
             "legal_representative": registration.legal_representative if registration else None,
             "address": registration.address if registration else None,
             "current": [d for d in designations if d["status"] == "listed"],
-            "ended": [d for d in designations if d["status"] != "listed"], "statuses": STATUSES}
+            "ended": [d for d in designations if d["status"] != "listed"]}
 
 
 def _application(r: _Reading, shown: set[str]) -> dict | None:
@@ -283,7 +283,7 @@ def _evaluation(r: _Reading) -> dict | None:
         return None
     count = db.session.scalar(db.select(db.func.count()).select_from(EvaluationReport).where(
         EvaluationReport.instance_id == r.case.id)) or 0
-    return {"reports": [_report(r, x) for x in reports], "submissions": count, "verdicts": VERDICTS}
+    return {"reports": [_report(r, x) for x in reports], "submissions": count}
 
 
 def _report(r: _Reading, report: EvaluationReport) -> dict:
