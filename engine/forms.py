@@ -33,6 +33,24 @@ _phrasing: Callable[[object], str] | None = None
 MAX_DEPTH = 64
 
 
+def label_of(node) -> str | None:
+    """What a form calls a field or a choice (its JSON Schema `title`), as the pages show it:
+    the one place that picks the text, so that choosing a language changes it everywhere
+    (`register_labelling`)."""
+    title = node.get("title") if isinstance(node, dict) else None
+    return _labelling(title) if isinstance(title, str) and title.strip() else None
+
+
+def _labelling(title: str) -> str:
+    return title
+
+
+def register_labelling(translate: Callable[[str], str]) -> None:
+    """Have `label_of` give each form title in the reader's language (the web app's model texts)."""
+    global _labelling
+    _labelling = translate
+
+
 def register_format(name: str, problem: Callable[[object], str | None]) -> None:
     """Teach form validation a domain format (e.g. a credit code): `problem`
     says what is wrong with a value, or None when it is right."""

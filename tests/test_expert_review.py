@@ -212,8 +212,10 @@ def test_each_expert_sees_only_the_candidates_assigned_to_them_on_the_pages_and_
     inbox = zhao.get("/inbox/").get_data(as_text=True)
     assert f"评审对象：{NAMES['lz_a']}（绿色工厂）" in inbox and not any(n in inbox for n in others)
     task_page = zhao.get(f"/tasks/{mine.id}").get_data(as_text=True)
-    assert 'id="review-subject"' in task_page and NAMES["lz_a"] in task_page and "行业代表性强" in task_page
+    assert 'id="file-candidate"' in task_page and NAMES["lz_a"] in task_page and "行业代表性强" in task_page
     assert not any(n in task_page for n in others)
+    # his case file is the candidate and its evaluation: no other expert's opinion, nothing else of the round
+    assert 'id="file-opinions"' not in task_page and 'id="file-attachments"' not in task_page
     assert zhao.get(f"/tasks/{li_task.id}").status_code == 404  # another expert's review does not exist for him
     case_page = zhao.get(f"/cases/{case.id}").get_data(as_text=True)
     assert NAMES["lz_a"] in case_page and not any(n in case_page for n in others)

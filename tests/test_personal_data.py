@@ -102,6 +102,16 @@ def test_analysts_administrators_other_cities_and_departments_never_read_the_rep
     assert reads() == []
 
 
+def test_the_verification_task_files_the_report_unmasked_for_the_city_alone_and_audits_it_once(app, reported):
+    case_id, evidence = reported
+    task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case_id))
+    page = signed_in(app, "lz").get(f"/tasks/{task}").get_data(as_text=True)
+    assert "张三" in page and "13812345678" in page and f'href="/attachments/{evidence}"' in page  # its case file
+    page = signed_in(app, "root").get(f"/tasks/{task}").get_data(as_text=True)  # may act, yet is not the authority
+    assert "张**" in page and "张三" not in page and "/attachments/" not in page and 'id="evidence-withheld"' in page
+    assert reads() == [("lz", {"case": case_id, "via": "task page", "fields": ["reporter"], "attachments": [evidence]})]
+
+
 def test_the_api_gives_the_reporter_to_the_handling_city_alone_and_never_in_a_list(app, reported, client):
     case_id, _evidence = reported
     city = {"Authorization": f"Bearer {issue_token(db.session.scalar(db.select(User).where(User.name == 'lz')), None)}"}

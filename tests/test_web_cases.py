@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import lxml.html
 from conftest import ROOT
 from creation import FACTORY_LEADING, TABLES, evaluation
 from webclient import sign_in
@@ -49,8 +50,10 @@ def test_a_city_official_sees_the_case_page(client, runtime):
     assert "办理中" in page and "firm" in page and "2026年03月02日 09:00" in page
     # the timeline, in order, with the element's name from the diagram
     assert page.index("发起") < page.index("办理</td>") and "申请并选择评价方式" in page and "自评价：绿色工厂" in page
-    # the case data as a table
-    assert "credit_code" in page and "91620100MA74XJ2P0P" in page and "green_factory" in page
+    # the case file, labelled by the forms, not the raw keys (those are for administrators only)
+    shown = lxml.html.fromstring(page).xpath("string(//*[@id='case-file'])")
+    assert "统一社会信用代码" in shown and "91620100MA74XJ2P0P" in shown and "绿色工厂" in shown
+    assert "credit_code" not in shown and "std_code" not in shown and 'id="raw-data"' not in page
     # the diagram is drawn from the app's own copy of bpmn-js and the page's script
     assert "/vendor/bpmn-js/dist/bpmn-navigated-viewer.production.min.js" in page
     assert f'data-markers-url="/cases/{case}/markers.json"' in page

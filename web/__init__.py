@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine import clock, holidays, script_limits, scripting, statutory_calendar
 from engine.db import db
-from engine.forms import register_format, register_phrasing
+from engine.forms import register_format, register_labelling, register_phrasing
 from engine.green import (
     attachments,
     credit_code,
@@ -154,6 +154,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                         app.config["SCRIPT_MAX_INT_BITS"])
     statutory_calendar.ARRANGEMENTS.loader = holidays.load_from_database
     register_phrasing(formrender.field_message)  # the API's and the engine's field messages too
+    register_labelling(model_text)  # the case file's labels, from the forms' titles
     register_format("gb32100", credit_code.problem)
     register_format("real-name", real_name.explain_name)
     register_format("contact", real_name.explain_contact)

@@ -12,6 +12,7 @@ from flask import g
 
 from engine import personal
 from engine.db import db, writing
+from engine.green import case_file as case_files
 from engine.green import privacy
 from engine.models import ProcessInstance
 from engine.runtime import Actor
@@ -28,7 +29,17 @@ def marks(case: ProcessInstance) -> personal.Marks:
 
 
 def _record(actor: Actor, instance_id: int, **what) -> None:
-    g.setdefault("personal_reads", []).append((actor.name, instance_id, what))
+    """Note a read; what one page shows of a case (its data, its file, its objections) is one event."""
+    reads = g.setdefault("personal_reads", [])
+    for reader, case_id, noted in reads:
+        if (reader, case_id, noted.get("via")) == (actor.name, instance_id, what.get("via")):
+            for key, value in what.items():
+                if isinstance(value, list) and isinstance(noted.get(key), list):
+                    noted[key] = noted[key] + [v for v in value if v not in noted[key]]
+                else:
+                    noted.setdefault(key, value)
+            return
+    reads.append((actor.name, instance_id, what))
 
 
 def _write_reads(response):
@@ -62,15 +73,13 @@ def masked_data(case: ProcessInstance, actor: Actor) -> dict:
     return personal.masked(data, personal.present(data, marks(case)))
 
 
-def case_view(case: ProcessInstance, actor: Actor, files: list, via: str) -> tuple[dict, list, int]:
-    """The case page's data and files for this reader, and how many personal files it may not
-    see; one audit event covers what it shows unmasked."""
-    data, opened = privacy.case_data(actor, case, marks(case))
-    shown = [f for f in files if privacy.may_read_evidence(actor, case, f)]
-    evidence = [f.id for f in shown if f.personal]
-    if opened or evidence:
-        _record(actor, case.id, via=via, fields=opened, **({"attachments": evidence} if evidence else {}))
-    return data, shown, len(files) - len(shown)
+def case_file(case: ProcessInstance, actor: Actor, sections, via: str, subject: dict | None = None):
+    """The case file (卷宗) for this reader; the personal fields and files it shows unmasked are audited."""
+    found = case_files.build(runtime(), case, actor, sections, subject)
+    if found.opened or found.evidence:
+        _record(actor, case.id, via=via, fields=found.opened,
+                **({"attachments": found.evidence} if found.evidence else {}))
+    return found
 
 
 def objections(case: ProcessInstance, actor: Actor, rows: list, via: str) -> list[dict]:

@@ -9,7 +9,8 @@ from flask_babel import get_locale
 from flask_login import current_user
 
 from engine import clock
-from engine.green.models import LEVELS, UNIT_TYPES
+from engine.green.agencies import VERDICTS
+from engine.green.models import LEVELS, STATUSES, UNIT_TYPES
 from engine.green.roles import JURISDICTIONS, ROLES
 
 from .policy import may
@@ -43,10 +44,13 @@ def helpers() -> dict:
         "english": english,
         # a remark after a name: （…） in Chinese, " (…)" in English
         "paren": lambda text: f" ({text})" if english() else f"（{text}）",
+        "colon": ": " if english() else "：",  # before what follows a label
         "role_name": lambda code: name_in(ROLES, code),
         "city_name": lambda code: name_in(JURISDICTIONS, code),
         "unit_type_name": lambda code: name_in(UNIT_TYPES, code),
         "level_name": lambda code: name_in(LEVELS, code),
+        "status_name": lambda code: name_in(STATUSES, code),  # a designation's
+        "verdict_name": lambda code: name_in(VERDICTS, code),  # an evaluation report's
         "may": lambda permission: may(current_user, permission),
         "name_in": name_in,
         "cn_datetime": cn_datetime,

@@ -4,6 +4,7 @@ file, line and element.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from lxml import etree
@@ -12,6 +13,11 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 FORM_PROPERTY = "formJsonSchemaFilename"
+# The case file (卷宗) beside a user task: `caseFileSections` lists, in order, the sections of
+# the case its page shows (e.g. "organisation, evaluation, art18"). The domain names the
+# sections it can build in `CASE_FILE_SECTIONS` when the app starts, as it does its operations.
+CASE_FILE_PROPERTY = "caseFileSections"
+CASE_FILE_SECTIONS: set[str] = set()
 FORM_PREFIX = "forms/"
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -19,6 +25,11 @@ MAX_FILE_BYTES = 2 * 1024 * 1024
 SAFE_PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=False
 )
+
+
+def section_names(value: str | None) -> list[str]:
+    """A `caseFileSections` value as names: separated by commas (either width), 、 or spaces."""
+    return [n for n in re.split(r"[\s,，、]+", value or "") if n]
 
 
 @dataclass

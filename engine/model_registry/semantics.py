@@ -15,7 +15,16 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 
 from .. import services
-from .documents import BPMN_NS, FORM_PROPERTY, NS, SPIFF_NS, line_of
+from .documents import (
+    BPMN_NS,
+    CASE_FILE_PROPERTY,
+    CASE_FILE_SECTIONS,
+    FORM_PROPERTY,
+    NS,
+    SPIFF_NS,
+    line_of,
+    section_names,
+)
 
 
 def parse(parser, docs: dict, kinds: dict, add: Callable) -> list[str]:
@@ -74,6 +83,21 @@ def lint_forms(name: str, doc, form: Callable[[str], dict | None], add: Callable
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as exc:
             add(name, prop.sourceline, task.get("id"), f"form {form_name} is not a valid JSON Schema: {exc.message}")
+
+
+def lint_case_file(name: str, doc, add: Callable):
+    """Each section a task's case file names is one the system can build: a misspelt one
+    would leave the official without that part of the file, unseen until a case reaches it."""
+    for prop in doc.iterfind(f".//{{{SPIFF_NS}}}property[@name='{CASE_FILE_PROPERTY}']"):
+        task = prop.getparent().getparent().getparent()
+        names = section_names(prop.get("value"))
+        if not names:
+            add(name, prop.sourceline, task.get("id"), f"{CASE_FILE_PROPERTY} lists no section")
+        known = ", ".join(sorted(CASE_FILE_SECTIONS)) or "none"
+        for section in names:
+            if section not in CASE_FILE_SECTIONS:
+                add(name, prop.sourceline, task.get("id"),
+                    f"{CASE_FILE_PROPERTY}: no case file section '{section}' (known: {known})")
 
 
 def lint_lanes(name: str, doc, role_of: Callable, add: Callable):

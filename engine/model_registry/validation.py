@@ -64,6 +64,7 @@ class Validation:
 
     def _lint_bpmn(self, name: str, doc):
         semantics.lint_forms(name, doc, self._form, self.add)
+        semantics.lint_case_file(name, doc, self.add)
         semantics.lint_lanes(name, doc, self.role_of, self.add)
         semantics.lint_gateways(name, doc, self.add)
         # first: a refused text is not evaluated by the lints after it

@@ -30,8 +30,8 @@ ALLOWED_LATIN = {
 }
 ALLOWED_HAN = {"中文"}  # the way back to Chinese, named in Chinese on purpose
 
-# Not checked: bpmn-js's logo; the case page's raw data, which the case file (issue 17.1)
-# replaces with labelled sections (drop "#case-data" from here when it lands); and the modeler,
+# Not checked: bpmn-js's logo; the raw data an administrator may unfold under the case file (its
+# keys are the diagrams' own, not texts for a reader); and the modeler,
 # whose canvas is the diagram being edited (its names are the file's Chinese; their English is
 # models.po) and whose panels are bpmn-js's, translated by web/static/modeler/src/translate-zh.js.
 EXEMPT = ".bjs-powered-by, #case-data, #modeler"

@@ -174,6 +174,16 @@ OPENAPI = {
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
             "responses": _answers({"200": {"description": "the case", **_json("Instance")}}, 401, 404),
         }},
+        "/instances/{id}/file": {"get": {
+            "summary": "The case file (卷宗) as the case page shows it to the caller: sections (candidate, organisation, "
+                       "application, evaluation, attachments, art18, opinions), each field under its form's title; "
+                       "personal data as for the case",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "responses": _answers({"200": {"description": "the case file", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"instance": {"type": "integer"}, "sections": {
+                    "type": "array", "items": {"type": "object", "required": ["section"],
+                                               "properties": {"section": {"type": "string"}}}}}}}}}}, 401, 404),
+        }},
         "/instances/{id}/cancel": {"post": {
             "summary": "Cancel a case (administrator or the case's starter)",
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],

@@ -17,9 +17,11 @@ from engine import clock, deadlines
 from engine.db import db
 from engine.errors import EngineError, Forbidden, FormInvalid, NotFound
 from engine.green import attachments, privacy, rounds, withdrawal
+from engine.green import case_file as case_files
 from engine.green.roles import JURISDICTIONS
 from engine.model_registry import FORM_PREFIX, UnknownProcess
 from engine.models import HumanTask, Notification, ProcessInstance
+from engine.persistence import plain
 from engine.runtime import addressed_to, may_act
 from engine.timers import run_until
 
@@ -297,6 +299,14 @@ NOTIFICATION_ORDER = [paging.Key(Notification.at, datetime, descending=True),
 @authenticated
 def get_instance(instance_id):
     return jsonify(instance_json(_visible_instance(instance_id)))
+
+
+@bp.get(f"/instances/<int(max={ID_MAX}):instance_id>/file")
+@authenticated
+def instance_file(instance_id):
+    """The case file (卷宗) as the case page shows it to the caller: labelled sections, no raw keys."""
+    found = personal.case_file(_visible_instance(instance_id), g.actor, case_files.SECTIONS, via="api")
+    return jsonify({"instance": instance_id, "sections": plain(found.sections)})
 
 
 @bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/cancel")

@@ -1,5 +1,6 @@
-"""The case page (案件页面): one case's facts, its diagram with where it stands,
-its audit timeline and its data, for whoever may see the case.
+"""The case page (案件页面): one case's facts, its diagram with where it stands, its
+case file (卷宗, as the task pages show it: `engine.green.case_file`) and its audit
+timeline, for whoever may see the case; the raw data only for an administrator, folded.
 
 The diagram is the case's own deployed version, drawn in the browser by
 bpmn-js from npm, which this blueprint serves out of `node_modules` (only the
@@ -31,8 +32,9 @@ from SpiffWorkflow.util.task import TaskState
 from engine import clock
 from engine.db import db
 from engine.errors import Conflict, EngineError, FormInvalid
+from engine.green import case_file as case_files
 from engine.green import privacy, rounds, withdrawal
-from engine.green.models import Attachment, User
+from engine.green.models import User
 from engine.green.roles import JURISDICTIONS
 from engine.model_registry import FORM_PREFIX
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
@@ -228,18 +230,19 @@ def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | Non
                if e.action in ("cancel", "withdraw", "end")}
     tasks = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id)
                                .order_by(HumanTask.created_at, HumanTask.id)).all()
-    labels, choices = field_labels(case)
-    files = db.session.scalars(db.select(Attachment).where(Attachment.instance_id == case.id)
-                               .order_by(Attachment.id)).all()
     actor = actor_of(current_user)
-    data, files, withheld = personal.case_view(case, actor, files, via="case page")
+    case_file = personal.case_file(case, actor, case_files.SECTIONS, via="case page")
+    # the raw data, under the file and folded, for an administrator repairing a case (it reads it masked)
+    labels, choices = field_labels(case) if actor.is_admin else ({}, {})
+    data = personal.case_data(case, actor, via="case page") if actor.is_admin else None
     tasks = [t for t in tasks if privacy.sees_task(actor, t)]  # an expert: their own reviews
     closable = (actor.is_admin or actor.role == "provincial") and rounds.may_close_collection(runtime(), case)
     return render_template(
         "cases/case.html", case=case, process_name=process_name, names=names, events=events, tasks=tasks,
         reasons=reasons, now=clock.now(), stalled_days=withdrawal.STALLED_DAYS,
         status_label=STATUS.get(case.status, case.status), actions=ACTIONS,
-        data=data, labels=labels, choices=choices, files=files, withheld=withheld,
+        data=data, labels=labels, choices=choices, case_file=case_file,
+        returned_reason=(case.data or {}).get("returned_reason") if isinstance(case.data, dict) else None,
         may_retry=case.status == "error" and may(current_user, "cases.retry"),
         retry=retry or {"data": "", "reason": "", "errors": {}},
         may_withdraw=withdrawal.may_withdraw(actor_of(current_user), case),

@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 from engine.db import db
 from engine.errors import EngineError
 from engine.green import attachments, credit_code, real_name
+from engine.green import case_file as case_files
 from engine.green.models import Attachment, ComplaintReceipt
 from engine.green.roles import JURISDICTIONS
 from engine.models import ProcessInstance
@@ -114,5 +115,7 @@ def download(attachment_id):
     if item is None or not personal.may_download(item, actor_of(current_user)):
         abort(404)
     content = attachments.read(current_app.config["UPLOAD_DIR"], item)
-    return send_file(io.BytesIO(content), mimetype=item.content_type, as_attachment=True,
+    # a preview opens in the browser: only the types whose content the upload checked (PDF, PNG, JPEG)
+    preview = request.args.get("preview") == "1" and item.content_type in case_files.PREVIEWABLE
+    return send_file(io.BytesIO(content), mimetype=item.content_type, as_attachment=not preview,
                      download_name=item.original_name)

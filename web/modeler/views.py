@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf
 
 from engine import modeling, services
+from engine.green import case_file as case_files
 from engine.green.roles import ROLES
 from engine.model_registry import FORM_PREFIX, ModelInvalid
 from engine.models import ModelVersion
@@ -56,6 +57,9 @@ def _texts() -> dict:
         "dueDateHelp": _("表达式，如 working_days_after(today(), 5)"),
         "remindBefore": _("提前提醒 remindBefore"), "remindBeforeHelp": _("ISO 时长，如 P3D"),
         "escalateTo": _("逾期督办 escalateTo"), "ownRole": _("（本任务的角色）"),
+        "caseFileSections": _("卷宗内容 caseFileSections"),
+        "caseFileSectionsHelp": _("办理页面旁显示的卷宗部分，逗号分隔：%(names)s；不填则显示 %(default)s",
+                                  names=", ".join(case_files.SECTIONS), default=", ".join(case_files.DEFAULT)),
         "script": _("脚本（Python）"), "scriptHelp": _("Python；可用 today()、working_days_after() 等"),
         "condition": _("条件（Python 表达式）"), "conditionHelp": _("如 decision == \"approve\""),
         "decision": _("调用的决策表"), "operation": _("服务操作"), "resultVariable": _("结果变量"),

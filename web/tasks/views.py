@@ -1,5 +1,6 @@
-"""The task page (办理页面): a task's case, instructions and history, and its
-form, to submit or to save as a draft (草稿).
+"""The task page (办理页面): a task's case, instructions and history, its case file
+(卷宗: the sections its diagram names, see `engine.green.case_file`) beside its form, to
+submit or to save as a draft (草稿).
 
 Thin over the engine: the form is the task's JSON Schema, checked again by
 `Runtime.complete`; who may open a task is `may_act`, decided on the server.
@@ -29,8 +30,9 @@ from engine.db import db, writing
 from engine.errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
 from engine.forms import ROWS_FROM
 from engine.green import attachments, known_fields, privacy
+from engine.green import case_file as case_files
 from engine.green.experts import Expert
-from engine.green.models import Attachment, Designation, User
+from engine.green.models import Attachment, User
 from engine.green.notices import Objection, PublicNotice
 from engine.model_registry import FORM_PROPERTY
 from engine.models import AuditEvent, HumanTask, ProcessInstance
@@ -310,26 +312,23 @@ def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None, ear
         process_name=model_text(runtime().registry.process_name(case.process_id, case.version_id)),
         instructions=model_text(getattr(spec, "documentation", None)) or "",
         overdue=bool(task.due_at and task.due_at < now),
-        objections=_objections(case),
-        review=_review_material(task), pool=_pool_for(task),
+        objections=_objections(case), pool=_pool_for(task),
+        case_file=personal.case_file(case, actor_of(current_user), case_files.sections_of(spec), via="task page",
+                                     subject=_review_of(task)),
         # why the case came back to this step (a diagram sets it, e.g. an agency refused under Art 23)
         returned_reason=(case.data or {}).get("returned_reason") if isinstance(case.data, dict) else None,
     )
 
 
-def _review_material(task: HumanTask) -> dict | None:
-    """An expert's review task: the candidate assigned to them and its material (Art 15): the unit,
-    the city that recommended it and why, and the municipal designation it holds."""
+def _review_of(task: HumanTask) -> dict | None:
+    """An expert's review task: the candidate assigned to them (Art 15), the item the task was given."""
     if task.role != "expert":
         return None
     try:
         review = runtime().read_workflow(task.instance_id).get_task_from_id(UUID(task.id)).data.get("_review")
     except (NotFound, TaskNotFoundException):
         return None
-    if not isinstance(review, dict):
-        return None
-    designation = db.session.get(Designation, review["designation_id"]) if review.get("designation_id") else None
-    return {**review, "designation": designation}
+    return review if isinstance(review, dict) else None
 
 
 def _pool_for(task: HumanTask) -> list[Expert] | None:

@@ -287,6 +287,8 @@ function entries(element, config) {
     add('remindBefore', PropertyText, isTextFieldEntryEdited, { name: 'remindBefore', label: t.remindBefore, description: t.remindBeforeHelp });
     add('escalateTo', PropertySelect, isSelectEntryEdited, { name: 'escalateTo', label: t.escalateTo,
       options: roleOptions(config, t.ownRole) });
+    add('caseFileSections', PropertyText, isTextFieldEntryEdited, { name: 'caseFileSections',
+      label: t.caseFileSections, description: t.caseFileSectionsHelp });
   }
   if (is(element, 'bpmn:ScriptTask')) {
     add('scriptBody', ScriptBody, isTextAreaEntryEdited);
