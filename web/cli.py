@@ -16,6 +16,7 @@ from engine.errors import EngineError
 from engine.green.lifecycle import backfill
 from engine.holidays import ArrangementInvalid, enter, preview, read
 from engine.model_registry import ModelInvalid, collect
+from engine.notifications import DeliveryWorker
 from engine.runtime import Actor
 from engine.timers import TimerService, run_until
 
@@ -150,13 +151,18 @@ def verify_cmd():
 def run_scheduler():
     """Run the scheduler in the foreground (one per deployment, beside the web workers)."""
     click.echo("scheduler started: it fires timers once it holds this database's lead; Ctrl-C stops it")
-    service = TimerService(current_app._get_current_object(), blocking=True)
+    app = current_app._get_current_object()
+    service = TimerService(app, blocking=True)
+    # notifications are sent from here, after the steps that wrote them committed (engine.notifications)
+    deliveries = DeliveryWorker(app)
+    deliveries.start()
     # systemd stops it with SIGTERM: stop as on Ctrl-C, letting a wake-up under way finish its step
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         service.start()
     except KeyboardInterrupt:
         service.shutdown()
+        deliveries.shutdown()
         click.echo("scheduler stopped")
 
 
