@@ -95,7 +95,7 @@ def settings():
     if request.method == "GET":
         return _settings_page(row, available)
     form = request.form
-    on = {c for c in notifications.CHANNELS if form.get(c) == "on"}
+    on = {c for c in form.getlist("channel") if c in notifications.CHANNELS}
     entered = {"email": form.get("email", "").strip(), "mobile": form.get("mobile", "").strip(), "on": on}
     try:
         notifications.choose_channels(current_user.name, entered["email"], entered["mobile"], on)
