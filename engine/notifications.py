@@ -42,6 +42,7 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -276,20 +277,14 @@ def unread_count(actor: Actor, cap: int = 99) -> int:
 
 def mark_read(actor: Actor, which) -> int:
     """Mark the notifications `which` (a condition on them, already limited to what the actor
-    sees) read for the actor, in the caller's transaction; returns how many were unread.
-    Marking one twice is harmless."""
-    ids = list(db.session.scalars(select(Notification.id).where(which, unread(actor))))
-    if ids:
-        now = clock.now()
-        db.session.execute(_insert_ignoring_duplicates(), [
-            {"notification_id": i, "account": actor.name, "read_at": now} for i in ids])
-    return len(ids)
-
-
-def _insert_ignoring_duplicates():
-    """Two tabs marking the same notification at once: the second does nothing."""
+    sees) read for the actor, in the caller's transaction, in one statement; returns how many
+    were unread. Two tabs marking the same one at once: the second does nothing."""
     dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return dialect_insert(NotificationRead).on_conflict_do_nothing()
+    unread_ones = select(Notification.id, literal(actor.name, String(80)), literal(clock.now(), Aware())).where(
+        which, unread(actor))
+    done = db.session.execute(dialect_insert(NotificationRead).from_select(
+        ["notification_id", "account", "read_at"], unread_ones).on_conflict_do_nothing())
+    return max(done.rowcount, 0)
 
 
 # ---------------------------------------------------------------------------------- the message
@@ -302,7 +297,7 @@ SUBJECTS = {
 def message(notice: Notification) -> tuple[str, str]:
     """(subject, text) of a notification as sent, in Chinese, the officials' working language."""
     task = notice.task_name or notice.element
-    due = notice.due_at.strftime("%Y年%m月%d日 %H:%M") if notice.due_at else ""
+    due = _moment(notice.due_at) if notice.due_at else ""
     text = {
         "reminder": f"办件 {notice.instance_id}「{task}」将于 {due} 到期，请及时办理。",
         "overdue": f"办件 {notice.instance_id}「{task}」已于 {due} 到期，尚未办理。",
@@ -319,6 +314,14 @@ def message(notice: Notification) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------------------------- sending
+def _moment(at: datetime) -> str:
+    """Beijing time as the pages show it: a limit that ends at midnight is 24:00 of its last day."""
+    local = at.astimezone(clock.SHANGHAI)
+    if local.strftime("%H:%M") == "00:00":
+        return f"{(local - timedelta(days=1)):%Y年%m月%d日} 24:00"
+    return f"{local:%Y年%m月%d日 %H:%M}"
+
+
 class SendFailed(Exception):
     """A channel refused or could not be reached: tried again later."""
 

@@ -4,7 +4,11 @@ local HTTP receiver for the SMS and DingTalk webhooks, started by the tests."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -13,7 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import factories
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import MODELS, upload
+from conftest import MODELS, ROOT, upload
+from test_scheduler_processes import wait_for
 from webclient import csrf_token, sign_in
 
 from engine import clock, notifications
@@ -231,7 +236,7 @@ def test_a_reminder_reaches_the_official_by_email_after_the_step_and_shows_as_de
     [mail] = smtp.messages
     assert mail.rcpt_tos == ["li.city@lanzhou.gov.cn"] and mail.mail_from == "noreply@gxt.gansu.gov.cn"
     assert smtp.subjects() == ["【绿色制造】办理提醒"]
-    assert f"办件 {inst['id']}「报送推荐名单 Recommend units」将于 2026年04月01日 00:00 到期" in smtp.texts()[0]
+    assert f"办件 {inst['id']}「报送推荐名单 Recommend units」将于 2026年03月31日 24:00 到期" in smtp.texts()[0]
     html = page(client, "lz")
     assert 'data-kind="reminder"' in html and 'data-channel="email" data-status="sent"' in html
     assert worker_pass() == {}  # sent once
@@ -435,3 +440,28 @@ def test_a_delivery_whose_worker_died_is_claimed_again_after_its_lease(client, s
     assert notifications.claim() == []
     clock.current().advance(timedelta(seconds=301))
     assert worker_pass() == {"sent": 1} and len(smtp.messages) == 1
+
+
+def test_the_timers_process_sends_what_steps_wrote_while_it_was_not_running(app, client, smtp, tmp_path):
+    clock.install(clock.SystemClock())
+    channels_from({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port)})
+    inst, _ = start_round(client)
+    account("wang")
+    choose(client, "wang", ["email"], email="wang@lanzhou.gov.cn")
+    assert hand_over(client, "lz", inst["tasks"][0]["id"], "wang").status_code == 303
+    assert [d.status for d in deliveries()] == ["pending"]
+
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "PYTHONPATH": str(ROOT),
+           "CLOCK": "system", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "NOTIFY_POLL_SECONDS": "0.2"}
+    env.pop("SCHEDULER", None)
+    log = tmp_path / "timers.log"
+    timers = subprocess.Popen([sys.executable, "-m", "flask", "--app", "web", "timers", "run"], cwd=ROOT, env=env,
+                              stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: [d.status for d in deliveries()] == ["sent"], what=f"the delivery\n{log.read_text()}")
+    finally:
+        os.killpg(timers.pid, signal.SIGKILL)
+        timers.wait()
+    [mail] = smtp.messages
+    assert mail.rcpt_tos == ["wang@lanzhou.gov.cn"]
+    assert 'data-channel="email" data-status="sent"' in page(client, "wang")
