@@ -58,8 +58,8 @@ from .models import Aware, Notification
 
 log = logging.getLogger(__name__)
 
-# what a notification is about (提醒 / 逾期督办 / 期限调整 / 转办 / 退回补正 / 办理结果)
-KINDS = ("reminder", "overdue", "rescheduled", "handover", "returned", "decided")
+# what a notification is about (提醒 / 逾期督办 / 期限调整 / 转办 / 退回补正 / 办理结果 / 终止办理)
+KINDS = ("reminder", "overdue", "rescheduled", "handover", "returned", "decided", "ended")
 CHANNELS = ("email", "sms", "dingtalk")
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 
@@ -290,7 +290,7 @@ def mark_read(actor: Actor, which) -> int:
 # ---------------------------------------------------------------------------------- the message
 SUBJECTS = {
     "reminder": "办理提醒", "overdue": "逾期督办", "rescheduled": "期限调整", "handover": "转办",
-    "returned": "退回补正", "decided": "办理结果",
+    "returned": "退回补正", "decided": "办理结果", "ended": "终止办理",
 }
 
 
@@ -305,6 +305,7 @@ def message(notice: Notification) -> tuple[str, str]:
         "handover": f"办件 {notice.instance_id}「{task}」已转交您办理。",
         "returned": f"办件 {notice.instance_id} 已退回补正，请在「{task}」中修改后重新提交。",
         "decided": f"您的申请（办件 {notice.instance_id}）已办结：{task}。",
+        "ended": f"您的申请（办件 {notice.instance_id}）已被终止办理。理由：{notice.task_name or '未说明'}",
     }.get(notice.kind, f"办件 {notice.instance_id}「{task}」")
     if notice.due_provisional and due:
         text += "（期限按暂定节假日安排计算）"

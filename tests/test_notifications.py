@@ -218,6 +218,19 @@ def hand_over(client, giver, task_id, to):
     return client.post(f"/inbox/{task_id}/handover", data={"to": to, "csrf_token": csrf_token(client, "/inbox/")})
 
 
+def applicant(client, smtp):
+    """A registered firm that chose e-mail, the small application deployed, and the city's official."""
+    channels_from({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port)})
+    r = upload(client, account("ana", "analyst", None), ("apply.bpmn", APPLICATION))
+    assert r.status_code == 201, r.json
+    city = account("lz")
+    factories.registered("firm")
+    firm = {"Authorization": "Bearer " + issue_token(db.session.scalar(db.select(User).where(User.name == "firm")), None)}
+    db.session.commit()
+    assert choose(client, "firm", ["email"], email="contact@lvyuan.com.cn").status_code == 303
+    return firm, city
+
+
 # ------------------------------------------------------------------------------------------ tests
 def test_a_reminder_reaches_the_official_by_email_after_the_step_and_shows_as_delivered(client, smtp):
     channels_from({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port), "SMTP_FROM": "noreply@gxt.gansu.gov.cn"})
@@ -342,15 +355,7 @@ def test_a_dingtalk_robot_that_fails_twice_then_answers_gets_the_notice_on_the_t
 
 
 def test_the_application_returned_for_correction_and_its_decision_reach_the_applicant(client, smtp):
-    channels_from({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port)})
-    r = upload(client, account("ana", "analyst", None), ("apply.bpmn", APPLICATION))
-    assert r.status_code == 201, r.json
-    city = account("lz")
-    factories.registered("firm")
-    firm = {"Authorization": "Bearer " + issue_token(db.session.scalar(db.select(User).where(User.name == "firm")), None)}
-    db.session.commit()
-    assert choose(client, "firm", ["email"], email="contact@lvyuan.com.cn").status_code == 303
-
+    firm, city = applicant(client, smtp)
     inst = client.post("/api/v1/instances", json={"process": "small_application"}, headers=firm).json
     assert "tasks" in inst, inst
     assert client.post(f"/api/v1/tasks/{inst['tasks'][0]['id']}/complete", json={"data": {}}, headers=firm).status_code == 200
@@ -373,6 +378,24 @@ def test_the_application_returned_for_correction_and_its_decision_reach_the_appl
     assert f"您的申请（办件 {inst['id']}）已办结：审核通过 Approved" in smtp.texts()[1]
     html = page(client, "firm")
     assert 'data-kind="returned"' in html and 'data-kind="decided"' in html
+
+
+def test_an_application_the_city_ends_tells_the_applicant_why_and_a_withdrawal_tells_nobody(client, smtp):
+    firm, city = applicant(client, smtp)
+    ended = client.post("/api/v1/instances", json={"process": "small_application"}, headers=firm).json
+    withdrawn = client.post("/api/v1/instances", json={"process": "small_application"}, headers=firm).json
+    r = client.post(f"/api/v1/instances/{withdrawn['id']}/withdraw", json={"reason": "本年度不再申报"}, headers=firm)
+    assert r.status_code == 200, r.json
+    clock.current().advance(timedelta(days=31))
+    r = client.post(f"/api/v1/instances/{ended['id']}/end", json={"reason": "申报材料逾期未补正"}, headers=city)
+    assert r.status_code == 200, r.json
+
+    [told] = client.get("/api/v1/notifications", headers=firm).json["notifications"]
+    assert (told["kind"], told["instance"], told["task_name"]) == ("ended", ended["id"], "申报材料逾期未补正")
+    assert worker_pass() == {"sent": 1}
+    assert smtp.subjects() == ["【绿色制造】终止办理"]
+    assert f"您的申请（办件 {ended['id']}）已被终止办理。理由：申报材料逾期未补正" in smtp.texts()[0]
+    assert 'data-kind="ended"' in page(client, "firm")
 
 
 def test_a_case_the_city_starts_is_no_application_and_tells_nobody_its_end(client):

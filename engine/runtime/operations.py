@@ -105,9 +105,7 @@ class Runtime(Steps):
     def _concluded(self, case: store.Case, wf: BpmnWorkflow, now) -> None:
         """An application (a process its party starts) has ended: its party is told the outcome,
         the end event it reached (已公布, 不予通过, ...)."""
-        if not (self._start_roles(wf.spec) & self.party_roles):
-            return
-        party = wf.data.get(PARTY_ACCOUNT) or case.started_by
+        party = self._applicant(case, wf)
         ends = [t for t in wf.tasks.values() if isinstance(t.task_spec, EndEvent) and t.state == TaskState.COMPLETED]
         if party is None or not ends:
             return
@@ -117,6 +115,12 @@ class Runtime(Steps):
             "element": end.task_spec.bpmn_id or end.task_spec.name,
             "task_name": end.task_spec.bpmn_name or wf.spec.description, "role": None,
             "jurisdiction": case.jurisdiction, "assignee": party})
+
+    def _applicant(self, case: store.Case, wf: BpmnWorkflow) -> str | None:
+        """The party whose application the case is (a process its party starts), else None."""
+        if not (self._start_roles(wf.spec) & self.party_roles):
+            return None
+        return wf.data.get(PARTY_ACCOUNT) or case.started_by
 
     # ------------------------------------------------------------------ who sees what
 
@@ -362,6 +366,13 @@ class Runtime(Steps):
             live.workflow.cancel()
             case.status = "cancelled"
             audit(actor.name, action, instance=case, detail={"reason": reason})
+            party = self._applicant(case, live.workflow)
+            if party is not None and party not in actor.accounts:  # ended by an official: the party is told why
+                notifications.post(store.conn(), {
+                    "at": clock.now(), "kind": "ended", "instance_id": case.id,
+                    "task_id": str(live.workflow.task_tree.id), "element": action,
+                    "task_name": (reason or "")[:255] or None, "role": None, "jurisdiction": case.jurisdiction,
+                    "assignee": party})
         return case
 
     def retry(self, instance_id: int, actor: Actor, data: dict | None = None, reason: str | None = None
