@@ -197,11 +197,13 @@ def post(conn, notice: dict) -> int:
     notice.setdefault("due_provisional", False)
     notice.setdefault("task_name", None)
     notice_id = conn.execute(INSERT_NOTICE, notice).scalar_one()
+    available, now = SETTINGS.available(), notice["at"]
+    if not available:  # a server with no channel set up: the centre is all there is
+        return notice_id
     reached = RECIPIENTS(notice.get("role"), notice.get("jurisdiction"), notice.get("assignee"))
     people = conn.execute(select(ChannelSettings.__table__).where(
         ChannelSettings.account.in_(reached),
         or_(ChannelSettings.email_on, ChannelSettings.sms_on, ChannelSettings.dingtalk_on))).all()
-    available, now = SETTINGS.available(), notice["at"]
     rows = [{"notification_id": notice_id, "account": p.account, "channel": channel, "address": address,
              "status": PENDING, "attempts": 0, "created_at": now, "next_attempt_at": now}
             for p in people for channel, address in chosen(p) if channel in available]
