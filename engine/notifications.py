@@ -225,8 +225,8 @@ def channel_problems(email: str | None, mobile: str | None, on: set[str]) -> dic
         problems["mobile"] = "invalid"
     elif on & {"sms", "dingtalk"} and not mobile:
         problems["mobile"] = "needed"
-    for channel in sorted(on - SETTINGS.available()):
-        problems[channel] = "unavailable"
+    if on - SETTINGS.available():
+        problems["channel"] = "unavailable"
     return problems
 
 

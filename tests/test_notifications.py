@@ -414,7 +414,7 @@ def test_channel_settings_are_checked_and_the_entries_kept(client, smtp):
     r = choose(client, "lz", ["email", "sms"], email="li.city@", mobile="12345")
     html = r.get_data(as_text=True)
     assert r.status_code == 422
-    assert 'id="error-email"' in html and 'id="error-mobile"' in html and 'id="error-sms"' in html
+    assert 'id="error-email"' in html and 'id="error-mobile"' in html and 'id="error-channel"' in html
     assert 'value="li.city@"' in html and 'value="12345"' in html
     r = choose(client, "lz", ["sms"], mobile="")
     assert r.status_code == 422 and 'id="error-mobile"' in r.get_data(as_text=True)
