@@ -289,6 +289,20 @@ def mark_read(actor: Actor, which) -> int:
     return max(done.rowcount, 0)
 
 
+def deliveries_of(actor: Actor, notification_ids: list[int]) -> dict[int, list[dict]]:
+    """How each of these notifications went to the actor by e-mail, SMS or DingTalk."""
+    found: dict[int, list[dict]] = {i: [] for i in notification_ids}
+    if found:
+        for d in db.session.scalars(select(Delivery).where(
+                Delivery.notification_id.in_(found), Delivery.account == actor.name).order_by(Delivery.id)):
+            found[d.notification_id].append({
+                "channel": d.channel, "status": d.status, "attempts": d.attempts,
+                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+                "next_attempt_at": d.next_attempt_at.isoformat() if d.status == PENDING else None,
+                "last_error": d.last_error})
+    return found
+
+
 # ---------------------------------------------------------------------------------- the message
 SUBJECTS = {
     "reminder": "办理提醒", "overdue": "逾期督办", "rescheduled": "期限调整", "handover": "转办",

@@ -375,6 +375,8 @@ def test_the_application_returned_for_correction_and_its_decision_reach_the_appl
 
     assert worker_pass() == {"sent": 2}
     assert smtp.subjects() == ["【绿色制造】退回补正", "【绿色制造】办理结果"]
+    listed = client.get("/api/v1/notifications", headers=firm).json["notifications"]
+    assert [[(d["channel"], d["status"]) for d in n["deliveries"]] for n in listed] == [[("email", "sent")]] * 2
     assert f"您的申请（办件 {inst['id']}）已办结：审核通过 Approved" in smtp.texts()[1]
     html = page(client, "firm")
     assert 'data-kind="returned"' in html and 'data-kind="decided"' in html

@@ -428,11 +428,12 @@ def list_notifications():
     if request.args.get("unread") in ("true", "1"):
         q = q.where(notifications.unread(actor))
     page = list_page(q, NOTIFICATION_ORDER, lambda row: [row.Notification.at, row.Notification.id])
+    sent = notifications.deliveries_of(actor, [row.Notification.id for row in page.rows])
     return listed("notifications", [{
         "id": n.id, "kind": n.kind, "at": n.at.isoformat(), "instance": n.instance_id, "task": n.task_id,
         "element": n.element, "task_name": n.task_name, "due": n.due_at.isoformat() if n.due_at else None,
         "due_provisional": n.due_provisional, "role": n.role, "jurisdiction": n.jurisdiction, "assignee": n.assignee,
-        "read": bool(read),
+        "read": bool(read), "deliveries": sent[n.id],
     } for n, read in ((row.Notification, row.read) for row in page.rows)], page)
 
 
