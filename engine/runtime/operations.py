@@ -113,7 +113,7 @@ class Runtime(Steps):
         notifications.post(store.conn(), {
             "at": now, "kind": "decided", "instance_id": case.id, "task_id": str(end.id),
             "element": end.task_spec.bpmn_id or end.task_spec.name,
-            "task_name": end.task_spec.bpmn_name or wf.spec.description, "role": None,
+            "task_name": (end.task_spec.bpmn_name or wf.spec.description or "")[:255] or None, "role": None,
             "jurisdiction": case.jurisdiction, "assignee": party})
 
     def _applicant(self, case: store.Case, wf: BpmnWorkflow) -> str | None:

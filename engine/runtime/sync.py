@@ -4,7 +4,8 @@ The inbox (`human_task`) and the pending timers (`pending_timer`) are an
 index of the workflow, written in the same transaction as its state. A step
 scans the workflow once, and only the differences from what the database
 already holds are written: the entries that appeared, the ones that went.
-Reminders and overdue notices fall due with the timers and are sent here.
+Reminders and overdue notices fall due with the timers and are written here, with
+their deliveries, for `engine.notifications` to send once the step has committed.
 """
 from __future__ import annotations
 
