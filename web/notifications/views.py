@@ -17,6 +17,7 @@ from engine.notifications import ChannelsRefused, Delivery
 from .. import paging
 from ..accounts.users import actor_of
 from ..handler import writes
+from ..inputs import ID_MAX
 from ..policy import require
 
 bp = Blueprint("notifications", __name__, template_folder="templates", url_prefix="/notifications")
@@ -62,7 +63,7 @@ def index():
                            args=_args("show", "after"))
 
 
-@bp.post("/<int:notification_id>/read")
+@bp.post(f"/<int(max={ID_MAX}):notification_id>/read")
 @login_required
 @writes
 def read(notification_id):
@@ -137,7 +138,7 @@ def deliveries():
                            next=page.next, args=_args("status", "after"))
 
 
-@bp.post("/deliveries/<int:delivery_id>/retry")
+@bp.post(f"/deliveries/<int(max={ID_MAX}):delivery_id>/retry")
 @login_required
 @require("notifications.deliveries")
 @writes
