@@ -89,6 +89,9 @@ def test_pages(app, world, name):
         "/public/agencies": 200,
         "/admin/calendar/": expect(name, holders("calendar.enter"), 200, 403),  # entering a year's holiday notice
         f"/attachments/{world['report']}": expect(name, CASE_READERS, 200, 404),  # the evaluation report PDF
+        "/notifications/": 200,  # everyone's own centre and channels
+        "/notifications/settings": 200,
+        "/notifications/deliveries": expect(name, holders("notifications.deliveries"), 200, 403),
     }
     got = {path: client.get(path).status_code for path in checks}
     assert got == checks
