@@ -148,13 +148,15 @@ class HumanTask(db.Model):
 
 
 class Notification(db.Model):
-    """A reminder, an overdue notice or a moved due date (提醒 / 逾期督办 / 期限调整) in a role's or a
-    person's inbox."""
+    """A reminder, an overdue notice, a moved due date, a task handed over, an application returned
+    for correction or decided (提醒 / 逾期督办 / 期限调整 / 转办 / 退回补正 / 办理结果), to a role
+    within a city or to one person; each reader marks it read for themselves and chooses how else
+    to be told (`engine.notifications`)."""
 
     __tablename__ = "notification"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(Aware())
-    kind: Mapped[str] = mapped_column(String(16))  # reminder | overdue | rescheduled
+    kind: Mapped[str] = mapped_column(String(16))  # engine.notifications.KINDS
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), index=True)
     task_id: Mapped[str] = mapped_column(String(36))
     element: Mapped[str] = mapped_column(String(255))
@@ -163,8 +165,7 @@ class Notification(db.Model):
     due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     role: Mapped[str | None] = mapped_column(String(40))
     jurisdiction: Mapped[str | None] = mapped_column(String(12))
-    assignee: Mapped[str | None] = mapped_column(String(80))
-    read_at: Mapped[datetime | None] = mapped_column(Aware())
+    assignee: Mapped[str | None] = mapped_column(String(80), index=True)
 
     __table_args__ = (Index("ix_notification_role_jurisdiction", "role", "jurisdiction"),)
 

@@ -27,10 +27,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefi
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import update
 
-from . import clock, deadlines, statutory_calendar, store
+from . import clock, deadlines, notifications, statutory_calendar, store
 from .audit import append as audit
 from .db import db
-from .models import HumanTask, Notification, PendingTimer
+from .models import HumanTask, PendingTimer
 from .scripting import TIMER_SET, make_script_engine, names_read
 
 MOVED, SAME, PASSED, KEPT = "moved", "same", "passed", "kept"
@@ -234,10 +234,11 @@ def _write(case, live, changes: list[Change], now: datetime) -> None:
             due_at=due, remind_at=remind, due_provisional_year=year))
         live.ready[tid] = [remind, None if entry.overdue_noticed else due]
         if entry.due_at != due:
-            db.session.add(Notification(
-                at=now, kind="rescheduled", instance_id=case.id, task_id=tid, element=entry.element,
-                task_name=entry.name, due_at=due, due_provisional=year is not None, role=entry.role,
-                jurisdiction=entry.jurisdiction, assignee=entry.assignee))
+            notifications.post(conn, {
+                "at": now, "kind": "rescheduled", "instance_id": case.id, "task_id": tid,
+                "element": entry.element, "task_name": entry.name, "due_at": due,
+                "due_provisional": year is not None, "role": entry.role,
+                "jurisdiction": entry.jurisdiction, "assignee": entry.assignee})
     timers = {c.element for c in changes if c.what == "timer"}
     for w in (live.workflow, *live.workflow.subprocesses.values()):
         for task in w.tasks.values():

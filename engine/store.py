@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from .db import db
-from .models import HandlingTime, HumanTask, InstanceTask, Notification, PendingTimer, ProcessHead, ProcessInstance
+from .models import HandlingTime, HumanTask, InstanceTask, PendingTimer, ProcessHead, ProcessInstance
 
 
 class Write:
@@ -170,7 +170,6 @@ def _send_all(connection, writes: list) -> int:
 
 
 CASE = ProcessInstance.__table__
-NOTICE = Notification.__table__
 TASK = InstanceTask.__table__
 INBOX = HumanTask.__table__
 TIMER = PendingTimer.__table__
@@ -251,7 +250,6 @@ SELECT_INBOX_ALERTS = Read(select(INBOX.c.id, INBOX.c.remind_at, INBOX.c.due_at,
 ASSIGN = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(assignee=bindparam("assignee"))
 MARK_REMINDED = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(remind_at=None)
 MARK_OVERDUE_NOTICED = update(INBOX).where(INBOX.c.id == bindparam("b_id")).values(overdue_noticed=True)
-INSERT_NOTICE = insert(NOTICE)
 INSERT_INBOX = Write(insert(INBOX))
 DELETE_INBOX = Write(delete(INBOX).where(INBOX.c.id == bindparam("b_id")))
 INSERT_HANDLING_TIME = Write(insert(HandlingTime.__table__))

@@ -91,6 +91,9 @@ def test_pages(app, world, name):
         f"/attachments/{world['report']}": expect(name, CASE_READERS, 200, 404),  # the evaluation report PDF
         "/cases/search": expect(name, holders("cases.search"), 200, 403),
         "/cases/mine": expect(name, holders("cases.mine"), 200, 403),
+        "/notifications/": 200,  # everyone's own centre and channels
+        "/notifications/settings": 200,
+        "/notifications/deliveries": expect(name, holders("notifications.deliveries"), 200, 403),
     }
     got = {path: client.get(path).status_code for path in checks}
     assert got == checks

@@ -67,6 +67,8 @@ CORPUS = [
     ("prov", "POST", f"/registry/{HUGE}/revocation", as_form({"ground": "21_1"}), 404, "Not Found"),
     ("prov", "GET", f"/attachments/{HUGE}", None, 404, "Not Found"),
     ("prov", "GET", f"/cases/{HUGE}", None, 404, "Not Found"),
+    ("prov", "POST", f"/notifications/{HUGE}/read", as_form({}), 404, "Not Found"),
+    ("prov", "GET", "/notifications/?after=%C2%B2&show=%00", None, 200, "通知中心"),
     ("anonymous", "GET", f"/public/notices/{HUGE}", None, 404, "Not Found"),
     ("anonymous", "GET", f"/public/complaint/status?no={HUGE}&code=x", None, 404, "受理编号或查询码不正确"),
     ("anonymous", "GET", "/public/complaint/status?no=%C2%B2&code=x", None, 404, "受理编号或查询码不正确"),

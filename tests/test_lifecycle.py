@@ -102,8 +102,10 @@ def tasks(case_id) -> dict[str, str]:
 
 
 def notices(kind=None):
+    """The reminders and notices of the dynamic management (the application that listed the
+    unit told the firm its decision: that one is not the lifecycle's)."""
     db.session.commit()  # a fresh snapshot: other sessions (the sweep's) may have written
-    q = db.select(Notification).order_by(Notification.id)
+    q = db.select(Notification).where(Notification.kind != "decided").order_by(Notification.id)
     return [(n.kind, n.element, n.role, n.assignee) for n in db.session.scalars(q) if kind in (None, n.kind)]
 
 

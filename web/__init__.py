@@ -12,6 +12,7 @@ from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
 from engine import clock, holidays, script_limits, scripting, statutory_calendar
+from engine import notifications as outgoing  # (web.notifications is the centre's pages)
 from engine.db import db
 from engine.forms import register_format, register_labelling, register_phrasing
 from engine.green import (
@@ -24,7 +25,7 @@ from engine.green import (
     service_operations,
 )
 from engine.green.experts import submission_problems as assignment_problems
-from engine.green.models import task_labels
+from engine.green.models import notification_recipients, task_labels
 from engine.green.registrations import start_check as registration_start_check
 from engine.green.roles import PARTY_ROLES, PERSONAL_ROLES, PROVINCE_WIDE_ROLES, role_for_lane
 from engine.jobs import JobWorker
@@ -56,6 +57,7 @@ from .lifecycle import views as lifecycle_pages
 from .model_texts import model_text
 from .modeler import views as modeler
 from .notices import views as notices
+from .notifications import views as notifications_pages
 from .registrations import views as registrations_pages
 from .runtime import KEY as RUNTIME
 from .tasks import views as tasks
@@ -159,6 +161,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_format("real-name", real_name.explain_name)
     register_format("contact", real_name.explain_contact)
     service_operations.register()
+    # where notifications go besides the centre (SMTP, the SMS and DingTalk webhooks), and whom they reach
+    outgoing.configure(outgoing.Settings.from_environment())
+    outgoing.RECIPIENTS = notification_recipients
     registry = Registry(app.config["FORMS_DIR"], role_for_lane)
     app.extensions[RUNTIME] = Runtime(
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
@@ -185,6 +190,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(case_lists.bp)
     app.register_blueprint(designations.bp)
     app.register_blueprint(notices.bp)
+    app.register_blueprint(notifications_pages.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(awards.bp)
     app.register_blueprint(complaints.bp)
@@ -207,6 +213,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if app.config["SCHEDULER"] and app.config["CLOCK"] != "virtual":
         TimerService(app).start()
         JobWorker(app).start()
+        outgoing.DeliveryWorker(app).start()
     return app
 
 

@@ -20,6 +20,7 @@ from engine.green.models import User
 from engine.holidays import ArrangementInvalid, enter, preview, read
 from engine.jobs import JobWorker
 from engine.model_registry import ModelInvalid, collect
+from engine.notifications import DeliveryWorker
 from engine.runtime import Actor
 from engine.timers import TimerService, run_until
 
@@ -158,6 +159,9 @@ def run_scheduler():
     # the background jobs (a bulk migration, a large export) run here too, beside the timers
     JobWorker(app).start()
     service = TimerService(app, blocking=True)
+    # notifications are sent from here, after the steps that wrote them committed (engine.notifications)
+    deliveries = DeliveryWorker(app)
+    deliveries.start()
     gc.freeze()  # the app lives as long as this process: spare the collector's full passes (gunicorn.conf.py)
     # systemd stops it with SIGTERM: stop as on Ctrl-C, letting a wake-up under way finish its step
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -165,6 +169,7 @@ def run_scheduler():
         service.start()
     except KeyboardInterrupt:
         service.shutdown()
+        deliveries.shutdown()
         click.echo("scheduler stopped")
 
 

@@ -43,6 +43,8 @@ POLICY: dict[str, frozenset[str]] = {
     "cases.retry": frozenset({"admin"}),  # correcting a case in error and running it again
     "calendar.enter": frozenset({"admin"}),  # entering a year's holiday notice
     "users.manage": frozenset({"admin"}),
+    # every notification's deliveries by e-mail, SMS and DingTalk, and sending a failed one again
+    "notifications.deliveries": frozenset({"admin"}),
     # an organisation registering itself is confirmed by the city its address lies in (单位注册)
     "registrations.confirm": frozenset({"municipal", "admin"}),
 }

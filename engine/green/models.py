@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import db
@@ -177,3 +177,16 @@ class User(db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_epoch or 0}"
+
+
+def notification_recipients(role: str | None, jurisdiction: str | None, assignee: str | None):
+    """The active accounts a notification reaches (`engine.notifications.RECIPIENTS`): its
+    assignee, or everyone of its role who may see it (a city's officials for their own city,
+    a province-wide official for every city), as the centre shows it to them."""
+    live = User.deactivated_at.is_(None)
+    if assignee is not None:
+        return db.select(User.name).where(User.name == assignee, live)
+    if role is None:
+        return db.select(User.name).where(false())
+    return db.select(User.name).where(User.role == role, live, or_(User.jurisdiction.is_(None),
+                                                                    User.jurisdiction == jurisdiction))

@@ -14,13 +14,14 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowDataException
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import exists, or_, true
 
-from .. import clock, deadlines, outbox, persistence, store
+from .. import clock, deadlines, notifications, outbox, persistence, store
 from ..actors import SYSTEM, Actor, addressed_to, may_act
 from ..audit import append as audit
 from ..db import db
@@ -89,6 +90,38 @@ class Runtime(Steps):
         if assignee is None and (spec.lane is None or role in self.party_roles):
             assignee = task.data.get(PARTY_ACCOUNT) or case.started_by
         return {"role": role, "assignee": assignee, **self.task_labels(task.data)}
+
+    # ------------------------------------------------------------------ who is told
+    def _entered(self, case: store.Case, task, entry: dict, now) -> None:
+        """A party's task reached a second time: the application came back to its party for
+        correction (退回补正), and the party is told."""
+        if entry["role"] not in self.party_roles or not _reached_before(task):
+            return
+        notifications.post(store.conn(), {
+            "at": now, "kind": "returned", "instance_id": case.id, "task_id": entry["id"],
+            "element": entry["element"], "task_name": entry["name"], "due_at": entry["due_at"],
+            "due_provisional": entry["due_provisional_year"] is not None, "role": entry["role"],
+            "jurisdiction": entry["jurisdiction"], "assignee": entry["assignee"]})
+
+    def _concluded(self, case: store.Case, wf: BpmnWorkflow, now) -> None:
+        """An application (a process its party starts) has ended: its party is told the outcome,
+        the end event it reached (已公布, 不予通过, ...)."""
+        party = self._applicant(case, wf)
+        ends = [t for t in wf.tasks.values() if isinstance(t.task_spec, EndEvent) and t.state == TaskState.COMPLETED]
+        if party is None or not ends:
+            return
+        end = max(ends, key=lambda t: t.last_state_change)
+        notifications.post(store.conn(), {
+            "at": now, "kind": "decided", "instance_id": case.id, "task_id": str(end.id),
+            "element": end.task_spec.bpmn_id or end.task_spec.name,
+            "task_name": (end.task_spec.bpmn_name or wf.spec.description or "")[:255] or None, "role": None,
+            "jurisdiction": case.jurisdiction, "assignee": party})
+
+    def _applicant(self, case: store.Case, wf: BpmnWorkflow) -> str | None:
+        """The party whose application the case is (a process its party starts), else None."""
+        if not (self._start_roles(wf.spec) & self.party_roles):
+            return None
+        return wf.data.get(PARTY_ACCOUNT) or case.started_by
 
     # ------------------------------------------------------------------ who sees what
 
@@ -314,6 +347,12 @@ class Runtime(Steps):
                 raise Conflict("其他人已先认领或转交该事项，请刷新页面 (someone else claimed or handed over this task meanwhile; reload)")
             store.conn().execute(store.ASSIGN, {"b_id": task_id, "assignee": to.name if to else None})
             action = "release" if to is None else ("claim" if to.name == actor.name else "handover")
+            if action == "handover":  # the colleague is told the task is now theirs (转办)
+                notifications.post(store.conn(), {
+                    "at": clock.now(), "kind": "handover", "instance_id": case.id, "task_id": task_id,
+                    "element": entry.element, "task_name": entry.name, "due_at": entry.due_at,
+                    "due_provisional": entry.due_provisional_year is not None, "role": entry.role,
+                    "jurisdiction": entry.jurisdiction, "assignee": to.name})
             audit(actor.name, action, instance=case, task=entry.element,
                   detail={"task": task_id, "from": entry.assignee, "to": to.name if to else None})
 
@@ -335,6 +374,13 @@ class Runtime(Steps):
             live.workflow.cancel()
             case.status = "cancelled"
             audit(actor.name, action, instance=case, detail={"reason": reason})
+            party = self._applicant(case, live.workflow)
+            if party is not None and party not in actor.accounts:  # ended by an official: the party is told why
+                notifications.post(store.conn(), {
+                    "at": clock.now(), "kind": "ended", "instance_id": case.id,
+                    "task_id": str(live.workflow.task_tree.id), "element": action,
+                    "task_name": (reason or "")[:255] or None, "role": None, "jurisdiction": case.jurisdiction,
+                    "assignee": party})
         return case
 
     def retry(self, instance_id: int, actor: Actor, data: dict | None = None, reason: str | None = None
@@ -467,6 +513,12 @@ def _start_lane(spec) -> str | None:
         if isinstance(ts, StartEvent) and ts.lane:
             return ts.lane
     return None
+
+
+def _reached_before(task) -> bool:
+    """Whether the task's element was done once already in this case (a loop back to it)."""
+    spec = task.task_spec
+    return any(t.task_spec is spec and t.state == TaskState.COMPLETED for t in task.workflow.tasks.values())
 
 
 def _is_uuid(value: str) -> bool:

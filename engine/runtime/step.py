@@ -80,6 +80,12 @@ class Steps:
         assignee, labels): the operations know the parties, the step does not."""
         raise NotImplementedError
 
+    def _entered(self, case: store.Case, task, entry: dict, now: datetime) -> None:
+        """A new inbox entry was written (whom to tell of it: the operations know the parties)."""
+
+    def _concluded(self, case: store.Case, wf: BpmnWorkflow, now: datetime) -> None:
+        """The case has just completed (whom to tell of its outcome)."""
+
     # ------------------------------------------------------------------ cache
     def _cached(self, instance_id, revision) -> Live | None:
         with self._cache_lock:
@@ -288,6 +294,7 @@ class Steps:
         now = clock.now()
         changes = persistence.diff(wf, None if created else live.snapshot)
         scan = sync.scan(wf)
+        was = case.status
         case.status = _status(wf, case, scan)
         c = store.conn()
         known = live.snapshot.fingerprints
@@ -300,7 +307,10 @@ class Steps:
         if old:
             store.UPDATE_TASK_ROW(c, old)
         finished = case.status in ("cancelled", "completed")
-        live.ready = sync.sync_inbox(c, case, {} if finished else scan.ready, live.ready, now, self._address)
+        live.ready = sync.sync_inbox(c, case, {} if finished else scan.ready, live.ready, now, self._address,
+                                     lambda task, entry: self._entered(case, task, entry, now))
+        if case.status == "completed" and was != "completed":
+            self._concluded(case, wf, now)
         live.timers = sync.sync_timers(c, case, {} if finished else scan.timers, live.timers)
         case.updated_at = now
         if case.data is None:  # (an operation that compared it for its audit event has it already)

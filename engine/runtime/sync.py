@@ -4,7 +4,8 @@ The inbox (`human_task`) and the pending timers (`pending_timer`) are an
 index of the workflow, written in the same transaction as its state. A step
 scans the workflow once, and only the differences from what the database
 already holds are written: the entries that appeared, the ones that went.
-Reminders and overdue notices fall due with the timers and are sent here.
+Reminders and overdue notices fall due with the timers and are written here, with
+their deliveries, for `engine.notifications` to send once the step has committed.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
-from .. import clock, deadlines, statutory_calendar, store
+from .. import clock, deadlines, notifications, statutory_calendar, store
 from ..model_registry import FORM_PROPERTY
 from ..scripting import TIMER_SET
 
@@ -74,9 +75,11 @@ def _waits_on_timer(event) -> bool:
 
 
 def sync_inbox(conn, case: store.Case, ready: dict, before: dict, now,
-               address: Callable[[object, store.Case], dict]) -> dict:
+               address: Callable[[object, store.Case], dict],
+               added_hook: Callable[[object, dict], None] | None = None) -> dict:
     """Index the ready human tasks; `address(task, case)` gives a new entry's role,
-    assignee and labels. Returns each entry's pending [reminder, overdue] moments."""
+    assignee and labels, and `added_hook(task, entry)` hears of each new entry once it is
+    written. Returns each entry's pending [reminder, overdue] moments."""
     gone = [{"b_id": tid} for tid in before if tid not in ready]
     if gone:
         store.DELETE_INBOX(conn, gone)
@@ -102,6 +105,9 @@ def sync_inbox(conn, case: store.Case, ready: dict, before: dict, now,
         after[tid] = [remind, due]
     if added:
         store.INSERT_INBOX(conn, added)
+        if added_hook is not None:
+            for entry in added:
+                added_hook(ready[entry["id"]], entry)
     return after
 
 
@@ -134,7 +140,7 @@ def send_alerts(case: store.Case, live, now) -> list[str]:
                 continue
             entry = c.execute(store.SELECT_INBOX_ENTRY, {"id": tid}).one()
             overdue = kind == "overdue"
-            c.execute(store.INSERT_NOTICE, {
+            notifications.post(c, {
                 "at": now, "kind": kind, "instance_id": case.id, "task_id": tid, "element": entry.element,
                 "task_name": entry.name, "due_at": entry.due_at,
                 "due_provisional": entry.due_provisional_year is not None,

@@ -234,12 +234,12 @@ OPENAPI = {
                 "application/json": {"schema": {"type": "object"}}}}}, 401, 404),
         }},
         "/notifications": {"get": {
-            "summary": "Reminders and overdue notices for the caller, newest first",
+            "summary": "The caller's notifications (reminders, overdue notices, hand-overs, returns, decisions), newest first",
             "parameters": [{"name": "unread", "in": "query", "schema": {"type": "boolean"}}, *_PAGING],
             "responses": _answers(_listing("notifications", {"type": "object"}), 400, 401),
         }},
         "/notifications/{id}/read": {"post": {
-            "summary": "Mark a notification read",
+            "summary": "Mark a notification read for the caller (a colleague's stays unread)",
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
             "responses": _answers({"200": {"description": "marked"}}, 401, 404),
         }},

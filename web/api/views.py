@@ -13,7 +13,7 @@ from uuid import UUID
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from sqlalchemy import or_
 
-from engine import clock, deadlines
+from engine import clock, deadlines, notifications
 from engine.db import db
 from engine.errors import EngineError, Forbidden, FormInvalid, NotFound
 from engine.green import attachments, privacy, rounds, withdrawal
@@ -22,7 +22,7 @@ from engine.green.roles import JURISDICTIONS
 from engine.model_registry import FORM_PREFIX, UnknownProcess
 from engine.models import HumanTask, Notification, ProcessInstance
 from engine.persistence import plain
-from engine.runtime import addressed_to, may_act
+from engine.runtime import may_act
 from engine.timers import run_until
 
 from .. import paging, personal
@@ -470,30 +470,30 @@ def move_clock():
 @bp.get("/notifications")
 @authenticated
 def list_notifications():
-    q = db.select(Notification)
-    if not g.actor.is_admin:
-        q = q.where(addressed_to(g.actor, Notification))
+    actor = g.actor
+    q = db.select(Notification, notifications.read_flag(actor).label("read")).where(
+        notifications.for_actor(actor, everything=actor.is_admin))
     if request.args.get("unread") in ("true", "1"):
-        q = q.where(Notification.read_at.is_(None))
+        q = q.where(notifications.unread(actor))
     page = list_page(q, NOTIFICATION_ORDER, lambda row: [row.Notification.at, row.Notification.id])
+    sent = notifications.deliveries_of(actor, [row.Notification.id for row in page.rows])
     return listed("notifications", [{
         "id": n.id, "kind": n.kind, "at": n.at.isoformat(), "instance": n.instance_id, "task": n.task_id,
         "element": n.element, "task_name": n.task_name, "due": n.due_at.isoformat() if n.due_at else None,
         "due_provisional": n.due_provisional, "role": n.role, "jurisdiction": n.jurisdiction, "assignee": n.assignee,
-        "read": n.read_at is not None,
-    } for n in (row.Notification for row in page.rows)], page)
+        "read": bool(read), "deliveries": sent[n.id],
+    } for n, read in ((row.Notification, row.read) for row in page.rows)], page)
 
 
 @bp.post(f"/notifications/<int(max={ID_MAX}):notification_id>/read")
 @authenticated
 @writes
 def read_notification(notification_id):
-    query = db.select(Notification).where(Notification.id == notification_id)
-    if not g.actor.is_admin:
-        query = query.where(addressed_to(g.actor, Notification))
-    notice = db.session.scalar(query)
-    if notice is None:
+    """Read for the caller alone: the role's other officials still see it unread."""
+    actor = g.actor
+    seen = db.session.scalar(db.select(Notification.id).where(
+        Notification.id == notification_id, notifications.for_actor(actor, everything=actor.is_admin)))
+    if seen is None:
         raise NotFound(f"notification {notification_id} does not exist")
-    if notice.read_at is None:
-        notice.read_at = clock.now()
-    return jsonify({"id": notice.id, "read": True})
+    notifications.mark_read(actor, Notification.id == seen)
+    return jsonify({"id": seen, "read": True})
