@@ -39,6 +39,7 @@ POLICY: dict[str, frozenset[str]] = {
     "cases.migrate": MIGRATOR_ROLES,  # moving running cases between model versions
     "cases.retry": frozenset({"admin"}),  # correcting a case in error and running it again
     "calendar.enter": frozenset({"admin"}),  # entering a year's holiday notice
+    "documents.number_patterns": frozenset({"admin"}),  # how each department writes its 文号
     "users.manage": frozenset({"admin"}),
     # an organisation registering itself is confirmed by the city its address lies in (单位注册)
     "registrations.confirm": frozenset({"municipal", "admin"}),
