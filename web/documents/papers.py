@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from SpiffWorkflow.util.task import TaskState
 
+from engine.clock import SHANGHAI
 from engine.db import db
 from engine.green import documents
 from engine.green.documents import DEPARTMENTS, PROVINCE, DocumentNumber
-from engine.green.models import LEVELS, UNIT_TYPES, Designation
+from engine.green.models import LEVELS, UNIT_TYPES, Designation, Organisation
 from engine.green.notices import PublicNotice
 from engine.green.revocations import GROUNDS, RevocationAnnouncement
 from engine.green.roles import JURISDICTIONS
@@ -67,16 +68,22 @@ def _city_or_province(case: ProcessInstance) -> str:
     return case.jurisdiction if case.jurisdiction in JURISDICTIONS else PROVINCE
 
 
-def _completions(case: ProcessInstance, element: str) -> list[Done]:
-    """The task's completions in the order they happened, each with its data and its day."""
+def _task_data(case: ProcessInstance, element: str) -> list[dict]:
+    """The data of each completed run of an element (a task, a script), in the order they ran."""
     workflow = runtime().read_workflow(case.id)
     tasks = sorted((t for w in (workflow, *workflow.subprocesses.values()) for t in w.tasks.values()
                     if getattr(t.task_spec, "bpmn_id", None) == element and t.state == TaskState.COMPLETED),
                    key=lambda t: t.last_state_change)
+    return [dict(t.data) for t in tasks]
+
+
+def _completions(case: ProcessInstance, element: str) -> list[Done]:
+    """A person's task's completions in the order they happened, each with its data and the day
+    its audit event records."""
     days = db.session.scalars(db.select(AuditEvent.at).where(
         AuditEvent.instance_id == case.id, AuditEvent.action == "complete", AuditEvent.task == element)
         .order_by(AuditEvent.seq)).all()
-    return [Done(dict(t.data), at.date()) for t, at in zip(tasks, days, strict=False)]
+    return [Done(data, at.date()) for data, at in zip(_task_data(case, element), days, strict=False)]
 
 
 def _number(case: ProcessInstance, kind: str) -> DocumentNumber | None:
@@ -123,6 +130,9 @@ def _review_opinion(case: ProcessInstance) -> Paper | None:
         ])
 
 
+TABLE_WIDTHS = (8, 42, 32, 28, 10)
+
+
 def _notice_table(items: list[dict]) -> list[list[str]]:
     return [["序号", "单位名称", "统一社会信用代码", "类别", "级别"],
             *([str(i), str(u.get("name") or ""), str(u.get("credit_code") or ""), _unit_type(u.get("unit_type")),
@@ -130,7 +140,7 @@ def _notice_table(items: list[dict]) -> list[list[str]]:
 
 
 def _public_notice(notice: PublicNotice) -> Paper:
-    ends = notice.ends_at.date()
+    ends = (notice.ends_at.astimezone(SHANGHAI) - timedelta(seconds=1)).date()  # ends at the close of its last day
     return Paper(
         issuer=_issuer(PROVINCE), title=f"关于{notice.title}的公示", dated=notice.published_on,
         paragraphs=[
@@ -139,7 +149,7 @@ def _public_notice(notice: PublicNotice) -> Paper:
             f"至{chinese_date(ends)}止）。",
             "公示期间，任何单位和个人对公示名单有异议的，可实名提出书面异议并附证据材料；匿名异议不予受理。",
         ],
-        table=_notice_table(notice.items))
+        table=_notice_table(notice.items), widths=TABLE_WIDTHS)
 
 
 def _public_notice_of_case(case: ProcessInstance) -> Paper | None:
@@ -165,15 +175,15 @@ def _listing(case: ProcessInstance) -> Paper | None:
             f"现将以下{len(rows)}家单位公布为{number.year}年{level}绿色制造单位。",
             "请各单位持续提升绿色制造水平，按时填报动态管理表，接受动态管理。",
         ],
-        table=_notice_table(rows))
+        table=_notice_table(rows), widths=TABLE_WIDTHS)
 
 
 def _rectification_order(case: ProcessInstance) -> Paper | None:
     number = _number(case, "rectification_order")
-    orders = _completions(case, "Script_order_rectification")
+    orders = _task_data(case, "Script_order_rectification")
     if number is None or not orders:
         return None
-    data = orders[0].data
+    data = orders[0]
     unit = data.get("unit") or {}
     findings = data.get("spot_check_findings") or data.get("findings")
     paragraphs = [
@@ -271,6 +281,19 @@ def may_have(actor, kind: str) -> bool:
     if actor.role in OFFICIAL_ROLES:
         return True
     return actor.role == "applicant" and kind in PARTY_DOCUMENTS
+
+
+def addressed_units(case: ProcessInstance) -> set[str]:
+    """The credit codes of the units the case's decisions are addressed to: a unit receives the
+    decision about it even from a case it takes no part in (a revocation the city proposed)."""
+    codes = set(db.session.scalars(db.select(Organisation.credit_code).join(Designation)
+                                   .where(Designation.instance_id == case.id)))
+    codes |= set(db.session.scalars(
+        db.select(Organisation.credit_code).join(Designation).join(
+            RevocationAnnouncement, RevocationAnnouncement.designation_id == Designation.id)
+        .where(RevocationAnnouncement.instance_id == case.id)))
+    codes |= {(data.get("unit") or {}).get("credit_code") for data in _task_data(case, "Script_order_rectification")}
+    return codes - {None}
 
 
 def documents_of(case: ProcessInstance, actor) -> list[str]:

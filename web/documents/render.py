@@ -11,6 +11,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.enums import WrapMode
+from fpdf.fonts import FontFace
 
 from engine.clock import SHANGHAI
 
@@ -35,6 +37,7 @@ class Paper:
     number: str | None = None  # 文号
     addressee: str | None = None
     table: list[list[str]] = field(default_factory=list)  # a list of units, header row first
+    widths: tuple[int, ...] = ()  # the table's columns, relative
 
 
 def chinese_date(day: date) -> str:
@@ -62,30 +65,32 @@ def pdf(paper: Paper, font: Path) -> bytes:
     doc.add_page()
     doc.set_font(FAMILY, size=20)
     doc.set_text_color(180, 0, 0)
-    doc.multi_cell(0, 12, paper.issuer, align="C", new_x="LMARGIN", new_y="NEXT")
+    doc.multi_cell(0, 12, paper.issuer, align="C", new_x="LMARGIN", new_y="NEXT", wrapmode=WrapMode.CHAR)
     doc.set_text_color(0, 0, 0)
     if paper.number:
         doc.set_font(FAMILY, size=12)
-        doc.multi_cell(0, 9, paper.number, align="C", new_x="LMARGIN", new_y="NEXT")
+        doc.multi_cell(0, 9, paper.number, align="C", new_x="LMARGIN", new_y="NEXT", wrapmode=WrapMode.CHAR)
     doc.ln(4)
     doc.set_font(FAMILY, size=16)
-    doc.multi_cell(0, 10, paper.title, align="C", new_x="LMARGIN", new_y="NEXT")
+    doc.multi_cell(0, 10, paper.title, align="C", new_x="LMARGIN", new_y="NEXT", wrapmode=WrapMode.CHAR)
     doc.ln(4)
     doc.set_font(FAMILY, size=12)
     if paper.addressee:
-        doc.multi_cell(0, 8, f"{paper.addressee}：", new_x="LMARGIN", new_y="NEXT")
+        doc.multi_cell(0, 8, f"{paper.addressee}：", new_x="LMARGIN", new_y="NEXT", wrapmode=WrapMode.CHAR)
     for paragraph in paper.paragraphs:
-        doc.multi_cell(0, 8, "\u3000\u3000" + paragraph, new_x="LMARGIN", new_y="NEXT")
+        doc.multi_cell(0, 8, "\u3000\u3000" + paragraph, new_x="LMARGIN", new_y="NEXT", wrapmode=WrapMode.CHAR)
     if paper.table:
         doc.ln(2)
         doc.set_font(FAMILY, size=10)
-        with doc.table(text_align="LEFT", line_height=6) as table:
+        # the font has no bold: headings are shaded instead
+        with doc.table(text_align="LEFT", line_height=6, col_widths=paper.widths or None,
+                       headings_style=FontFace(emphasis="", fill_color=(230, 230, 230))) as table:
             for row in paper.table:
                 cells = table.row()
                 for value in row:
                     cells.cell(value)
         doc.set_font(FAMILY, size=12)
     doc.ln(10)
-    doc.multi_cell(0, 8, paper.issuer, align="R", new_x="LMARGIN", new_y="NEXT")
-    doc.multi_cell(0, 8, chinese_date(paper.dated), align="R", new_x="LMARGIN", new_y="NEXT")
+    doc.multi_cell(0, 8, paper.issuer, align="R", new_x="LMARGIN", new_y="NEXT", wrapmode=WrapMode.CHAR)
+    doc.multi_cell(0, 8, chinese_date(paper.dated), align="R", new_x="LMARGIN", new_y="NEXT", wrapmode=WrapMode.CHAR)
     return bytes(doc.output())

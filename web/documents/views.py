@@ -15,12 +15,15 @@ from engine import clock
 from engine.db import db
 from engine.green import documents
 from engine.green.notices import PublicNotice
+from engine.green.registrations import Registration
+from engine.models import ProcessInstance
 
 from ..accounts.users import actor_of
 from ..cases.views import CASE_ID, visible_case
 from ..handler import Refused, writes
 from ..inputs import ID_MAX
 from ..policy import require
+from ..runtime import runtime
 from ..templating import name_in
 from . import papers
 from .render import FontMissing, Paper, font_file, pdf
@@ -42,12 +45,24 @@ def _pdf(paper: Paper, name: str) -> Response:
 @bp.get(f"/cases/{CASE_ID}/documents/<any({', '.join(papers.TITLES)}):kind>.pdf")
 @login_required
 def case_document(instance_id, kind):
-    case = visible_case(instance_id)
+    case = _case_for_reader(instance_id)
     try:
         paper = papers.paper(case, kind, actor_of(current_user))
     except papers.NoSuchDocument:
         abort(404)
     return _pdf(paper, papers.file_name(case, kind))
+
+
+def _case_for_reader(instance_id: int) -> ProcessInstance:
+    """The case, if the reader may see it or is the unit its decisions are addressed to; else 404,
+    as for a missing case."""
+    case = db.session.get(ProcessInstance, instance_id)
+    if case is not None and current_user.role == "applicant" and current_user.registration_id is not None \
+            and not runtime().may_see(actor_of(current_user), instance_id):
+        registration = db.session.get(Registration, current_user.registration_id)
+        if registration.status == "confirmed" and registration.credit_code in papers.addressed_units(case):
+            return case
+    return visible_case(instance_id)
 
 
 @bp.get(f"/public/notices/<int(max={ID_MAX}):notice_id>.pdf")
