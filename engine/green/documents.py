@@ -82,7 +82,12 @@ class DocumentNumber(db.Model):
 
 
 class PatternInvalid(ValueError):
-    """A pattern an administrator gave that cannot number documents."""
+    """A pattern an administrator gave that cannot number documents; `why` says which rule
+    it breaks (empty, too_long, placeholders, unknown_placeholder, department), for the page to word."""
+
+    def __init__(self, why: str, message: str):
+        super().__init__(message)
+        self.why = why
 
 
 def default_pattern(department: str) -> str:
@@ -100,13 +105,13 @@ def check_pattern(pattern: str) -> str:
     """The pattern, stripped, if it has the year and the number once each and no other placeholder."""
     pattern = (pattern or "").strip()
     if not pattern:
-        raise PatternInvalid("请填写文号格式。")
+        raise PatternInvalid("empty", "a pattern is needed")
     if len(pattern) > MAX_PATTERN:
-        raise PatternInvalid(f"文号格式不超过 {MAX_PATTERN} 个字符。")
+        raise PatternInvalid("too_long", f"a pattern has at most {MAX_PATTERN} characters")
     if pattern.count(YEAR) != 1 or pattern.count(NUMBER) != 1:
-        raise PatternInvalid("文号格式须含 {year}（年份）和 {number}（序号）各一次。")
+        raise PatternInvalid("placeholders", "a pattern has {year} and {number} once each")
     if re.search(r"[{}]", pattern.replace(YEAR, "").replace(NUMBER, "")):
-        raise PatternInvalid("文号格式只能用 {year} 和 {number} 两个占位符。")
+        raise PatternInvalid("unknown_placeholder", "{year} and {number} are the only placeholders")
     return pattern
 
 
@@ -118,7 +123,7 @@ def set_pattern(department: str, pattern: str, actor: str) -> DocumentNumberPatt
     """An administrator sets how a department writes its numbers, from its next number on; the
     numbers issued keep the words they were issued with. The caller commits."""
     if department not in DEPARTMENTS:
-        raise PatternInvalid(f"没有部门 {department}。")
+        raise PatternInvalid("department", f"no department {department}")
     pattern = check_pattern(pattern)
     row = db.session.get(DocumentNumberPattern, department)
     if row is None:

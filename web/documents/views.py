@@ -81,6 +81,15 @@ def number_patterns():
     return _patterns_page()
 
 
+def _pattern_problem(why: str) -> str:
+    return {
+        "empty": _("请填写文号格式。"),
+        "too_long": _("文号格式不超过 %(n)s 个字符。", n=documents.MAX_PATTERN),
+        "placeholders": _("文号格式须含 {year}（年份）和 {number}（序号）各一次。"),
+        "unknown_placeholder": _("文号格式只能用 {year} 和 {number} 两个占位符。"),
+    }.get(why, why)
+
+
 def _patterns_page(entry: dict | None = None, status: int = 200):
     year = clock.now().year
     rows = [{"department": d, "name": name_in(documents.DEPARTMENTS, d), "pattern": documents.pattern_of(d),
@@ -100,7 +109,8 @@ def set_number_pattern(department):
     try:
         documents.set_pattern(department, pattern, current_user.name)
     except documents.PatternInvalid as exc:
-        raise Refused(_patterns_page({"department": department, "pattern": pattern, "problem": str(exc)}, 422)) \
+        problem = _pattern_problem(exc.why)
+        raise Refused(_patterns_page({"department": department, "pattern": pattern, "problem": problem}, 422)) \
             from None
     flash(_("已设置%(name)s的文号格式。", name=documents.DEPARTMENTS[department][0]), "info")
     return redirect(url_for(".number_patterns"), 303)
