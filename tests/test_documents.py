@@ -21,6 +21,7 @@ from engine.db import db
 from engine.green import documents
 from engine.green.documents import DocumentNumber
 from engine.model_registry import collect
+from engine.models import AuditEvent
 from engine.services import StepContext
 from web.accounts.users import find, issue_token
 from web.documents.render import FontMissing, chinese_date
@@ -180,8 +181,16 @@ def test_the_reporter_is_answered_in_a_reply_the_city_prints(procedures, client,
     assert "兰工信发〔2026〕2号" in order  # a municipal unit: the city orders, in its own sequence
     firm = client.application.test_client()
     sign_in(firm, "firm")
-    # the reply is the reporter's, not the reported unit's
+    # the reply is the reporter's, not the reported unit's; it names the reporter, whose name an
+    # administrator reads masked on the case page: not for them either
     assert firm.get(f"/cases/{case['id']}/documents/complaint_reply.pdf").status_code == 404
+    admin = client.application.test_client()
+    sign_in(admin, "root")
+    assert admin.get(f"/cases/{case['id']}/documents/complaint_reply.pdf").status_code == 404
+    db.session.rollback()
+    reads = db.session.scalars(db.select(AuditEvent.detail).where(AuditEvent.action == "personal.read",
+                                                                  AuditEvent.actor == "lz")).all()
+    assert any("document complaint_reply" in detail for detail in reads)  # the city's read is on record
 
 
 def test_the_public_downloads_a_public_notice(procedures, client, runtime):

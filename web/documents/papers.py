@@ -13,7 +13,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import SHANGHAI
 from engine.db import db
-from engine.green import documents
+from engine.green import documents, privacy
 from engine.green.documents import DEPARTMENTS, PROVINCE, DocumentNumber
 from engine.green.models import LEVELS, UNIT_TYPES, Designation, Organisation
 from engine.green.notices import PublicNotice
@@ -275,9 +275,17 @@ BY_PROCESS = {
 }
 
 
-def may_have(actor, kind: str) -> bool:
+# documents naming a member of the public (the reporter): for the authority handling the case only,
+# as the reporter's name is on its pages (个人信息)
+PERSONAL_DOCUMENTS = frozenset({"complaint_reply"})
+
+
+def may_have(actor, kind: str, case: ProcessInstance) -> bool:
     """Whether a reader who may see the case may have this document of it: officials every
-    one, the unit's own account its receipt and the decisions about it."""
+    one (one naming the reporter, the authority handling the case only), the unit's own
+    account its receipt and the decisions about it."""
+    if kind in PERSONAL_DOCUMENTS:
+        return privacy.handles(actor, case)
     if actor.role in OFFICIAL_ROLES:
         return True
     return actor.role == "applicant" and kind in PARTY_DOCUMENTS
@@ -298,12 +306,12 @@ def addressed_units(case: ProcessInstance) -> set[str]:
 
 def documents_of(case: ProcessInstance, actor) -> list[str]:
     """The documents the case has now that this reader may have, in their order."""
-    return [kind for kind in BY_PROCESS.get(case.process_id, ()) if may_have(actor, kind)
+    return [kind for kind in BY_PROCESS.get(case.process_id, ()) if may_have(actor, kind, case)
             and COMPOSERS[kind](case) is not None]
 
 
 def paper(case: ProcessInstance, kind: str, actor) -> Paper:
-    if kind not in BY_PROCESS.get(case.process_id, ()) or not may_have(actor, kind):
+    if kind not in BY_PROCESS.get(case.process_id, ()) or not may_have(actor, kind, case):
         raise NoSuchDocument(kind)
     found = COMPOSERS[kind](case)
     if found is None:

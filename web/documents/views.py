@@ -18,6 +18,7 @@ from engine.green.notices import PublicNotice
 from engine.green.registrations import Registration
 from engine.models import ProcessInstance
 
+from .. import personal
 from ..accounts.users import actor_of
 from ..cases.views import CASE_ID, visible_case
 from ..handler import Refused, writes
@@ -50,6 +51,8 @@ def case_document(instance_id, kind):
         paper = papers.paper(case, kind, actor_of(current_user))
     except papers.NoSuchDocument:
         abort(404)
+    if kind in papers.PERSONAL_DOCUMENTS:  # the reporter's name read, as on the case page: audited
+        personal.case_data(case, actor_of(current_user), via=f"document {kind}")
     return _pdf(paper, papers.file_name(case, kind))
 
 
