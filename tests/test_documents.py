@@ -125,7 +125,7 @@ def test_who_may_not_have_a_document_is_refused_on_the_server(procedures, app, c
 
 
 def test_the_province_revokes_and_the_decision_carries_its_number_facts_and_article(procedures, app, client, runtime):
-    designation = listed(runtime, level="provincial")  # the province's listing took 甘工信发〔2026〕1号
+    designation = listed(runtime, level="provincial")  # entered by a one-step listing, which issues no document
     sign_in(client, "lz")
     started = post_form(client, f"/registry/{designation}/revocation",
                         {"ground": "false_materials", "facts": "动态管理表能耗数据与计量不符。"}, page=f"/registry/{designation}")
@@ -141,7 +141,7 @@ def test_the_province_revokes_and_the_decision_carries_its_number_facts_and_arti
     body = download(client, case_id, "revocation_decision")
     assert body.status_code == 200
     words = text_of(body.data)
-    assert "甘肃省工业和信息化厅" in words and "甘工信发〔2026〕2号" in words
+    assert "甘肃省工业和信息化厅" in words and "甘工信发〔2026〕1号" in words
     assert "兰州绿源制造有限公司" in words and CODE in words and "企业提供的能耗数据与电网计量不符。" in words
     assert "第二十一条" in words and chinese_date(date(2026, 3, 2)) in words and "三年内不得申报" in words
     firm = app.test_client()
@@ -158,7 +158,7 @@ def test_a_failed_spot_check_orders_rectification_under_a_number(procedures, cli
              {"spot_check_passed": False, "spot_check_findings": "单位产品能耗高于行业基准值。"})
     sign_in(client, "firm")
     words = text_of(download(client, case["id"], "rectification_order").data)
-    assert "责令限期整改通知书" in words and "甘工信发〔2026〕2号" in words
+    assert "责令限期整改通知书" in words and "甘工信发〔2026〕1号" in words
     assert "单位产品能耗高于行业基准值。" in words and "2026年5月31日" in words  # day 90 from 2 March
 
 
@@ -178,7 +178,7 @@ def test_the_reporter_is_answered_in_a_reply_the_city_prints(procedures, client,
     words = text_of(download(client, case["id"], "complaint_reply").data)
     assert "张三" in words and "经核查，已责令该单位限期整改。" in words and "部分指标数据填报有误。" in words
     order = text_of(download(client, case["id"], "rectification_order").data)
-    assert "兰工信发〔2026〕2号" in order  # a municipal unit: the city orders, in its own sequence
+    assert "兰工信发〔2026〕1号" in order  # a municipal unit: the city orders, in its own sequence
     firm = client.application.test_client()
     sign_in(firm, "firm")
     # the reply is the reporter's, not the reported unit's; it names the reporter, whose name an

@@ -28,7 +28,9 @@ def organisation_by_code(code: str, name: str | None, jurisdiction: str | None) 
 
 def list_designation(params: dict, step: StepContext) -> dict:
     """List an organisation as a unit type at a level (公布), from today; a national
-    listing carries MIIT's platform number (`platform_reference`, Art 5)."""
+    listing carries MIIT's platform number (`platform_reference`, Art 5). With `issues`
+    (listing_announcement) the step publishes the list and takes its number (文号), which
+    leads the decision's words; a listing entered from the past keeps the number it was given."""
     unit_type, level = params.get("unit_type"), params.get("level")
     if unit_type not in UNIT_TYPES:
         raise ServiceError(f"unknown unit type {unit_type!r}")
@@ -54,10 +56,11 @@ def list_designation(params: dict, step: StepContext) -> dict:
                            f"(since {held.listed_on.isoformat()})")
     today = clock.now().date()
     decision = params.get("decision")
-    if level != "national":  # a national listing is MIIT's, under its own number
+    if params.get("issues") and level != "national":  # a national listing is MIIT's, under its own number
         # the whole list a step publishes is one announcement, under one number
-        decision = documents.issue("listing_announcement", documents.department_for(
+        reference = documents.issue(params["issues"], documents.department_for(
             level, jurisdiction or org.jurisdiction), step).reference
+        decision = f"{reference} {decision}" if decision else reference
     designation = Designation(
         organisation_id=org.id, unit_type=unit_type, level=level, status="listed",
         jurisdiction=jurisdiction or org.jurisdiction, decision=decision, listed_on=today,
@@ -82,8 +85,9 @@ def end_designation(params: dict, step: StepContext) -> dict:
     Parameters: designation_id; status (revoked | withdrawn); ground (an Art 21
     code); article (the ground's words); announcement (immediate |
     with_publication); public_on (the announcement's date; today when immediate);
-    bars_reapplication (Art 18(3)); reason (the facts); decision (MIIT's document number, for a
-    national unit; any other decision is numbered here, by the city or the province that takes it)."""
+    bars_reapplication (Art 18(3)); reason (the facts); decision (the document number);
+    issues (revocation_decision: the step decides, and takes the number of the city or the
+    province deciding; a national unit's decision is MIIT's, under the number given)."""
     designation = db.session.get(Designation, params.get("designation_id") or 0)
     if designation is None:
         raise ServiceError(f"no designation {params.get('designation_id')!r}")
@@ -95,8 +99,8 @@ def end_designation(params: dict, step: StepContext) -> dict:
     reason = params.get("reason")
     if not reason:
         raise ServiceError("give the reason (the facts found)")
-    if designation.level != "national":
-        params = {**params, "decision": documents.issue("revocation_decision", documents.department_for(
+    if params.get("issues") and designation.level != "national":
+        params = {**params, "decision": documents.issue(params["issues"], documents.department_for(
             designation.level, designation.jurisdiction), step).reference}
     record = announce(designation, params, status, step)
     end_reason = f"{record.article}：{reason}"
