@@ -218,7 +218,7 @@ def _revocation_decision(case: ProcessInstance) -> Paper | None:
         f"{org.name}（统一社会信用代码：{org.credit_code}）于{chinese_date(designation.listed_on)}被公布为"
         f"{_level(designation.level)}{_unit_type(designation.unit_type)}。",
         f"经查：{facts}",
-        f"取消情形：{GROUNDS.get(record.ground, (record.ground,))[0]}。依据：{record.article}。",
+        f"取消情形：{GROUNDS.get(record.ground, (record.ground,))[0]}。依据：{record.article.rstrip('。')}。",
         f"决定：自{chinese_date(record.decided_on)}起取消其{_level(designation.level)}"
         f"{_unit_type(designation.unit_type)}资格。",
     ]
