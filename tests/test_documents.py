@@ -272,23 +272,27 @@ def test_two_steps_at_once_on_postgresql_take_different_numbers(procedures, app,
     holding = threading.Event()
     taken: dict[int, int] = {}
 
+    seen_waiting = []
+
     def first():
         with app.app_context():
-            taken[cases[0]] = documents.issue("revocation_decision", "province",
-                                              StepContext(cases[0], "p", "v", "prov")).number
-            holding.set()
-            # the first step still open: the second waits on the counter row, not on a guess
+            try:
+                taken[cases[0]] = documents.issue("revocation_decision", "province",
+                                                  StepContext(cases[0], "p", "v", "prov")).number
+            finally:
+                holding.set()
+            # the first step still open: the second must wait on the counter row, not guess a number
             with db.engine.connect() as conn:
-                for _ in range(200):
-                    waiting = conn.execute(text("select count(*) from pg_stat_activity where wait_event_type = "
-                                                "'Lock' and datname = current_database()")).scalar()
-                    if waiting:
+                for _ in range(600):
+                    if conn.execute(text("select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                                         "and datname = current_database()")).scalar():
+                        seen_waiting.append(True)
                         break
                     threading.Event().wait(0.05)
             db.session.commit()
 
     def second():
-        holding.wait()
+        holding.wait(60)
         with app.app_context():
             taken[cases[1]] = documents.issue("revocation_decision", "province",
                                               StepContext(cases[1], "p", "v", "prov")).number
@@ -299,7 +303,7 @@ def test_two_steps_at_once_on_postgresql_take_different_numbers(procedures, app,
         t.start()
     for t in threads:
         t.join()
-    assert sorted(taken.values()) == [1, 2]
+    assert seen_waiting and sorted(taken.values()) == [1, 2]
     db.session.expire_all()
     assert sorted(db.session.scalars(db.select(DocumentNumber.reference))) == ["甘工信发〔2026〕1号", "甘工信发〔2026〕2号"]
 
