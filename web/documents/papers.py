@@ -46,7 +46,7 @@ class NoSuchDocument(LookupError):
 
 @dataclass(frozen=True)
 class Done:
-    """A completed task's data and the moment its completion was recorded."""
+    """A completed task's data and the day (Beijing time) its completion was recorded."""
 
     data: dict
     on: date
@@ -139,7 +139,7 @@ def _notice_table(items: list[dict]) -> list[list[str]]:
                _level(u.get("level"))] for i, u in enumerate(items, 1))]
 
 
-def _public_notice(notice: PublicNotice) -> Paper:
+def public_notice(notice: PublicNotice) -> Paper:
     ends = (notice.ends_at.astimezone(SHANGHAI) - timedelta(seconds=1)).date()  # ends at the close of its last day
     return Paper(
         issuer=_issuer(PROVINCE), title=f"关于{notice.title}的公示", dated=notice.published_on,
@@ -155,7 +155,7 @@ def _public_notice(notice: PublicNotice) -> Paper:
 def _public_notice_of_case(case: ProcessInstance) -> Paper | None:
     notice = db.session.scalar(db.select(PublicNotice).where(PublicNotice.instance_id == case.id)
                                .order_by(PublicNotice.id.desc()).limit(1))
-    return _public_notice(notice) if notice is not None else None
+    return public_notice(notice) if notice is not None else None
 
 
 def _listing(case: ProcessInstance) -> Paper | None:

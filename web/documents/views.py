@@ -74,7 +74,7 @@ def public_notice(notice_id):
     notice = db.session.get(PublicNotice, notice_id)
     if notice is None:
         abort(404)
-    return _pdf(papers._public_notice(notice), f"public-notice-{notice.id}.pdf")
+    return _pdf(papers.public_notice(notice), f"public-notice-{notice.id}.pdf")
 
 
 @bp.get("/admin/document-numbers")
@@ -115,5 +115,5 @@ def set_number_pattern(department):
         problem = _pattern_problem(exc.why)
         raise Refused(_patterns_page({"department": department, "pattern": pattern, "problem": problem}, 422)) \
             from None
-    flash(_("已设置%(name)s的文号格式。", name=documents.DEPARTMENTS[department][0]), "info")
+    flash(_("已设置%(name)s的文号格式。", name=name_in(documents.DEPARTMENTS, department)), "info")
     return redirect(url_for(".number_patterns"), 303)
