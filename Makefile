@@ -10,7 +10,7 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/green_ladder_test
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test setup postgres bench bench-timers translations bench-inbox bench-bombs bench-scale modeler
+.PHONY: run test setup postgres fonts bench bench-timers translations bench-inbox bench-bombs bench-scale modeler
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,14 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei
 
+# The Chinese font the PDF documents embed (web/documents/render.py; DOCUMENT_FONT names another).
+DOCUMENT_FONT ?= /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+$(DOCUMENT_FONT):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei
+
+fonts: $(DOCUMENT_FONT)
+
 # The local PostgreSQL the suite also runs on: started if it is down, test database created if missing.
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
@@ -75,14 +83,14 @@ postgres:
 	@psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='green_ladder_test'" | grep -q 1 \
 	  || psql -h 127.0.0.1 -U postgres -d postgres -qc "create database green_ladder_test"
 
-run: setup node_modules/.installed $(MODELER_BUNDLE) $(CHARTS_BUNDLE) $(CATALOGS)
+run: setup fonts node_modules/.installed $(MODELER_BUNDLE) $(CHARTS_BUNDLE) $(CATALOGS)
 	$(FLASK) db upgrade
 	$(FLASK) demo
 	GREEN_LADDER_ENV=development SCHEDULER=in-process $(FLASK) run --host 127.0.0.1 --port 5000
 
 # ruff first (ruff.toml: the rules the code keeps), then the suite in one worker per core
 # (pytest-xdist; each worker has its own SQLite file and PostgreSQL database).
-test: setup postgres node_modules/.installed $(MODELER_BUNDLE) $(CHARTS_BUNDLE) $(CHROMIUM) $(CATALOGS)
+test: setup postgres fonts node_modules/.installed $(MODELER_BUNDLE) $(CHARTS_BUNDLE) $(CHROMIUM) $(CATALOGS)
 	$(VENV)/bin/ruff check .
 	PYTHONPATH=$(CURDIR) TEST_POSTGRES_URL=$(PG_URL) $(PY) -m pytest -n auto
 

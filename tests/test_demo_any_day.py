@@ -100,7 +100,8 @@ def _listings_and_filings_lie_in_the_past(today: date):
 
 def _documents_carry_the_year(today: date):
     decisions = {a.decision: (a.decided_on, a.public_on) for a in db.session.scalars(db.select(RevocationAnnouncement))}
-    assert set(decisions) == {f"甘工信发〔{today.year}〕101号", f"甘工信发〔{today.year}〕102号"}
+    # numbered by the province's own sequence of the year, each once
+    assert len(decisions) == 2 and all(d.startswith(f"甘工信发〔{today.year}〕") for d in decisions)
     assert all(decided == today <= public for decided, public in decisions.values())
     assert _single("spot_check").data["batch"].startswith(f"{today.year}年")
     listed_by = set(db.session.scalars(db.select(Designation.decision).where(Designation.decision.like("甘工信发%"))))

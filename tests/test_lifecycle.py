@@ -119,9 +119,8 @@ def file_table(runtime, case_id, **changes):
 
 
 # the revocation procedure the lifecycle calls: the city's proposal, the province's decision, MIIT's
-CITY_REVOKES = {"propose": True, "facts": "经核实，情况属实。", "evidence": "核查记录及有关文书",
-                "decision_no": "兰工信发〔2027〕9号"}
-PROVINCE_REVOKES = {"revoke": True, "opinion": "经审定，取消其绿色制造单位资格。", "decision_no": "甘工信发〔2027〕21号"}
+CITY_REVOKES = {"propose": True, "facts": "经核实，情况属实。", "evidence": "核查记录及有关文书"}
+PROVINCE_REVOKES = {"revoke": True, "opinion": "经审定，取消其绿色制造单位资格。"}
 PROVINCE_KEEPS = {"revoke": False, "opinion": "证据不足，不予取消。"}
 
 
@@ -267,7 +266,7 @@ def test_not_filed_the_city_proposes_revocation_under_art_21_6(world):
     with pytest.raises(NotFound):  # another city's task is not disclosed
         world.complete(handle, {"late_decision": "revoke", "late_reason": "经催告仍未报送"}, TIANSHUI)
     world.complete(handle, {"late_decision": "revoke", "late_reason": "经两次书面催告仍未报送，无正当理由。"}, LANZHOU)
-    # the city decides a municipal unit's revocation, with its decision's number, in the revocation procedure
+    # the city decides a municipal unit's revocation, numbered in its own sequence, in the revocation procedure
     assert set(tasks(case.id)) == {"Task_file_dynamic_table", "Task_city_proposal"} and status_of(designation_id) == "listed"
     done = world.complete(tasks(case.id)["Task_city_proposal"],
                           {**CITY_REVOKES, "facts": "经两次书面催告仍未报送动态管理表，无正当理由。"}, LANZHOU)
@@ -277,7 +276,7 @@ def test_not_filed_the_city_proposes_revocation_under_art_21_6(world):
         and designation.end_reason.endswith("：经两次书面催告仍未报送动态管理表，无正当理由。")
     assert db.session.scalar(db.select(MissedFiling)).decision == "revoke"
     announcement = db.session.scalar(db.select(RevocationAnnouncement))
-    assert (announcement.decision, announcement.timing) == ("兰工信发〔2027〕9号", "with_publication")
+    assert (announcement.decision, announcement.timing) == ("兰工信发〔2027〕1号", "with_publication")
 
 
 def test_a_provincial_units_missed_filing_is_decided_by_the_province(world):
@@ -293,7 +292,7 @@ def test_a_provincial_units_missed_filing_is_decided_by_the_province(world):
         world.complete(decision.id, PROVINCE_REVOKES, LANZHOU)
     done = world.complete(decision.id, PROVINCE_REVOKES, PROVINCE)
     assert done.status == "completed" and status_of(designation_id) == "revoked"
-    assert db.session.scalar(db.select(RevocationAnnouncement)).decision == "甘工信发〔2027〕21号"
+    assert db.session.scalar(db.select(RevocationAnnouncement)).decision == "甘工信发〔2027〕1号"
 
 
 def test_a_unit_the_province_keeps_goes_on_filing(world):

@@ -71,7 +71,7 @@ def propose(runtime, designation_id, ground, starter=CITY, city=LANZHOU):
 
 
 CITY_PROPOSAL = {"propose": True, "facts": "企业提供的能耗数据与电网计量不符。", "evidence": "国网兰州供电公司计量单 2026-02"}
-PROVINCE_REVOKES = {"revoke": True, "opinion": "同意取消资格。", "decision_no": "甘工信发〔2026〕12号"}
+PROVINCE_REVOKES = {"revoke": True, "opinion": "同意取消资格。"}
 
 
 # ------------------------------------------------------------------ the eight grounds and the immediate case
@@ -105,7 +105,8 @@ def test_each_ground_ends_the_designation_with_its_status_and_announcement(proce
     assert record.ground == ground and record.status == status and record.bars_reapplication is bars
     assert record.decided_on == date(2026, 3, 2)
     assert record.public_on == (date(2026, 3, 2) if immediate else PUBLICATION)
-    assert record.decision == "甘工信发〔2026〕12号" and record.article.startswith("第二十")
+    # the province's first numbered document this year (the unit was listed by a one-step diagram that issues none)
+    assert record.decision == "甘工信发〔2026〕1号" and record.article.startswith("第二十")
     event = db.session.get(Designation, designation).events[-1]
     assert event.action == status and record.article in event.reason and "电网计量" in event.reason
 
@@ -114,9 +115,10 @@ def test_a_municipal_unit_is_revoked_by_its_city_and_the_province_is_not_asked(p
     runtime = procedures
     designation = designate(runtime, level="municipal")
     case = propose(runtime, designation, "false_materials")
-    done = act(runtime, case.id, "Task_city_proposal", {**CITY_PROPOSAL, "decision_no": "兰工信发〔2026〕3号"}, CITY)
+    done = act(runtime, case.id, "Task_city_proposal", CITY_PROPOSAL, CITY)
     assert done.status == "completed" and status_of(designation) == "revoked"
-    assert announcement_of(designation).decision == "兰工信发〔2026〕3号"
+    # numbered in the city's own sequence
+    assert announcement_of(designation).decision == "兰工信发〔2026〕1号"
 
 
 def test_no_revocation_when_the_city_does_not_propose_or_the_province_declines(procedures):
@@ -222,7 +224,7 @@ def test_the_designation_history_shows_the_ground_and_when_it_is_announced(proce
     sign_in(client, "lz")
     page = client.get(f"/registry/{designation}").get_data(as_text=True)
     assert 'data-ground="refuses_supervision"' in page and "不按时填报动态管理表" in page
-    assert "待年度公布时公告" in page and "2026年12月31日" in page and "甘工信发〔2026〕12号" in page
+    assert "待年度公布时公告" in page and "2026年12月31日" in page and "甘工信发〔2026〕1号" in page
     history = page.split('id="history"')[1]
     assert "已撤销" in history and "第二十一条第（六）项" in history and "<td>prov</td>" in history
     other = client.application.test_client()

@@ -48,6 +48,8 @@ from .complaints import views as complaints
 from .cultivation import views as cultivation
 from .dashboard import views as dashboard
 from .designations import views as designations
+from .documents import views as documents_pages
+from .documents.render import DEFAULT_FONT
 from .experts import views as experts_pages
 from .home import views as home
 from .inbox import views as inbox
@@ -105,6 +107,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         # uploaded evidence, outside the web root, under the SHA-256 of each file
         UPLOAD_DIR=os.environ.get("UPLOAD_DIR", os.path.join(app.instance_path, "uploads")),
         PROCESSES_DIR=os.environ.get("PROCESSES_DIR", str(ROOT / "processes")),
+        # the Chinese font the PDF documents embed (web/documents/render.py; `make fonts` installs it)
+        DOCUMENT_FONT=os.environ.get("DOCUMENT_FONT", DEFAULT_FONT),
         CLOCK=os.environ.get("CLOCK", "system"),
         # Seconds a script, condition or decision cell may run before its step fails (0: no limit).
         SCRIPT_TIME_LIMIT=float(os.environ.get("SCRIPT_TIME_LIMIT", scripting.DEFAULT_TIME_LIMIT)),
@@ -200,6 +204,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(agencies.bp)
     app.register_blueprint(experts_pages.bp)
     app.register_blueprint(calendar_admin.bp)
+    app.register_blueprint(documents_pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(case_migration.bp)
     app.register_blueprint(case_migration.api_bp)

@@ -42,6 +42,7 @@ POLICY: dict[str, frozenset[str]] = {
     "cases.migrate": MIGRATOR_ROLES,  # moving running cases between model versions
     "cases.retry": frozenset({"admin"}),  # correcting a case in error and running it again
     "calendar.enter": frozenset({"admin"}),  # entering a year's holiday notice
+    "documents.number_patterns": frozenset({"admin"}),  # how each department writes its 文号
     "users.manage": frozenset({"admin"}),
     # every notification's deliveries by e-mail, SMS and DingTalk, and sending a failed one again
     "notifications.deliveries": frozenset({"admin"}),

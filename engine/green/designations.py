@@ -5,7 +5,7 @@ from engine import clock, services
 from engine.db import db
 from engine.services import ServiceError, StepContext
 
-from . import credit_code, lifecycle, revocations
+from . import credit_code, documents, lifecycle, revocations
 from .models import LEVELS, UNIT_TYPES, Designation, DesignationEvent, Organisation
 from .national_types import NATIONAL_UNIT_TYPES
 from .revocations import END_STATUSES, announce
@@ -28,7 +28,9 @@ def organisation_by_code(code: str, name: str | None, jurisdiction: str | None) 
 
 def list_designation(params: dict, step: StepContext) -> dict:
     """List an organisation as a unit type at a level (公布), from today; a national
-    listing carries MIIT's platform number (`platform_reference`, Art 5)."""
+    listing carries MIIT's platform number (`platform_reference`, Art 5). With `issues`
+    (listing_announcement) the step publishes the list and takes its number (文号), which
+    leads the decision's words; a listing entered from the past keeps the number it was given."""
     unit_type, level = params.get("unit_type"), params.get("level")
     if unit_type not in UNIT_TYPES:
         raise ServiceError(f"unknown unit type {unit_type!r}")
@@ -53,19 +55,26 @@ def list_designation(params: dict, step: StepContext) -> dict:
         raise ServiceError(f"{org.name} already holds {UNIT_TYPES[unit_type][0]} at {LEVELS[level][0]} level "
                            f"(since {held.listed_on.isoformat()})")
     today = clock.now().date()
+    decision = params.get("decision")
+    if params.get("issues") and level != "national":  # a national listing is MIIT's, under its own number
+        # the whole list a step publishes is one announcement, under one number
+        reference = documents.issue(params["issues"], documents.department_for(
+            level, jurisdiction or org.jurisdiction), step).reference
+        decision = f"{reference} {decision}" if decision else reference
     designation = Designation(
         organisation_id=org.id, unit_type=unit_type, level=level, status="listed",
-        jurisdiction=jurisdiction or org.jurisdiction, decision=params.get("decision"), listed_on=today,
+        jurisdiction=jurisdiction or org.jurisdiction, decision=decision, listed_on=today,
         instance_id=step.instance_id, version_id=step.version_id, platform_reference=reference,
     )
     db.session.add(designation)
     db.session.flush()
     db.session.add(DesignationEvent(designation_id=designation.id, at=clock.now(), action="listed",
-                                    reason=params.get("decision"), instance_id=step.instance_id, actor=step.actor))
+                                    reason=decision, instance_id=step.instance_id, actor=step.actor))
     # its annual dynamic management (Arts 19-22) starts once this step has committed
     lifecycle.request_lifecycle(designation, org, step)
     return {"designation_id": designation.id, "organisation_id": org.id, "listed_on": today.isoformat(),
-            "unit_type": unit_type, "level": level, "status": "listed", "platform_reference": reference}
+            "unit_type": unit_type, "level": level, "status": "listed", "platform_reference": reference,
+            "decision": decision}
 
 
 def end_designation(params: dict, step: StepContext) -> dict:
@@ -76,7 +85,9 @@ def end_designation(params: dict, step: StepContext) -> dict:
     Parameters: designation_id; status (revoked | withdrawn); ground (an Art 21
     code); article (the ground's words); announcement (immediate |
     with_publication); public_on (the announcement's date; today when immediate);
-    bars_reapplication (Art 18(3)); reason (the facts); decision (document number)."""
+    bars_reapplication (Art 18(3)); reason (the facts); decision (the document number);
+    issues (revocation_decision: the step decides, and takes the number of the city or the
+    province deciding; a national unit's decision is MIIT's, under the number given)."""
     designation = db.session.get(Designation, params.get("designation_id") or 0)
     if designation is None:
         raise ServiceError(f"no designation {params.get('designation_id')!r}")
@@ -88,6 +99,9 @@ def end_designation(params: dict, step: StepContext) -> dict:
     reason = params.get("reason")
     if not reason:
         raise ServiceError("give the reason (the facts found)")
+    if params.get("issues") and designation.level != "national":
+        params = {**params, "decision": documents.issue(params["issues"], documents.department_for(
+            designation.level, designation.jurisdiction), step).reference}
     record = announce(designation, params, status, step)
     end_reason = f"{record.article}：{reason}"
     designation.status, designation.ended_on, designation.end_reason = status, clock.now().date(), end_reason
@@ -95,7 +109,7 @@ def end_designation(params: dict, step: StepContext) -> dict:
                                     instance_id=step.instance_id, actor=step.actor))
     return {"designation_id": designation.id, "status": status, "ended_on": designation.ended_on.isoformat(),
             "ground": record.ground, "public_on": record.public_on.isoformat(),
-            "bars_reapplication": record.bars_reapplication}
+            "bars_reapplication": record.bars_reapplication, "decision": record.decision}
 
 
 def register() -> None:

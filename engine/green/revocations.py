@@ -24,6 +24,7 @@ from engine.models import Aware, ProcessInstance
 from engine.services import ServiceError, StepContext
 from engine.statutory_calendar import years_before
 
+from . import documents
 from .models import LEVELS, UNIT_TYPES, Designation, Organisation
 
 # The grounds of Art 21 (code: Chinese, English), in the article's order, and the
@@ -140,7 +141,9 @@ def _unit_account(designation: Designation) -> str | None:
 
 def designation_facts(params: dict, step: StepContext) -> dict:
     """What a spot check or a revocation case is about: a listed designation in the
-    case's own city (a city never acts on another city's unit), at the levels asked."""
+    case's own city (a city never acts on another city's unit), at the levels asked.
+    With `issues` (a document kind, e.g. rectification_order), the step is the one that
+    issues that document about the unit, and its number (文号) is taken here."""
     designation = db.session.get(Designation, params.get("designation_id") or 0)
     if designation is None:
         raise ServiceError(f"no designation {params.get('designation_id')!r}")
@@ -154,10 +157,14 @@ def designation_facts(params: dict, step: StepContext) -> dict:
         raise ServiceError(f"designation {designation.id} is {designation.level}; this procedure is for "
                            f"{' and '.join(levels)} units")
     org = designation.organisation
-    return {"designation_id": designation.id, "organisation_name": org.name, "credit_code": org.credit_code,
-            "unit_type": designation.unit_type, "unit_type_name": UNIT_TYPES[designation.unit_type][0],
-            "level": designation.level, "level_name": LEVELS[designation.level][0],
-            "listed_on": designation.listed_on.isoformat(), "unit_account": _unit_account(designation)}
+    facts = {"designation_id": designation.id, "organisation_name": org.name, "credit_code": org.credit_code,
+             "unit_type": designation.unit_type, "unit_type_name": UNIT_TYPES[designation.unit_type][0],
+             "level": designation.level, "level_name": LEVELS[designation.level][0],
+             "listed_on": designation.listed_on.isoformat(), "unit_account": _unit_account(designation)}
+    if params.get("issues"):
+        facts["document_number"] = documents.issue(params["issues"], documents.department_for(
+            designation.level, designation.jurisdiction), step).reference
+    return facts
 
 
 def announce_pending(params: dict, step: StepContext) -> dict:

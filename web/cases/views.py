@@ -41,6 +41,7 @@ from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 
 from .. import personal
 from ..accounts.users import actor_of
+from ..documents import papers
 from ..inputs import ID_MAX
 from ..model_texts import model_text, names_in_language
 from ..policy import may, require
@@ -248,6 +249,7 @@ def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | Non
         may_withdraw=withdrawal.may_withdraw(actor_of(current_user), case),
         may_end=withdrawal.may_end(actor_of(current_user), case), problems=problems or {}, reason=reason,
         overdue_cities=rounds.overdue_cities(case.id) if closable else None, **_round_cities(case, actor),
+        documents=[(k, name_in(papers.TITLES, k)) for k in papers.documents_of(case, actor)],
     )
 
 

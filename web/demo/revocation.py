@@ -58,8 +58,7 @@ def seed(runtime) -> None:
                                         "facts": "发生Ⅱ级（重大）突发环境污染事件。"}, tianshui, "620500")
     _complete(runtime, case.id, {"propose": True, "facts": f"{year}年发生Ⅱ级（重大）突发环境污染事件，已实时上报省工信厅。",
                                  "evidence": "天水市生态环境局事件认定书"}, tianshui)
-    _complete(runtime, case.id, {"revoke": True, "opinion": "依第二十一条第二款即时取消资格并公告。",
-                                 "decision_no": document_no(year, 101)}, PROVINCE)
+    _complete(runtime, case.id, {"revoke": True, "opinion": "依第二十一条第二款即时取消资格并公告。"}, PROVINCE)
 
     # false data: revoked, announced with the year's publication
     lanzhou = Actor("lanzhou", "municipal", "620100")
@@ -68,5 +67,4 @@ def seed(runtime) -> None:
                          lanzhou, "620100")
     _complete(runtime, case.id, {"propose": True, "facts": "动态管理表所报能耗数据与供电计量严重不符，系虚报。",
                                  "evidence": "国网兰州供电公司计量记录"}, lanzhou)
-    _complete(runtime, case.id, {"revoke": True, "opinion": "同意取消资格，随年度公布公告。",
-                                 "decision_no": document_no(year, 102)}, PROVINCE)
+    _complete(runtime, case.id, {"revoke": True, "opinion": "同意取消资格，随年度公布公告。"}, PROVINCE)
