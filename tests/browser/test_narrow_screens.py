@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from creation import APPLICATION, deploy, self_evaluated
+from cultivation_helpers import code
 from factories import people, registered
 
 from engine.db import db
@@ -18,11 +19,12 @@ OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 @pytest.fixture
 def cases(runtime):
     deploy(runtime)
-    registered("firm")
     people(("lz", "municipal", "620100"), ("prov", "provincial", None))
-    firm = actor_of(db.session.scalar(db.select(User).where(User.name == "firm")))
-    for n in range(3):
-        self_evaluated(runtime, firm, application={**APPLICATION, "organisation_name": f"兰州第{n}绿色精密制造股份有限公司"})
+    for n, account in enumerate(("firm", "firm1", "firm2")):  # three companies, each applying itself
+        name = f"兰州第{n}绿色精密制造股份有限公司"
+        registered(account, code=code(n), org=name)
+        firm = actor_of(db.session.scalar(db.select(User).where(User.name == account)))
+        self_evaluated(runtime, firm, application={**APPLICATION, "organisation_name": name, "credit_code": code(n)})
 
 
 def sign_in(page, live_server, name):
