@@ -104,7 +104,9 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     if not timer.is_visible():
         timer_group.locator(".bio-properties-panel-group-header").click()
     assert timer.input_value() == 'notice["ends_at"]'
-    assert page.locator(".green-ladder-note").inner_text().startswith("定时器表达式为 Python")
+    # case data, not a date the fields can say: the expression stays text, and the note says so
+    note = page.locator(".green-ladder-note").inner_text()
+    assert note.startswith("此定时器表达式无法用字段表示") and "定时器表达式为 Python" in note
 
     # so the length is there: the working_days parameter of the publishing step, in the engine's settings
     page.click(shape(NOTICE_STEP))
@@ -332,3 +334,59 @@ def test_an_analyst_imports_a_camunda_diagram(page, live_server, screenshot):
     assert "camunda:assignee" in page.inner_text("#import-findings")  # deployed, with what it ignores
     screenshot(page, "modeler-import-deployed")
     assert [e for e in page.errors if "422 (UNPROCESSABLE ENTITY)" not in e] == []  # the refusal was meant
+
+
+def test_an_analyst_sets_a_time_limit_in_working_days_not_in_python(page, live_server, runtime, screenshot):
+    """The report's verification (核实举报) is due in 15 working days; the analyst makes it 20 in
+    the panel's fields, not by editing `working_days_after(today(), 15)`, and deploys: the
+    deployed version's task carries the new limit. A limit the fields cannot say stays text."""
+    first, _ = deploy(runtime)
+    add_user("ana", "analyst", password=PASSWORD)
+    sign_in(page, live_server, "ana")
+    page.goto(f"{live_server}/models/")
+    page.click("#processes tr[data-process=complaint] >> text=编辑")
+    page.wait_for_selector("#modeler[data-state=ready] .djs-container svg")
+
+    page.click(shape("Task_verify"))
+    page.wait_for_selector(".bio-properties-panel-header-label >> text=核实举报 Verify the report")
+    settings = page.locator('.bio-properties-panel-group[data-group-id="group-greenLadder"]')
+    kind = settings.locator("#bio-properties-panel-dueDateKind")
+    if not kind.is_visible():
+        settings.locator(".bio-properties-panel-group-header").click()
+    assert kind.input_value() == "working"
+    assert kind.locator("option:checked").inner_text() == "工作日"
+    days = settings.locator("#bio-properties-panel-dueDateDays")
+    assert days.input_value() == "15"
+    assert settings.locator("#bio-properties-panel-dueDateFrom").input_value() == ""  # counted from the day it starts
+    assert settings.locator("#bio-properties-panel-remindBeforeDays").input_value() == "3"  # P3D
+    assert settings.locator("#bio-properties-panel-dueDate").count() == 0  # no Python to read
+    days.fill("20")
+    days.press("Tab")
+    page.wait_for_function(
+        "() => window.greenLadderModeler.get('elementRegistry').get('Task_verify').businessObject.extensionElements"
+        ".values[0].properties.find(p => p.name === 'dueDate').value === 'working_days_after(today(), 20)'")
+    screenshot(page, "modeler-working-days")
+
+    page.fill("#modeler-note", "核实期限改为二十个工作日 Verification within twenty working days")
+    page.click("#modeler-deploy")
+    page.wait_for_selector("#modeler[data-deployed]")
+    new = page.get_attribute("#modeler", "data-deployed")
+    assert new != first.id
+    db.session.rollback()
+    verify = runtime.registry.load(new).specs["complaint"].task_specs["Task_verify"]
+    assert verify.extensions["properties"]["dueDate"] == "working_days_after(today(), 20)"
+    old = runtime.registry.load(first.id).specs["complaint"].task_specs["Task_verify"]
+    assert old.extensions["properties"]["dueDate"] == "working_days_after(today(), 15)"
+
+    # a limit that depends on the case stays an expression, with a note saying why
+    page.goto(f"{live_server}/models/versions/{new}/edit/revocation.bpmn")
+    page.wait_for_selector("#modeler[data-state=ready] .djs-container svg")
+    page.click(shape("Task_city_proposal"))
+    page.wait_for_selector(".bio-properties-panel-header-label >> text=市级提出取消建议")
+    if not kind.is_visible():
+        settings.locator(".bio-properties-panel-group-header").click()
+    assert kind.input_value() == "expression"
+    expression = settings.locator("#bio-properties-panel-dueDate")
+    assert "else 15" in expression.input_value()
+    assert "此表达式无法用字段表示" in settings.locator('[data-entry-id="dueDate"]').inner_text()
+    assert page.errors == []

@@ -67,6 +67,18 @@ def _texts() -> dict:
         "deployed": _("已部署为新版本 %s。"), "unchanged": _("内容未变，仍是版本 %s。"),
         "notDeployed": _("未部署：请先改正错误。"), "notOnCanvas": _("元素 %s 不在此图上。"),
         "noFindings": _("没有发现问题。"), "error": _("错误"), "warning": _("警告"),
+        "otherFiles": _("其他文件的问题"),
+        # time limits and timers as fields
+        "noLimit": _("（无时限）"), "workingDays": _("工作日"), "calendarDays": _("自然日"),
+        "annualDate": _("每年固定日期"), "otherExpression": _("其他表达式（文本）"),
+        "workingDaysCount": _("工作日数"), "calendarDaysCount": _("自然日数"), "month": _("月"), "day": _("日"),
+        "from": _("起算日"), "fromHelp": _("案件数据中的日期名称，如 notice_published；留空为当日起算"),
+        "fromInvalid": _("须为案件数据的名称（字母、数字、下划线）"), "noSuchDay": _("没有这一天"),
+        "wholeDays": _("须为 0 至 3650 的整数天"), "dueDateExpression": _("办理时限表达式"),
+        "notFields": _("此表达式无法用字段表示，按文本编辑。"),
+        "remindBeforeDays": _("到期前提醒天数 remindBefore"), "remindBeforeDaysHelp": _("留空为不提醒"),
+        "timerDate": _("定时器到期日"), "timerDurationDays": _("定时器时长（天）"),
+        "timerAsText": _("此定时器表达式无法用字段表示，请在上方“定时器”一栏按文本编辑。"),
     }
 
 
