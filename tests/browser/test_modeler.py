@@ -174,9 +174,9 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     assert "diff-changed" in page.get_attribute(f"#diff-new {shape(NOTICE_STEP)}", "class").split()
     assert "diff-changed" in page.get_attribute(f"#diff-old {shape(NOTICE_STEP)}", "class").split()
     # the editor's round trip of the whole file changed nothing else
-    changes = page.locator("#changes tbody tr")
+    changes = page.locator("#changes > tbody > tr")
     assert changes.count() == 1 and changes.get_attribute("data-element") == NOTICE_STEP
-    assert "parameter[working_days]@value: 5 → 10" in changes.inner_text()
+    assert changes.locator("table.side-by-side tbody tr").inner_text().split("\t") == ["参数 working_days", "5", "10"]
     screenshot(page, "modeler-diff")
 
     # a round started now runs the new version: its list is on notice for ten working days
@@ -279,7 +279,7 @@ def test_an_analyst_raises_an_award_in_a_decision_table(page, live_server, runti
     add_user("ana", "analyst", password=PASSWORD)
     sign_in(page, live_server, "ana")
     page.goto(f"{live_server}/models/")
-    page.click("#decision-tables >> text=award_by_level.dmn")
+    page.click('#decision-tables tr[data-file="award_by_level.dmn"] >> text=编辑')
     page.wait_for_selector("#modeler[data-state=ready] .tjs-table")
 
     cell = page.locator('td[data-element-id="Out_provincial_award"]')

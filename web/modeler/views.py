@@ -24,6 +24,7 @@ from engine.models import ModelVersion
 from .. import security
 from ..policy import demand
 from ..runtime import runtime
+from . import wording
 
 bp = Blueprint("modeler", __name__, template_folder="templates", url_prefix="/models")
 VERSION = "<string(length=64):version_id>"
@@ -112,7 +113,7 @@ def _editor(version: ModelVersion | None, file_name: str, xml_url: str, files: d
 def index():
     entries = modeling.catalogue()
     latest = modeling.latest_version()
-    tables = sorted(n for n in modeling.files_of(latest.id) if n.endswith(".dmn")) if latest else []
+    tables = modeling.decision_tables(modeling.files_of(latest.id)) if latest else []
     return render_template("modeler/index.html", entries=entries, latest=latest, tables=tables)
 
 
@@ -165,7 +166,7 @@ def validate():
         check = modeling.validate(runtime().registry, base, file_name, xml)
     except modeling.ModelingError as exc:
         return jsonify(error=str(exc)), 400
-    return jsonify(findings=modeling.findings_json(check.findings), processes=check.processes)
+    return jsonify(findings=modeling.findings_json(check.findings, file_name), processes=check.processes)
 
 
 @bp.post("/deploy")
@@ -180,7 +181,7 @@ def deploy():
     except modeling.ModelingError as exc:
         return jsonify(error=str(exc)), 400
     except ModelInvalid as exc:
-        return jsonify(findings=modeling.findings_json(exc.findings)), 422
+        return jsonify(findings=modeling.findings_json(exc.findings, file_name)), 422
     # the history of the process the analyst edited (a version holds them all); for a decision table, the first
     shown = (modeling.processes_of(version.id, file_name) or version.processes or [None])[0]
     return jsonify(
@@ -204,7 +205,7 @@ def import_diagram():
         except modeling.ModelingError as exc:
             return render_template("modeler/import.html", error=str(exc)), 400
         except ModelInvalid as exc:
-            findings = modeling.findings_json(exc.findings)
+            findings = modeling.findings_json(exc.findings, name)
             return render_template("modeler/import.html", findings=findings, file_name=name), 422
         result = {"version": version, "created": created}
         findings = version.warnings or []
@@ -217,7 +218,8 @@ def history(process_id):
     if not versions:
         abort(404)
     files = {v.id: modeling.file_defining(modeling.files_of(v.id), process_id) for v in versions}
-    return render_template("modeler/history.html", process_id=process_id, versions=versions, files=files)
+    return render_template("modeler/history.html", process_id=process_id, versions=versions, files=files,
+                           grouped=modeling.files_by_version(versions))
 
 
 @bp.get("/diff")
@@ -228,7 +230,7 @@ def diff():
     old_file = modeling.file_defining(modeling.files_of(old.id), process_id) if process_id else None
     new_file = modeling.file_defining(modeling.files_of(new.id), process_id) if process_id else None
     return render_template("modeler/diff.html", process_id=process_id, old=old, new=new, changes=changes,
-                           old_file=old_file, new_file=new_file)
+                           old_file=old_file, new_file=new_file, wording=wording)
 
 
 @bp.get(f"/versions/{VERSION}/files/<path:file_name>")
