@@ -389,4 +389,43 @@ def test_an_analyst_sets_a_time_limit_in_working_days_not_in_python(page, live_s
     expression = settings.locator("#bio-properties-panel-dueDate")
     assert "else 15" in expression.input_value()
     assert "此表达式无法用字段表示" in settings.locator('[data-entry-id="dueDate"]').inner_text()
+
+    # a timer: the analyst writes a yearly date once as the helper's expression, then moves it by its fields
+    page.goto(f"{live_server}/models/versions/{new}/edit/provincial_selection.bpmn")
+    page.wait_for_selector("#modeler[data-state=ready] .djs-container svg")
+    page.click(shape(NOTICE_TIMER))
+    page.wait_for_selector(".bio-properties-panel-header-label >> text=公示期满 Notice period over")
+    timer_group = page.locator('.bio-properties-panel-group[data-group-id="group-timer"]')
+    timer = timer_group.locator("#bio-properties-panel-timerEventDefinitionValue")
+    if not timer.is_visible():
+        timer_group.locator(".bio-properties-panel-group-header").click()
+    timer.fill("end_of_day(next_annual(3, 31))")
+    timer.press("Tab")
+    if not settings.locator("#bio-properties-panel-timerDateKind").is_visible():
+        settings.locator(".bio-properties-panel-group-header").click()
+    assert settings.locator("#bio-properties-panel-timerDateKind").input_value() == "annual"
+    month, day = settings.locator("#bio-properties-panel-timerDateMonth"), settings.locator("#bio-properties-panel-timerDateDay")
+    assert (month.input_value(), day.input_value()) == ("3", "31")
+    body = f"() => window.greenLadderModeler.get('elementRegistry').get('{NOTICE_TIMER}').businessObject.eventDefinitions[0].timeDate.body"
+    month.fill("4")
+    month.press("Tab")
+    page.wait_for_function(f"{body} === 'end_of_day(next_annual(4, 30))'")  # April has no 31st: its last day
+    assert day.input_value() == "30"
+    day.fill("15")
+    day.press("Tab")
+    page.wait_for_function(f"{body} === 'end_of_day(next_annual(4, 15))'")
+    day.fill("31")  # 31 April is no day: refused on the spot, the diagram keeps 15 April
+    day.press("Tab")
+    page.wait_for_selector('[data-entry-id="timerDateDay"] .bio-properties-panel-error >> text=没有这一天')
+    assert page.evaluate(body) == "end_of_day(next_annual(4, 15))"
+    # five working days from the day the notice was published, as the case records it
+    settings.locator("#bio-properties-panel-timerDateKind").select_option("working")
+    days, start = settings.locator("#bio-properties-panel-timerDateDays"), settings.locator("#bio-properties-panel-timerDateFrom")
+    days.fill("5")
+    days.press("Tab")
+    start.fill("notice_published")
+    start.press("Tab")
+    page.wait_for_function(f"{body} === 'end_of_day(working_days_after(notice_published, 5))'")
+    assert timer.input_value() == "end_of_day(working_days_after(notice_published, 5))"  # the same expression
+    screenshot(page, "modeler-timer-fields")
     assert page.errors == []

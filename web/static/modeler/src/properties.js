@@ -5,6 +5,7 @@
 // edited as fields (working days, calendar days, a yearly date, days of a duration) that write the
 // statutory helpers' expression; the timer and message groups are bpmn-js-properties-panel's own.
 import { h } from '@bpmn-io/properties-panel/preact';
+import { useCallback } from '@bpmn-io/properties-panel/preact/hooks';
 import {
   NumberFieldEntry, SelectEntry, TextFieldEntry, TextAreaEntry,
   isNumberFieldEntryEdited, isSelectEntryEdited, isTextFieldEntryEdited, isTextAreaEntryEdited
@@ -350,11 +351,13 @@ function DatePart(props) {
   const write = source.useWrite();
   const debounce = useService('debounceInput');
   const date = () => readDate(source.read(element)) || {};
-  const validate = part === 'days' ? wholeDays(t) : (value) => {
-    const d = { ...date(), [part]: value };
-    return Number.isInteger(value) && fitsDay(part === 'month' ? value : d.month, part === 'day' ? value : d.day)
-      ? null : t.noSuchDay;
-  };
+  // one function for the entry's life: the panel re-checks its shown value whenever `validate` changes,
+  // which would clear the message of a value just refused
+  const validate = useCallback(part === 'days' ? wholeDays(t) : (value) => {
+    const d = { ...(readDate(source.read(element)) || {}), [part]: value };
+    const fits = part === 'month' ? fitsDay(value, 1) : fitsDay(d.month, value);
+    return Number.isInteger(value) && fits ? null : t.noSuchDay;
+  }, [element, part]);
   return h(NumberFieldEntry, {
     element, id, label, description, debounce, min: part === 'days' ? 0 : 1, max: part === 'month' ? 12 : undefined,
     step: 1, validate,
@@ -362,7 +365,11 @@ function DatePart(props) {
     setValue: (value, error) => {
       const d = readDate(source.read(element));
       if (error || value === undefined || !d) { return; }
-      write(element, writeDate({ ...d, [part]: value }));
+      const next = { ...d, [part]: value };
+      if (part === 'month') { // 31 March moved to April is 30 April, its last day
+        while (!fitsDay(next.month, next.day)) { next.day -= 1; }
+      }
+      write(element, writeDate(next));
     }
   });
 }
@@ -374,7 +381,7 @@ function DateFrom(props) {
   const debounce = useService('debounceInput');
   return h(TextFieldEntry, {
     element, id, label: t.from, description: t.fromHelp, debounce,
-    validate: (value) => (!value || isName(value.trim()) ? null : t.fromInvalid),
+    validate: useCallback((value) => (!value || isName(value.trim()) ? null : t.fromInvalid), [t]),
     getValue: () => (readDate(source.read(element)) || {}).from || '',
     setValue: (value, error) => {
       const d = readDate(source.read(element));
@@ -389,8 +396,9 @@ function DurationDays(props) {
   const { element, id, label, description, source, quoted, config } = props;
   const write = source.useWrite();
   const debounce = useService('debounceInput');
+  const validate = useCallback((v) => (v === undefined ? null : wholeDays(config.texts)(v)), [config]);
   return h(NumberFieldEntry, {
-    element, id, label, description, debounce, min: 0, step: 1, validate: (v) => (v === undefined ? null : wholeDays(config.texts)(v)),
+    element, id, label, description, debounce, min: 0, step: 1, validate,
     getValue: () => { const d = readDuration(source.read(element)); return d ? d.days : ''; },
     setValue: (value, error) => {
       if (error) { return; }
