@@ -366,6 +366,12 @@ def test_an_analyst_sets_a_time_limit_in_working_days_not_in_python(page, live_s
         "() => window.greenLadderModeler.get('elementRegistry').get('Task_verify').businessObject.extensionElements"
         ".values[0].properties.find(p => p.name === 'dueDate').value === 'working_days_after(today(), 20)'")
     screenshot(page, "modeler-working-days")
+    page.click("#modeler-validate")
+    page.wait_for_selector("#modeler[data-validated=valid]")
+    findings = page.locator("#modeler-findings li").all_inner_texts()
+    other = findings.index("其他文件的问题")  # the other files' warnings (limits that depend on the case) come after
+    assert all("complaint.bpmn:" in f for f in findings[:other])
+    assert findings[other + 1:] and not any("complaint.bpmn:" in f for f in findings[other + 1:])
 
     page.fill("#modeler-note", "核实期限改为二十个工作日 Verification within twenty working days")
     page.click("#modeler-deploy")
