@@ -59,8 +59,11 @@ def test_every_decision_table_is_listed_with_a_link_to_edit_it(analyst, deployed
 
 
 def test_the_diff_names_the_elements_and_shows_old_and_new_side_by_side(analyst, deployed):  # noqa: F811
+    limits = ('"end_of_day(working_days_after(today(), 15))" />\n'
+              '          <spiffworkflow:property name="remindBefore" value="P3D" />')
+    assert limits in NOTICE
     changed = (NOTICE.replace(FIVE, TEN)
-               .replace("end_of_day(working_days_after(today(), 15))", "end_of_day(working_days_after(today(), 20))")
+               .replace(limits, limits.replace("15", "20").replace("P3D", "P5D"))
                .replace("<bpmn:outgoing>Flow_none_passed</bpmn:outgoing>", ""))
     r = post_json(analyst, "/models/deploy", {"base": deployed.id, "file": NOTICE_FILE, "xml": changed,
                                               "note": "公示十日，核查二十日"})
@@ -74,10 +77,11 @@ def test_the_diff_names_the_elements_and_shows_old_and_new_side_by_side(analyst,
     investigate = rows["Task_investigate"]
     assert text(investigate.xpath("./td[@class='element']")[0]) == "核查异议 Investigate objections"
     assert "Task_investigate" not in text(investigate)
-    [limit] = investigate.xpath(SIDE_BY_SIDE)
+    limit, remind = investigate.xpath(SIDE_BY_SIDE)
     assert text(limit.xpath("./th")[0]) == "办理时限 (dueDate)"
     assert (text(limit.xpath("./td[@class='old']")[0]), text(limit.xpath("./td[@class='new']")[0])) == ("15个工作日", "20个工作日")
     assert limit.xpath("./td[@class='new']")[0].get("title") == "end_of_day(working_days_after(today(), 20))"
+    assert [text(c) for c in remind.xpath("./th|./td")] == ["提前提醒 (remindBefore)", "3天", "5天"]
 
     [length] = rows["Service_publish_notice"].xpath(SIDE_BY_SIDE)
     assert [text(c) for c in length.xpath("./th|./td")] == ["参数 working_days", "5", "10"]
