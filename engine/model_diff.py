@@ -11,9 +11,17 @@ task's parameter is named by its id), so a changed notice length marks the
 service task that has it. An element's incoming and outgoing flows are
 compared as a set. Moving a shape only is not a change of the procedure and
 is not reported; form files are compared whole.
+
+What an analyst reads comes with each change, in the diagram's words rather
+than XPath: `context` says which element it is when it has no name (a flow's
+two ends, a decision cell's rule and column), and `shown` gives each changed
+value as (aspect, key, before, after): the setting it is (a property such as
+dueDate, a parameter, a timer's date, a condition) with references to other
+elements replaced by their names.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 from lxml import etree
@@ -48,6 +56,8 @@ class Change:
     name: str | None
     change: str  # added | removed | changed
     details: list[dict] = field(default_factory=list)
+    context: dict = field(default_factory=dict)
+    shown: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -140,10 +150,99 @@ def _facts(el) -> dict[str, str]:
     return facts
 
 
-def elements(content: bytes | str) -> dict[str, tuple[str, str | None, dict]]:
-    """id -> (kind, name, facts) for the model elements of one BPMN or DMN file."""
+# The settings an analyst edits, by the last steps of a fact's path: (aspect, key).
+_ASPECTS = (
+    (r"property\[(?P<key>[^\]]+)\]@value$", "property"),
+    (r"parameter\[(?P<key>[^\]]+)\]@value$", "parameter"),
+    (r"parameter\[(?P<key>[^\]]+)\]@type$", "parameterType"),
+    (r"EventDefinition/(?P<key>time(?:Date|Duration|Cycle))$", "timer"),
+    (r"^conditionExpression$", "condition"),
+    (r"^script$", "script"),
+    (r"^documentation$", "documentation"),
+    (r"spiffworkflow:calledDecisionId$", "calledDecision"),
+    (r"spiffworkflow:serviceTaskOperator(?:\[[^\]]*\])?@id$", "operation"),
+    (r"spiffworkflow:serviceTaskOperator(?:\[[^\]]*\])?@resultVariable$", "resultVariable"),
+    (r"^(?P<key>incoming|outgoing)$", "flows"),
+    (r"^text$", "text"),
+    (r"^inputExpression/text$", "inputExpression"),
+    (r"^@name$", "name"),
+    (r"^@(?P<key>[\w:]+)$", "attribute"),
+)
+# attributes that name another element of the file: shown by that element's name
+_REFERENCES = {"sourceRef", "targetRef", "default", "attachedToRef"}
+
+
+def aspect_of(what: str) -> tuple[str, str | None]:
+    """The setting a fact's path stands for, e.g. ("property", "dueDate"); ("other", last step) else."""
+    for pattern, aspect in _ASPECTS:
+        m = re.search(pattern, what)
+        if m:
+            return aspect, m.groupdict().get("key")
+    last = re.split(r"[/@]", what)[-1]
+    return "other", re.sub(r"\[.*?\]|^\w+:", "", last) or what
+
+
+def _labels(root) -> dict[str, str]:
+    """id -> what the analyst calls an element: its name, else a flow's two ends, else nothing."""
+    names = {el.get("id"): el.get("name") for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    labels = {k: v for k, v in names.items() if v}
+    for el in root.iter():
+        if isinstance(el.tag, str) and etree.QName(el).localname == "sequenceFlow" and not el.get("name"):
+            src, tgt = el.get("sourceRef"), el.get("targetRef")
+            labels[el.get("id")] = f"{names.get(src) or src} → {names.get(tgt) or tgt}"
+    return labels
+
+
+def _context(el, labels: dict[str, str]) -> dict:
+    """Where an element without a name sits: a flow's ends, a decision cell's rule and column."""
+    local = etree.QName(el).localname
+    if local == "sequenceFlow":
+        return {"from": labels.get(el.get("sourceRef"), el.get("sourceRef")),
+                "to": labels.get(el.get("targetRef"), el.get("targetRef"))}
+    if local in ("rule", "inputEntry", "outputEntry"):
+        rule = el if local == "rule" else el.getparent()
+        table = rule.getparent()
+        rules = [r for r in table if isinstance(r.tag, str) and etree.QName(r).localname == "rule"]
+        decision = table.getparent()
+        found = {"decision": decision.get("name") or decision.get("id"), "rule": rules.index(rule) + 1}
+        if local != "rule":
+            kind = "input" if local == "inputEntry" else "output"
+            cells = [c for c in rule if isinstance(c.tag, str) and etree.QName(c).localname == local]
+            columns = [c for c in table if isinstance(c.tag, str) and etree.QName(c).localname == kind]
+            at = cells.index(el)
+            if at < len(columns):
+                column = columns[at]
+                expr = "".join(column.itertext()).strip() if kind == "input" else ""
+                found["column"] = column.get("label") or column.get("name") or expr or column.get("id")
+        return found
+    return {}
+
+
+def _shown(what: str, before, after, labels_before: dict, labels_after: dict) -> dict:
+    aspect, key = aspect_of(what)
+
+    def named(value, labels):
+        if value is None:
+            return None
+        if aspect == "flows":
+            return ", ".join(labels.get(v.strip(), v.strip()) for v in value.split(","))
+        if aspect == "attribute" and key in _REFERENCES:
+            return labels.get(value, value)
+        return value
+
+    return {"aspect": aspect, "key": key, "before": named(before, labels_before), "after": named(after, labels_after)}
+
+
+def _root(content):
+    if isinstance(content, etree._Element):
+        return content
     data = content.encode("utf-8") if isinstance(content, str) else content
-    root = etree.fromstring(data, _SAFE)
+    return etree.fromstring(data, _SAFE)
+
+
+def elements(content) -> dict[str, tuple[str, str | None, dict]]:
+    """id -> (kind, name, facts) for the model elements of one BPMN or DMN file (its text or its parsed root)."""
+    root = _root(content)
     found = {}
     for el in root.iter():
         if not isinstance(el.tag, str) or _is_layout(el) or el is root:
@@ -158,15 +257,21 @@ def elements(content: bytes | str) -> dict[str, tuple[str, str | None, dict]]:
 
 def diff_files(name: str, before: bytes | str | None, after: bytes | str | None) -> list[Change]:
     """The element changes of one model file; a file absent on one side has all its elements added or removed."""
-    old = elements(before) if before is not None else {}
-    new = elements(after) if after is not None else {}
+    root_old = _root(before) if before is not None else None
+    root_new = _root(after) if after is not None else None
+    old = elements(root_old) if root_old is not None else {}
+    new = elements(root_new) if root_new is not None else {}
+    labels_old = _labels(root_old) if root_old is not None else {}
+    labels_new = _labels(root_new) if root_new is not None else {}
+    by_id_old = {el.get("id"): el for el in root_old.iter() if isinstance(el.tag, str)} if root_old is not None else {}
+    by_id_new = {el.get("id"): el for el in root_new.iter() if isinstance(el.tag, str)} if root_new is not None else {}
     changes: list[Change] = []
     for eid in sorted(old.keys() - new.keys()):
         kind, label, _ = old[eid]
-        changes.append(Change(name, eid, kind, label, "removed"))
+        changes.append(Change(name, eid, kind, label, "removed", context=_context(by_id_old[eid], labels_old)))
     for eid in sorted(new.keys() - old.keys()):
         kind, label, _ = new[eid]
-        changes.append(Change(name, eid, kind, label, "added"))
+        changes.append(Change(name, eid, kind, label, "added", context=_context(by_id_new[eid], labels_new)))
     for eid in sorted(old.keys() & new.keys()):
         kind, label, facts_old = old[eid]
         _, label_new, facts_new = new[eid]
@@ -174,7 +279,9 @@ def diff_files(name: str, before: bytes | str | None, after: bytes | str | None)
                    for key in sorted(facts_old.keys() | facts_new.keys())
                    if facts_old.get(key) != facts_new.get(key)]
         if details:
-            changes.append(Change(name, eid, kind, label_new or label, "changed", details))
+            shown = [_shown(d["what"], d["before"], d["after"], labels_old, labels_new) for d in details]
+            changes.append(Change(name, eid, kind, label_new or label, "changed", details,
+                                  _context(by_id_new[eid], labels_new), shown))
     return changes
 
 

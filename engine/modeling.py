@@ -134,6 +134,43 @@ def history(process_id: str) -> list[ModelVersion]:
     return [v for v in versions_newest_first() if process_id in (v.processes or [])]
 
 
+@dataclass
+class VersionFile:
+    """A file of a version as its history shows it: what that version did to it."""
+
+    name: str
+    change: str  # added | changed | removed | unchanged, against the version listed before it; first
+
+
+def files_by_version(versions: list[ModelVersion]) -> dict[str, list[VersionFile]]:
+    """Each version's files (versions newest first, as `history` gives them), the files it added,
+    changed or removed against the next older one first, then those it kept; the oldest's are "first"."""
+    contents = {v.id: files_of(v.id) for v in versions}
+    grouped = {}
+    for at, version in enumerate(versions):
+        files = contents[version.id]
+        older = contents[versions[at + 1].id] if at + 1 < len(versions) else None
+        if older is None:
+            grouped[version.id] = [VersionFile(n, "first") for n in sorted(files)]
+            continue
+        touched = [VersionFile(n, "added" if n not in older else "removed" if n not in files else "changed")
+                   for n in sorted(files.keys() | older.keys()) if files.get(n) != older.get(n)]
+        kept = [VersionFile(n, "unchanged") for n in sorted(files) if files[n] == older.get(n)]
+        grouped[version.id] = touched + kept
+    return grouped
+
+
+def decision_tables(files: dict[str, bytes]) -> list[tuple[str, list[str]]]:
+    """Each decision table file (*.dmn) of a version with the names of the decisions it holds."""
+    found = []
+    for name, content in sorted(files.items()):
+        if name.endswith(".dmn"):
+            root = etree.fromstring(content, SAFE_PARSER)
+            found.append((name, [d.get("name") or d.get("id") for d in root.iter() if isinstance(d.tag, str)
+                                 and etree.QName(d).localname == "decision"]))
+    return found
+
+
 def decisions_in(files: dict[str, bytes]) -> list[str]:
     """The decision ids of a version's DMN files, for a business-rule task to call."""
     found = []
@@ -175,10 +212,12 @@ def validate(registry: Registry, base_id: str | None, file_name: str, xml: bytes
     return registry.check(edited_files(base, file_name, xml))
 
 
-def findings_json(findings: list[Finding]) -> list[dict]:
-    """Errors first, then warnings, each in the order of the file."""
+def findings_json(findings: list[Finding], edited: str | None = None) -> list[dict]:
+    """The edited file's findings first (what the analyst just changed), then the other files';
+    within each, errors before warnings, in the order of the file."""
     order = {"error": 0, "warning": 1}
-    return [f.as_dict() for f in sorted(findings, key=lambda f: (order.get(f.severity, 2), f.file, f.line or 0))]
+    return [f.as_dict() for f in sorted(findings, key=lambda f: (
+        f.file != edited, order.get(f.severity, 2), f.file or "", f.line or 0))]
 
 
 def deploy(registry: Registry, base_id: str | None, file_name: str, xml: bytes | str, actor: str, note: str):
@@ -286,4 +325,5 @@ def blank_diagram(process_id: str, name: str) -> str:
 
 
 __all__ = ["ModelingError", "StaleBase", "ModelInvalid", "Finding", "catalogue", "history", "files_of",
-           "validate", "deploy", "import_file", "diff", "zip_of", "blank_diagram", "decisions_in"]
+           "validate", "deploy", "import_file", "diff", "zip_of", "blank_diagram", "decisions_in",
+           "decision_tables", "files_by_version"]

@@ -216,7 +216,7 @@ def test_the_analyst_validates_and_deploys_through_the_pages(analyst, deployed):
     diff = analyst.get(f"/models/diff?process={PROCESS}&from={deployed.id}&to={new_id}")
     text = diff.get_data(as_text=True)
     assert diff.status_code == 200 and 'data-element="Service_publish_notice"' in text
-    assert "parameter[working_days]@value</code>: <del>5</del> → <ins>10</ins>" in text
+    assert '<th scope="row">参数 working_days</th>' in text and '<td class="new">10</td>' in text
     one = analyst.get(f"/models/versions/{new_id}/files/{NOTICE_FILE}?download=1")
     assert TEN in one.get_data(as_text=True) and "attachment" in one.headers["Content-Disposition"]
     z = analyst.get(f"/models/versions/{new_id}.zip")

@@ -14,7 +14,7 @@ from creation import deploy
 from lxml import etree
 from test_provincial_selection import PROVINCE, all_cities_recommend, municipal_unit, review_all
 
-from engine import clock
+from engine import clock, jobs
 from engine.db import db
 from engine.green.notices import PublicNotice
 from engine.model_diff import diff_files
@@ -75,7 +75,7 @@ def notice_window(page, live_server, case_id) -> str:
     return page.inner_text("#notice-window")
 
 
-def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(page, live_server, runtime,
+def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(page, live_server, runtime, app,
                                                                             screenshot):
     first, _ = deploy(runtime)
     units = {"lz_a": municipal_unit(runtime, "620100", 1, "兰州甲制造有限公司"),
@@ -104,7 +104,9 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     if not timer.is_visible():
         timer_group.locator(".bio-properties-panel-group-header").click()
     assert timer.input_value() == 'notice["ends_at"]'
-    assert page.locator(".green-ladder-note").inner_text().startswith("定时器表达式为 Python")
+    # case data, not a date the fields can say: the expression stays text, and the note says so
+    note = page.locator(".green-ladder-note").inner_text()
+    assert note.startswith("此定时器表达式无法用字段表示") and "定时器表达式为 Python" in note
 
     # so the length is there: the working_days parameter of the publishing step, in the engine's settings
     page.click(shape(NOTICE_STEP))
@@ -172,9 +174,9 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     assert "diff-changed" in page.get_attribute(f"#diff-new {shape(NOTICE_STEP)}", "class").split()
     assert "diff-changed" in page.get_attribute(f"#diff-old {shape(NOTICE_STEP)}", "class").split()
     # the editor's round trip of the whole file changed nothing else
-    changes = page.locator("#changes tbody tr")
+    changes = page.locator("#changes > tbody > tr")
     assert changes.count() == 1 and changes.get_attribute("data-element") == NOTICE_STEP
-    assert "parameter[working_days]@value: 5 → 10" in changes.inner_text()
+    assert changes.locator("table.side-by-side tbody tr").inner_text().split("\t") == ["参数 working_days", "5", "10"]
     screenshot(page, "modeler-diff")
 
     # a round started now runs the new version: its list is on notice for ten working days
@@ -212,8 +214,15 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     assert "可迁移 2 件，不能迁移 0 件" in page.inner_text("#dry-run-summary")
     screenshot(page, "migration-dry-run")
 
-    page.click("#migrate-form button[type=submit]")
-    page.wait_for_selector("#migration-result")
+    # the cases move in the background: the job's page shows its progress, then the result
+    worker = jobs.JobWorker(app)
+    worker.start()
+    try:
+        page.click("#migrate-form button[type=submit]")
+        page.wait_for_url(f"{live_server}/jobs/*")
+        page.wait_for_selector("#migration-result", timeout=20_000)  # the page reloads every 2 s until done
+    finally:
+        worker.shutdown()
     for case_id in (before, recommending):
         assert "已迁移" in page.inner_text(f"#migration-result tr[data-case='{case_id}']")
         assert new[:12] in page.inner_text(f"#migration-result tr[data-case='{case_id}']")
@@ -277,7 +286,7 @@ def test_an_analyst_raises_an_award_in_a_decision_table(page, live_server, runti
     add_user("ana", "analyst", password=PASSWORD)
     sign_in(page, live_server, "ana")
     page.goto(f"{live_server}/models/")
-    page.click("#decision-tables >> text=award_by_level.dmn")
+    page.click('#decision-tables tr[data-file="award_by_level.dmn"] >> text=编辑')
     page.wait_for_selector("#modeler[data-state=ready] .tjs-table")
 
     cell = page.locator('td[data-element-id="Out_provincial_award"]')
@@ -332,3 +341,104 @@ def test_an_analyst_imports_a_camunda_diagram(page, live_server, screenshot):
     assert "camunda:assignee" in page.inner_text("#import-findings")  # deployed, with what it ignores
     screenshot(page, "modeler-import-deployed")
     assert [e for e in page.errors if "422 (UNPROCESSABLE ENTITY)" not in e] == []  # the refusal was meant
+
+
+def test_an_analyst_sets_a_time_limit_in_working_days_not_in_python(page, live_server, runtime, screenshot):
+    """The report's verification (核实举报) is due in 15 working days; the analyst makes it 20 in
+    the panel's fields, not by editing `working_days_after(today(), 15)`, and deploys: the
+    deployed version's task carries the new limit. A limit the fields cannot say stays text."""
+    first, _ = deploy(runtime)
+    add_user("ana", "analyst", password=PASSWORD)
+    sign_in(page, live_server, "ana")
+    page.goto(f"{live_server}/models/")
+    page.click("#processes tr[data-process=complaint] >> text=编辑")
+    page.wait_for_selector("#modeler[data-state=ready] .djs-container svg")
+
+    page.click(shape("Task_verify"))
+    page.wait_for_selector(".bio-properties-panel-header-label >> text=核实举报")
+    settings = page.locator('.bio-properties-panel-group[data-group-id="group-greenLadder"]')
+    kind = settings.locator("#bio-properties-panel-dueDateKind")
+    if not kind.is_visible():
+        settings.locator(".bio-properties-panel-group-header").click()
+    assert kind.input_value() == "working"
+    assert kind.locator("option:checked").inner_text() == "工作日"
+    days = settings.locator("#bio-properties-panel-dueDateDays")
+    assert days.input_value() == "15"
+    assert settings.locator("#bio-properties-panel-dueDateFrom").input_value() == ""  # counted from the day it starts
+    assert settings.locator("#bio-properties-panel-remindBeforeDays").input_value() == "3"  # P3D
+    assert settings.locator("#bio-properties-panel-dueDate").count() == 0  # no Python to read
+    days.fill("20")
+    days.press("Tab")
+    page.wait_for_function(
+        "() => window.greenLadderModeler.get('elementRegistry').get('Task_verify').businessObject.extensionElements"
+        ".values[0].properties.find(p => p.name === 'dueDate').value === 'working_days_after(today(), 20)'")
+    screenshot(page, "modeler-working-days")
+    page.click("#modeler-validate")
+    page.wait_for_selector("#modeler[data-validated=valid]")
+    findings = page.locator("#modeler-findings li").all_inner_texts()
+    other = findings.index("其他文件的问题")  # the other files' warnings (limits that depend on the case) come after
+    assert all("complaint.bpmn:" in f for f in findings[:other])
+    assert findings[other + 1:] and not any("complaint.bpmn:" in f for f in findings[other + 1:])
+
+    page.fill("#modeler-note", "核实期限改为二十个工作日 Verification within twenty working days")
+    page.click("#modeler-deploy")
+    page.wait_for_selector("#modeler[data-deployed]")
+    new = page.get_attribute("#modeler", "data-deployed")
+    assert new != first.id
+    db.session.rollback()
+    verify = runtime.registry.load(new).specs["complaint"].task_specs["Task_verify"]
+    assert verify.extensions["properties"]["dueDate"] == "working_days_after(today(), 20)"
+    old = runtime.registry.load(first.id).specs["complaint"].task_specs["Task_verify"]
+    assert old.extensions["properties"]["dueDate"] == "working_days_after(today(), 15)"
+
+    # a limit that depends on the case stays an expression, with a note saying why
+    page.goto(f"{live_server}/models/versions/{new}/edit/revocation.bpmn")
+    page.wait_for_selector("#modeler[data-state=ready] .djs-container svg")
+    page.click(shape("Task_city_proposal"))
+    page.wait_for_selector(".bio-properties-panel-header-label >> text=市级提出取消建议")
+    if not kind.is_visible():
+        settings.locator(".bio-properties-panel-group-header").click()
+    assert kind.input_value() == "expression"
+    expression = settings.locator("#bio-properties-panel-dueDate")
+    assert "else 15" in expression.input_value()
+    assert "此表达式无法用字段表示" in settings.locator('[data-entry-id="dueDate"]').inner_text()
+
+    # a timer: the analyst writes a yearly date once as the helper's expression, then moves it by its fields
+    page.goto(f"{live_server}/models/versions/{new}/edit/provincial_selection.bpmn")
+    page.wait_for_selector("#modeler[data-state=ready] .djs-container svg")
+    page.click(shape(NOTICE_TIMER))
+    page.wait_for_selector(".bio-properties-panel-header-label >> text=公示期满")
+    timer_group = page.locator('.bio-properties-panel-group[data-group-id="group-timer"]')
+    timer = timer_group.locator("#bio-properties-panel-timerEventDefinitionValue")
+    if not timer.is_visible():
+        timer_group.locator(".bio-properties-panel-group-header").click()
+    timer.fill("end_of_day(next_annual(3, 31))")
+    timer.press("Tab")
+    if not settings.locator("#bio-properties-panel-timerDateKind").is_visible():
+        settings.locator(".bio-properties-panel-group-header").click()
+    assert settings.locator("#bio-properties-panel-timerDateKind").input_value() == "annual"
+    month, day = settings.locator("#bio-properties-panel-timerDateMonth"), settings.locator("#bio-properties-panel-timerDateDay")
+    assert (month.input_value(), day.input_value()) == ("3", "31")
+    body = f"() => window.greenLadderModeler.get('elementRegistry').get('{NOTICE_TIMER}').businessObject.eventDefinitions[0].timeDate.body"
+    month.fill("4")
+    month.press("Tab")
+    page.wait_for_function(f"{body} === 'end_of_day(next_annual(4, 30))'")  # April has no 31st: its last day
+    assert day.input_value() == "30"
+    day.fill("15")
+    day.press("Tab")
+    page.wait_for_function(f"{body} === 'end_of_day(next_annual(4, 15))'")
+    day.fill("31")  # 31 April is no day: refused on the spot, the diagram keeps 15 April
+    day.press("Tab")
+    page.wait_for_selector('[data-entry-id="timerDateDay"] .bio-properties-panel-error >> text=没有这一天')
+    assert page.evaluate(body) == "end_of_day(next_annual(4, 15))"
+    # five working days from the day the notice was published, as the case records it
+    settings.locator("#bio-properties-panel-timerDateKind").select_option("working")
+    days, start = settings.locator("#bio-properties-panel-timerDateDays"), settings.locator("#bio-properties-panel-timerDateFrom")
+    days.fill("5")
+    days.press("Tab")
+    start.fill("notice_published")
+    start.press("Tab")
+    page.wait_for_function(f"{body} === 'end_of_day(working_days_after(notice_published, 5))'")
+    assert timer.input_value() == "end_of_day(working_days_after(notice_published, 5))"  # the same expression
+    screenshot(page, "modeler-timer-fields")
+    assert page.errors == []

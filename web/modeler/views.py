@@ -25,6 +25,7 @@ from engine.models import ModelVersion
 from .. import security
 from ..policy import demand
 from ..runtime import runtime
+from . import wording
 
 bp = Blueprint("modeler", __name__, template_folder="templates", url_prefix="/models")
 VERSION = "<string(length=64):version_id>"
@@ -71,6 +72,18 @@ def _texts() -> dict:
         "deployed": _("已部署为新版本 %s。"), "unchanged": _("内容未变，仍是版本 %s。"),
         "notDeployed": _("未部署：请先改正错误。"), "notOnCanvas": _("元素 %s 不在此图上。"),
         "noFindings": _("没有发现问题。"), "error": _("错误"), "warning": _("警告"),
+        "otherFiles": _("其他文件的问题"),
+        # time limits and timers as fields
+        "noLimit": _("（无时限）"), "workingDays": _("工作日"), "calendarDays": _("自然日"),
+        "annualDate": _("每年固定日期"), "otherExpression": _("其他表达式（文本）"),
+        "workingDaysCount": _("工作日数"), "calendarDaysCount": _("自然日数"), "month": _("月"), "day": _("日"),
+        "from": _("起算日"), "fromHelp": _("案件数据中的日期名称，如 notice_published；留空为当日起算"),
+        "fromInvalid": _("须为案件数据的名称（字母、数字、下划线）"), "noSuchDay": _("没有这一天"),
+        "wholeDays": _("须为 0 至 3650 的整数天"), "dueDateExpression": _("办理时限表达式"),
+        "notFields": _("此表达式无法用字段表示，按文本编辑。"),
+        "remindBeforeDays": _("到期前提醒天数 remindBefore"), "remindBeforeDaysHelp": _("留空为不提醒"),
+        "timerDate": _("定时器到期日"), "timerDurationDays": _("定时器时长（天）"),
+        "timerAsText": _("此定时器表达式无法用字段表示，请在上方“定时器”一栏按文本编辑。"),
     }
 
 
@@ -104,7 +117,7 @@ def _editor(version: ModelVersion | None, file_name: str, xml_url: str, files: d
 def index():
     entries = modeling.catalogue()
     latest = modeling.latest_version()
-    tables = sorted(n for n in modeling.files_of(latest.id) if n.endswith(".dmn")) if latest else []
+    tables = modeling.decision_tables(modeling.files_of(latest.id)) if latest else []
     return render_template("modeler/index.html", entries=entries, latest=latest, tables=tables)
 
 
@@ -157,7 +170,7 @@ def validate():
         check = modeling.validate(runtime().registry, base, file_name, xml)
     except modeling.ModelingError as exc:
         return jsonify(error=str(exc)), 400
-    return jsonify(findings=modeling.findings_json(check.findings), processes=check.processes)
+    return jsonify(findings=modeling.findings_json(check.findings, file_name), processes=check.processes)
 
 
 @bp.post("/deploy")
@@ -172,7 +185,7 @@ def deploy():
     except modeling.ModelingError as exc:
         return jsonify(error=str(exc)), 400
     except ModelInvalid as exc:
-        return jsonify(findings=modeling.findings_json(exc.findings)), 422
+        return jsonify(findings=modeling.findings_json(exc.findings, file_name)), 422
     # the history of the process the analyst edited (a version holds them all); for a decision table, the first
     shown = (modeling.processes_of(version.id, file_name) or version.processes or [None])[0]
     return jsonify(
@@ -196,7 +209,7 @@ def import_diagram():
         except modeling.ModelingError as exc:
             return render_template("modeler/import.html", error=str(exc)), 400
         except ModelInvalid as exc:
-            findings = modeling.findings_json(exc.findings)
+            findings = modeling.findings_json(exc.findings, name)
             return render_template("modeler/import.html", findings=findings, file_name=name), 422
         result = {"version": version, "created": created}
         findings = version.warnings or []
@@ -209,7 +222,8 @@ def history(process_id):
     if not versions:
         abort(404)
     files = {v.id: modeling.file_defining(modeling.files_of(v.id), process_id) for v in versions}
-    return render_template("modeler/history.html", process_id=process_id, versions=versions, files=files)
+    return render_template("modeler/history.html", process_id=process_id, versions=versions, files=files,
+                           grouped=modeling.files_by_version(versions))
 
 
 @bp.get("/diff")
@@ -220,7 +234,7 @@ def diff():
     old_file = modeling.file_defining(modeling.files_of(old.id), process_id) if process_id else None
     new_file = modeling.file_defining(modeling.files_of(new.id), process_id) if process_id else None
     return render_template("modeler/diff.html", process_id=process_id, old=old, new=new, changes=changes,
-                           old_file=old_file, new_file=new_file)
+                           old_file=old_file, new_file=new_file, wording=wording)
 
 
 @bp.get(f"/versions/{VERSION}/files/<path:file_name>")

@@ -1,4 +1,4 @@
-// Validation findings (校验结果) beside the canvas: each with file, line and element; the element
+// Validation findings (校验结果) beside the canvas, the edited file's first: each with file, line and element; the element
 // marked on the canvas; a click on a finding selects the element and brings it into view.
 export function setupFindings(modeler, config, say) {
   const list = document.getElementById('modeler-findings');
@@ -30,7 +30,15 @@ export function setupFindings(modeler, config, say) {
       list.appendChild(li);
       return;
     }
-    findings.forEach((f) => {
+    // the file being edited first: the server sends them so, and a deployment's warnings are sorted here
+    const ordered = findings.filter((f) => f.file === config.file).concat(findings.filter((f) => f.file !== config.file));
+    ordered.forEach((f, i) => {
+      if (f.file !== config.file && (i === 0 || ordered[i - 1].file === config.file)) {
+        const heading = document.createElement('li');
+        heading.className = 'finding other-files';
+        heading.textContent = config.texts.otherFiles;
+        list.appendChild(heading);
+      }
       const li = document.createElement('li');
       li.className = 'finding ' + f.severity;
       li.dataset.element = f.element || '';

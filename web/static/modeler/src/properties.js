@@ -1,15 +1,18 @@
 // Entries of the properties panel for what this project's engine reads from a diagram
 // (engine/registry.py, engine/deadlines.py, SpiffWorkflow 3.2's spiff parser): the role a lane
 // names, a user task's form and time limit, scripts, conditions, the decision a business-rule
-// task calls, a service task's operation and parameters. Timer and message entries are
-// bpmn-js-properties-panel's own; a note below them lists the statutory date helpers.
+// task calls, a service task's operation and parameters. Time limits and timer expressions are
+// edited as fields (working days, calendar days, a yearly date, days of a duration) that write the
+// statutory helpers' expression; the timer and message groups are bpmn-js-properties-panel's own.
 import { h } from '@bpmn-io/properties-panel/preact';
+import { useCallback } from '@bpmn-io/properties-panel/preact/hooks';
 import {
-  SelectEntry, TextFieldEntry, TextAreaEntry,
-  isSelectEntryEdited, isTextFieldEntryEdited, isTextAreaEntryEdited
+  NumberFieldEntry, SelectEntry, TextFieldEntry, TextAreaEntry,
+  isNumberFieldEntryEdited, isSelectEntryEdited, isTextFieldEntryEdited, isTextAreaEntryEdited
 } from '@bpmn-io/properties-panel';
 import { useService } from 'bpmn-js-properties-panel';
 import { getBusinessObject, is, isAny } from 'bpmn-js/lib/util/ModelUtil';
+import { dateOfKind, fitsDay, isName, readDate, readDuration, writeDate, writeDuration } from './time-fields.js';
 
 const FORM = 'formJsonSchemaFilename';
 
@@ -258,6 +261,185 @@ function OperatorParameters(props) {
   });
 }
 
+// -- time limits and timers as fields (see time-fields.js)
+
+// Where a time expression lives: a user task's property, or the expression of a timer event.
+function propertySource(name) {
+  return {
+    key: name,
+    endOfDay: false,
+    read: (element) => getProperty(element, name),
+    useWrite: () => {
+      const commandStack = useService('commandStack');
+      const bpmnFactory = useService('bpmnFactory');
+      return (element, text) => setProperty(element, name, text, bpmnFactory, commandStack);
+    }
+  };
+}
+
+function timerExpression(element) {
+  const def = (getBusinessObject(element).get('eventDefinitions') || []).find((d) => is(d, 'bpmn:TimerEventDefinition'));
+  const kind = def && ['timeDate', 'timeDuration', 'timeCycle'].find((k) => def.get(k));
+  return kind ? { kind, expr: def.get(kind) } : null;
+}
+
+// a timer's date must come out as a moment, so a new one ends at the end of its day
+const TIMER = {
+  key: 'timer',
+  endOfDay: true,
+  read: (element) => { const t = timerExpression(element); return t ? (t.expr.get('body') || '') : ''; },
+  useWrite: () => {
+    const commandStack = useService('commandStack');
+    return (element, text) => {
+      const t = timerExpression(element);
+      if (t) {
+        commandStack.execute('element.updateModdleProperties',
+          { element, moddleElement: t.expr, properties: { body: text } });
+      }
+    };
+  }
+};
+
+// Expressions the analyst asked to write as text although the fields could say them.
+const asText = new Set();
+
+function textKey(element, source) {
+  return getBusinessObject(element).id + ':' + source.key;
+}
+
+function dateKind(element, source) {
+  const text = source.read(element);
+  if (!text) { return ''; }
+  if (asText.has(textKey(element, source))) { return 'expression'; }
+  const date = readDate(text);
+  return date ? date.kind : 'expression';
+}
+
+function DateKind(props) {
+  const { element, id, label, source, allowNone, config } = props;
+  const t = config.texts;
+  const write = source.useWrite();
+  const eventBus = useService('eventBus');
+  const options = (allowNone ? [{ value: '', label: t.noLimit }] : []).concat([
+    { value: 'working', label: t.workingDays }, { value: 'calendar', label: t.calendarDays },
+    { value: 'annual', label: t.annualDate }, { value: 'expression', label: t.otherExpression }]);
+  return h(SelectEntry, {
+    element, id, label,
+    getValue: () => dateKind(element, source),
+    setValue: (kind) => {
+      const key = textKey(element, source);
+      const before = readDate(source.read(element));
+      if (kind === 'expression') {
+        asText.add(key);
+        eventBus.fire('elements.changed', { elements: [element] }); // the diagram is unchanged: show the text
+        return;
+      }
+      asText.delete(key);
+      write(element, kind ? writeDate(dateOfKind(kind, before, before ? before.endOfDay : source.endOfDay)) : '');
+    },
+    getOptions: () => options
+  });
+}
+
+function wholeDays(t) {
+  return (value) => (Number.isInteger(value) && value >= 0 && value <= 3650 ? null : t.wholeDays);
+}
+
+function DatePart(props) {
+  const { element, id, label, description, source, part, config } = props;
+  const t = config.texts;
+  const write = source.useWrite();
+  const debounce = useService('debounceInput');
+  const date = () => readDate(source.read(element)) || {};
+  // one function for the entry's life: the panel re-checks its shown value whenever `validate` changes,
+  // which would clear the message of a value just refused
+  const validate = useCallback(part === 'days' ? wholeDays(t) : (value) => {
+    const d = { ...(readDate(source.read(element)) || {}), [part]: value };
+    const fits = part === 'month' ? fitsDay(value, 1) : fitsDay(d.month, value);
+    return Number.isInteger(value) && fits ? null : t.noSuchDay;
+  }, [element, part]);
+  return h(NumberFieldEntry, {
+    element, id, label, description, debounce, min: part === 'days' ? 0 : 1, max: part === 'month' ? 12 : undefined,
+    step: 1, validate,
+    getValue: () => date()[part],
+    setValue: (value, error) => {
+      const d = readDate(source.read(element));
+      if (error || value === undefined || !d) { return; }
+      const next = { ...d, [part]: value };
+      if (part === 'month') { // 31 March moved to April is 30 April, its last day
+        while (!fitsDay(next.month, next.day)) { next.day -= 1; }
+      }
+      write(element, writeDate(next));
+    }
+  });
+}
+
+function DateFrom(props) {
+  const { element, id, source, config } = props;
+  const t = config.texts;
+  const write = source.useWrite();
+  const debounce = useService('debounceInput');
+  return h(TextFieldEntry, {
+    element, id, label: t.from, description: t.fromHelp, debounce,
+    validate: useCallback((value) => (!value || isName(value.trim()) ? null : t.fromInvalid), [t]),
+    getValue: () => (readDate(source.read(element)) || {}).from || '',
+    setValue: (value, error) => {
+      const d = readDate(source.read(element));
+      const from = (value || '').trim();
+      if (error || !d || (from && !isName(from))) { return; }
+      write(element, writeDate({ ...d, from }));
+    }
+  });
+}
+
+function DurationDays(props) {
+  const { element, id, label, description, source, quoted, config } = props;
+  const write = source.useWrite();
+  const debounce = useService('debounceInput');
+  const validate = useCallback((v) => (v === undefined ? null : wholeDays(config.texts)(v)), [config]);
+  return h(NumberFieldEntry, {
+    element, id, label, description, debounce, min: 0, step: 1, validate,
+    getValue: () => { const d = readDuration(source.read(element)); return d ? d.days : ''; },
+    setValue: (value, error) => {
+      if (error) { return; }
+      const d = readDuration(source.read(element));
+      write(element, value === undefined ? '' : writeDuration({ days: value, quoted: d ? d.quoted : quoted }));
+    }
+  });
+}
+
+// The entries of one date: its kind, then the fields of that kind, or the expression as text.
+function addDate(add, element, config, source, prefix, label, allowNone, textEntry) {
+  const t = config.texts;
+  const kind = dateKind(element, source);
+  add(prefix + 'Kind', DateKind, isSelectEntryEdited, { source, label, allowNone });
+  if (kind === 'working' || kind === 'calendar') {
+    add(prefix + 'Days', DatePart, isNumberFieldEntryEdited, { source, part: 'days',
+      label: kind === 'working' ? t.workingDaysCount : t.calendarDaysCount });
+    add(prefix + 'From', DateFrom, isTextFieldEntryEdited, { source });
+  } else if (kind === 'annual') {
+    add(prefix + 'Month', DatePart, isNumberFieldEntryEdited, { source, part: 'month', label: t.month });
+    add(prefix + 'Day', DatePart, isNumberFieldEntryEdited, { source, part: 'day', label: t.day });
+  } else if (kind === 'expression') {
+    textEntry(!readDate(source.read(element)));
+  }
+}
+
+function addTimer(add, element, config) {
+  const t = config.texts;
+  const timer = timerExpression(element);
+  const text = TIMER.read(element);
+  const asTextNote = () => add('timerHelp', Note, () => false, { text: t.timerAsText + ' ' + t.timerHelp });
+  if (timer && timer.kind === 'timeDate' && text) {
+    addDate(add, element, config, TIMER, 'timerDate', t.timerDate, false, asTextNote);
+  } else if (timer && timer.kind === 'timeDuration' && (!text || readDuration(text))) {
+    add('timerDurationDays', DurationDays, isNumberFieldEntryEdited, { source: TIMER, quoted: true,
+      label: t.timerDurationDays });
+  } else {
+    add('timerHelp', Note, () => false, { text: (text ? t.timerAsText + ' ' : '') + t.timerHelp });
+  }
+}
+
 function Note(props) {
   return h('div', { class: 'bio-properties-panel-entry green-ladder-note', 'data-entry-id': props.id }, props.text);
 }
@@ -283,8 +465,17 @@ function entries(element, config) {
   if (is(element, 'bpmn:UserTask')) {
     add(FORM, PropertySelect, isSelectEntryEdited, { name: FORM, label: t.form,
       options: [{ value: '', label: t.noForm }].concat(config.forms.map((f) => ({ value: f, label: f }))) });
-    add('dueDate', PropertyText, isTextFieldEntryEdited, { name: 'dueDate', label: t.dueDate, description: t.dueDateHelp });
-    add('remindBefore', PropertyText, isTextFieldEntryEdited, { name: 'remindBefore', label: t.remindBefore, description: t.remindBeforeHelp });
+    addDate(add, element, config, propertySource('dueDate'), 'dueDate', t.dueDate, true, (notFields) =>
+      add('dueDate', PropertyText, isTextFieldEntryEdited, { name: 'dueDate', label: t.dueDateExpression,
+        description: (notFields ? t.notFields + ' ' : '') + t.dueDateHelp }));
+    const remind = getProperty(element, 'remindBefore');
+    if (!remind || readDuration(remind)) {
+      add('remindBeforeDays', DurationDays, isNumberFieldEntryEdited, { source: propertySource('remindBefore'),
+        quoted: false, label: t.remindBeforeDays, description: t.remindBeforeDaysHelp });
+    } else {
+      add('remindBefore', PropertyText, isTextFieldEntryEdited, { name: 'remindBefore', label: t.remindBefore,
+        description: t.notFields + ' ' + t.remindBeforeHelp });
+    }
     add('escalateTo', PropertySelect, isSelectEntryEdited, { name: 'escalateTo', label: t.escalateTo,
       options: roleOptions(config, t.ownRole) });
     add('caseFileSections', PropertyText, isTextFieldEntryEdited, { name: 'caseFileSections',
@@ -306,7 +497,7 @@ function entries(element, config) {
     add('serviceParameters', OperatorParameters, isTextAreaEntryEdited);
   }
   if (isAny(element, ['bpmn:Event']) && hasTimer(element)) {
-    add('timerHelp', Note, () => false, { text: t.timerHelp });
+    addTimer(add, element, config);
   }
   return list;
 }
