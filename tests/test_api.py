@@ -7,7 +7,7 @@ from conftest import ROOT, upload
 from creation import FACTORY_LEADING, PDF, codes
 
 from engine.db import db
-from engine.models import AuditEvent, HumanTask
+from engine.models import AuditEvent, HumanTask, ModelVersion
 
 CREATION = ROOT / "processes" / "municipal_creation.bpmn"
 TABLES = [ROOT / "processes" / f"{name}.dmn" for name in ("evaluation_indicators", "evaluation_pass_marks",
@@ -282,7 +282,10 @@ def test_the_landing_page_lists_deployed_procedures(client, users):
     assert "尚未部署流程" in client.get("/").get_data(as_text=True)
     deploy_creation(client, users)
     page = client.get("/").get_data(as_text=True)
-    assert "municipal_creation" in page and "/api/v1/openapi.json" in page
+    assert "市级绿色制造单位创建" in page and "/api/v1/openapi.json" in page
+    # a public page: the procedure by its name, not its process id or its version's hash
+    [version] = db.session.scalars(db.select(ModelVersion.id)).all()
+    assert "municipal_creation" not in page and version[:8] not in page
 
 
 def test_a_mistyped_credit_code_is_refused_with_the_reason(client, users):

@@ -89,9 +89,14 @@ def test_pages(app, world, name):
         "/public/agencies": 200,
         "/admin/calendar/": expect(name, holders("calendar.enter"), 200, 403),  # entering a year's holiday notice
         f"/attachments/{world['report']}": expect(name, CASE_READERS, 200, 404),  # the evaluation report PDF
+        "/cases/search": expect(name, holders("cases.search"), 200, 403),
+        "/cases/mine": expect(name, holders("cases.mine"), 200, 403),
     }
     got = {path: client.get(path).status_code for path in checks}
     assert got == checks
+    # the case search and 我的申报 hold the case for those who may read it, no one else
+    listed = client.get("/cases/search" if name in holders("cases.search") else "/cases/mine")
+    assert (f'data-case="{case}"' in listed.get_data(as_text=True)) == (name in CASE_READERS)
     inbox = client.get("/inbox/?tab=role").get_data(as_text=True)
     assert (task in inbox) == (name == "lanzhou")  # only 兰州's officials see 兰州's review waiting
 

@@ -214,6 +214,12 @@ def test_the_demo_seeds_accounts_and_cases(app, client):
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     assert "demo-lanzhou" in result.output
+    # a table with a header, each account under it: name, role, city, password, token
+    lines = result.output.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split() == ["name", "role", "city", "password", "token"])
+    lanzhou = next(line for line in lines[header:] if line.split()[0] == "lanzhou")
+    assert lanzhou.split()[-2:] == ["green-ladder", "demo-lanzhou"] and "Lanzhou" in lanzhou
+    assert lines[header].index("token") == lanzhou.index("demo-lanzhou")  # the token under its header
     tasks = client.get("/api/v1/tasks", headers={"Authorization": "Bearer demo-lanzhou"}).json["tasks"]
     assert tasks and all(t["jurisdiction"] == "620100" for t in tasks)
     db.session.commit()

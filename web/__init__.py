@@ -30,6 +30,7 @@ from .agencies import views as agencies
 from .api import views as api
 from .awards import views as awards
 from .calendar_admin import views as calendar_admin
+from .case_lists import views as case_lists
 from .case_migration import views as case_migration
 from .cases import views as cases
 from .complaints import views as complaints
@@ -158,6 +159,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(tasks.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(case_lists.bp)
     app.register_blueprint(designations.bp)
     app.register_blueprint(notices.bp)
     app.register_blueprint(dashboard.bp)

@@ -23,6 +23,9 @@ POLICY: dict[str, frozenset[str]] = {
     "designations.spot_check": frozenset({"provincial", "admin"}),  # Art 20: the province spot-checks
     "designations.propose_revocation": frozenset({"municipal", "provincial", "admin"}),  # Art 21
     "dashboard.read": OFFICIALS,
+    # the case search (办件查询): a city its own city's cases, the province every city's (the engine scopes)
+    "cases.search": INDUSTRY_OFFICIALS,
+    "cases.mine": frozenset({"applicant", "agency"}),  # 我的申报: an organisation's own cases
     "cultivation.read": OFFICIALS,  # the cultivation pool (培育库) and adverse facts
     "cultivation.nominate": frozenset({"municipal"}),  # Art 6: the city nominates
     "adverse_facts.record": frozenset({"municipal", "provincial"}),

@@ -10,12 +10,15 @@ exists, which year a start would open. A unit is in a round while the round is
 open and has it among its candidates; it cannot be recommended into another."""
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
 from engine.db import db
 from engine.errors import Conflict, NotFound
-from engine.models import HumanTask, ProcessInstance
+from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.statutory_calendar import next_annual
 
 OPEN = ("running", "waiting", "error")
@@ -105,3 +108,78 @@ def close_collection(runtime, instance_id: int, actor) -> list[str]:
     missing = overdue_cities(instance_id)
     runtime.send_message(instance_id, CLOSE_COLLECTION, {}, actor)
     return missing
+
+
+RECOMMEND = "Task_recommend"  # provincial_selection.bpmn: a city's recommendation
+NOT_RECOMMENDED = "Script_not_recommended"  # its collection closed before the city answered
+
+
+@dataclass
+class CityRecommendation:
+    """Where one city stands in the round's collection of recommendations (各市州推荐情况)."""
+
+    city: str
+    state: str  # waiting | recommended | not_recommended
+    due_at: datetime | None  # the end of 31 March, as its task was given
+    by: str | None = None  # the account that recommended
+    at: datetime | None = None
+    units: int | None = None  # how many units it recommended
+    late: bool = False  # answered after the time limit, or still waiting past it, or never answered
+
+
+def city_recommendations(runtime, case: ProcessInstance) -> list[CityRecommendation]:
+    """Each city asked in a provincial round: recommended or not, by whom, when, late or not.
+
+    A city's finished recommendation is read from the round's workflow (the task carries the
+    city it was for and the units given); who completed it, and when, from the audit trail's
+    completions of that task, which the workflow's completions match one for one in the order
+    they were done. Empty for any other case."""
+    if case.process_id != "provincial_selection":
+        return []
+    data = case.data or {}
+    cities = [c for c in data.get("cities") or [] if isinstance(c, str)]
+    due = _end_of(data.get("recommendation_due"))
+    waiting = {t.jurisdiction: t for t in db.session.scalars(db.select(HumanTask).where(
+        HumanTask.instance_id == case.id, HumanTask.element == RECOMMEND))}
+    done, closed = [], set()
+    workflow = runtime.read_workflow(case.id)
+    for wf in (workflow, *workflow.subprocesses.values()):
+        for task in wf.tasks.values():
+            element = getattr(task.task_spec, "bpmn_id", None)
+            if element not in (RECOMMEND, NOT_RECOMMENDED) or task.state != TaskState.COMPLETED:
+                continue
+            if element == RECOMMEND:
+                done.append((task.last_state_change, task.data.get("jurisdiction"), task.data.get("units")))
+            else:
+                closed.add(task.data.get("jurisdiction"))
+    done.sort(key=lambda d: d[0])
+    completions = db.session.execute(db.select(AuditEvent.actor, AuditEvent.at).where(
+        AuditEvent.instance_id == case.id, AuditEvent.action == "complete", AuditEvent.task == RECOMMEND)
+        .order_by(AuditEvent.seq)).all()
+    answered = {city: (who, units) for (_t, city, units), who in zip(done, completions)}
+    now = clock.now()
+    out = []
+    for city in cities:
+        if city in waiting:
+            task = waiting[city]
+            out.append(CityRecommendation(city, "waiting", task.due_at or due,
+                                          late=bool((task.due_at or due) and (task.due_at or due) < now)))
+        elif city in answered:
+            (actor, at), units = answered[city]
+            out.append(CityRecommendation(city, "recommended", due, by=actor, at=at,
+                                          units=len(units) if isinstance(units, list) else None,
+                                          late=bool(due and at > due)))
+        elif city in closed:
+            out.append(CityRecommendation(city, "not_recommended", due, late=True))
+        else:  # asked, not yet reached (the round is held in error before the cities' tasks)
+            out.append(CityRecommendation(city, "waiting", due, late=bool(due and due < now)))
+    return out
+
+
+def _end_of(day) -> datetime | None:
+    """The moment a time limit "by this day" ends: the next day's first instant, Beijing time."""
+    try:
+        day = day if isinstance(day, date) else date.fromisoformat(str(day))
+    except ValueError:
+        return None
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=clock.SHANGHAI)

@@ -377,7 +377,9 @@ class Runtime(Steps):
             live.workflow.refresh_timers()
             self._advance(case, live.workflow, actor)
             sent = sync.send_alerts(case, live, now)
-            audit(actor.name, "timer", instance=case, task=",".join(sorted(fired)) or None,
+            # each element once: a multi-instance's timers fire together (every silent city's on 1 April),
+            # and fifteen copies of one name outgrow the audit's column on PostgreSQL
+            audit(actor.name, "timer", instance=case, task=",".join(sorted(set(fired)))[:255] or None,
                   detail={"alerts": sent} if sent else None)
         return case
 

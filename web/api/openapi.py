@@ -157,6 +157,17 @@ OPENAPI = {
                 "responses": _answers(_listing("instances", {"$ref": "#/components/schemas/Instance"}), 400, 401),
             },
         },
+        "/cases": {"get": {
+            "summary": "The case search (an official: the cases they may see, a city its own) or, for an "
+                       "organisation's account, its own organisation's cases; each with the steps it waits on",
+            "parameters": [*({"name": n, "in": "query", "schema": {"type": t}} for n, t in
+                             (("company", "string"), ("credit_code", "string"), ("number", "integer"),
+                              ("process", "string"), ("status", "string"), ("city", "string"),
+                              ("since", "string"), ("until", "string"))),
+                           {"name": "sort", "in": "query", "schema": {"type": "string", "enum": [
+                               "-number", "number", "company", "-company", "updated", "-updated"]}}, *_PAGING[:2]],
+            "responses": _answers(_listing("cases", {"type": "object"}), 400, 401, 403),
+        }},
         "/instances/{id}": {"get": {
             "summary": "A case, with the human tasks it waits on; its personal data unmasked only for the "
                        "authority handling it (its city, the province), and that read audited",

@@ -25,6 +25,7 @@ from engine.timers import run_until
 
 from .. import paging, personal
 from ..accounts.users import TokenRefused, actor_of, user_for_token
+from ..case_lists import lists as case_lists
 from ..handler import problem, writes
 from ..inputs import ID_MAX
 from ..policy import may
@@ -245,6 +246,43 @@ def list_instances():
     expand = expand_form()
     return listed("instances", [instance_json(c, reveal=False, tasks=tasks[c.id], expand_form=expand)
                                 for c in cases], page)
+
+
+@bp.get("/cases")
+@authenticated
+def search_cases():
+    """The case search (办件查询) with the page's filters: an official's within what they may see
+    (a city its own), an organisation's account its own organisation's cases (我的申报)."""
+    if may(g.user, "cases.search"):
+        operation = case_lists.search
+    elif may(g.user, "cases.mine"):
+        operation = case_lists.mine
+    else:
+        raise Forbidden("the role may not search cases")
+    try:
+        filters = case_lists.filters_from(request.args)
+    except case_lists.FiltersInvalid as exc:
+        return problem(400, "the filters are not valid", fields={k: str(v) for k, v in exc.fields.items()})
+    limit = int_arg("limit", 100, 1, PAGE_MAX)
+    try:
+        listing = operation(runtime(), g.actor, filters, request.args.get("after") or None, limit)
+    except paging.BadCursor as exc:
+        raise EngineError(f"'after': {exc}") from None
+    return listed("cases", [_case_row_json(row, listing.holders) for row in listing.rows],
+                  paging.Page(listing.rows, listing.next))
+
+
+def _case_row_json(row, holders: dict[str, str]) -> dict:
+    case = row.case
+    return {
+        "id": case.id, "process": case.process_id, "process_name": row.process_name, "status": case.status,
+        "jurisdiction": case.jurisdiction, "company": row.company, "credit_code": row.credit_code,
+        "created": case.created_at.isoformat(), "updated": case.updated_at.isoformat(),
+        "outcome": str(row.outcome) if row.outcome is not None else None,
+        "steps": [{"name": s.name, "assignee": s.holder, "assignee_name": holders.get(s.holder) if s.holder else None,
+                   "role": s.role, "jurisdiction": s.city, "due": s.due_at.isoformat() if s.due_at else None,
+                   "due_provisional": s.due_provisional_year is not None} for s in row.steps],
+    }
 
 
 INSTANCE_ORDER = [paging.Key(ProcessInstance.id, int, descending=True)]  # newest case first

@@ -32,7 +32,7 @@ from engine import clock
 from engine.db import db
 from engine.errors import Conflict, EngineError, FormInvalid
 from engine.green import privacy, rounds, withdrawal
-from engine.green.models import Attachment
+from engine.green.models import Attachment, User
 from engine.green.roles import JURISDICTIONS
 from engine.model_registry import FORM_PREFIX
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
@@ -243,8 +243,19 @@ def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | Non
         retry=retry or {"data": "", "reason": "", "errors": {}},
         may_withdraw=withdrawal.may_withdraw(actor_of(current_user), case),
         may_end=withdrawal.may_end(actor_of(current_user), case), problems=problems or {}, reason=reason,
-        overdue_cities=rounds.overdue_cities(case.id) if closable else None,
+        overdue_cities=rounds.overdue_cities(case.id) if closable else None, **_round_cities(case, actor),
     )
+
+
+def _round_cities(case: ProcessInstance, actor) -> dict:
+    """A provincial round's cities, each recommended or not, by whom, when, late or not: every
+    city for the province, a city its own row."""
+    cities = [c for c in rounds.city_recommendations(runtime(), case)
+              if actor.jurisdiction is None or c.city == actor.jurisdiction]
+    names = {c.by for c in cities if c.by}
+    shown = dict(db.session.execute(db.select(User.name, User.display_name).where(User.name.in_(names))).tuples().all()) \
+        if names else {}
+    return {"round_cities": cities, "round_people": {n: shown.get(n) or n for n in names}}
 
 
 @bp.post(f"/cases/{CASE_ID}/<any(withdraw, end):action>")

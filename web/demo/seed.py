@@ -79,8 +79,22 @@ def _register(name: str, token: str, display: str) -> None:
 def demo():
     """Deploy processes/, create the demo accounts and cases, print the accounts."""
     accounts = seed()
-    click.echo(f"Demo accounts: sign in at http://127.0.0.1:5000/login with password {DEMO_PASSWORD};")
-    click.echo("the API takes 'Authorization: Bearer <token>':")
-    for name, role, city, token in accounts:
-        where = f"（{JURISDICTIONS[city][0]}）" if city else ""
-        click.echo(f"  {token:26} {name:18} {ROLES[role][0]}{where}")
+    click.echo("Demo accounts: sign in at http://127.0.0.1:5000/login with the name and password;")
+    click.echo("the API takes 'Authorization: Bearer <token>'.")
+    for line in account_table(accounts):
+        click.echo(line)
+
+
+ACCOUNT_COLUMNS = ("name", "role", "city", "password", "token")
+
+
+def account_table(accounts: list[tuple[str, str, str | None, str]]) -> list[str]:
+    """The demo's accounts as a table with a header: who signs in with what, in which role and city
+    (names of roles and cities in English, so that the columns line up in any terminal)."""
+    rows = [(name, ROLES[role][1], JURISDICTIONS[city][1] if city else "-", DEMO_PASSWORD, token)
+            for name, role, city, token in accounts]
+    widths = [max(len(r[i]) for r in [ACCOUNT_COLUMNS, *rows]) for i in range(len(ACCOUNT_COLUMNS))]
+
+    def line(cells):
+        return "  " + "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+    return [line(ACCOUNT_COLUMNS), line(["-" * w for w in widths]), *(line(r) for r in rows)]
