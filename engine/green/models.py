@@ -164,6 +164,8 @@ class User(db.Model):
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The organisation an applicant's or agency's account acts for (单位注册); its city is the account's.
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"), index=True)
+    # Set by an administrator (负责人): the official supervises his role's tasks (engine.green.delegation).
+    is_head: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # Flask-Login's user protocol
     is_authenticated = True
