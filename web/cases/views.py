@@ -36,6 +36,7 @@ from engine.green.models import Attachment, User
 from engine.green.roles import JURISDICTIONS
 from engine.model_registry import FORM_PREFIX
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
+from engine.runtime.operations import COMMENT_LENGTH
 
 from .. import personal
 from ..accounts.users import actor_of
@@ -43,6 +44,7 @@ from ..inputs import ID_MAX
 from ..policy import may, require
 from ..runtime import runtime
 from ..templating import name_in
+from .remarks import remark
 
 bp = Blueprint("cases", __name__, template_folder="templates")
 
@@ -77,6 +79,8 @@ ACTIONS = {
     "error": _l("出错"),
     "withdraw": _l("撤回申请"),
     "end": _l("终止办理"),
+    "reassign": _l("指派"),
+    "comment": _l("批注"),
 }
 
 CASE_ID = f"<int(max={ID_MAX}):instance_id>"
@@ -216,7 +220,8 @@ def retry(instance_id):
     return redirect(url_for(".show", instance_id=instance_id), 303)
 
 
-def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | None = None, reason: str = ""):
+def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | None = None, reason: str = "",
+          comment: dict | None = None):
     names = element_names(case)
     process_name = runtime().registry.process_name(case.process_id, case.version_id)
     names.setdefault(case.process_id, process_name)  # a case's start is recorded against its process
@@ -225,6 +230,8 @@ def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | Non
     # why a case was cancelled, withdrawn or ended, beside that event in the timeline
     reasons = {e.seq: (json.loads(e.detail or "{}") or {}).get("reason") for e in events
                if e.action in ("cancel", "withdraw", "end")}
+    # a substitute's act on whose behalf (代), a comment's text (批注), beside that event
+    remarks = {e.seq: remark(e) for e in events}
     tasks = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id)
                                .order_by(HumanTask.created_at, HumanTask.id)).all()
     labels, choices = field_labels(case)
@@ -236,7 +243,8 @@ def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | Non
     closable = (actor.is_admin or actor.role == "provincial") and rounds.may_close_collection(runtime(), case)
     return render_template(
         "cases/case.html", case=case, process_name=process_name, names=names, events=events, tasks=tasks,
-        reasons=reasons, now=clock.now(), stalled_days=withdrawal.STALLED_DAYS,
+        reasons=reasons, remarks=remarks, comment=comment or {"text": "", "error": None},
+        comment_length=COMMENT_LENGTH, now=clock.now(), stalled_days=withdrawal.STALLED_DAYS,
         status_label=STATUS.get(case.status, case.status), actions=ACTIONS,
         data=data, labels=labels, choices=choices, files=files, withheld=withheld,
         may_retry=case.status == "error" and may(current_user, "cases.retry"),
