@@ -250,3 +250,23 @@ def test_comments_stay_beside_the_task_and_in_the_case_timeline(app, office):
     assert long.status_code == 422 and "批注最多 2000 个字。" in long.get_data(as_text=True)
     assert "长" * 2001 in long.get_data(as_text=True)
     assert len(events("comment")) == 2
+
+
+def test_a_substitute_and_a_commenter_use_the_api_as_the_pages(app, office):
+    wang = signed_in(app, "wang")
+    api = app.test_client()
+    task = new_case(wang, office["wang"])
+    post_form(wang, f"/inbox/{task}/claim")
+    bearer = {"Authorization": f"Bearer {office['li']}"}
+    assert task not in [t["id"] for t in api.get("/api/v1/tasks", headers=bearer).json["tasks"]]
+    today = clock.now().date()
+    name_substitute(wang, "li", today, today)
+    assert task in [t["id"] for t in api.get("/api/v1/tasks", headers=bearer).json["tasks"]]
+    answer = api.post(f"/api/v1/tasks/{task}/comments", json={"text": "代王处长办理"}, headers=bearer)
+    assert answer.status_code == 201
+    assert api.post(f"/api/v1/tasks/{task}/comments", json={"text": ""}, headers=bearer).status_code == 422
+    zhao = {"Authorization": f"Bearer {office['zhao']}"}
+    assert api.post(f"/api/v1/tasks/{task}/comments", json={"text": "看看"}, headers=zhao).status_code == 404
+    assert api.post(f"/api/v1/tasks/{task}/complete", json={"data": {"opinion": "同意"}}, headers=bearer).status_code == 200
+    [done] = events("complete")
+    assert done.actor == "li" and json.loads(done.detail)["on_behalf_of"] == "wang"

@@ -418,6 +418,14 @@ def complete_task(task_id):
     return jsonify(instance_json(inst))
 
 
+@bp.post("/tasks/<task_id>/comments")
+@authenticated
+def comment_task(task_id):
+    text = body_object().get("text")
+    runtime().comment(task_id, text if isinstance(text, str) else "", g.actor)
+    return jsonify({"task": task_id, "text": text.strip()}), 201
+
+
 # --------------------------------------------------------------------------- the virtual clock
 def _virtual_clock_only():
     if not current_app.config["CLOCK"] == "virtual" or not clock.current().virtual:
