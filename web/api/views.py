@@ -422,6 +422,12 @@ def complete_task(task_id):
 @authenticated
 def comment_task(task_id):
     text = body_object().get("text")
+    try:
+        entry = db.session.get(HumanTask, str(UUID(task_id)))
+    except ValueError:
+        entry = None
+    if entry is not None and not privacy.sees_task(g.actor, entry):  # an expert: his own reviews only
+        raise NotFound(f"task {task_id} is not waiting for anyone")
     runtime().comment(task_id, text if isinstance(text, str) else "", g.actor)
     return jsonify({"task": task_id, "text": text.strip()}), 201
 

@@ -33,7 +33,7 @@ from engine.db import db
 from engine.errors import Conflict, EngineError, FormInvalid
 from engine.green import privacy, rounds, withdrawal
 from engine.green.models import Attachment, User
-from engine.green.roles import JURISDICTIONS
+from engine.green.roles import JURISDICTIONS, PERSONAL_ROLES
 from engine.model_registry import FORM_PREFIX
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
 from engine.runtime.operations import COMMENT_LENGTH
@@ -232,6 +232,9 @@ def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | Non
                if e.action in ("cancel", "withdraw", "end")}
     # a substitute's act on whose behalf (代), a comment's text (批注), beside that event
     remarks = {e.seq: remark(e) for e in events}
+    if actor_of(current_user).role in PERSONAL_ROLES:  # an expert reads his own comments, not his peers' on their reviews
+        remarks = {seq: r for seq, r in remarks.items() if "text" not in r} | {
+            e.seq: remarks[e.seq] for e in events if e.action == "comment" and e.actor == current_user.name}
     tasks = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id)
                                .order_by(HumanTask.created_at, HumanTask.id)).all()
     labels, choices = field_labels(case)

@@ -163,8 +163,9 @@ def comment(task_id):
         abort(404)
     actor = actor_of(current_user)
     task = db.session.get(HumanTask, task_id)
-    if task is None or not (may_act(actor, task) or runtime().may_see(actor, task.instance_id)):
-        abort(404)
+    if task is None or not privacy.sees_task(actor, task) \
+            or not (may_act(actor, task) or runtime().may_see(actor, task.instance_id)):
+        abort(404)  # an expert comments on his own reviews only
     text = request.form.get("text", "")
     on_task_page = may_act(actor, task) and request.form.get("back") == "task"
     try:
