@@ -24,6 +24,7 @@ from engine.green import (
     selection,
     service_operations,
 )
+from engine.green.delegation import supervises
 from engine.green.experts import submission_problems as assignment_problems
 from engine.green.models import notification_recipients, task_labels
 from engine.green.registrations import start_check as registration_start_check
@@ -47,11 +48,13 @@ from .cases import views as cases
 from .complaints import views as complaints
 from .cultivation import views as cultivation
 from .dashboard import views as dashboard
+from .delegation import views as delegation_pages
 from .designations import views as designations
 from .documents import views as documents_pages
 from .documents.render import DEFAULT_FONT
 from .experts import views as experts_pages
 from .home import views as home
+from .inbox import bulk
 from .inbox import views as inbox
 from .inputs import InputJSONProvider
 from .jobs import views as jobs_pages
@@ -173,7 +176,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         registry, role_for_lane, party_roles=PARTY_ROLES, province_wide_roles=PROVINCE_WIDE_ROLES,
         task_labels=task_labels, party_assignee=evaluation.party_assignee,
         submission_check=_submission_problems, start_check=registration_start_check,
-        personal_roles=PERSONAL_ROLES,
+        personal_roles=PERSONAL_ROLES, supervises=supervises,
     )
 
     request_id.init_app(app)  # first, so that what the other hooks log carries the id
@@ -209,6 +212,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(case_migration.bp)
     app.register_blueprint(case_migration.api_bp)
     app.register_blueprint(jobs_pages.bp)
+    app.register_blueprint(delegation_pages.bp)
+    app.register_blueprint(bulk.bp)
     handler.init_app(app)
     personal.init_app(app)
     app.context_processor(templating.helpers)

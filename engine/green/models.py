@@ -166,6 +166,8 @@ class User(db.Model):
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"), index=True)
     # The language the person chose for the pages ("zh_CN" or "en"); None: never chose, so Chinese.
     language: Mapped[str | None] = mapped_column(String(8))
+    # Set by an administrator (负责人): the official supervises his role's tasks (engine.green.delegation).
+    is_head: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # Flask-Login's user protocol
     is_authenticated = True

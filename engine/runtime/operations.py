@@ -44,6 +44,8 @@ START_ROLES_PROPERTY = "startRoles"
 # A start event's property naming the data a case cannot start without (a revocation
 # needs its designation and ground); such a process is started from the page that has them.
 START_DATA_PROPERTY = "startData"
+# A comment (批注) is a remark beside a task, not a document: plain text this long at most.
+COMMENT_LENGTH = 2000
 
 
 class Runtime(Steps):
@@ -59,6 +61,7 @@ class Runtime(Steps):
         submission_check: Callable[..., dict] | None = None,
         start_check: Callable[[str, object, Actor, str | None], None] | None = None,
         personal_roles: frozenset[str] = frozenset(),
+        supervises: Callable[[Actor, object], bool] | None = None,
     ):
         super().__init__(registry, role_of, cache_size)
         self.party_roles = party_roles
@@ -77,6 +80,9 @@ class Runtime(Steps):
         # what the domain asks before any case starts (the party's registration confirmed,
         # a city for a process that needs one): raises, given (process id, spec, actor, jurisdiction)
         self.start_check = start_check or (lambda process_id, spec, actor, jurisdiction: None)
+        # whether the actor supervises a task (a city's head its city's tasks of its role): he may
+        # assign it to a named colleague although it is not his; given (actor, inbox entry)
+        self.supervises = supervises or (lambda actor, entry: False)
         # the party's account is the process's to set (from the designation), never a submission's
         self._reserved = reserved_names() | {PARTY_ACCOUNT}
 
@@ -267,6 +273,8 @@ class Runtime(Steps):
 
     # ------------------------------------------------------------------ people's tasks
     def complete(self, task_id: str, data, actor: Actor) -> store.Case:
+        principal = []  # whose task it was, when a substitute does it on her behalf
+
         def waiting_case() -> store.Case:
             found = store.case_of_entry(task_id) if _is_uuid(task_id) else None
             if found is None:
@@ -277,6 +285,7 @@ class Runtime(Steps):
             case, entry = found
             if not may_act(actor, entry):  # as for a missing task: its existence is not disclosed
                 raise NotFound(f"task {task_id} is not waiting for you")
+            principal[:] = [actor.acting_for(entry.assignee)]
             return case
 
         with self._step(waiting_case, actor, "complete") as (case, live):
@@ -303,7 +312,7 @@ class Runtime(Steps):
             case.data = persistence.plain(visible_data(live.workflow))
             audit(actor.name, "complete", instance=case, task=task.task_spec.bpmn_id,
                   detail={"in": persistence.plain(accepted), "out": _changed(before, case.data),
-                          "error": case.error_message})
+                          "error": case.error_message, **_on_behalf(principal[0] if principal else None)})
             if limit and limit.get("from"):
                 store.INSERT_HANDLING_TIME(store.conn(), {
                     "instance_id": case.id, "process_id": case.process_id, "element": task.task_spec.bpmn_id,
@@ -325,8 +334,9 @@ class Runtime(Steps):
 
     def assign(self, task_id: str, actor: Actor, to: Actor | None) -> None:
         """Claim (to=actor), release (to=None) or hand over (to=a colleague) a
-        task of a role. A task that belongs to the case's own party is not
-        passed around."""
+        task of a role; or, by a supervisor (`supervises`), assign a task that is
+        not his to a named colleague (reassign). A task that belongs to the case's
+        own party, or was addressed to one person, is not passed around."""
         entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
         if entry is None:
             raise NotFound(f"task {task_id} is not waiting for anyone")
@@ -334,8 +344,11 @@ class Runtime(Steps):
             raise Conflict("该事项由本案申报方办理，不能认领或转交 (this task belongs to the case's own party and cannot be claimed or handed over)")
         if entry.role in self.personal_roles and entry.assignee is not None:
             raise Conflict("该事项指定由一人办理，不能退回或转交 (this task was addressed to one person and cannot be released or handed over)")
-        if not (actor.is_admin or may_act(actor, entry)):  # as for a missing task (see `complete`)
+        supervising = not (actor.is_admin or may_act(actor, entry)) and self.supervises(actor, entry)
+        if not (actor.is_admin or may_act(actor, entry) or supervising):  # as for a missing task (see `complete`)
             raise NotFound(f"task {task_id} is not waiting for you")
+        if supervising and to is None:
+            raise Forbidden("a supervisor assigns a task to a named colleague; only its holder releases it")
         if to is not None and not (to.role == entry.role and (entry.jurisdiction is None or to.jurisdiction in
                                                               (None, entry.jurisdiction))):
             raise Forbidden(f"{to.name} 不属于该事项的角色和辖区 ({to.name} is not of this task's role and jurisdiction)")
@@ -346,15 +359,35 @@ class Runtime(Steps):
             if current.assignee != entry.assignee:
                 raise Conflict("其他人已先认领或转交该事项，请刷新页面 (someone else claimed or handed over this task meanwhile; reload)")
             store.conn().execute(store.ASSIGN, {"b_id": task_id, "assignee": to.name if to else None})
-            action = "release" if to is None else ("claim" if to.name == actor.name else "handover")
-            if action == "handover":  # the colleague is told the task is now theirs (转办)
+            if supervising:
+                action = "reassign"
+            else:
+                action = "release" if to is None else ("claim" if to.name == actor.name else "handover")
+            if action in ("handover", "reassign"):  # the colleague is told the task is now theirs (转办)
                 notifications.post(store.conn(), {
                     "at": clock.now(), "kind": "handover", "instance_id": case.id, "task_id": task_id,
                     "element": entry.element, "task_name": entry.name, "due_at": entry.due_at,
                     "due_provisional": entry.due_provisional_year is not None, "role": entry.role,
                     "jurisdiction": entry.jurisdiction, "assignee": to.name})
             audit(actor.name, action, instance=case, task=entry.element,
-                  detail={"task": task_id, "from": entry.assignee, "to": to.name if to else None})
+                  detail={"task": task_id, "from": entry.assignee, "to": to.name if to else None,
+                          **_on_behalf(actor.acting_for(entry.assignee))})
+
+    def comment(self, task_id: str, text: str, actor: Actor) -> None:
+        """A comment (批注) on a waiting task, kept in its case's history: by anyone who
+        may see the case, plain text of at most COMMENT_LENGTH characters."""
+        entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
+        if entry is None or not (may_act(actor, entry) or self.may_see(actor, entry.instance_id)):
+            raise NotFound(f"task {task_id} is not waiting for anyone")
+        text = text.strip() if isinstance(text, str) else ""
+        if not text:
+            raise FormInvalid({"text": ["write the comment"]})
+        if len(text) > COMMENT_LENGTH:
+            raise FormInvalid({"text": [f"a comment has at most {COMMENT_LENGTH} characters"]})
+        refuse_unstorable({"text": text})
+        with self._step(entry.instance_id, actor, "comment") as (case, live):
+            audit(actor.name, "comment", instance=case, task=entry.element,
+                  detail={"task": task_id, "text": text})
 
     # ------------------------------------------------------------------ the case as a whole
     def cancel(self, instance_id: int, actor: Actor, reason: str | None = None, action: str = "cancel",
@@ -538,6 +571,11 @@ def _refuse_unset_outputs(task, schema: dict | None) -> None:
     if unset and (schema is None or all(name in fields for name in unset)):
         element = task.task_spec.bpmn_id
         raise FormInvalid({name: [f"{element} must set {name}"] for name in unset})
+
+
+def _on_behalf(principal: str | None) -> dict:
+    """What an audit event says of a substitute's act: on whose behalf (代) it was done."""
+    return {"on_behalf_of": principal} if principal else {}
 
 
 def _changed(before: dict, after: dict) -> dict:

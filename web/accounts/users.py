@@ -22,7 +22,7 @@ from engine import clock
 from engine.audit import append as audit
 from engine.db import db
 from engine.errors import Conflict, EngineError, Forbidden, NotFound
-from engine.green import registrations
+from engine.green import delegation, registrations
 from engine.green.models import User
 from engine.green.roles import JURISDICTIONS, MUNICIPAL_ROLES, ROLES
 from engine.runtime import Actor
@@ -85,9 +85,11 @@ def find(name: str) -> User:
 
 
 def actor_of(user: User) -> Actor:
-    """Who the user acts as: an organisation's account in the organisation's city, beside its colleagues."""
+    """Who the user acts as: an organisation's account in the organisation's city, beside its colleagues;
+    an official with whomever named him substitute for today, and whether he is a head."""
     if user.registration_id is None:
-        return Actor(user.name, user.role, user.jurisdiction)
+        return Actor(user.name, user.role, user.jurisdiction, principals=delegation.principals_of(user),
+                     head=bool(user.is_head))
     row = registrations.registration_of(user)
     return Actor(user.name, user.role, row.jurisdiction, registrations.colleagues(user))
 

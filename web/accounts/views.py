@@ -9,8 +9,10 @@ from flask_login import current_user, login_required, login_user
 
 from engine import clock
 from engine.db import db
+from engine.green import delegation
 from engine.green.models import User
 
+from ..handler import writes
 from ..policy import demand
 from . import users
 from .users import PasswordRefused
@@ -75,7 +77,8 @@ def index():
     _administrator()
     rows = db.session.scalars(db.select(User).order_by(User.role, User.jurisdiction, User.name)).all()
     now = clock.now()
-    return render_template("accounts/admin_users.html", rows=rows, state=lambda u: users.token_state(u, now))
+    return render_template("accounts/admin_users.html", rows=rows, state=lambda u: users.token_state(u, now),
+                           head_roles=delegation.DELEGATING_ROLES)
 
 
 @bp.post("/admin/users/<name>/<any(deactivate, reactivate):action>")
@@ -89,4 +92,16 @@ def change(name, action):
     operation(name, users.actor_of(current_user))  # no such account: 404, by web.handler
     flash(_("已停用账户 %(name)s。", name=name) if action == "deactivate" else _("已恢复账户 %(name)s。", name=name),
           "info")
+    return redirect(url_for(".index"), 303)
+
+
+@bp.post("/admin/users/<name>/head")
+@login_required
+@writes
+def head(name):
+    """An administrator marks an official a head (负责人), who then assigns his role's tasks, or no longer."""
+    _administrator()
+    on = request.form.get("head") == "1"
+    delegation.set_head(users.find(name), on, users.actor_of(current_user))  # not an official: 403, by web.handler
+    flash(_("已将 %(name)s 设为负责人。", name=name) if on else _("%(name)s 不再是负责人。", name=name), "info")
     return redirect(url_for(".index"), 303)

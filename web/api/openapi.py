@@ -301,5 +301,12 @@ OPENAPI = {
             "responses": _answers({"200": {"description": "the case after the step", **_json("Instance")}},
                                   400, 401, 404, 409, 422),
         }},
+        "/tasks/{id}/comments": {"post": {
+            "summary": "Comment on a waiting task (批注), kept in its case's history; by anyone who may see the case",
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["text"],
+                "properties": {"text": {"type": "string", "maxLength": 2000}}}}}},
+            "responses": _answers({"201": {"description": "kept: the task and the text"}}, 400, 401, 404, 422),
+        }},
     },
 }

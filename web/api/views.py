@@ -428,6 +428,20 @@ def complete_task(task_id):
     return jsonify(instance_json(inst))
 
 
+@bp.post("/tasks/<task_id>/comments")
+@authenticated
+def comment_task(task_id):
+    text = body_object().get("text")
+    try:
+        entry = db.session.get(HumanTask, str(UUID(task_id)))
+    except ValueError:
+        entry = None
+    if entry is not None and not privacy.sees_task(g.actor, entry):  # an expert: his own reviews only
+        raise NotFound(f"task {task_id} is not waiting for anyone")
+    runtime().comment(task_id, text if isinstance(text, str) else "", g.actor)
+    return jsonify({"task": task_id, "text": text.strip()}), 201
+
+
 # --------------------------------------------------------------------------- the virtual clock
 def _virtual_clock_only():
     if not current_app.config["CLOCK"] == "virtual" or not clock.current().virtual:

@@ -35,9 +35,10 @@ from engine.errors import Conflict, EngineError, FormInvalid
 from engine.green import case_file as case_files
 from engine.green import privacy, rounds, withdrawal
 from engine.green.models import User
-from engine.green.roles import JURISDICTIONS
+from engine.green.roles import JURISDICTIONS, PERSONAL_ROLES
 from engine.model_registry import FORM_PREFIX
 from engine.models import AuditEvent, HumanTask, ModelFile, ProcessInstance
+from engine.runtime.operations import COMMENT_LENGTH
 
 from .. import personal
 from ..accounts.users import actor_of
@@ -47,6 +48,7 @@ from ..model_texts import model_text, names_in_language
 from ..policy import may, require
 from ..runtime import runtime
 from ..templating import name_in
+from .remarks import remark
 
 bp = Blueprint("cases", __name__, template_folder="templates")
 
@@ -81,6 +83,8 @@ ACTIONS = {
     "error": _l("出错"),
     "withdraw": _l("撤回申请"),
     "end": _l("终止办理"),
+    "reassign": _l("指派"),
+    "comment": _l("批注"),
 }
 
 CASE_ID = f"<int(max={ID_MAX}):instance_id>"
@@ -220,7 +224,8 @@ def retry(instance_id):
     return redirect(url_for(".show", instance_id=instance_id), 303)
 
 
-def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | None = None, reason: str = ""):
+def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | None = None, reason: str = "",
+          comment: dict | None = None):
     names = element_names(case)
     process_name = model_text(runtime().registry.process_name(case.process_id, case.version_id))
     names.setdefault(case.process_id, process_name)  # a case's start is recorded against its process
@@ -229,6 +234,11 @@ def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | Non
     # why a case was cancelled, withdrawn or ended, beside that event in the timeline
     reasons = {e.seq: (json.loads(e.detail or "{}") or {}).get("reason") for e in events
                if e.action in ("cancel", "withdraw", "end")}
+    # a substitute's act on whose behalf (代), a comment's text (批注), beside that event
+    remarks = {e.seq: remark(e) for e in events}
+    if actor_of(current_user).role in PERSONAL_ROLES:  # an expert reads his own comments, not his peers' on their reviews
+        remarks = {seq: r for seq, r in remarks.items() if "text" not in r} | {
+            e.seq: remarks[e.seq] for e in events if e.action == "comment" and e.actor == current_user.name}
     tasks = db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case.id)
                                .order_by(HumanTask.created_at, HumanTask.id)).all()
     actor = actor_of(current_user)
@@ -240,7 +250,8 @@ def _page(case: ProcessInstance, retry: dict | None = None, problems: dict | Non
     closable = (actor.is_admin or actor.role == "provincial") and rounds.may_close_collection(runtime(), case)
     return render_template(
         "cases/case.html", case=case, process_name=process_name, names=names, events=events, tasks=tasks,
-        reasons=reasons, now=clock.now(), stalled_days=withdrawal.STALLED_DAYS,
+        reasons=reasons, remarks=remarks, comment=comment or {"text": "", "error": None},
+        comment_length=COMMENT_LENGTH, now=clock.now(), stalled_days=withdrawal.STALLED_DAYS,
         status_label=STATUS.get(case.status, case.status), actions=ACTIONS,
         data=data, labels=labels, choices=choices, case_file=case_file,
         returned_reason=(case.data or {}).get("returned_reason") if isinstance(case.data, dict) else None,

@@ -1,5 +1,8 @@
 """The inbox (待办): my tasks and my role's unclaimed ones, with claim,
-release and hand-over to a colleague of the same role and jurisdiction."""
+release and hand-over to a colleague of the same role and jurisdiction; the
+tasks of whoever named me substitute for today (代办); for a head, the tasks he
+supervises, each assigned to a named colleague (督办); and checkboxes for doing
+several at once (`bulk`)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -11,7 +14,8 @@ from sqlalchemy import func, or_
 
 from engine import clock
 from engine.db import db
-from engine.errors import EngineError
+from engine.errors import EngineError, Forbidden, NotFound
+from engine.green import delegation
 from engine.green.models import LEVELS, UNIT_TYPES, User
 from engine.green.roles import JURISDICTIONS
 from engine.models import HumanTask, ProcessHead, ProcessInstance
@@ -26,6 +30,9 @@ from ..runtime import runtime
 bp = Blueprint("inbox", __name__, template_folder="templates", url_prefix="/inbox")
 PAGE = 50
 SOON = timedelta(days=3)  # "nearly due" in the list
+# The most tasks one bulk action takes: each is a step of its own, and one request should end
+# in seconds, not minutes.
+BULK_CAP = 100
 # A tab's count stops here: counting the administrator's whole task table on every visit
 # costs as much as reading it, and "1000+" tells as much as the exact figure.
 COUNT_CAP = 1000
@@ -55,6 +62,10 @@ def _key_of(sort: str):
 def tab_filters(actor):
     """Each tab as a condition on the task index, for this user only."""
     tabs = {"mine": HumanTask.assignee.in_(actor.accounts), "role": role_queue(actor, HumanTask)}
+    if actor.principals:  # named substitute for today: her tasks, apart from his own
+        tabs["delegated"] = HumanTask.assignee.in_(actor.principals)
+    if (supervised := delegation.supervised(actor, HumanTask)) is not None:
+        tabs["supervised"] = supervised
     if actor.is_admin:
         tabs["all"] = HumanTask.id.is_not(None)
     return tabs
@@ -95,6 +106,8 @@ def index():
         colleagues = db.session.scalars(db.select(User.name).where(
             User.role == actor.role, User.jurisdiction.is_(actor.jurisdiction) if actor.jurisdiction is None
             else User.jurisdiction == actor.jurisdiction, User.name != actor.name).order_by(User.name)).all()
+    # a head assigns each task he supervises to one of the colleagues of its role and city
+    assignable = delegation.colleagues_for({(t.role, t.jurisdiction) for t in rows}) if tab == "supervised" else {}
     if actor.is_admin:  # every task is in the "all" tab: the deployed processes, not a scan of the task table
         processes = db.session.scalars(db.select(ProcessHead.process_id)).all()
     else:
@@ -104,7 +117,8 @@ def index():
     process_names = {p: model_text(runtime().registry.process_name(p, heads.get(p))) if p in heads else p
                      for p in {*processes, *(t.process_id for t in rows)}}
     return render_template("inbox/inbox.html", tab=tab, tasks=rows, companies=companies, sort=sort, counts=counts, next=page.next, now=now, soon=now + SOON,
-                           colleagues=colleagues, processes=sorted(processes), process_names=process_names, cities=JURISDICTIONS,
+                           colleagues=colleagues, assignable=assignable, principals=actor.principals,
+                           bulk_cap=BULK_CAP, processes=sorted(processes), process_names=process_names, cities=JURISDICTIONS,
                            unit_types=UNIT_TYPES, levels=LEVELS,
                            party=actor.role in runtime().party_roles, args=request.args)
 
@@ -127,7 +141,7 @@ def assign(task_id, action):
         to = actor
     elif action == "release":
         to = None
-    elif action == "handover":
+    elif action in ("handover", "reassign"):  # a supervisor's reassignment: the engine tells which it is
         colleague = db.session.scalar(db.select(User).where(User.name == request.form.get("to", "")))
         if colleague is None:
             flash(_("没有这位同事。"), "error")
@@ -138,9 +152,13 @@ def assign(task_id, action):
     try:
         runtime().assign(task_id, actor, to)
     except EngineError as exc:
+        if action == "reassign" and isinstance(exc, NotFound | Forbidden):
+            raise  # not his to assign, or not to that colleague: 404 or 403, by web.handler
         flash(model_text(exc.message), "error")
         return redirect(url_for(".index")), 303
-    messages = {"claim": _("已认领。"), "release": _("已退回本角色待办。"), "handover": _("已转交。")}
+    messages = {"claim": _("已认领。"), "release": _("已退回本角色待办。"), "handover": _("已转交。"),
+                "reassign": _("已指派给 %(name)s。", name=to.name if to else "")}
     flash(messages[action], "info")
-    return redirect(url_for(".index", tab="mine" if action == "claim" else None)), 303
+    tab = {"claim": "mine", "reassign": "supervised"}.get(action)
+    return redirect(url_for(".index", tab=tab)), 303
 

@@ -37,9 +37,12 @@ from engine.green.notices import Objection, PublicNotice
 from engine.model_registry import FORM_PROPERTY
 from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.runtime import may_act
+from engine.runtime.operations import COMMENT_LENGTH
 
 from .. import formrender, personal
 from ..accounts.users import actor_of
+from ..cases.remarks import remark
+from ..cases.views import _page as case_page
 from ..inputs import record_id
 from ..model_texts import model_text
 from ..runtime import runtime
@@ -53,7 +56,7 @@ RETURN_STEP_SLACK = timedelta(seconds=5)  # a step's audit event follows the tas
 ACTIONS = {
     "start": _l("发起"), "complete": _l("办理"), "claim": _l("认领"), "release": _l("退回待认领"),
     "handover": _l("转交"), "cancel": _l("撤销"), "retry": _l("重试"), "timer": _l("定时触发"),
-    "message": _l("收到消息"), "error": _l("出错"),
+    "message": _l("收到消息"), "error": _l("出错"), "reassign": _l("指派"), "comment": _l("批注"),
 }
 
 
@@ -229,6 +232,46 @@ def _remarks(case: ProcessInstance, event: AuditEvent) -> dict | None:
             "entries": written}
 
 
+@bp.post("/comments", defaults={"task_id": None})  # the case page: the task chosen in the form
+@bp.post("/<task_id>/comments")
+@login_required
+def comment(task_id):
+    """A comment (批注) on a waiting task, by anyone who may see its case: back to the task page
+    for whoever may act on the task, to the case page for the others; an empty or too long
+    comment comes back on that page with the reason and the text kept (422)."""
+    task_id = task_id or request.form.get("task", "")
+    try:
+        UUID(task_id)
+    except ValueError:
+        abort(404)
+    actor = actor_of(current_user)
+    task = db.session.get(HumanTask, task_id)
+    if task is None or not privacy.sees_task(actor, task) \
+            or not (may_act(actor, task) or runtime().may_see(actor, task.instance_id)):
+        abort(404)  # an expert comments on his own reviews only
+    text = request.form.get("text", "")
+    on_task_page = may_act(actor, task) and request.form.get("back") == "task"
+    try:
+        runtime().comment(task_id, text, actor)
+    except FormInvalid as exc:
+        message = _("请填写批注。") if not text.strip() else _("批注最多 %(n)s 个字。", n=COMMENT_LENGTH)
+        if "text" not in exc.fields:
+            message = "；".join(m for ms in exc.fields.values() for m in ms)
+        kept = {"text": text, "error": message, "task": task_id}
+        case = db.session.get(ProcessInstance, task.instance_id)
+        if on_task_page:
+            version = runtime().registry.load(case.version_id)
+            schema = (version.forms.get(task.form) if task.form else None) or _note_schema()
+            return _page(task, case, version, formrender.build(schema), comment=kept), 422
+        return case_page(case, comment=kept), 422
+    except (Conflict, NotFound):
+        return _gone_meanwhile()
+    flash(_("已添加批注。"), "info")
+    if on_task_page:
+        return redirect(url_for(".view", task_id=task_id), 303)
+    return redirect(url_for("cases.show", instance_id=task.instance_id, _anchor="timeline"), 303)
+
+
 def _items_for(schema: dict, task: HumanTask) -> dict | None:
     """The task's own data, when its form has an item-by-item table to fill from it."""
     if not any(isinstance(p, dict) and p.get(ROWS_FROM) for p in (schema.get("properties") or {}).values()):
@@ -294,21 +337,26 @@ def _save_draft(task: HumanTask, actor, values: dict, upload_errors: dict | None
     return redirect(url_for(".view", task_id=task_id), 303)
 
 
-def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None, earlier=None, refilled=False):
+def _page(task: HumanTask, case: ProcessInstance, version, form, draft=None, earlier=None, refilled=False,
+          comment: dict | None = None):
     _show_files(form, case)
     spec = _spec(version, case.process_id, task.element)
     events = db.session.scalars(
         db.select(AuditEvent).where(AuditEvent.instance_id == case.id).order_by(AuditEvent.seq)).all()
     names = dict(db.session.execute(db.select(User.name, User.display_name).where(
         User.name.in_({e.actor for e in events if e.actor}), User.display_name.is_not(None))).all())
+    notes = {e.seq: remark(e) for e in events}
     history = [{
         "at": e.at, "actor": names.get(e.actor, e.actor) if e.actor else "—",
         "action": str(ACTIONS.get(e.action, e.action)),
-        "element": _element_names(version, case.process_id, e.task),
+        "element": _element_names(version, case.process_id, e.task), **notes[e.seq],
     } for e in events]
+    # the comments on this task, beside it
+    comments = [h for e, h in zip(events, history, strict=True) if notes[e.seq].get("on_task") == task.id]
     now = clock.now()
     return render_template(
         "tasks/task.html", task=task, case=case, form=form, draft=draft, history=history, earlier=earlier, refilled=refilled,
+        comments=comments, comment=comment or {"text": "", "error": None}, comment_length=COMMENT_LENGTH,
         process_name=model_text(runtime().registry.process_name(case.process_id, case.version_id)),
         instructions=model_text(getattr(spec, "documentation", None)) or "",
         overdue=bool(task.due_at and task.due_at < now),
