@@ -118,6 +118,7 @@ def _give_up_stale() -> None:
 
 def run_next() -> bool:
     """Run the oldest queued job to its end, in the caller's app context; False when none waits."""
+    db.session.commit()  # a read the caller's session began earlier would not see jobs queued since
     _give_up_stale()
     job_id = _claim()
     if job_id is None:

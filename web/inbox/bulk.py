@@ -4,22 +4,26 @@ The user ticks tasks in the inbox and picks an action; a confirmation page lists
 complete them, shows their one shared form, filled once); then each task is its own step and
 transaction, through the same runtime operation as one task, so one refused (completed
 meanwhile, someone else's, its data not good for it) leaves the others done. The result page
-says, task by task, done or refused and why.
+says, task by task, done or refused and why. Completions run as a background job (engine.jobs):
+its page shows them done one by one, then the same result.
 """
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from engine import jobs
 from engine.db import db
 from engine.errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
 from engine.forms import ROWS_FROM
 from engine.green import attachments
 from engine.green.models import User
 from engine.models import HumanTask, ProcessInstance
+from engine.persistence import plain
 from engine.runtime import may_act
 
 from .. import formrender
@@ -127,9 +131,23 @@ def run():
         if errors:  # the shared form is wrong for all alike: back to it, entries kept
             values = formrender.raw_values(selection.schema, submitted)
             return _confirmation(selection, formrender.build(selection.schema, values, errors), 422)
+    if selection.action == "complete":
+        # each completion is a step of the engine: a hundred of them go to the background job worker,
+        # and the job's page shows them done one by one, then the result task by task
+        job = jobs.submit("bulk_complete", {
+            "by": current_user.name, "locale": str(get_locale()), "ids": selection.ids, "data": plain(data),
+            "tasks": [{"id": t.id, "name": t.name, "element": t.element, "instance_id": t.instance_id}
+                      for t in selection.tasks]}, by=current_user.name)
+        return redirect(url_for("jobs.show", job_id=job.id), 303)
+    results = carry_out(selection.action, selection.ids, selection.tasks, actor, to=to)
+    return render_template("inbox/bulk_result.html", **results)
+
+
+def carry_out(action: str, ids: list[str], tasks, actor, data=None, to=None, progress=None) -> dict:
+    """Each task its own step, in the order ticked: done, or refused with the reason; the others go on."""
     results = []
-    waiting = {t.id: t for t in selection.tasks}
-    for task_id in selection.ids:
+    waiting = {t.id: t for t in tasks}
+    for n, task_id in enumerate(ids, 1):
         task = waiting.get(task_id)
         if task is None:  # completed meanwhile, or never his: refused without a step
             results.append({"id": task_id, "task": None, "done": False,
@@ -139,19 +157,32 @@ def run():
         result = {"id": task.id, "task": {"name": task.name or task.element, "instance_id": task.instance_id},
                   "done": False, "reason": None}
         try:
-            if selection.action == "complete":
+            if action == "complete":
                 case = runtime().complete(task.id, data, actor)
                 if db.session.scalar(db.select(HumanTask.id).where(HumanTask.id == task.id)) is not None:
                     raise EngineError(_("案件出错，已交管理员处理：%(message)s", message=case.error_message or ""))
             else:
-                runtime().assign(task.id, actor, actor if selection.action == "claim" else to)
+                runtime().assign(task.id, actor, actor if action == "claim" else to)
             result["done"] = True
         except EngineError as exc:
             result["reason"] = _reason(exc)
         results.append(result)
+        if progress is not None:
+            progress(n, len(ids))
     done = sum(r["done"] for r in results)
-    return render_template("inbox/bulk_result.html", action=selection.action, results=results, done=done,
-                           refused=len(results) - done)
+    return {"action": action, "results": results, "done": done, "refused": len(results) - done}
+
+
+@jobs.kind("bulk_complete")
+def _complete_in_the_background(params: dict, progress) -> dict:
+    """A bulk completion as a job: as its starter would (refused if the account can no longer act),
+    the reasons in the starter's language."""
+    user = db.session.scalar(db.select(User).where(User.name == params["by"], User.deactivated_at.is_(None)))
+    if user is None:
+        raise Forbidden(f"the account {params['by']} that started the work can no longer act")
+    with force_locale(params["locale"]):
+        tasks = [SimpleNamespace(**t) for t in params["tasks"]]
+        return carry_out("complete", params["ids"], tasks, actor_of(user), data=params["data"], progress=progress)
 
 
 def _reason(exc: EngineError) -> str:

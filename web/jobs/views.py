@@ -19,6 +19,7 @@ bp = Blueprint("jobs", __name__, template_folder="templates")
 KIND_NAMES = {
     "case_migration": _l("案件迁移"),
     "registry_export": _l("导出名录"),
+    "bulk_complete": _l("批量办结"),
 }
 STATUS_NAMES = {"queued": _l("排队中"), "running": _l("进行中"), "done": _l("已完成"), "failed": _l("失败")}
 
