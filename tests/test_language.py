@@ -3,6 +3,7 @@ the choice kept on the account, and model texts (diagrams, forms, decision table
 and engine messages) shown in the page's one language."""
 from __future__ import annotations
 
+import ast
 import re
 
 from babel.messages.pofile import read_po
@@ -13,6 +14,7 @@ from test_web_cases import PASSWORD, case_in_review
 from webclient import csrf_token, post_form, sign_in
 
 from engine.db import db
+from engine.errors import en, halves, zh
 from engine.green.models import User
 from engine.models import HumanTask
 from web.accounts.users import add_user, issue_token
@@ -151,3 +153,71 @@ def test_every_model_text_has_its_english():
     assert not missing, f"translate in {MODELS_PO.name} (`make translations` adds them):\n" + "\n".join(missing)
     chinese = [m.id for m in catalog if m.id and CJK.search(str(m.string))]
     assert not chinese, f"English texts with Chinese in them: {chinese}"
+
+
+# ---- the engine's messages ----------------------------------------------------------------------
+
+# What the engine raises to refuse something, and what the pages and the API show of it
+REFUSALS = {"EngineError", "NotFound", "Forbidden", "Conflict", "RegistrationRefused", "ServiceError", "ModelingError",
+            "StaleBase", "AttachmentRefused", "ArrangementInvalid", "NoticeClosed", "ScriptRefused", "ScriptTooLarge"}
+# Messages no person reads on a page (kept for the log or a developer's console): none yet
+LOG_ONLY: set[tuple[str, str]] = set()
+
+
+def _template(node) -> str | None:
+    """A message's text as written, each f-string placeholder as a word; None if it is no string."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "value" for v in node.values)
+    return None
+
+
+def engine_messages():
+    """Every message the engine refuses with or reports as a validation finding, with where it is:
+    the first argument of a refusal it raises, the message of a finding (`add(file, line, element,
+    message)`, or `add(*where, message)`)."""
+    for path in sorted((ROOT / "engine").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            message = None
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+                called = node.exc.func
+                if (called.id if isinstance(called, ast.Name) else getattr(called, "attr", "")) in REFUSALS:
+                    message = node.exc.args[0]
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "add":
+                at = 1 if node.args and isinstance(node.args[0], ast.Starred) else 3
+                message = node.args[at] if len(node.args) > at else None
+            text = _template(message) if message is not None else None
+            if text is not None:
+                yield f"{path.relative_to(ROOT)}:{node.lineno}", text
+
+
+def test_every_engine_message_people_read_is_written_in_both_languages():
+    messages = list(engine_messages())
+    assert len(messages) > 200  # the scan finds them: refusals and the model registry's findings
+    one_language = [f"{where}: {text}" for where, text in messages
+                    if (where.split(":")[0], text) not in LOG_ONLY and not halves(text)]
+    assert not one_language, 'write them "中文 (English)" (engine/errors.py):\n' + "\n".join(one_language)
+
+
+def test_a_message_is_shown_by_the_readers_half_code_and_quoted_names_included(app):
+    refused = "没有顺序流通向「公示期满」：办件永远到不了这里 (no sequence flow leads to '公示期满': a case never reaches it)"
+    coded = "文件名 'a b.bpmn' 不允许：只能用字母、数字、_ . - (file name 'a b.bpmn' is not allowed: letters, digits, _ . -)"
+    with app.test_request_context("/"):
+        assert model_text(refused) == "没有顺序流通向「公示期满」：办件永远到不了这里"
+        assert model_text(coded) == "文件名 'a b.bpmn' 不允许：只能用字母、数字、_ . -"
+    with app.test_request_context("/"):
+        session["lang"] = "en"
+        refresh()
+        assert model_text(refused) == "No sequence flow leads to 'Notice period over': a case never reaches it"
+        assert model_text(coded) == "File name 'a b.bpmn' is not allowed: letters, digits, _ . -"
+    assert halves("单位产品能耗 (kgce/t)") is None and halves("名单 (2026-1)") is None  # a unit, a number: no English
+    # a message built from another keeps one language in each half
+    inner = "脚本嵌套过深 (the script is nested too deeply)"
+    assert f"脚本不予运行：{zh(inner)} (script refused: {en(inner)})" == \
+        "脚本不予运行：脚本嵌套过深 (script refused: the script is nested too deeply)"
+
+
+def test_no_model_text_is_taken_for_a_message():
+    split = [f"{where}: {text}" for text, where in _model_texts().items() if halves(text)]
+    assert not split, "a model's text ends in an English bracket and would be cut as a message:\n" + "\n".join(split)

@@ -140,7 +140,7 @@ class Runtime(Steps):
         refuse_unstorable(data)
         bad = [k for k in data if k in self._reserved or k.startswith("_")]
         if bad:
-            raise EngineError(f"data may not set reserved names: {', '.join(sorted(bad))}")
+            raise EngineError(f"数据不得设置保留名称：{', '.join(sorted(bad))} (data may not set reserved names: {', '.join(sorted(bad))})")
         if actor.jurisdiction is not None:
             if jurisdiction not in (None, actor.jurisdiction):
                 raise Forbidden("只能在本辖区发起办件 (you may only start cases in your own jurisdiction)")
@@ -190,7 +190,7 @@ class Runtime(Steps):
         try:
             version = self.registry.load(self.registry.latest_version_for(process_id))
         except UnknownProcess:
-            raise NotFound(f"no deployed process '{process_id}'") from None
+            raise NotFound(f"没有已部署的流程「{process_id}」 (no deployed process '{process_id}')") from None
         spec = version.specs[process_id]
         start_lane, start_roles = _start_lane(spec), self._start_roles(spec)
         if not actor.is_admin and actor.role not in start_roles:
@@ -240,10 +240,10 @@ class Runtime(Steps):
                 done_in = store.case_of_task(task_id) if _is_uuid(task_id) else None
                 if done_in is not None and (self.may_see(actor, done_in) or self._was_for(actor, done_in, task_id)):
                     raise Conflict("该事项已办结或不再等待办理 (this task has already been completed or is no longer waiting)")  # e.g. the loser
-                raise NotFound(f"task {task_id} is not waiting for anyone")
+                raise NotFound(f"事项 {task_id} 不在等待任何人办理 (task {task_id} is not waiting for anyone)")
             case, entry = found
             if not may_act(actor, entry):  # as for a missing task: its existence is not disclosed
-                raise NotFound(f"task {task_id} is not waiting for you")
+                raise NotFound(f"事项 {task_id} 不在等待你办理 (task {task_id} is not waiting for you)")
             return case
 
         with self._step(waiting_case, actor, "complete") as (case, live):
@@ -296,13 +296,13 @@ class Runtime(Steps):
         passed around."""
         entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
         if entry is None:
-            raise NotFound(f"task {task_id} is not waiting for anyone")
+            raise NotFound(f"事项 {task_id} 不在等待任何人办理 (task {task_id} is not waiting for anyone)")
         if entry.role is None or entry.role in self.party_roles:
             raise Conflict("该事项由本案申报方办理，不能认领或转交 (this task belongs to the case's own party and cannot be claimed or handed over)")
         if entry.role in self.personal_roles and entry.assignee is not None:
             raise Conflict("该事项指定由一人办理，不能退回或转交 (this task was addressed to one person and cannot be released or handed over)")
         if not (actor.is_admin or may_act(actor, entry)):  # as for a missing task (see `complete`)
-            raise NotFound(f"task {task_id} is not waiting for you")
+            raise NotFound(f"事项 {task_id} 不在等待你办理 (task {task_id} is not waiting for you)")
         if to is not None and not (to.role == entry.role and (entry.jurisdiction is None or to.jurisdiction in
                                                               (None, entry.jurisdiction))):
             raise Forbidden(f"{to.name} 不属于该事项的角色和辖区 ({to.name} is not of this task's role and jurisdiction)")
@@ -329,7 +329,7 @@ class Runtime(Steps):
             if allowed is None and not actor.is_admin and case.started_by not in actor.accounts:
                 raise Forbidden("只有系统管理员或本案发起人可以撤销本案 (only an administrator or the case's starter may cancel it)")
             if case.status not in ACTIVE:
-                raise Conflict(f"the case is {case.status}")
+                raise Conflict(f"本案状态为 {case.status} (the case is {case.status})")
             if allowed is not None:
                 allowed(case, live.workflow)
             live.workflow.cancel()
@@ -396,7 +396,7 @@ class Runtime(Steps):
         refuse_unstorable(payload or {})
         with self._step(instance_id, actor, "message") as (case, live):
             if case.status not in ACTIVE:
-                raise Conflict(f"the case is {case.status}")
+                raise Conflict(f"本案状态为 {case.status} (the case is {case.status})")
             self._may_send(live.workflow, name, actor)
             try:
                 live.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload or {}))
@@ -414,7 +414,7 @@ class Runtime(Steps):
             return
         roles = {self.role_of(t.task_spec.lane) if t.task_spec.lane else None for t in _catching(wf, name)}
         if roles and None not in roles and actor.role not in roles:
-            raise Forbidden(f"only {', '.join(sorted(roles))} may send '{name}' to this case")
+            raise Forbidden(f"只有 {', '.join(sorted(roles))} 可以向本案发送「{name}」 (only {', '.join(sorted(roles))} may send '{name}' to this case)")
 
     def awaits_message(self, instance_id: int, name: str) -> bool:
         """Whether something in the case waits for message `name` now (a page offers to send it only then)."""

@@ -110,7 +110,7 @@ class Steps:
         c = store.conn()
         case = c.execute(store.SELECT_CASE_FOR_READING, {"id": instance_id}).first()
         if case is None:
-            raise NotFound(f"instance {instance_id} does not exist")
+            raise NotFound(f"办件 {instance_id} 不存在 (instance {instance_id} does not exist)")
         version = self.registry.load(case.version_id)
         [shell] = store.SELECT_SHELL.first(c, {"id": instance_id})
         rows = dict(store.SELECT_TASK_ROWS.all(c, {"id": instance_id}))
@@ -195,7 +195,7 @@ class Steps:
                 else:
                     case = store.case_for_step(instance_id)
                 if case is None:
-                    raise NotFound(f"instance {instance_id} does not exist")
+                    raise NotFound(f"办件 {instance_id} 不存在 (instance {instance_id} does not exist)")
                 live = self._load(case)
                 due_before = case.next_timer_at
                 try:
@@ -229,7 +229,7 @@ class Steps:
         def hold(instance_id: int):
             case = store.case_for_step(instance_id)
             if case is None:
-                raise NotFound(f"instance {instance_id} does not exist")
+                raise NotFound(f"办件 {instance_id} 不存在 (instance {instance_id} does not exist)")
             live = self._load(case)
             held.append((case, case.next_timer_at))
             with store.deferring():
@@ -258,7 +258,7 @@ class Steps:
         with self._transaction():
             row = store.case_for_step(case.id)
             if row is None:
-                raise NotFound(f"instance {case.id} does not exist")
+                raise NotFound(f"办件 {case.id} 不存在 (instance {case.id} does not exist)")
             row.status, row.error_element, row.error_message = "error", failure.element, failure.text
             row.updated_at = clock.now()
             audit((actor or SYSTEM).name, "error", instance=row, task=failure.element,

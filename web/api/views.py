@@ -30,6 +30,7 @@ from ..accounts.users import TokenRefused, actor_of, user_for_token
 from ..case_lists import lists as case_lists
 from ..handler import problem, writes
 from ..inputs import ID_MAX
+from ..model_texts import model_text
 from ..policy import may
 from ..runtime import runtime
 from .openapi import OPENAPI
@@ -123,7 +124,7 @@ def instance_json(inst: ProcessInstance, reveal: bool = True, tasks: list[HumanT
         "id": inst.id, "process": inst.process_id, "version": inst.version_id, "status": inst.status,
         "jurisdiction": inst.jurisdiction, "started_by": inst.started_by, "data": data,
         "tasks": [task_json(t, inst.version_id, expand_form) for t in tasks],
-        "error": {"message": inst.error_message, "element": inst.error_element} if inst.status == "error" else None,
+        "error": {"message": model_text(inst.error_message), "element": inst.error_element} if inst.status == "error" else None,
         "next_timer": inst.next_timer_at.isoformat() if inst.next_timer_at else None,
         "created": inst.created_at.isoformat(), "updated": inst.updated_at.isoformat(),
         "revision": inst.revision,
@@ -412,7 +413,7 @@ def upload_attachment(task_id):
     try:
         checked = attachments.check_for_field(prop, upload.filename, upload.read())
     except attachments.AttachmentRefused as exc:
-        raise FormInvalid({field: [str(exc)]}) from None
+        raise FormInvalid({field: [str(exc)]}) from None  # web.handler: in the reader's language
     [row] = attachments.store(current_app.config["UPLOAD_DIR"], entry.instance_id, [checked], by=g.actor.name,
                               personal=attachments.is_personal_field(prop))
     db.session.flush()  # the row's id, for the answer
