@@ -4,20 +4,24 @@ and engine messages) shown in the page's one language."""
 from __future__ import annotations
 
 import ast
+import io
 import re
 
 from babel.messages.pofile import read_po
 from conftest import ROOT
 from flask import session
 from flask_babel import refresh
+from test_api import REPORT, deploy_creation, start
+from test_modeler import FLOW_TO_WAIT, NOTICE, NOTICE_FILE
 from test_web_cases import PASSWORD, case_in_review
 from webclient import csrf_token, post_form, sign_in
 
 from engine.db import db
 from engine.errors import en, halves, zh
 from engine.green.models import User
+from engine.model_registry import collect
 from engine.models import HumanTask
-from web.accounts.users import add_user, issue_token
+from web.accounts.users import add_user, choose_language, issue_token
 from web.model_texts import _PAIR as PAIR
 from web.model_texts import CATALOGS, extract_form, extract_model, model_text
 
@@ -221,3 +225,47 @@ def test_a_message_is_shown_by_the_readers_half_code_and_quoted_names_included(a
 def test_no_model_text_is_taken_for_a_message():
     split = [f"{where}: {text}" for text, where in _model_texts().items() if halves(text)]
     assert not split, "a model's text ends in an English bracket and would be cut as a message:\n" + "\n".join(split)
+
+
+def test_the_modeler_shows_a_broken_diagrams_findings_in_the_analysts_language(app, runtime):
+    deployed, _ = runtime.registry.deploy(collect([ROOT / "processes"]), actor="dev", note="first")
+    add_user("ana", "analyst", password="correct-horse")
+    analyst = app.test_client()
+    sign_in(analyst, "ana")
+    broken = {"base": deployed.id, "file": NOTICE_FILE, "xml": NOTICE.replace(FLOW_TO_WAIT, "")}
+
+    def findings():
+        r = analyst.post("/models/validate", json=broken, headers={"X-CSRFToken": csrf_token(analyst, "/models/")})
+        assert r.status_code == 200
+        return r.json["findings"]
+
+    [error] = [f for f in findings() if f["severity"] == "error"]
+    assert error["element"] == "Timer_notice_ends"
+    assert error["message"] == "没有顺序流通向「公示期满」：办件永远到不了这里"
+
+    analyst.get("/lang/en")
+    shown = findings()
+    [error] = [f for f in shown if f["severity"] == "error"]
+    assert error["message"] == "No sequence flow leads to 'Notice period over': a case never reaches it"
+    assert not [f["message"] for f in shown if CJK.search(f["message"])]
+
+    refused = (ROOT / "tests" / "conformance" / "refused_error_start_event.bpmn").read_bytes()
+    page = analyst.post("/models/import", data={
+        "file": (io.BytesIO(refused), "refused.bpmn"), "note": "imported",
+        "csrf_token": csrf_token(analyst, "/models/import")}, content_type="multipart/form-data").get_data(as_text=True)
+    assert "Error start event &#39;Start_falsified&#39; is not supported" in page and "不支持" not in page
+
+
+def test_an_api_refusal_answers_in_the_accounts_language(client, users):
+    deploy_creation(client, users)
+    firm = users("firm", "applicant")
+    url = f"/api/v1/tasks/{start(client, firm)['tasks'][0]['id']}/complete"
+    assert client.post(url, json={"data": REPORT}, headers=firm).status_code == 200
+    r = client.post(url, json={"data": REPORT}, headers=firm)
+    assert r.status_code == 409 and r.json["error"] == "该事项已办结或不再等待办理"
+
+    # the firm chose English on the pages (the link at the top keeps it on the account)
+    choose_language(db.session.scalar(db.select(User).where(User.name == "firm")), "en")
+    db.session.commit()
+    r = client.post(url, json={"data": REPORT}, headers=firm)
+    assert r.status_code == 409 and r.json["error"] == "This task has already been completed or is no longer waiting"
