@@ -16,10 +16,11 @@ from test_modeler import FLOW_TO_WAIT, NOTICE, NOTICE_FILE
 from test_web_cases import PASSWORD, case_in_review
 from webclient import csrf_token, post_form, sign_in
 
+from engine import script_check
 from engine.db import db
 from engine.errors import en, halves, zh
 from engine.green.models import User
-from engine.model_registry import collect
+from engine.model_registry import collect, semantics
 from engine.models import HumanTask
 from web.accounts.users import add_user, choose_language, issue_token
 from web.model_texts import _PAIR as PAIR
@@ -202,6 +203,13 @@ def test_every_engine_message_people_read_is_written_in_both_languages():
     one_language = [f"{where}: {text}" for where, text in messages
                     if (where.split(":")[0], text) not in LOG_ONLY and not halves(text)]
     assert not one_language, 'write them "中文 (English)" (engine/errors.py):\n' + "\n".join(one_language)
+
+
+def test_the_tables_messages_are_built_from_are_written_in_both_languages():
+    tables = {"UNSUPPORTED": semantics.UNSUPPORTED, "FOREIGN_HINTS": semantics.FOREIGN_HINTS,
+              "_UNREAD_HINTS": semantics._UNREAD_HINTS, "_WHY": script_check._WHY}
+    one_language = [f"{name}: {text}" for name, table in tables.items() for text in table.values() if not halves(text)]
+    assert not one_language, "\n".join(one_language)
 
 
 def test_a_message_is_shown_by_the_readers_half_code_and_quoted_names_included(app):

@@ -235,7 +235,7 @@ def test_the_import_page_deploys_or_lists_each_unsupported_element(analyst):
     assert r.status_code == 422
     for element in ("Gateway_outcome", "Event_compensate_fetch", "Event_rectified", "Activity_score", "Flow_pass"):
         assert f'data-element="{element}"' in page
-    assert "complex gateway is not supported" in page
+    assert "不支持复杂网关" in page
     r = send(MODELS / "foreign" / "camunda_pool_lanes.bpmn")
     assert r.status_code == 200 and 'id="import-result"' in r.get_data(as_text=True)
     assert db.session.get(ProcessHead, "city_review_camunda") is not None

@@ -250,17 +250,23 @@ _FLOW_NODES = frozenset({
 })
 # BPMN elements SpiffWorkflow 3.2 as run here cannot execute as drawn, with the reason an analyst reads.
 UNSUPPORTED = {
-    "complexGateway": "complex gateway is not supported by the engine (SpiffWorkflow 3.2); "
-                      "use an inclusive or exclusive gateway with conditions",
-    "compensateEventDefinition": "compensation events are not supported: the engine would treat this event "
-                                 "as a plain event and compensate nothing; model the undo steps explicitly",
-    "linkEventDefinition": "link events are not supported: the engine would treat this as a plain event "
-                           "and the flow would not jump; draw the sequence flow instead",
-    "conditionalEventDefinition": "conditional events are not supported here: nothing re-evaluates the "
-                                  "condition while a case waits; use an exclusive gateway, a timer or a message",
-    "dataStoreReference": "data stores are not supported: keep data in the case or in a service operation",
-    "adHocSubProcess": "ad hoc subprocesses are not supported: nothing here lets a person choose which of its "
-                       "tasks to do, and a case entering one fails; draw its tasks with an inclusive gateway",
+    "complexGateway": "本引擎（SpiffWorkflow 3.2）不支持复杂网关；请用带条件的包容网关或排他网关 "
+                      "(complex gateway is not supported by the engine (SpiffWorkflow 3.2); "
+                      "use an inclusive or exclusive gateway with conditions)",
+    "compensateEventDefinition": "不支持补偿事件：本引擎会把该事件当作普通事件，不做任何补偿；请明确画出撤销步骤 "
+                                 "(compensation events are not supported: the engine would treat this event "
+                                 "as a plain event and compensate nothing; model the undo steps explicitly)",
+    "linkEventDefinition": "不支持链接事件：本引擎会把它当作普通事件，流程不会跳转；请改画顺序流 "
+                           "(link events are not supported: the engine would treat this as a plain event "
+                           "and the flow would not jump; draw the sequence flow instead)",
+    "conditionalEventDefinition": "此处不支持条件事件：办件等待时没有任何机制重新求值该条件；请用排他网关、计时器或消息 "
+                                  "(conditional events are not supported here: nothing re-evaluates the "
+                                  "condition while a case waits; use an exclusive gateway, a timer or a message)",
+    "dataStoreReference": "不支持数据存储：请把数据保存在办件中或服务操作中 "
+                          "(data stores are not supported: keep data in the case or in a service operation)",
+    "adHocSubProcess": "不支持自由子流程（ad hoc）：本系统无法让人选择办理其中哪些事项，办件进入时会出错；请用包容网关画出其中的事项 "
+                       "(ad hoc subprocesses are not supported: nothing here lets a person choose which of its "
+                       "tasks to do, and a case entering one fails; draw its tasks with an inclusive gateway)",
 }
 # Extension attributes of other engines (Camunda 7/8, Flowable, Activiti) that this engine never reads.
 FOREIGN_NAMESPACES = {

@@ -21,7 +21,7 @@ from SpiffWorkflow.task import Task
 from ..errors import halves
 
 # What the case is told when it waits on nothing that can come (see `sync.scan`).
-NOTHING_MOVES = "nothing can move this case"
+NOTHING_MOVES = "本案没有任何步骤可以推进 (nothing can move this case)"
 
 
 @dataclass

@@ -401,7 +401,7 @@ class Runtime(Steps):
             try:
                 live.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload or {}))
             except WorkflowException as exc:  # nothing in the case waits for this message now
-                raise Conflict(str(exc)) from None
+                raise Conflict(f"本案现在没有等待消息「{name}」的步骤 (nothing in the case waits for the message '{name}' now: {exc})") from None
             self._advance(case, live.workflow, actor)
             audit(actor.name, "message", instance=case, task=name, detail={"in": persistence.plain(payload or {})})
         return case
@@ -440,11 +440,12 @@ def _timer_element(live: Live, task_id: str) -> str:
 
 def _start_refusal(process_id: str, lane: str | None, roles: frozenset[str]) -> str:
     if lane and roles:
-        return f"only the role of lane '{lane}' may start {process_id}"
+        return f"只有泳道「{lane}」的角色可以发起 {process_id} (only the role of lane '{lane}' may start {process_id})"
     if roles:
-        return f"only {', '.join(sorted(roles))} may start {process_id}"
-    return (f"only an administrator may start {process_id}: its start event lies in no lane "
-            f"and names no {START_ROLES_PROPERTY}")
+        return f"只有 {', '.join(sorted(roles))} 可以发起 {process_id} (only {', '.join(sorted(roles))} may start {process_id})"
+    return (f"只有系统管理员可以发起 {process_id}：其开始事件不在任何泳道中，也未指定 {START_ROLES_PROPERTY} "
+            f"(only an administrator may start {process_id}: its start event lies in no lane "
+            f"and names no {START_ROLES_PROPERTY})")
 
 
 def _start_data(spec) -> list[str]:

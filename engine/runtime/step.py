@@ -27,7 +27,7 @@ from .. import clock, deadlines, outbox, persistence, services, store
 from ..actors import SYSTEM, Actor
 from ..audit import append as audit
 from ..db import db, write_intent
-from ..errors import Conflict, EngineError, NotFound
+from ..errors import Conflict, EngineError, NotFound, en, zh
 from ..model_registry import Registry
 from ..scripting import make_script_engine
 from . import boundary, sync
@@ -338,7 +338,8 @@ class Steps:
             except Exception as exc:  # the diagram's time limit is wrong: hold the case for an administrator
                 task.error()
                 case.error_element = task.task_spec.bpmn_id
-                case.error_message = f"{deadlines.DUE_PROPERTY} of {task.task_spec.bpmn_id}: {exc}"
+                case.error_message = (f"{task.task_spec.bpmn_id} 的 {deadlines.DUE_PROPERTY}：{zh(str(exc))} "
+                                      f"({deadlines.DUE_PROPERTY} of {task.task_spec.bpmn_id}: {en(str(exc))})")
 
 
 def _status(wf: BpmnWorkflow, case: store.Case, scan: sync.Scan) -> str:

@@ -140,7 +140,7 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     error = page.locator("#modeler-findings li.finding.error")
     assert error.count() == 1
     assert f"{FILE}:" in error.inner_text() and f"[{NOTICE_STEP}]" in error.inner_text()
-    assert "no sequence flow leads to '网上公示'" in error.inner_text()
+    assert "没有顺序流通向「网上公示」" in error.inner_text()
     assert "finding-error" in classes(page, NOTICE_STEP)
     page.click("#modeler-canvas", position=empty)  # nothing selected: the finding selects
     error.locator("button.finding-where").click()
