@@ -70,5 +70,5 @@ class FormInvalid(EngineError):
     status = 422
 
     def __init__(self, fields: dict[str, list[str]]):
-        super().__init__("the submitted data does not match the task's form")
+        super().__init__("提交的数据与该事项的表单不符 (the submitted data does not match the task's form)")
         self.fields = fields

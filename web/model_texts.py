@@ -48,7 +48,7 @@ def model_text(text):
     if pair:  # an engine message written 中文 (English): the reader's half
         return _english_half(pair[1]) if english() else pair[0]
     pair = _PAIR.match(text)
-    if pair and not _CODE.search(pair["en"]):  # stored before the split, or an engine message written as 中文 (English): the reader's half
+    if pair and not _CODE.search(pair["en"]):  # a name stored before the models were split: the reader's half
         return _english_half(pair["en"]) if english() else pair["zh"].strip()
     if not english():
         return text
