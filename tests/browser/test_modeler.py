@@ -321,7 +321,7 @@ def test_an_analyst_imports_a_camunda_diagram(page, live_server, screenshot):
     rows = page.locator("#import-findings tbody tr.error")
     named = {rows.nth(i).get_attribute("data-element") for i in range(rows.count())}
     assert {"Gateway_outcome", "Event_compensate_fetch", "Event_rectified", "Activity_score"} <= named
-    assert "complex gateway is not supported" in page.inner_text('#import-findings tr[data-element="Gateway_outcome"]')
+    assert "不支持复杂网关" in page.inner_text('#import-findings tr[data-element="Gateway_outcome"]')
     screenshot(page, "modeler-import-refused")
 
     page.set_input_files("input[name=file]", str(MODELS / "foreign" / "camunda_pool_lanes.bpmn"))
