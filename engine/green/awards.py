@@ -27,7 +27,7 @@ from engine.db import db
 from engine.models import Aware
 from engine.services import ServiceError, StepContext
 
-from .models import UNIT_TYPES, Designation, Organisation
+from .models import STATUSES, UNIT_TYPES, Designation, Organisation
 
 DECISION = "award_amounts"
 
@@ -84,7 +84,7 @@ def grant(params: dict, step: StepContext) -> dict:
     if existing is not None:  # a step run again must not pay twice
         return _answer(existing, again=True)
     if designation.status != "listed":
-        raise ServiceError(f"认定 {designation.id} 的状态为 {designation.status}；只有在册单位才能获得奖励 (designation {designation.id} is {designation.status}; only a listed unit is awarded)")
+        raise ServiceError(f"认定 {designation.id} 的状态为{STATUSES[designation.status][0]}；只有在册单位才能获得奖励 (designation {designation.id} is {designation.status}; only a listed unit is awarded)")
     # Two rounds listing the same unit at once must not both see "nothing paid this year":
     # the organisation's row is held until this step commits (PostgreSQL; SQLite writes one at a time).
     db.session.get(Organisation, designation.organisation_id, with_for_update=True, populate_existing=True)

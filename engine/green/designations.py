@@ -7,7 +7,7 @@ from engine.errors import en, zh
 from engine.services import ServiceError, StepContext
 
 from . import credit_code, lifecycle, revocations
-from .models import LEVELS, UNIT_TYPES, Designation, DesignationEvent, Organisation
+from .models import LEVELS, STATUSES, UNIT_TYPES, Designation, DesignationEvent, Organisation
 from .national_types import NATIONAL_UNIT_TYPES
 from .revocations import END_STATUSES, announce
 from .roles import JURISDICTIONS
@@ -86,7 +86,7 @@ def end_designation(params: dict, step: StepContext) -> dict:
     if status not in END_STATUSES:
         raise ServiceError(f"认定只能以撤销或退出结束，不能为 {status!r} (a designation ends as revoked or withdrawn, not {status!r})")
     if designation.status != "listed":
-        raise ServiceError(f"认定 {designation.id} 已为 {designation.status} 状态 (designation {designation.id} is already {designation.status})")
+        raise ServiceError(f"认定 {designation.id} 已是「{STATUSES[designation.status][0]}」状态 (designation {designation.id} is already {designation.status})")
     reason = params.get("reason")
     if not reason:
         raise ServiceError("请说明理由（查明的事实） (give the reason (the facts found))")

@@ -24,7 +24,7 @@ from engine.models import Aware, ProcessInstance
 from engine.services import ServiceError, StepContext
 from engine.statutory_calendar import years_before
 
-from .models import LEVELS, UNIT_TYPES, Designation, Organisation
+from .models import LEVELS, STATUSES, UNIT_TYPES, Designation, Organisation
 
 # The grounds of Art 21 (code: Chinese, English), in the article's order, and the
 # immediate case of its last paragraph. What each ground entails is the DMN table's.
@@ -145,13 +145,13 @@ def designation_facts(params: dict, step: StepContext) -> dict:
     if designation is None:
         raise ServiceError(f"没有认定记录 {params.get('designation_id')!r} (no designation {params.get('designation_id')!r})")
     if designation.status != "listed":
-        raise ServiceError(f"认定 {designation.id} 的状态为 {designation.status}，已不在册 (designation {designation.id} is {designation.status}, no longer listed)")
+        raise ServiceError(f"认定 {designation.id} 的状态为{STATUSES[designation.status][0]}，已不在册 (designation {designation.id} is {designation.status}, no longer listed)")
     if params.get("jurisdiction") != designation.jurisdiction:
         raise ServiceError(f"认定 {designation.id} 属于辖区 {designation.jurisdiction}；请在该辖区发起办件（jurisdiction={designation.jurisdiction}） (designation {designation.id} belongs to jurisdiction {designation.jurisdiction}; "
                            f"start the case there (jurisdiction={designation.jurisdiction}))")
     levels = (params.get("levels") or "").split()
     if levels and designation.level not in levels:
-        raise ServiceError(f"认定 {designation.id} 为 {designation.level} 级；本程序适用于{' 和 '.join(levels)}级单位 (designation {designation.id} is {designation.level}; this procedure is for "
+        raise ServiceError(f"认定 {designation.id} 为{LEVELS[designation.level][0]}；本程序适用于{'、'.join(LEVELS.get(v, (v,))[0] for v in levels)}单位 (designation {designation.id} is {designation.level}; this procedure is for "
                            f"{' and '.join(levels)} units)")
     org = designation.organisation
     return {"designation_id": designation.id, "organisation_name": org.name, "credit_code": org.credit_code,
