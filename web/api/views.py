@@ -197,10 +197,11 @@ def deploy_models():
     for up in uploads:
         name = (up.filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
         if not name:
-            raise EngineError("every uploaded file needs a file name")
+            raise EngineError("每个上传的文件都须有文件名 (every uploaded file needs a file name)")
         files[(FORM_PREFIX + name) if name.endswith(".json") else name] = up.read()
     version, created = runtime().registry.deploy(files, actor=g.actor.name, note=request.form.get("note"))
-    return jsonify({"version": version.id, "processes": version.processes, "warnings": version.warnings,
+    warnings = [{**w, "message": model_text(w["message"])} for w in version.warnings or []]
+    return jsonify({"version": version.id, "processes": version.processes, "warnings": warnings,
                     "created": created}), (201 if created else 200)
 
 
