@@ -328,7 +328,7 @@ MAX_CASES = 5000  # ids named in one request
 
 def _authorize(actor: Actor):
     if actor.role not in MIGRATOR_ROLES:
-        raise Forbidden("only a process analyst may migrate cases between versions")
+        raise Forbidden("只有流程分析员可以在版本之间迁移办件 (only a process analyst may migrate cases between versions)")
 
 
 def versions_of(process_id: str) -> list[ModelVersion]:
@@ -345,11 +345,11 @@ def _target(runtime: Runtime, process_id: str, from_version: str, to_version: st
     for vid in (from_version, to_version):
         version = db.session.get(ModelVersion, vid)
         if version is None or process_id not in (version.processes or []):
-            raise NotFound(f"process '{process_id}' has no deployed version {vid[:12]}")
+            raise NotFound(f"流程「{process_id}」没有已部署的版本 {vid[:12]} (process '{process_id}' has no deployed version {vid[:12]})")
     try:
         return runtime.registry.load(to_version)
     except UnknownProcess:  # pragma: no cover - checked just above
-        raise NotFound(f"model version {to_version[:12]}") from None
+        raise NotFound(f"模型版本 {to_version[:12]} (model version {to_version[:12]})") from None
 
 
 def _candidates(process_id: str, from_version: str, to_version: str, instance_ids):

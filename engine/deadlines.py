@@ -38,7 +38,7 @@ def moment(value, now: datetime) -> datetime:
     """The due moment a `dueDate` value stands for."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise ValueError(f"due date {value} has no offset; write it with +08:00")
+            raise ValueError(f"办理时限 {value} 没有时区偏移；请写上 +08:00 (due date {value} has no offset; write it with +08:00)")
         return value.astimezone(clock.SHANGHAI)
     if isinstance(value, date):
         return datetime.combine(value + timedelta(days=1), time(0), clock.SHANGHAI)
@@ -47,7 +47,7 @@ def moment(value, now: datetime) -> datetime:
         if text.upper().startswith("P"):
             return now + _duration(text.upper(), now)
         return moment(datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text), now)
-    raise ValueError(f"due date {value!r} is not a date, a time or an ISO duration")
+    raise ValueError(f"办理时限 {value!r} 不是日期、时间或 ISO 时长 (due date {value!r} is not a date, a time or an ISO duration)")
 
 
 def compute(task, role_of, now: datetime) -> dict | None:
@@ -63,11 +63,11 @@ def compute(task, role_of, now: datetime) -> dict | None:
     if props.get(REMIND_PROPERTY):
         before = props[REMIND_PROPERTY].strip().strip('"').upper()
         if not before.startswith("P"):
-            raise ValueError(f"{REMIND_PROPERTY} '{before}' is not an ISO duration such as P7D")
+            raise ValueError(f"{REMIND_PROPERTY}「{before}」不是 P7D 这样的 ISO 时长 ({REMIND_PROPERTY} '{before}' is not an ISO duration such as P7D)")
         remind = due - _duration(before, due)
     escalate = props.get(ESCALATE_PROPERTY)
     if escalate and role_of(escalate) is None:
-        raise ValueError(f"{ESCALATE_PROPERTY} '{escalate}' names no known role")
+        raise ValueError(f"{ESCALATE_PROPERTY}「{escalate}」没有指定已知角色 ({ESCALATE_PROPERTY} '{escalate}' names no known role)")
     limit = {
         "from": now.isoformat(),  # when the task became ready: the time taken is counted from here
         "due": due.isoformat(),

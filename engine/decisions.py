@@ -32,8 +32,8 @@ def table(version_id: str, decision_id: str):
     for f in files:
         parser.add_dmn_xml(etree.fromstring(f.content.encode("utf-8")), filename=f.name)
     if decision_id not in parser.dmn_parsers:
-        raise ServiceError(f"the model version of this case has no decision table '{decision_id}'; deploy "
-                           "its .dmn file together with the diagram")
+        raise ServiceError(f"本案的模型版本没有决策表「{decision_id}」；请将其 .dmn 文件与流程图一并部署 (the model version of this case has no decision table '{decision_id}'; deploy "
+                           "its .dmn file together with the diagram)")
     dmn = parser.dmn_parsers[decision_id]
     dmn.parse()
     parsed = dmn.decision.decisionTables[0]

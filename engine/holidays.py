@@ -79,22 +79,22 @@ def _parse(text: str, year: int) -> tuple[list[tuple[date, bool, str | None]], d
             span = _days_of(row[0].strip())
             working = {"yes": True, "no": False, "上班": True, "休息": False}[row[1].strip().lower()]
         except (ValueError, IndexError, KeyError):
-            raise ArrangementInvalid(f"line {n}: expected 'YYYY-MM-DD,yes|no,note' (or a range "
-                                     f"'YYYY-MM-DD~YYYY-MM-DD'), got {','.join(row)!r}") from None
+            raise ArrangementInvalid(f"第 {n} 行：格式应为 'YYYY-MM-DD,yes|no,备注'（或日期范围 'YYYY-MM-DD~YYYY-MM-DD'），实际为 {','.join(row)!r} (line {n}: expected 'YYYY-MM-DD,yes|no,note' (or a range "
+                                     f"'YYYY-MM-DD~YYYY-MM-DD'), got {','.join(row)!r})") from None
         note = row[2].strip() if len(row) > 2 and row[2].strip() else None
         for day in span:
             if day.year != year:
-                raise ArrangementInvalid(f"line {n}: {day} is not in {year}")
+                raise ArrangementInvalid(f"第 {n} 行：{day} 不在 {year} 年内 (line {n}: {day} is not in {year})")
             if day in seen:
-                raise ArrangementInvalid(f"line {n}: {day} is given already on line {seen[day]}")
+                raise ArrangementInvalid(f"第 {n} 行：{day} 已在第 {seen[day]} 行填写 (line {n}: {day} is given already on line {seen[day]})")
             seen[day] = n
         differing = [d for d in span if working != (d.weekday() < 5)]
         if not differing:
-            what = "weekday" if working else "weekend day"
-            raise ArrangementInvalid(f"line {n}: {row[0].strip()} is a {what} already; list only the days that differ")
+            what, what_zh = ("weekday", "工作日") if working else ("weekend day", "周末")
+            raise ArrangementInvalid(f"第 {n} 行：{row[0].strip()} 本来就是{what_zh}；只需列出有调整的日期 (line {n}: {row[0].strip()} is a {what} already; list only the days that differ)")
         days += [(d, working, note) for d in differing]
     if not days:
-        raise ArrangementInvalid("no days given")
+        raise ArrangementInvalid("未填写任何日期 (no days given)")
     return days, seen
 
 
@@ -105,22 +105,25 @@ def _check_statutory_days_off(year: int, days: list[tuple[date, bool, str | None
         for day in holiday:
             if working.get(day, day.weekday() < 5):
                 where = f"line {lines[day]}: " if day in lines else ""
+                where_zh = f"第 {lines[day]} 行：" if day in lines else ""
                 raise ArrangementInvalid(
-                    f"{where}{day} ({name}) is a statutory holiday under 《全国年节及纪念日放假办法》 and must be "
-                    f"a day off; {'this line makes it a working day' if where else 'no line gives it off'}")
+                    f"{where_zh}{day}（{name}）是《全国年节及纪念日放假办法》规定的法定节假日，必须放假；"
+                    f"{'本行却将其设为工作日' if where else '没有一行给出放假'} "
+                    f"({where}{day} ({name}) is a statutory holiday under the national holidays regulation and must be "
+                    f"a day off; {'this line makes it a working day' if where else 'no line gives it off'})")
 
 
 def read(year: int, text: str, source: str) -> Arrangement:
     """A notice's text as an arrangement, or ArrangementInvalid naming the line that is wrong."""
     source = (source or "").strip()
     if not source:
-        raise ArrangementInvalid("name the notice the arrangement comes from (its 文号)")
+        raise ArrangementInvalid("请写明安排所依据的通知（文号） (name the notice the arrangement comes from (its document number))")
     this_year = clock.now().year
     if statutory_calendar.package_covers(year):
-        raise ArrangementInvalid(f"{year} is covered by the chinesecalendar package already")
+        raise ArrangementInvalid(f"{year} 年已由 chinesecalendar 软件包提供 ({year} is covered by the chinesecalendar package already)")
     if not (statutory_calendar.PROVISIONAL_FROM <= year <= this_year + 1):
-        raise ArrangementInvalid(f"{year} is out of range: the State Council publishes a year's arrangement late "
-                                 f"in the year before, so {this_year + 1} is the latest that can be entered now")
+        raise ArrangementInvalid(f"{year} 年超出范围：国务院于前一年年底公布当年安排，目前最晚只能录入 {this_year + 1} 年 ({year} is out of range: the State Council publishes a year's arrangement late "
+                                 f"in the year before, so {this_year + 1} is the latest that can be entered now)")
     days, lines = _parse(text, year)
     _check_statutory_days_off(year, days, lines)
     return Arrangement(year, source, tuple(days))
@@ -137,8 +140,8 @@ def _entered(arrangement: Arrangement) -> bool:
         return True
     differ = sorted(set(stored.items()) ^ set(arrangement.working().items()))
     raise ArrangementInvalid(
-        f"{arrangement.year} was entered already from {existing.source} on {existing.entered_at:%Y-%m-%d}, with "
-        f"other days (first difference: {differ[0][0]}); a year is entered once, from the notice's own text")
+        f"{arrangement.year} 年已于 {existing.entered_at:%Y-%m-%d} 依据 {existing.source} 录入，且日期不同（第一处差异：{differ[0][0]}）；每年只依据通知原文录入一次 ({arrangement.year} was entered already from {existing.source} on {existing.entered_at:%Y-%m-%d}, with "
+        f"other days (first difference: {differ[0][0]}); a year is entered once, from the notice's own text)")
 
 
 def preview(runtime, arrangement: Arrangement) -> list[settlement.Change]:

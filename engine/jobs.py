@@ -113,7 +113,7 @@ def _give_up_stale() -> None:
     with db.engine.begin() as conn:
         conn.execute(update(_TABLE).where(_TABLE.c.status == "running", _TABLE.c.reported_at < cutoff).values(
             status="failed", finished_at=clock.now(),
-            error="the worker running it stopped before it was done; start it again"))
+            error="执行该任务的进程在完成前已停止，请重新开始 (the worker running it stopped before it was done; start it again)"))
 
 
 def run_next() -> bool:

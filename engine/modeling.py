@@ -184,16 +184,16 @@ def decisions_in(files: dict[str, bytes]) -> list[str]:
 
 def check_name(file_name: str) -> str:
     if not FILE_NAME.fullmatch(file_name or ""):
-        raise ModelingError(f"file name {file_name!r} is not allowed: letters, digits, _ . - and .bpmn or .dmn")
+        raise ModelingError(f"文件名 {file_name!r} 不允许：只能用字母、数字、_ . -，并以 .bpmn 或 .dmn 结尾 (file name {file_name!r} is not allowed: letters, digits, _ . - and .bpmn or .dmn)")
     return file_name
 
 
 def _content(xml: bytes | str) -> bytes:
     data = xml.encode("utf-8") if isinstance(xml, str) else xml
     if len(data) > MAX_FILE_BYTES:
-        raise ModelingError(f"the file is larger than {MAX_FILE_BYTES // 1024} KiB")
+        raise ModelingError(f"文件大于 {MAX_FILE_BYTES // 1024} KiB (the file is larger than {MAX_FILE_BYTES // 1024} KiB)")
     if not data.strip():
-        raise ModelingError("the file is empty")
+        raise ModelingError("文件为空 (the file is empty)")
     return data
 
 
@@ -208,7 +208,7 @@ def validate(registry: Registry, base_id: str | None, file_name: str, xml: bytes
     """Every finding of the three layers for the edited file, in the company of the base version's files."""
     base = version_or_none(base_id)
     if base_id and base is None:
-        raise ModelingError(f"no version {base_id}")
+        raise ModelingError(f"没有版本 {base_id} (no version {base_id})")
     return registry.check(edited_files(base, file_name, xml))
 
 
@@ -225,12 +225,12 @@ def deploy(registry: Registry, base_id: str | None, file_name: str, xml: bytes |
     Returns (version, created); raises ModelInvalid with the findings, StaleBase, ModelingError."""
     note = (note or "").strip()
     if not note:
-        raise ModelingError("a change note is required: say what changed and why")
+        raise ModelingError("须填写变更说明：说明改了什么、为什么改 (a change note is required: say what changed and why)")
     if len(note) > MAX_NOTE:
-        raise ModelingError(f"the change note is longer than {MAX_NOTE} characters")
+        raise ModelingError(f"变更说明超过 {MAX_NOTE} 个字符 (the change note is longer than {MAX_NOTE} characters)")
     base = version_or_none(base_id) if base_id else latest_version()
     if base_id and base is None:
-        raise ModelingError(f"no version {base_id}")
+        raise ModelingError(f"没有版本 {base_id} (no version {base_id})")
     files = edited_files(base, file_name, xml)
     own = {pid for pid, _ in _processes_in(files[file_name])} if file_name.endswith(".bpmn") else set()
     unchanged = base is not None and files == {n: c for n, c in files_of(base.id).items()
@@ -243,8 +243,8 @@ def deploy(registry: Registry, base_id: str | None, file_name: str, xml: bytes |
                 for pid in base.processes):
             stale = list(base.processes)
         if stale:
-            raise StaleBase(f"a newer version of {', '.join(sorted(stale))} was deployed after the one you opened; "
-                            "open the newest version and make the change there")
+            raise StaleBase(f"在你打开的版本之后，{', '.join(sorted(stale))} 已部署了更新的版本；请打开最新版本再修改 (a newer version of {', '.join(sorted(stale))} was deployed after the one you opened; "
+                            "open the newest version and make the change there)")
 
     def moves_head(pid, current):
         return pid in own or current is None or (base is not None and current == base.id)
@@ -293,9 +293,9 @@ def zip_of(version_id: str) -> bytes:
 def blank_diagram(process_id: str, name: str) -> str:
     """A new process: one pool, one start event, ready for the analyst to draw on."""
     if not PROCESS_ID.fullmatch(process_id or ""):
-        raise ModelingError("a process id is letters, digits and _, starting with a letter")
+        raise ModelingError("流程标识由字母、数字和 _ 组成，以字母开头 (a process id is letters, digits and _, starting with a letter)")
     if db.session.get(ProcessHead, process_id) is not None:
-        raise ModelingError(f"a process {process_id} exists already: open it instead")
+        raise ModelingError(f"流程 {process_id} 已存在：请直接打开它 (a process {process_id} exists already: open it instead)")
     label = (name or process_id).replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"

@@ -55,7 +55,7 @@ def request_start(process_id: str, data: dict, *, key: str, jurisdiction: str | 
                   party: str | None = None, requested_by: int | None = None) -> StartRequest:
     """Ask, inside the caller's transaction, for a case to be started after it commits."""
     if db.session.scalar(db.select(StartRequest.id).where(StartRequest.key == key)) is not None:
-        raise EngineError(f"a start request '{key}' exists already")
+        raise EngineError(f"发起请求「{key}」已存在 (a start request '{key}' exists already)")
     row = StartRequest(key=key, process_id=process_id, data=data, jurisdiction=jurisdiction, party=party,
                        requested_at=clock.now(), requested_by=requested_by)
     db.session.add(row)
@@ -92,7 +92,7 @@ def start_one(runtime, request_id: int):
             instance_id=case.id, started_at=clock.now(), last_error=None,
             attempts=StartRequest.attempts + 1))
         if done.rowcount != 1:
-            raise Conflict(f"start request {request_id} was started meanwhile")
+            raise Conflict(f"发起请求 {request_id} 已在此期间发起 (start request {request_id} was started meanwhile)")
 
     try:
         return runtime.start(process_id, data, SYSTEM, jurisdiction, records=mark, party=party)

@@ -72,26 +72,26 @@ _ALLOWED = frozenset({
 
 # Why some of the others are refused, in an analyst's words; the rest get a generic sentence.
 _WHY = {
-    ast.Import: "imports are not available in scripts",
-    ast.ImportFrom: "imports are not available in scripts",
-    ast.ClassDef: "classes are not available in scripts",
-    ast.Global: "global and nonlocal are not available in scripts",
-    ast.Nonlocal: "global and nonlocal are not available in scripts",
-    ast.Yield: "generator functions (yield) are not available in scripts; build a list",
-    ast.YieldFrom: "generator functions (yield) are not available in scripts; build a list",
-    ast.Await: "async code is not available in scripts",
-    ast.AsyncFunctionDef: "async code is not available in scripts",
-    ast.AsyncFor: "async code is not available in scripts",
-    ast.AsyncWith: "async code is not available in scripts",
-    ast.With: "with statements are not available in scripts",
-    ast.AnnAssign: "annotations are not available in scripts",
-    ast.MatMult: "the @ operator is not available in scripts",
+    ast.Import: "脚本中不能导入模块 (imports are not available in scripts)",
+    ast.ImportFrom: "脚本中不能导入模块 (imports are not available in scripts)",
+    ast.ClassDef: "脚本中不能定义类 (classes are not available in scripts)",
+    ast.Global: "脚本中不能使用 global 和 nonlocal (global and nonlocal are not available in scripts)",
+    ast.Nonlocal: "脚本中不能使用 global 和 nonlocal (global and nonlocal are not available in scripts)",
+    ast.Yield: "脚本中不能使用生成器函数（yield）；请构建列表 (generator functions (yield) are not available in scripts; build a list)",
+    ast.YieldFrom: "脚本中不能使用生成器函数（yield）；请构建列表 (generator functions (yield) are not available in scripts; build a list)",
+    ast.Await: "脚本中不能使用异步代码 (async code is not available in scripts)",
+    ast.AsyncFunctionDef: "脚本中不能使用异步代码 (async code is not available in scripts)",
+    ast.AsyncFor: "脚本中不能使用异步代码 (async code is not available in scripts)",
+    ast.AsyncWith: "脚本中不能使用异步代码 (async code is not available in scripts)",
+    ast.With: "脚本中不能使用 with 语句 (with statements are not available in scripts)",
+    ast.AnnAssign: "脚本中不能使用类型注解 (annotations are not available in scripts)",
+    ast.MatMult: "脚本中不能使用 @ 运算符 (the @ operator is not available in scripts)",
 }
 if hasattr(ast, "Match"):
-    _WHY[ast.Match] = "match statements are not available in scripts (their patterns read attributes by name); " \
-                      "use if and elif"
+    _WHY[ast.Match] = "脚本中不能使用 match 语句（其模式按名称读取属性）；请用 if 和 elif " \
+                      "(match statements are not available in scripts (their patterns read attributes by name); use if and elif)"
 if hasattr(ast, "TryStar"):
-    _WHY[ast.TryStar] = "except* is not available in scripts"
+    _WHY[ast.TryStar] = "脚本中不能使用 except* (except* is not available in scripts)"
 
 
 def _plain_format_string(node) -> bool:
@@ -111,9 +111,12 @@ def reserved(name: str) -> bool:
     return name.startswith("__") or (len(name) > 2 and name.startswith("_") and name.endswith("_"))
 
 
+_KINDS = {"name": "名称", "parameter": "参数名", "keyword": "关键字参数"}
+
+
 def _name(kind: str, name: str | None) -> str | None:
     if name and reserved(name):
-        return f"the {kind} '{name}' is not available in scripts"
+        return f"脚本中不能使用{_KINDS[kind]}「{name}」 (the {kind} '{name}' is not available in scripts)"
     return None
 
 
@@ -124,45 +127,45 @@ def _why_not(node) -> str | None:
     if isinstance(node, ast.Attribute):
         attr = node.attr
         if not isinstance(node.ctx, ast.Load):
-            return "scripts cannot set or delete attributes; keep values in the case's data"
+            return "脚本不能设置或删除属性；请把值保存在办件数据中 (scripts cannot set or delete attributes; keep values in the case's data)"
         if attr in ("format", "format_map"):
             if _plain_format_string(node.value):
                 return None
-            return "str.format with attribute or index fields is not available in scripts; use an f-string"
+            return "脚本中不能使用带属性或下标字段的 str.format；请用 f-string (str.format with attribute or index fields is not available in scripts; use an f-string)"
         if attr.startswith("_") or attr not in script_limits.ATTRIBUTE_NAMES:
-            return f"the attribute '{attr}' is not available in scripts"
+            return f"脚本中不能使用属性「{attr}」 (the attribute '{attr}' is not available in scripts)"
         return None
     if isinstance(node, (ast.FunctionDef, ast.Lambda)):
         if isinstance(node, ast.FunctionDef):
             if node.decorator_list:
-                return "decorators are not available in scripts"
+                return "脚本中不能使用装饰器 (decorators are not available in scripts)"
             if node.returns is not None:
-                return "annotations are not available in scripts"
+                return "脚本中不能使用类型注解 (annotations are not available in scripts)"
             return _name("name", node.name)
         return None
     if isinstance(node, ast.arguments):
         if node.defaults or any(d is not None for d in node.kw_defaults):
-            return "default values of parameters are not available in scripts"
+            return "脚本中不能使用参数默认值 (default values of parameters are not available in scripts)"
         return None
     if isinstance(node, ast.arg):
         if node.annotation is not None:
-            return "annotations are not available in scripts"
+            return "脚本中不能使用类型注解 (annotations are not available in scripts)"
         return _name("parameter", node.arg)
     if isinstance(node, ast.keyword):
         return _name("keyword", node.arg)
     if isinstance(node, ast.ExceptHandler):
         if node.type is None:  # it would catch the time limit too
-            return "a bare except: is not available in scripts; write except Exception:"
+            return "脚本中不能使用不带类型的 except:；请写 except Exception: (a bare except: is not available in scripts; write except Exception:)"
         return _name("name", node.name)
     if isinstance(node, ast.Try) and node.finalbody:  # a return there would swallow the time limit
-        return "finally is not available in scripts"
+        return "脚本中不能使用 finally (finally is not available in scripts)"
     if isinstance(node, ast.Constant) and isinstance(node.value, bytes):
-        return "bytes are not available in scripts"
+        return "脚本中不能使用 bytes (bytes are not available in scripts)"
     if isinstance(node, ast.comprehension) and node.is_async:
-        return "async code is not available in scripts"
+        return "脚本中不能使用异步代码 (async code is not available in scripts)"
     if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Subscript) \
             and isinstance(node.target.slice, ast.Slice):
-        return "an augmented assignment to a slice (x[a:b] += ...) is not available in scripts"
+        return "脚本中不能对切片做增量赋值（x[a:b] += ...） (an augmented assignment to a slice (x[a:b] += ...) is not available in scripts)"
     return None
 
 
@@ -175,7 +178,7 @@ def check(tree: ast.AST) -> str | None:
     while stack:
         node = stack.pop()
         if type(node) not in _ALLOWED:
-            why = _WHY.get(type(node), f"{type(node).__name__} is not available in scripts")
+            why = _WHY.get(type(node), f"脚本中不能使用 {type(node).__name__} ({type(node).__name__} is not available in scripts)")
         else:
             why = _why_not(node)
             stack.extend(ast.iter_child_nodes(node))
@@ -193,7 +196,7 @@ def refusal(source: str, mode: str = "exec") -> str | None:
     except SyntaxError:
         return None
     except (RecursionError, MemoryError):
-        return "the script is nested too deeply"
+        return "脚本嵌套过深 (the script is nested too deeply)"
     return check(tree)
 
 
@@ -246,7 +249,7 @@ def parse(source: str, mode: str) -> ast.AST:
     try:
         return ast.parse(source, mode=mode)
     except (RecursionError, MemoryError):
-        raise ScriptRefused("the script is nested too deeply") from None
+        raise ScriptRefused("脚本嵌套过深 (the script is nested too deeply)") from None
 
 
 def checked(tree: ast.AST) -> ast.AST:
@@ -257,4 +260,4 @@ def checked(tree: ast.AST) -> ast.AST:
     try:
         return rewrite(tree)
     except RecursionError:
-        raise ScriptRefused("the script is nested too deeply") from None
+        raise ScriptRefused("脚本嵌套过深 (the script is nested too deeply)") from None

@@ -56,13 +56,15 @@ settings = Settings()
 
 
 def _too_large(what: str, size: int) -> ScriptTooLarge:
-    return ScriptTooLarge(f"{what} would have {size:,} elements or characters, more than the "
-                          f"{settings.max_size:,} allowed in scripts (SCRIPT_MAX_SIZE)")
+    return ScriptTooLarge(f"脚本结果过大：将有 {size:,} 个元素或字符，超过允许的 {settings.max_size:,}（SCRIPT_MAX_SIZE） "
+                          f"({what} would have {size:,} elements or characters, more than the "
+                          f"{settings.max_size:,} allowed in scripts (SCRIPT_MAX_SIZE))")
 
 
 def _int_too_large(what: str, bits: float) -> ScriptTooLarge:
-    return ScriptTooLarge(f"{what} would give an integer of about {int(bits):,} bits, more than the "
-                          f"{settings.max_int_bits:,} allowed in scripts (SCRIPT_MAX_INT_BITS)")
+    return ScriptTooLarge(f"脚本结果过大：整数将约有 {int(bits):,} 位（二进制），超过允许的 {settings.max_int_bits:,}"
+                          f"（SCRIPT_MAX_INT_BITS） ({what} would give an integer of about {int(bits):,} bits, more than the "
+                          f"{settings.max_int_bits:,} allowed in scripts (SCRIPT_MAX_INT_BITS))")
 
 
 def _check_size(what: str, size: int) -> None:
@@ -224,8 +226,8 @@ def _percent_directives(fmt: str):
         for _ in range(2):
             start = i
             if i < n and fmt[i] == "*":
-                raise ScriptRefused("a * width or precision in % formatting is not available in scripts; "
-                                    "write the width in the format")
+                raise ScriptRefused("脚本中 % 格式化不能用 * 指定宽度或精度；请直接写明宽度 (a * width or precision in % formatting is not available in scripts; "
+                                    "write the width in the format)")
             while i < n and fmt[i].isdigit():
                 i += 1
             numbers.append(int(fmt[start:i]) if i > start else 0)
@@ -384,8 +386,8 @@ class _SafeFormatter(string.Formatter):
 
     def get_field(self, field_name, args, kwargs):
         if "." in field_name or "[" in field_name:
-            raise ScriptRefused("str.format with attribute or index fields is not available in scripts; "
-                                "use an f-string")
+            raise ScriptRefused("脚本中不能使用带属性或下标字段的 str.format；请用 f-string (str.format with attribute or index fields is not available in scripts; "
+                                "use an f-string)")
         return super().get_field(field_name, args, kwargs)
 
     def convert_field(self, value, conversion):
@@ -411,8 +413,9 @@ class _Converted:
 def guarded_range(*args):
     r = range(*args)
     if len(r) > settings.max_size:
-        raise ScriptTooLarge(f"range of {len(r):,} numbers is longer than {settings.max_size:,} allowed in "
-                             "scripts (SCRIPT_MAX_SIZE)")
+        raise ScriptTooLarge(f"脚本中 range 含 {len(r):,} 个数，超过允许的 {settings.max_size:,}（SCRIPT_MAX_SIZE） "
+                             f"(range of {len(r):,} numbers is longer than {settings.max_size:,} allowed in "
+                             "scripts (SCRIPT_MAX_SIZE))")
     return r
 
 
@@ -421,14 +424,14 @@ _NUMBERS = (int, float, complex, Decimal, _dt.timedelta)
 
 def guarded_sum(iterable, /, start=0):
     if not isinstance(start, _NUMBERS):
-        raise ScriptRefused("sum() adds numbers in scripts; join text with ''.join(...) and lists with "
-                            "a comprehension")
+        raise ScriptRefused("脚本中 sum() 只用于数字相加；文本请用 ''.join(...) 连接，列表请用推导式 (sum() adds numbers in scripts; join text with ''.join(...) and lists with "
+                            "a comprehension)")
     return sum(iterable, start)
 
 
 def guarded_round(number, ndigits=None):
     if ndigits is not None and isinstance(ndigits, int) and abs(ndigits) > 1000:
-        raise ScriptTooLarge(f"round() to {ndigits:,} digits is not available in scripts (at most 1,000)")
+        raise ScriptTooLarge(f"脚本中 round() 最多保留 1,000 位，不能为 {ndigits:,} 位 (round() to {ndigits:,} digits is not available in scripts (at most 1,000))")
     return round(number) if ndigits is None else round(number, ndigits)
 
 
@@ -573,6 +576,6 @@ def guarded_getattr(obj, name: str):
             table = EXCEPTION_ATTRIBUTES
     if table is None or name not in table:
         what = obj.__name__ if type(obj) is type and obj in CLASS_ATTRIBUTES else f"a {type(obj).__name__}"
-        raise ScriptRefused(f"'{name}' of {what} is not available in scripts")
+        raise ScriptRefused(f"脚本中不能使用 {what} 的「{name}」 ('{name}' of {what} is not available in scripts)")
     guard = table[name]
     return getattr(obj, name) if guard is None else guard(obj)

@@ -96,8 +96,8 @@ _RESERVED_KEYS = frozenset({*GUARDS, "__builtins__"})
 def _reserved_key_in(data: dict) -> None:
     if not data.keys().isdisjoint(_RESERVED_KEYS):
         keys = sorted(data.keys() & _RESERVED_KEYS)
-        raise ScriptRefused(f"the case data has {', '.join(map(repr, keys))}, a name the script environment "
-                            "reserves; rename that field")
+        raise ScriptRefused(f"办件数据含有 {', '.join(map(repr, keys))}，该名称为脚本环境保留；请为该字段改名 (the case data has {', '.join(map(repr, keys))}, a name the script environment "
+                            "reserves; rename that field)")
 
 
 # What an expression stores, or reads other than as a name of its own frame: `:=`, and
@@ -247,9 +247,11 @@ class RestrictedEnvironment(TaskDataEnvironment):
             dropped = _trim_oversized(context, before)
         if dropped:
             limit = script_limits.DATA_SIZE_FACTOR * settings.max_size
-            raise ScriptTooLarge(f"the script would leave the case's data at more than the {limit:,} characters "
+            raise ScriptTooLarge(f"脚本将使办件数据超过允许的 {limit:,} 个字符（{script_limits.DATA_SIZE_FACTOR} 倍 SCRIPT_MAX_SIZE）；"
+                                 f"未保存：{', '.join(dropped)} "
+                                 f"(the script would leave the case's data at more than the {limit:,} characters "
                                  f"allowed in scripts ({script_limits.DATA_SIZE_FACTOR} x SCRIPT_MAX_SIZE); "
-                                 f"not kept: {', '.join(dropped)}")
+                                 f"not kept: {', '.join(dropped)})")
         return True
 
 

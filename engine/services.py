@@ -42,7 +42,7 @@ def task_data() -> dict:
     """The running service task's data (read-only by convention)."""
     data = current_data.get()
     if data is None:
-        raise ServiceError("this operation reads the case's data and can only run inside a service task")
+        raise ServiceError("该操作读取办件数据，只能在服务任务中运行 (this operation reads the case's data and can only run inside a service task)")
     return data
 
 
@@ -50,9 +50,9 @@ def call(operation_name: str, operation_params: dict | None) -> str:
     """Run an operation for the current step; the JSON text SpiffWorkflow expects back."""
     fn = OPERATIONS.get(operation_name)
     if fn is None:
-        raise ServiceError(f"no service operation '{operation_name}'")
+        raise ServiceError(f"没有服务操作「{operation_name}」 (no service operation '{operation_name}')")
     step = current_step.get()
     if step is None:
-        raise ServiceError(f"'{operation_name}' can only run inside a case's step")
+        raise ServiceError(f"「{operation_name}」只能在办件的步骤中运行 ('{operation_name}' can only run inside a case's step)")
     params = {name: p["value"] for name, p in (operation_params or {}).items()}
     return json.dumps(plain(fn(params, step)), ensure_ascii=False)

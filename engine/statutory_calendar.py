@@ -51,8 +51,9 @@ class CalendarNotCovered(ValueError):
 
     def __init__(self, day: date):
         super().__init__(
-            f"{day.isoformat()}: no official holiday arrangement for {day.year} is known to this system, and the "
-            f"provisional calendar follows the holiday law in force from {PROVISIONAL_FROM} only"
+            f"{day.isoformat()}：本系统没有 {day.year} 年的官方节假日安排，暂定日历只适用于 {PROVISIONAL_FROM} 起施行的节假日规定 "
+            f"({day.isoformat()}: no official holiday arrangement for {day.year} is known to this system, and the "
+            f"provisional calendar follows the holiday law in force from {PROVISIONAL_FROM} only)"
         )
         self.day = day
 

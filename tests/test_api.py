@@ -319,7 +319,7 @@ def test_a_process_drawn_without_lanes_is_started_by_an_administrator_or_the_rol
     for name, role, city in (("firm", "applicant", None), ("lz", "municipal", "620100"), ("ana", "analyst", None),
                              ("eco", "ecology", None)):
         r = client.post("/api/v1/instances", json={"process": "unlaned"}, headers=users(name, role, city))
-        assert r.status_code == 403 and "only an administrator" in r.json["error"], name
+        assert r.status_code == 403 and "只有系统管理员可以发起" in r.json["error"], name
     assert client.post("/api/v1/instances", json={"process": "unlaned"}, headers=users("root", "admin")).status_code == 201
     assert client.post("/api/v1/instances", json={"process": "named"}, headers=users("p", "provincial")).status_code == 201
     assert client.post("/api/v1/instances", json={"process": "named"}, headers=users("firm")).status_code == 403

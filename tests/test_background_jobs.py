@@ -87,7 +87,7 @@ def test_a_migration_whose_analyst_was_deactivated_meanwhile_fails_with_the_reas
     assert jobs.run_next()
     sign_in(client, "root")  # an administrator sees every job
     page = client.get(job_page).get_data(as_text=True)
-    assert "失败" in page and "can no longer act" in page
+    assert "失败" in page and "发起迁移的账户 ana 已不能办理" in page and "can no longer act" not in page
     db.session.rollback()
     assert db.session.get(ProcessInstance, w["at_review"]).version_id == w["v1"]
 

@@ -169,7 +169,7 @@ def test_the_api_refuses_everyone_but_analysts(client, users, two_versions, role
     url = f"/api/v1/processes/{PROCESS}/migration"
     assert client.get(f"{url}?from={w['v1']}&to={w['v2']}", headers=headers).status_code == 403
     r = client.post(url, json={"from": w["v1"], "to": w["v2"]}, headers=headers)
-    assert r.status_code == 403 and "analyst" in r.json["error"]
+    assert r.status_code == 403 and "流程分析员" in r.json["error"]
     assert db.session.get(ProcessInstance, w["at_review"]).version_id == w["v1"]
     assert client.get(f"{url}?from={w['v1']}&to={w['v2']}").status_code == 401
 

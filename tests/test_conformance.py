@@ -781,16 +781,16 @@ def test_persisted_engine_runs_like_plain_spiffworkflow(runtime, case: Case):
 # What the engine refuses by design: each diagram is refused when an analyst deploys it, every
 # element it cannot run named with its file, line and the reason (element: words of the reason).
 REFUSED = {
-    "refused_compensation.bpmn": {"Compensate_payment": "compensation events are not supported",
-                                  "Throw_compensate": "compensation events are not supported"},
-    "refused_link_events.bpmn": {"Link_to_archive": "link events are not supported",
-                                 "Link_archive": "link events are not supported"},
-    "refused_conditional_event.bpmn": {"Catch_under_limit": "conditional events are not supported"},
-    "refused_complex_gateway.bpmn": {"Gateway_two_of_three": "complex gateway is not supported"},
-    "refused_data_store.bpmn": {"Ref_register": "data stores are not supported"},
-    "refused_ad_hoc_subprocess.bpmn": {"AdHoc_evidence": "ad hoc subprocesses are not supported"},
-    "refused_error_start_event.bpmn": {"Start_falsified": "error start event 'Start_falsified' is not supported"},
-    "refused_signal_end_event.bpmn": {"End_published": "signal end event 'Published' is not supported"},
+    "refused_compensation.bpmn": {"Compensate_payment": "不支持补偿事件",
+                                  "Throw_compensate": "不支持补偿事件"},
+    "refused_link_events.bpmn": {"Link_to_archive": "不支持链接事件",
+                                 "Link_archive": "不支持链接事件"},
+    "refused_conditional_event.bpmn": {"Catch_under_limit": "此处不支持条件事件"},
+    "refused_complex_gateway.bpmn": {"Gateway_two_of_three": "不支持复杂网关"},
+    "refused_data_store.bpmn": {"Ref_register": "不支持数据存储"},
+    "refused_ad_hoc_subprocess.bpmn": {"AdHoc_evidence": "不支持自由子流程"},
+    "refused_error_start_event.bpmn": {"Start_falsified": "不支持错误开始事件「Start_falsified」"},
+    "refused_signal_end_event.bpmn": {"End_published": "不支持信号结束事件「Published」"},
 }
 
 

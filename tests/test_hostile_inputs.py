@@ -88,7 +88,7 @@ CORPUS = [
     ("prov", "GET", f"/agencies/?year={HUGE}", None, 200, "第三方评价机构"),
     ("anonymous", "GET", f"/public/revocations?year={HUGE}", None, 200, "撤销"),
     ("adm", "POST", "/admin/calendar/preview", as_form({"year": str(HUGE), "source": "国办发明电", "text": "x"}),
-     422, "is out of range"),
+     422, "超出范围"),
     # JSON nested too deep: refused before anything parses it
     ("api", "POST", "/api/v1/instances", as_json('{"process": "p", "data": {"x": ' + "[" * 500 + "]" * 500 + "}}"),
      400, "nested deeper than 64 levels"),
@@ -129,10 +129,10 @@ CORPUS = [
     ("root", "POST", "/tasks/{task}", as_form({"action": "draft", "evidence": str(HUGE)}), 303, "/tasks/"),
     ("root", "GET", "/tasks/{task}", None, 200, "证据"),  # the draft's file number is no file, not an overflow
     # a diagram that is not XML: its line, as the API gives it
-    ("ana", "POST", "/models/import", as_file("broken.bpmn", b"<bpmn:definitions"), 422, "not well-formed XML"),
-    ("ana", "POST", "/models/import", as_file("broken.bpmn", b"\xff\xfe not xml"), 422, "not well-formed XML"),
+    ("ana", "POST", "/models/import", as_file("broken.bpmn", b"<bpmn:definitions"), 422, "XML 格式不正确"),
+    ("ana", "POST", "/models/import", as_file("broken.bpmn", b"\xff\xfe not xml"), 422, "XML 格式不正确"),
     ("ana", "POST", "/models/deploy", as_json(json.dumps({"file": "p.bpmn", "xml": "<x", "note": "n"})), 422,
-     "not well-formed XML"),
+     "XML 格式不正确"),
 ]
 
 

@@ -3,19 +3,26 @@ the choice kept on the account, and model texts (diagrams, forms, decision table
 and engine messages) shown in the page's one language."""
 from __future__ import annotations
 
+import ast
+import io
 import re
 
 from babel.messages.pofile import read_po
 from conftest import ROOT
 from flask import session
 from flask_babel import refresh
+from test_api import REPORT, deploy_creation, start
+from test_modeler import FLOW_TO_WAIT, NOTICE, NOTICE_FILE
 from test_web_cases import PASSWORD, case_in_review
 from webclient import csrf_token, post_form, sign_in
 
+from engine import script_check
 from engine.db import db
+from engine.errors import en, halves, zh
 from engine.green.models import User
+from engine.model_registry import collect, semantics
 from engine.models import HumanTask
-from web.accounts.users import add_user, issue_token
+from web.accounts.users import add_user, choose_language, issue_token
 from web.model_texts import _PAIR as PAIR
 from web.model_texts import CATALOGS, extract_form, extract_model, model_text
 
@@ -151,3 +158,122 @@ def test_every_model_text_has_its_english():
     assert not missing, f"translate in {MODELS_PO.name} (`make translations` adds them):\n" + "\n".join(missing)
     chinese = [m.id for m in catalog if m.id and CJK.search(str(m.string))]
     assert not chinese, f"English texts with Chinese in them: {chinese}"
+
+
+# ---- the engine's messages ----------------------------------------------------------------------
+
+# What the engine raises to refuse something, and what the pages and the API show of it
+REFUSALS = {"EngineError", "NotFound", "Forbidden", "Conflict", "RegistrationRefused", "ServiceError", "ModelingError",
+            "StaleBase", "AttachmentRefused", "ArrangementInvalid", "NoticeClosed", "ScriptRefused", "ScriptTooLarge"}
+# Messages no person reads on a page (kept for the log or a developer's console): none yet
+LOG_ONLY: set[tuple[str, str]] = set()
+
+
+def _template(node) -> str | None:
+    """A message's text as written, each f-string placeholder as a word; None if it is no string."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "value" for v in node.values)
+    return None
+
+
+def engine_messages():
+    """Every message the engine refuses with or reports as a validation finding, with where it is:
+    the first argument of a refusal it raises, the message of a finding (`add(file, line, element,
+    message)`, or `add(*where, message)`)."""
+    for path in sorted((ROOT / "engine").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            message = None
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+                called = node.exc.func
+                if (called.id if isinstance(called, ast.Name) else getattr(called, "attr", "")) in REFUSALS:
+                    message = node.exc.args[0]
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "add":
+                at = 1 if node.args and isinstance(node.args[0], ast.Starred) else 3
+                message = node.args[at] if len(node.args) > at else None
+            text = _template(message) if message is not None else None
+            if text is not None:
+                yield f"{path.relative_to(ROOT)}:{node.lineno}", text
+
+
+def test_every_engine_message_people_read_is_written_in_both_languages():
+    messages = list(engine_messages())
+    assert len(messages) > 200  # the scan finds them: refusals and the model registry's findings
+    one_language = [f"{where}: {text}" for where, text in messages
+                    if (where.split(":")[0], text) not in LOG_ONLY and not halves(text)]
+    assert not one_language, 'write them "中文 (English)" (engine/errors.py):\n' + "\n".join(one_language)
+
+
+def test_the_tables_messages_are_built_from_are_written_in_both_languages():
+    tables = {"UNSUPPORTED": semantics.UNSUPPORTED, "FOREIGN_HINTS": semantics.FOREIGN_HINTS,
+              "_UNREAD_HINTS": semantics._UNREAD_HINTS, "_WHY": script_check._WHY}
+    one_language = [f"{name}: {text}" for name, table in tables.items() for text in table.values() if not halves(text)]
+    assert not one_language, "\n".join(one_language)
+
+
+def test_a_message_is_shown_by_the_readers_half_code_and_quoted_names_included(app):
+    refused = "没有顺序流通向「公示期满」：办件永远到不了这里 (no sequence flow leads to '公示期满': a case never reaches it)"
+    coded = "文件名 'a b.bpmn' 不允许：只能用字母、数字、_ . - (file name 'a b.bpmn' is not allowed: letters, digits, _ . -)"
+    with app.test_request_context("/"):
+        assert model_text(refused) == "没有顺序流通向「公示期满」：办件永远到不了这里"
+        assert model_text(coded) == "文件名 'a b.bpmn' 不允许：只能用字母、数字、_ . -"
+    with app.test_request_context("/"):
+        session["lang"] = "en"
+        refresh()
+        assert model_text(refused) == "No sequence flow leads to 'Notice period over': a case never reaches it"
+        assert model_text(coded) == "File name 'a b.bpmn' is not allowed: letters, digits, _ . -"
+    assert halves("单位产品能耗 (kgce/t)") is None and halves("名单 (2026-1)") is None  # a unit, a number: no English
+    # a message built from another keeps one language in each half
+    inner = "脚本嵌套过深 (the script is nested too deeply)"
+    assert f"脚本不予运行：{zh(inner)} (script refused: {en(inner)})" == \
+        "脚本不予运行：脚本嵌套过深 (script refused: the script is nested too deeply)"
+
+
+def test_no_model_text_is_taken_for_a_message():
+    split = [f"{where}: {text}" for text, where in _model_texts().items() if halves(text)]
+    assert not split, "a model's text ends in an English bracket and would be cut as a message:\n" + "\n".join(split)
+
+
+def test_the_modeler_shows_a_broken_diagrams_findings_in_the_analysts_language(app, runtime):
+    deployed, _ = runtime.registry.deploy(collect([ROOT / "processes"]), actor="dev", note="first")
+    add_user("ana", "analyst", password="correct-horse")
+    analyst = app.test_client()
+    sign_in(analyst, "ana")
+    broken = {"base": deployed.id, "file": NOTICE_FILE, "xml": NOTICE.replace(FLOW_TO_WAIT, "")}
+
+    def findings():
+        r = analyst.post("/models/validate", json=broken, headers={"X-CSRFToken": csrf_token(analyst, "/models/")})
+        assert r.status_code == 200
+        return r.json["findings"]
+
+    [error] = [f for f in findings() if f["severity"] == "error"]
+    assert error["element"] == "Timer_notice_ends"
+    assert error["message"] == "没有顺序流通向「公示期满」：办件永远到不了这里"
+
+    analyst.get("/lang/en")
+    shown = findings()
+    [error] = [f for f in shown if f["severity"] == "error"]
+    assert error["message"] == "No sequence flow leads to 'Notice period over': a case never reaches it"
+    assert not [f["message"] for f in shown if CJK.search(f["message"])]
+
+    refused = (ROOT / "tests" / "conformance" / "refused_error_start_event.bpmn").read_bytes()
+    page = analyst.post("/models/import", data={
+        "file": (io.BytesIO(refused), "refused.bpmn"), "note": "imported",
+        "csrf_token": csrf_token(analyst, "/models/import")}, content_type="multipart/form-data").get_data(as_text=True)
+    assert "Error start event &#39;Start_falsified&#39; is not supported" in page and "不支持" not in page
+
+
+def test_an_api_refusal_answers_in_the_accounts_language(client, users):
+    deploy_creation(client, users)
+    firm = users("firm", "applicant")
+    url = f"/api/v1/tasks/{start(client, firm)['tasks'][0]['id']}/complete"
+    assert client.post(url, json={"data": REPORT}, headers=firm).status_code == 200
+    r = client.post(url, json={"data": REPORT}, headers=firm)
+    assert r.status_code == 409 and r.json["error"] == "该事项已办结或不再等待办理"
+
+    # the firm chose English on the pages (the link at the top keeps it on the account)
+    choose_language(db.session.scalar(db.select(User).where(User.name == "firm")), "en")
+    db.session.commit()
+    r = client.post(url, json={"data": REPORT}, headers=firm)
+    assert r.status_code == 409 and r.json["error"] == "This task has already been completed or is no longer waiting"

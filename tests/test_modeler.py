@@ -163,7 +163,7 @@ def test_an_entity_or_an_oversized_upload_is_refused_and_nothing_is_read(runtime
     in_text = xxe.replace(' name="&x;" isExecutable="true" />', ' isExecutable="true"><bpmn:documentation>&x;'
                                                                  '</bpmn:documentation></bpmn:process>')
     check = modeling.validate(runtime.registry, deployed.id, "x.bpmn", in_text)
-    assert [f.message for f in check.errors] == ["DOCTYPE declarations are not allowed in model files"]
+    assert [f.message for f in check.errors] == ["模型文件中不允许 DOCTYPE 声明 (DOCTYPE declarations are not allowed in model files)"]
     assert "TOP SECRET" not in str(check.findings)
     with pytest.raises(modeling.ModelingError, match="larger than"):
         modeling.validate(runtime.registry, deployed.id, "x.bpmn", "<a/>" + " " * modeling.MAX_FILE_BYTES)
@@ -199,7 +199,7 @@ def test_the_analyst_validates_and_deploys_through_the_pages(analyst, deployed):
     assert r.status_code == 422 and any(f["element"] == "Timer_notice_ends" for f in r.json["findings"])
     r = post_json(analyst, "/models/deploy", {"base": deployed.id, "file": NOTICE_FILE,
                                               "xml": NOTICE.replace(FIVE, TEN), "note": ""})
-    assert r.status_code == 400 and "change note" in r.json["error"]
+    assert r.status_code == 400 and "变更说明" in r.json["error"]
     r = post_json(analyst, "/models/deploy", {"base": deployed.id, "file": NOTICE_FILE,
                                               "xml": NOTICE.replace(FIVE, TEN), "note": "十个工作日"})
     # the history of the process edited, not of the first of the version's many processes
@@ -235,7 +235,7 @@ def test_the_import_page_deploys_or_lists_each_unsupported_element(analyst):
     assert r.status_code == 422
     for element in ("Gateway_outcome", "Event_compensate_fetch", "Event_rectified", "Activity_score", "Flow_pass"):
         assert f'data-element="{element}"' in page
-    assert "complex gateway is not supported" in page
+    assert "不支持复杂网关" in page
     r = send(MODELS / "foreign" / "camunda_pool_lanes.bpmn")
     assert r.status_code == 200 and 'id="import-result"' in r.get_data(as_text=True)
     assert db.session.get(ProcessHead, "city_review_camunda") is not None
@@ -250,7 +250,7 @@ def test_the_import_page_shows_what_the_engine_refuses_and_the_data_warnings(ana
     r = send(CONFORMANCE / "refused_error_start_event.bpmn")
     page = r.get_data(as_text=True)
     assert r.status_code == 422 and 'data-element="Start_falsified"' in page
-    assert "error start event &#39;Start_falsified&#39; is not supported" in page
+    assert "不支持错误开始事件「Start_falsified」" in page
     # a loop reading what nothing sets deploys, and the analyst is told
     looped = (CONFORMANCE / "standard_loop_before.bpmn").read_bytes().replace(
         b'<bpmn:userTask id="Task_sign_off" name="Sign off visits" />',
@@ -261,7 +261,7 @@ def test_the_import_page_shows_what_the_engine_refuses_and_the_data_warnings(ana
         "csrf_token": csrf_token(analyst, "/models/import")}, content_type="multipart/form-data")
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and 'id="import-result"' in page
-    assert 'data-element="Script_visit"' in page and "reads required_visits, which no step of the process sets" in page
+    assert 'data-element="Script_visit"' in page and "读取了 required_visits，但流程中没有任何步骤设置它" in page
 
 
 def test_the_dmn_editor_and_a_new_process_open(analyst, runtime):

@@ -247,4 +247,4 @@ def test_water_saving_units_have_no_national_level(runtime, units):
         "credit_code": water.organisation.credit_code, "organisation_name": water.organisation.name,
         "unit_type": "water_saving_enterprise", "level": "national", "platform_reference": None,
         "decision": "x"}, Actor("registrar", "admin"), "620400")
-    assert refused.status == "error" and "工业节水型单位无国家级" in refused.error_message
+    assert refused.status == "error" and "没有国家级：工业节水型单位只实行省市联动" in refused.error_message

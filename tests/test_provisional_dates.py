@@ -120,7 +120,7 @@ def test_a_date_that_passed_before_the_notice_is_reported_not_moved(client, user
 def test_a_bad_notice_on_the_page_is_refused_with_the_line_and_the_entries_kept(client, december_case):
     preview, _ = enter_on_the_page(client, SAMPLE_2027 + "2027-13-01,no,x\n")
     page = preview.get_data(as_text=True)
-    assert preview.status_code == 422 and "line 15" in page and "2027-13-01,no,x" in page
+    assert preview.status_code == 422 and "第 15 行" in page and "2027-13-01,no,x" in page
     assert not statutory_calendar.is_official(2027)
 
 

@@ -132,7 +132,7 @@ def test_a_bomb_found_while_a_deploy_is_validated_is_a_finding_in_milliseconds(c
     assert time.thread_time() - began < 2, "the deploy's validation ran the bomb"
     assert r.status_code == 422
     [finding] = [e for e in r.json["errors"] if e["element"] == element]
-    assert "allowed in scripts" in finding["message"]
+    assert "超过允许的" in finding["message"]
 
 
 def test_a_failing_script_does_not_leave_a_bloated_case_behind(runtime):

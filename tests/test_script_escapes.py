@@ -209,7 +209,7 @@ def test_an_escape_is_refused_at_deploy_or_fails_its_case_and_leaks_nothing(
     if stopped == "deploy":
         assert deployed.status_code == 422, deployed.json
         refused = [e for e in deployed.json["errors"] if e["element"] == ELEMENT[kind]]
-        assert refused and "script refused" in refused[0]["message"], deployed.json["errors"]
+        assert refused and "脚本不予运行" in refused[0]["message"], deployed.json["errors"]
         assert refused[0]["file"].startswith("attempt") and refused[0]["line"]
     else:
         assert deployed.status_code == 201, deployed.json

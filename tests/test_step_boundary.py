@@ -187,7 +187,7 @@ def test_a_case_nothing_can_move_is_an_error_not_a_silent_wait(client, users):
     stalled = client.post("/api/v1/instances", json={"process": "cf_err_stall_join", "data": {"desk_only": False}},
                           headers=admin).json
     assert stalled["status"] == "error"
-    assert stalled["error"] == {"element": "Gateway_join", "message": "nothing can move this case"}
+    assert stalled["error"] == {"element": "Gateway_join", "message": "本案没有任何步骤可以推进"}
     for process, element, name in [("cf_err_seq_mi_input_missing", "Task_review", "experts"),
                                    ("cf_err_loop_condition", "Task_tally", "rounds_left")]:
         case = client.post("/api/v1/instances", json={"process": process}, headers=admin).json
@@ -195,7 +195,7 @@ def test_a_case_nothing_can_move_is_an_error_not_a_silent_wait(client, users):
         assert name in case["error"]["message"]
     # a retry that changes nothing leaves it in error, and says so again
     r = client.post(f"/api/v1/instances/{stalled['id']}/retry", headers=admin)
-    assert r.status_code == 200 and r.json["error"]["message"] == "nothing can move this case"
+    assert r.status_code == 200 and r.json["error"]["message"] == "本案没有任何步骤可以推进"
 
 
 def test_on_the_task_page_a_completion_the_case_cannot_take_keeps_the_entries_and_says_why(app, client, users):

@@ -97,8 +97,10 @@ def _engine_error(exc: EngineError):
 def _model_invalid(exc: ModelInvalid):
     if not _in_api():
         return _unexpected(exc)
-    return jsonify({"errors": [f.as_dict() for f in exc.findings if f.severity == "error"],
-                    "warnings": [f.as_dict() for f in exc.findings if f.severity == "warning"]}), 422
+    def shown(f):
+        return {**f.as_dict(), "message": model_text(f.message)}
+    return jsonify({"errors": [shown(f) for f in exc.findings if f.severity == "error"],
+                    "warnings": [shown(f) for f in exc.findings if f.severity == "warning"]}), 422
 
 
 def _http(exc: HTTPException):

@@ -20,10 +20,13 @@ from xml.etree import ElementTree
 from flask import has_request_context
 from flask_babel import Domain, get_locale
 
+from engine.errors import halves
+
 CATALOGS = Path(__file__).resolve().parent / "translations"
 _domain = Domain(translation_directories=str(CATALOGS), domain="models")
 CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 HAN = re.compile(f"[{CJK}]")
+_HAN_RUN = re.compile(f"[{CJK}]+")
 # What a model text was before: Chinese, white space, English (see the split in the commit history)
 _PAIR = re.compile(rf"^(?P<zh>.*[{CJK}][^\sA-Za-z{CJK}]*?)\s+(?P<en>[^{CJK}]*(?:[a-z]{{2}}|\b[A-Z][a-z]\b)[^{CJK}]*)$", re.S)
 # what ends a Chinese text without being its English: a file name, an identifier, an address
@@ -41,8 +44,11 @@ def model_text(text):
     not a Chinese text (a code, a number, None) is returned as it is."""
     if not isinstance(text, str) or not HAN.search(text):
         return text
+    pair = halves(text)
+    if pair:  # an engine message written 中文 (English): the reader's half
+        return _english_half(pair[1]) if english() else pair[0]
     pair = _PAIR.match(text)
-    if pair and not _CODE.search(pair["en"]):  # stored before the split, or an engine message written as 中文 (English): the reader's half
+    if pair and not _CODE.search(pair["en"]):  # a name stored before the models were split: the reader's half
         return _english_half(pair["en"]) if english() else pair["zh"].strip()
     if not english():
         return text
@@ -63,8 +69,11 @@ def _english_half(text: str) -> str:
     text = text.strip()
     if text.startswith("(") and text.endswith(")") and text.count("(") == 1:
         text = text[1:-1].strip()
+    if re.match(r"[a-z]+(?=[\s,:;])", text):  # a sentence, not a name or a file that begins it
         text = text[:1].upper() + text[1:]
-    return text
+    # a model's name quoted in the message ("no sequence flow leads to '公示期满'") in English too;
+    # what is not a model's text (a company's name) stays as it was entered
+    return _HAN_RUN.sub(lambda m: _domain.gettext(m[0]), text)
 
 
 def localized(schema):

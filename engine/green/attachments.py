@@ -37,9 +37,9 @@ def check(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes, str]]:
     out = []
     for name, content in files:
         if len(content) > MAX_BYTES:
-            raise AttachmentRefused(f"{name}：文件超过 {MAX_BYTES // 1024 // 1024} MB")
+            raise AttachmentRefused(f"{name}：文件超过 {MAX_BYTES // 1024 // 1024} MB ({name}: larger than {MAX_BYTES // 1024 // 1024} MB)")
         if not content:
-            raise AttachmentRefused(f"{name}：文件是空的 (empty file)")
+            raise AttachmentRefused(f"{name}：文件是空的 ({name}: empty file)")
         out.append((os.path.basename(name.replace("\\", "/"))[:255] or "file", content, sniff(content)))
     return out
 
@@ -82,7 +82,7 @@ def store(upload_dir, instance_id: int, checked: list[tuple[str, bytes, str]], b
 def read(upload_dir, attachment: Attachment) -> bytes:
     content = path_for(upload_dir, attachment.sha256).read_bytes()
     if hashlib.sha256(content).hexdigest() != attachment.sha256:
-        raise AttachmentRefused(f"attachment {attachment.id} does not match its checksum")
+        raise AttachmentRefused(f"附件 {attachment.id} 与其校验值不符 (attachment {attachment.id} does not match its checksum)")
     return content
 
 
@@ -120,15 +120,15 @@ def check_for_field(prop: dict, name: str, content: bytes) -> tuple[str, bytes, 
     allowed = accepted_types(prop)
     names = "、".join(KIND_NAMES.get(t, t) for t in allowed)
     if not content:
-        raise AttachmentRefused(f"{name}：文件是空的 (empty file)")
+        raise AttachmentRefused(f"{name}：文件是空的 ({name}: empty file)")
     if len(content) > max_bytes(prop):
-        raise AttachmentRefused(f"{name}：文件超过 {_size(max_bytes(prop))} (larger than {_size(max_bytes(prop))})")
+        raise AttachmentRefused(f"{name}：文件超过 {_size(max_bytes(prop))} ({name}: larger than {_size(max_bytes(prop))})")
     try:
         kind = sniff(content)
     except AttachmentRefused:
         kind = None
     if kind not in allowed:
-        raise AttachmentRefused(f"{name}：只接受 {names} 文件 ({names} only)")
+        raise AttachmentRefused(f"{name}：只接受 {names} 文件 ({name}: {names} only)")
     return os.path.basename(name.replace("\\", "/"))[:255] or "file", content, kind
 
 

@@ -27,7 +27,7 @@ from engine.db import db
 from engine.models import Aware
 from engine.services import ServiceError, StepContext
 
-from .models import UNIT_TYPES, Designation, Organisation
+from .models import STATUSES, UNIT_TYPES, Designation, Organisation
 
 DECISION = "award_amounts"
 
@@ -79,24 +79,24 @@ def grant(params: dict, step: StepContext) -> dict:
     except (TypeError, ValueError):
         designation = None
     if designation is None:
-        raise ServiceError(f"no designation {params.get('designation_id')!r}")
+        raise ServiceError(f"没有认定记录 {params.get('designation_id')!r} (no designation {params.get('designation_id')!r})")
     existing = db.session.scalar(db.select(Award).where(Award.designation_id == designation.id))
     if existing is not None:  # a step run again must not pay twice
         return _answer(existing, again=True)
     if designation.status != "listed":
-        raise ServiceError(f"designation {designation.id} is {designation.status}; only a listed unit is awarded")
+        raise ServiceError(f"认定 {designation.id} 的状态为{STATUSES[designation.status][0]}；只有在册单位才能获得奖励 (designation {designation.id} is {designation.status}; only a listed unit is awarded)")
     # Two rounds listing the same unit at once must not both see "nothing paid this year":
     # the organisation's row is held until this step commits (PostgreSQL; SQLite writes one at a time).
     db.session.get(Organisation, designation.organisation_id, with_for_update=True, populate_existing=True)
     facts = facts_for(designation)
     result = decisions.decide(step.version_id, DECISION, facts)
     if "amount" not in result or not result.get("reason"):
-        raise ServiceError(f"the table '{DECISION}' has no rule for {facts}")
+        raise ServiceError(f"决策表「{DECISION}」没有适用于 {facts} 的规则 (the table '{DECISION}' has no rule for {facts})")
     amount = result["amount"]
     if isinstance(amount, float) and amount.is_integer():
         amount = int(amount)
     if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
-        raise ServiceError(f"the table '{DECISION}' gave the amount {amount!r}; give whole yuan, 0 or more")
+        raise ServiceError(f"决策表「{DECISION}」给出的金额为 {amount!r}；金额应为 0 或以上的整数元 (the table '{DECISION}' gave the amount {amount!r}; give whole yuan, 0 or more)")
     award = Award(organisation_id=designation.organisation_id, designation_id=designation.id,
                   year=designation.listed_on.year, level=designation.level, unit_type=designation.unit_type,
                   jurisdiction=designation.jurisdiction, amount=amount, reason=str(result["reason"]),

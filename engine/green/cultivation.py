@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine import clock, services
 from engine.db import db
+from engine.errors import en, zh
 from engine.models import Aware
 from engine.services import ServiceError, StepContext
 
@@ -62,19 +63,19 @@ def record_links(params: dict, step: StepContext) -> dict:
     (Art 2). Links already known are kept; new ones start today."""
     kind = params.get("kind")
     if kind not in LINK_KINDS:
-        raise ServiceError(f"unknown link kind {kind!r}")
+        raise ServiceError(f"未知的关联类型 {kind!r} (unknown link kind {kind!r})")
     members = params.get("members") or []
     if not isinstance(members, list):
-        raise ServiceError("members must be a list of {credit_code, name}")
+        raise ServiceError("成员应为列表，每项含统一社会信用代码和名称 (members must be a list of {credit_code, name})")
     jurisdiction = params.get("jurisdiction")
     owner = organisation_by_code(params.get("credit_code"), params.get("name"), jurisdiction)
     added = []
     for m in members:
         if not isinstance(m, dict):
-            raise ServiceError("members must be a list of {credit_code, name}")
+            raise ServiceError("成员应为列表，每项含统一社会信用代码和名称 (members must be a list of {credit_code, name})")
         member = organisation_by_code(m.get("credit_code"), m.get("name"), jurisdiction)
         if member.id == owner.id:
-            raise ServiceError(f"{owner.name} cannot be its own {LINK_KINDS[kind][1].lower()}")
+            raise ServiceError(f"{owner.name} 不能作为自身的{LINK_KINDS[kind][0]} ({owner.name} cannot be its own {LINK_KINDS[kind][1].lower()})")
         known = db.session.scalar(db.select(OrganisationLink).where(
             OrganisationLink.kind == kind, OrganisationLink.organisation_id == owner.id,
             OrganisationLink.member_id == member.id))
@@ -109,7 +110,7 @@ def _plan(params: dict) -> dict:
     plan = {k: params.get(k) for k in PLAN_FIELDS}
     missing = [k for k in PLAN_FIELDS if plan[k] in (None, "")]
     if missing:
-        raise ServiceError(f"the cultivation plan lacks {', '.join(missing)}")
+        raise ServiceError(f"培育计划缺少 {', '.join(missing)} (the cultivation plan lacks {', '.join(missing)})")
     return plan
 
 
@@ -119,12 +120,12 @@ def enter_pool(params: dict, step: StepContext) -> dict:
     the same case (after the province sent the filing back) it updates the entry."""
     unit_type, jurisdiction = params.get("unit_type"), params.get("jurisdiction")
     if unit_type not in UNIT_TYPES:
-        raise ServiceError(f"unknown unit type {unit_type!r}")
+        raise ServiceError(f"未知的单位类型 {unit_type!r} (unknown unit type {unit_type!r})")
     if jurisdiction not in JURISDICTIONS:
-        raise ServiceError(f"unknown jurisdiction {jurisdiction!r}")
+        raise ServiceError(f"未知的辖区 {jurisdiction!r} (unknown jurisdiction {jurisdiction!r})")
     year = params.get("year")
     if isinstance(year, bool) or not isinstance(year, int):
-        raise ServiceError(f"year {year!r} is not a year")
+        raise ServiceError(f"年份 {year!r} 不是有效年份 (year {year!r} is not a year)")
     plan = _plan(params)
     org = organisation_by_code(params.get("credit_code"), params.get("name"), jurisdiction)
     entry = db.session.scalar(db.select(CultivationPoolEntry).where(
@@ -134,8 +135,8 @@ def enter_pool(params: dict, step: StepContext) -> dict:
             CultivationPoolEntry.organisation_id == org.id, CultivationPoolEntry.unit_type == unit_type,
             CultivationPoolEntry.status.in_(("nominated", "filed"))))
         if other is not None:
-            raise ServiceError(f"{org.name} is already in the {JURISDICTIONS[other.jurisdiction][0]} cultivation "
-                               f"pool as {UNIT_TYPES[unit_type][0]} (case #{other.instance_id})")
+            raise ServiceError(f"{org.name} 已以 {UNIT_TYPES[unit_type][0]} 列入{JURISDICTIONS[other.jurisdiction][0]}培育库（办件 #{other.instance_id}） ({org.name} is already in the {JURISDICTIONS[other.jurisdiction][1]} cultivation "
+                               f"pool as {UNIT_TYPES[unit_type][1].lower()} (case #{other.instance_id}))")
         entry = CultivationPoolEntry(organisation_id=org.id, unit_type=unit_type, jurisdiction=jurisdiction,
                                      instance_id=step.instance_id, nominated_on=clock.now().date())
         db.session.add(entry)
@@ -151,9 +152,9 @@ def check_pool(params: dict, step: StepContext) -> dict:
     other reasons instead of after writing a plan."""
     code, unit_type = params.get("credit_code"), params.get("unit_type")
     if (why := credit_code.problem(code)) is not None:
-        raise ServiceError(f"credit code {code!r}: {why}")
+        raise ServiceError(f"统一社会信用代码 {code!r}：{zh(why)} (credit code {code!r}: {en(why)})")
     if unit_type not in UNIT_TYPES:
-        raise ServiceError(f"unknown unit type {unit_type!r}")
+        raise ServiceError(f"未知的单位类型 {unit_type!r} (unknown unit type {unit_type!r})")
     entries = db.session.scalars(db.select(CultivationPoolEntry).join(Organisation).where(
         Organisation.credit_code == code, CultivationPoolEntry.unit_type == unit_type,
         CultivationPoolEntry.status.in_(("nominated", "filed")),
@@ -167,7 +168,7 @@ def _entry_of(step: StepContext) -> CultivationPoolEntry:
     entry = db.session.scalar(db.select(CultivationPoolEntry).where(
         CultivationPoolEntry.instance_id == step.instance_id))
     if entry is None:
-        raise ServiceError(f"case #{step.instance_id} has no cultivation pool entry")
+        raise ServiceError(f"办件 #{step.instance_id} 没有培育库记录 (case #{step.instance_id} has no cultivation pool entry)")
     return entry
 
 
@@ -175,7 +176,7 @@ def file_entry(params: dict, step: StepContext) -> dict:
     """`cultivation.file`: the province acknowledged the filing (备案): status filed."""
     entry = _entry_of(step)
     if entry.status != "nominated":
-        raise ServiceError(f"the pool entry is {entry.status}, not awaiting filing")
+        raise ServiceError(f"该培育库记录的状态为 {entry.status}，不在待备案状态 (the pool entry is {entry.status}, not awaiting filing)")
     entry.status, entry.filed_on = "filed", clock.now().date()
     entry.remarks = params.get("remarks") or None
     entry.updated_at = clock.now()
@@ -186,7 +187,7 @@ def send_back(params: dict, step: StepContext) -> dict:
     """`cultivation.send_back`: the province sent the filing back with remarks."""
     entry = _entry_of(step)
     if not params.get("remarks"):
-        raise ServiceError("the province's remarks are required when it sends a filing back")
+        raise ServiceError("省级退回备案时须填写意见 (the province's remarks are required when it sends a filing back)")
     entry.remarks, entry.updated_at = params["remarks"], clock.now()
     return {"entry_id": entry.id, "status": entry.status}
 

@@ -86,7 +86,7 @@ def name_substitute(principal: User, substitute: str, starts_on: date | None, en
     past, too long or overlapping one she named already."""
     problems: dict[str, list[str]] = {}
     if principal.role not in DELEGATING_ROLES:
-        raise Forbidden("only an official who holds tasks may name a substitute")
+        raise Forbidden("只有办理事项的工作人员可以指定代办人 (only an official who holds tasks may name a substitute)")
     other = db.session.scalar(db.select(User).where(User.name == substitute)) if substitute else None
     if not substitute:
         problems["substitute"] = ["name the substitute"]
@@ -124,7 +124,7 @@ def end_delegation(principal: User, delegation_id: int) -> Delegation:
     """The principal ends her delegation now (back early); another's is not hers to end (404)."""
     row = db.session.get(Delegation, delegation_id)
     if row is None or row.principal != principal.name or row.revoked_at is not None:
-        raise NotFound("no such delegation of yours in force")
+        raise NotFound("没有您正在生效的这项委托 (no such delegation of yours in force)")
     row.revoked_at = clock.now()
     audit(principal.name, "delegation.end", detail={"principal": principal.name, "substitute": row.substitute,
                                                     "id": row.id})
@@ -180,9 +180,9 @@ def colleagues_for(tasks: set[tuple[str, str | None]]) -> dict[tuple[str, str | 
 def set_head(user: User, head: bool, actor: Actor) -> None:
     """An administrator marks an official a head (负责人), or no longer (the caller commits)."""
     if not actor.is_admin:
-        raise Forbidden("only an administrator marks a head")
+        raise Forbidden("只有管理员可以设定负责人 (only an administrator marks a head)")
     if head and user.role not in DELEGATING_ROLES:
-        raise Forbidden("only an official who holds tasks can be a head")
+        raise Forbidden("只有办理事项的工作人员可以担任负责人 (only an official who holds tasks can be a head)")
     if bool(user.is_head) != head:
         user.is_head = head
         audit(actor.name, "user.head", detail={"name": user.name, "head": head})

@@ -145,7 +145,7 @@ def department_for(level: str, jurisdiction: str | None) -> str:
     """Who issues a document about a designation: the city for a municipal unit, else the province."""
     if level == "municipal":
         if jurisdiction not in JURISDICTIONS:
-            raise ServiceError(f"a municipal unit's document needs its city, not {jurisdiction!r}")
+            raise ServiceError(f"市级单位的文书须由所在市（州）出具，而不是 {jurisdiction!r} (a municipal unit's document needs its city, not {jurisdiction!r})")
         return jurisdiction
     return PROVINCE
 
@@ -164,9 +164,9 @@ def _take(department: str, year: int) -> int:
 def issue(kind: str, department: str, step: StepContext) -> DocumentNumber:
     """The case's number for a document of this kind, taken now if it has none yet."""
     if kind not in KINDS:
-        raise ServiceError(f"unknown document kind {kind!r}")
+        raise ServiceError(f"没有这种文书 {kind!r} (unknown document kind {kind!r})")
     if department not in DEPARTMENTS:
-        raise ServiceError(f"unknown issuing department {department!r}")
+        raise ServiceError(f"没有这个发文机关 {department!r} (unknown issuing department {department!r})")
     held = number_of(step.instance_id, kind)
     if held is not None:
         return held

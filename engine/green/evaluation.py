@@ -49,13 +49,13 @@ def standards_from(table: dict) -> list[Standard]:
     cols = ("code", "kind", "group", "weight", "baseline", "leading")
     lists = [table.get(c) or [] for c in cols]
     if not lists[0] or any(len(col) != len(lists[0]) for col in lists):
-        raise ServiceError("the indicator table gave no rows, or columns of different lengths")
+        raise ServiceError("指标表未给出任何行，或各列长度不一致 (the indicator table gave no rows, or columns of different lengths)")
     rows = []
     for code, kind, group, weight, baseline, leading in zip(*lists):
         if kind not in KINDS:
-            raise ServiceError(f"indicator {code}: kind {kind!r} is not one of {', '.join(KINDS)}")
+            raise ServiceError(f"指标 {code}：类型 {kind!r} 不属于 {', '.join(KINDS)} (indicator {code}: kind {kind!r} is not one of {', '.join(KINDS)})")
         if kind != "basic" and (baseline is None or leading is None or baseline == leading):
-            raise ServiceError(f"indicator {code}: give different baseline and leading values")
+            raise ServiceError(f"指标 {code}：基准值与先进值须不同 (indicator {code}: give different baseline and leading values)")
         rows.append(Standard(code, kind, group or "", float(weight or 0),
                              None if baseline in (None, "") else float(baseline),
                              None if leading in (None, "") else float(leading)))
@@ -70,18 +70,18 @@ def compute(standards: list[Standard], basic: list[dict], indicators: list[dict]
     known = {s.code for s in standards}
     unknown = sorted(str(c) for c in (set(met) | set(values)) - known)
     if unknown:
-        raise ServiceError(f"the report names indicators the indicator table does not know: {', '.join(unknown)}")
+        raise ServiceError(f"评价报告列出了指标表中没有的指标：{', '.join(unknown)} (the report names indicators the indicator table does not know: {', '.join(unknown)})")
     vetoed, scored, total = [], [], 0.0
     for s in standards:
         if s.kind == "basic":
             if s.code not in met:
-                raise ServiceError(f"basic requirement {s.code} is missing from the report")
+                raise ServiceError(f"评价报告缺少基本要求 {s.code} (basic requirement {s.code} is missing from the report)")
             if met[s.code] is not True:
                 vetoed.append(s.code)
             continue
         value = values.get(s.code)
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ServiceError(f"indicator {s.code} has no value in the report")
+            raise ServiceError(f"指标 {s.code} 在评价报告中没有数值 (indicator {s.code} has no value in the report)")
         if s.kind == "threshold":
             if not s.reached(value):
                 vetoed.append(s.code)
@@ -112,21 +112,21 @@ def record_report(params: dict, step: StepContext) -> dict:
     listed on (the applicant chooses again)."""
     unit_type, level, mode = params.get("unit_type"), params.get("level"), params.get("evaluation_mode")
     if unit_type not in UNIT_TYPES or level not in LEVELS or mode not in ("self", "third_party"):
-        raise ServiceError(f"unit type {unit_type!r}, level {level!r} and mode {mode!r} must be known ones")
+        raise ServiceError(f"单位类型 {unit_type!r}、级别 {level!r} 和评价方式 {mode!r} 须为已知值 (unit type {unit_type!r}, level {level!r} and mode {mode!r} must be known ones)")
     pass_mark = params.get("pass_mark")
     if not isinstance(pass_mark, (int, float)):
-        raise ServiceError("the pass-mark table gave no pass mark for this unit type")
+        raise ServiceError("合格分数线表没有给出该单位类型的合格分数 (the pass-mark table gave no pass mark for this unit type)")
     result = compute(standards_from(params.get("standards") or {}), params.get("basic_requirements"),
                      params.get("indicators"), float(pass_mark))
     attachment = db.session.get(Attachment, params.get("report_pdf") or 0)
     if attachment is None or attachment.instance_id != step.instance_id or attachment.content_type not in REPORT_TYPES:
-        raise ServiceError("the report PDF is not a PDF handed in with this case")
+        raise ServiceError("评价报告 PDF 不是本案提交的 PDF 文件 (the report PDF is not a PDF handed in with this case)")
     agency_id = params.get("agency_id") if mode == "third_party" else None
     if mode == "self":  # an agency chosen earlier in this case no longer evaluates it: not counted
         db.session.execute(db.delete(AgencyEngagement).where(AgencyEngagement.instance_id == step.instance_id))
     agency = db.session.get(Agency, agency_id or 0) if mode == "third_party" else None
     if mode == "third_party" and agency is None:
-        raise ServiceError("a third-party report names no known agency")
+        raise ServiceError("第三方评价报告未注明已登记的评价机构 (a third-party report names no known agency)")
     refused = agency is not None and agency.refused_on(clock.now().date())
     if refused:
         result = {**result, "verdict": "refused"}
@@ -155,10 +155,10 @@ def check_agency(params: dict, step: StepContext) -> dict:
     `account_needed` is false there, as the agency has no task to do in the round."""
     code, level = params.get("agency_credit_code"), params.get("level")
     if level not in LEVELS:
-        raise ServiceError(f"unknown level {level!r}")
+        raise ServiceError(f"未知的级别 {level!r} (unknown level {level!r})")
     cap = params.get("cap")
     if not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
-        raise ServiceError("the yearly cap must be a whole number")
+        raise ServiceError("年度限额须为整数 (the yearly cap must be a whole number)")
     today = clock.now().date()
     agency = db.session.scalar(db.select(Agency).where(Agency.credit_code == code))
     if agency is None:
@@ -198,7 +198,7 @@ def count_evaluations(params: dict, step: StepContext) -> dict:
     with its `reason`; the others `kept`, with the agency's name."""
     units = params.get("units")
     if not isinstance(units, list):
-        raise ServiceError("the units to count under Art 23 must be a list")
+        raise ServiceError("按第二十三条计数的单位须为列表 (the units to count under Art 23 must be a list)")
     level = params.get("level")
     kept, refused = [], []
     for unit in units:
@@ -224,13 +224,13 @@ def name_agency(params: dict, step: StepContext) -> dict:
     results are not accepted for `years` years from today (通报, 结果不予采信)."""
     agency = db.session.get(Agency, params.get("agency_id") or 0)
     if agency is None:
-        raise ServiceError(f"no agency {params.get('agency_id')!r}")
+        raise ServiceError(f"没有评价机构 {params.get('agency_id')!r} (no agency {params.get('agency_id')!r})")
     years = params.get("years")
     if not isinstance(years, int) or isinstance(years, bool) or years < 1:
-        raise ServiceError("the ban's length must be a whole number of years")
+        raise ServiceError("禁入期限须为整数年 (the ban's length must be a whole number of years)")
     reason = params.get("reason")
     if not reason:
-        raise ServiceError("give the finding the agency is named for")
+        raise ServiceError("请填写对该机构认定的事实 (give the finding the agency is named for)")
     today = clock.now().date()
     agency.named_for_fraud_on, agency.named_reason, agency.named_by_instance = today, reason, step.instance_id
     # the same calendar day `years` later is the first day its results count again

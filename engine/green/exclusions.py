@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine import clock, statutory_calendar
 from engine.db import db
+from engine.errors import en, zh
 from engine.green.models import User
 from engine.models import Aware
 from engine.services import ServiceError, StepContext
@@ -113,12 +114,12 @@ def _day(value, name: str) -> date | None:
     try:
         return statutory_calendar._as_date(value)
     except (TypeError, ValueError):
-        raise ServiceError(f"{name} {value!r} is not a date") from None
+        raise ServiceError(f"{name} {value!r} 不是有效日期 ({name} {value!r} is not a date)") from None
 
 
 def _positive(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or int(value) != value:
-        raise ServiceError(f"{name} must be a positive whole number, from the Art 18 decision table (got {value!r})")
+        raise ServiceError(f"{name} 须为正整数，取自第十八条决策表（实际为 {value!r}） ({name} must be a positive whole number, from the Art 18 decision table (got {value!r}))")
     return int(value)
 
 
@@ -173,10 +174,10 @@ def check(params: dict, step: StepContext | None = None) -> dict:
     decision table), `as_of` optional."""
     code = params.get("credit_code")
     if (why := credit_code.problem(code)) is not None:
-        raise ServiceError(f"credit code {code!r}: {why}")
+        raise ServiceError(f"统一社会信用代码 {code!r}：{zh(why)} (credit code {code!r}: {en(why)})")
     unit_type = params.get("unit_type")
     if unit_type not in UNIT_TYPES:
-        raise ServiceError(f"unknown unit type {unit_type!r}")
+        raise ServiceError(f"未知的单位类型 {unit_type!r} (unknown unit type {unit_type!r})")
     look_back = _positive(params.get("look_back_years"), "look_back_years")
     stoppage = _positive(params.get("stoppage_months"), "stoppage_months")
     as_of = _day(params.get("as_of"), "as_of") or clock.now().date()
@@ -215,11 +216,11 @@ def screen(params: dict, step: StepContext | None = None) -> dict:
     that keeps them."""
     units = params.get("units")
     if not isinstance(units, list):
-        raise ServiceError("the units to check under Art 18 must be a list")
+        raise ServiceError("按第十八条核查的单位须为列表 (the units to check under Art 18 must be a list)")
     kept, barred, reasons = [], [], []
     for unit in units:
         if not isinstance(unit, dict):
-            raise ServiceError("each unit to check under Art 18 needs its credit code and unit type")
+            raise ServiceError("按第十八条核查的每个单位须有统一社会信用代码和单位类型 (each unit to check under Art 18 needs its credit code and unit type)")
         found = check({"credit_code": (unit.get("credit_code") or "").upper(), "unit_type": unit.get("unit_type"),
                        "look_back_years": params.get("look_back_years"),
                        "stoppage_months": params.get("stoppage_months")}, step)
@@ -243,15 +244,15 @@ def record(params: dict, step: StepContext) -> dict:
     answered with `recorded: false` and the problem, for the form to show again."""
     recorder = db.session.scalar(db.select(User).where(User.name == step.actor))
     if recorder is None or recorder.role not in RECORDERS:
-        raise ServiceError("only a municipal or provincial official records adverse facts")
+        raise ServiceError("只有市级或省级工作人员可以记录不良事实 (only a municipal or provincial official records adverse facts)")
     code = params.get("credit_code")
     if (why := credit_code.problem(code)) is not None:
-        raise ServiceError(f"credit code {code!r}: {why}")
+        raise ServiceError(f"统一社会信用代码 {code!r}：{zh(why)} (credit code {code!r}: {en(why)})")
     kind, source = params.get("kind"), params.get("source")
     if kind not in KINDS:
-        raise ServiceError(f"unknown kind of adverse fact {kind!r}")
+        raise ServiceError(f"未知的不良事实类型 {kind!r} (unknown kind of adverse fact {kind!r})")
     if source not in SOURCES:
-        raise ServiceError(f"unknown source {source!r}")
+        raise ServiceError(f"未知的来源 {source!r} (unknown source {source!r})")
     occurred = _day(params.get("occurred_on"), "occurred_on")
     ended = _day(params.get("ended_on"), "ended_on")
     today = clock.now().date()
@@ -269,13 +270,13 @@ def record(params: dict, step: StepContext) -> dict:
                         "(other violations come from Credit China or the enterprise credit publicity system)")
     jurisdiction = params.get("jurisdiction")
     if jurisdiction is not None and jurisdiction not in JURISDICTIONS:
-        raise ServiceError(f"unknown jurisdiction {jurisdiction!r}")
+        raise ServiceError(f"未知的辖区 {jurisdiction!r} (unknown jurisdiction {jurisdiction!r})")
     if problems:
         return {"recorded": False, "problems": problems}
     org = db.session.scalar(db.select(Organisation).where(Organisation.credit_code == code))
     if org is None:
         if not params.get("name"):
-            raise ServiceError(f"no organisation with credit code {code} is known; give its name")
+            raise ServiceError(f"统一社会信用代码为 {code} 的单位尚未登记；请填写其名称 (no organisation with credit code {code} is known; give its name)")
         org = Organisation(credit_code=code, name=params["name"], jurisdiction=jurisdiction, created_at=clock.now())
         db.session.add(org)
         db.session.flush()

@@ -204,9 +204,9 @@ def open_panel(params: dict, step: StepContext) -> list[dict]:
     candidates = params.get("candidates")
     needed = params.get("reviewers_per_candidate")
     if not isinstance(candidates, dict):
-        raise ServiceError("the candidates to review are missing")
+        raise ServiceError("缺少待评审的候选单位 (the candidates to review are missing)")
     if not isinstance(needed, int) or isinstance(needed, bool) or needed < 1:
-        raise ServiceError(f"reviewers_per_candidate must be a whole number of at least 1, not {needed!r}")
+        raise ServiceError(f"每个候选单位的评审专家人数须为不小于 1 的整数，不能为 {needed!r} (reviewers_per_candidate must be a whole number of at least 1, not {needed!r})")
     today = clock.now().date()
     pool = db.session.scalars(db.select(Expert).where(Expert.active.is_(True)).order_by(Expert.id)).all()
     rows = []
@@ -277,7 +277,7 @@ def assign(params: dict, step: StepContext) -> list[dict]:
     the list the review task runs once per item, each addressed to its expert."""
     candidates, rows = params.get("candidates"), params.get("assignments")
     if not isinstance(candidates, dict) or not isinstance(rows, list):
-        raise ServiceError("the candidates and the province's assignment are missing")
+        raise ServiceError("缺少候选单位和省级的分配安排 (the candidates and the province's assignment are missing)")
     problems = assignment_problems(rows, clock.now().date())
     if problems:  # the submission was checked; a conflict declared since then still stops it
         raise ServiceError("；".join(m for ms in problems.values() for m in ms))
@@ -286,7 +286,7 @@ def assign(params: dict, step: StepContext) -> list[dict]:
     for row in rows:
         candidate = candidates.get(row.get("candidate"))
         if candidate is None:
-            raise ServiceError(f"{row.get('candidate')!r} is not a candidate of this round")
+            raise ServiceError(f"{row.get('candidate')!r} 不是本轮的候选单位 ({row.get('candidate')!r} is not a candidate of this round)")
         for n in dict.fromkeys(_expert_numbers(row.get("experts"))[0]):
             expert = db.session.get(Expert, n)
             db.session.add(ExpertAssignment(
@@ -307,7 +307,7 @@ def consolidate(params: dict, step: StepContext) -> dict:
     which candidates passed, and each candidate's figures and outcome for the record."""
     candidates, opinions, decision = params.get("candidates"), params.get("opinions"), params.get("decision")
     if not isinstance(candidates, dict) or not isinstance(opinions, list) or not decision:
-        raise ServiceError("the candidates, the experts' opinions and the decision table are needed")
+        raise ServiceError("需要候选单位、专家意见和决策表 (the candidates, the experts' opinions and the decision table are needed)")
     passed, totals = [], []
     for key in sorted(candidates):
         mine = [o for o in opinions if isinstance(o, dict) and o.get("candidate") == key]
@@ -318,7 +318,7 @@ def consolidate(params: dict, step: StepContext) -> dict:
                  "lowest_score": min(scores) if scores else 0.0}
         outcome = decisions.decide(step.version_id, decision, facts)
         if "review_passed" not in outcome:
-            raise ServiceError(f"the decision table {decision!r} gives no review_passed for {facts}")
+            raise ServiceError(f"决策表 {decision!r} 没有给出 {facts} 的评审结论 review_passed (the decision table {decision!r} gives no review_passed for {facts})")
         ok = bool(outcome["review_passed"])
         if ok:
             passed.append(key)

@@ -198,7 +198,7 @@ def backfill() -> int:
 def _designation(params: dict) -> Designation:
     designation = db.session.get(Designation, params.get("designation_id") or 0)
     if designation is None:
-        raise ServiceError(f"no designation {params.get('designation_id')!r}")
+        raise ServiceError(f"没有认定记录 {params.get('designation_id')!r} (no designation {params.get('designation_id')!r})")
     return designation
 
 
@@ -206,7 +206,7 @@ def _year(params: dict) -> int:
     try:
         return int(params.get("year"))
     except (TypeError, ValueError):
-        raise ServiceError(f"year {params.get('year')!r} is not a year") from None
+        raise ServiceError(f"年份 {params.get('year')!r} 不是有效年份 (year {params.get('year')!r} is not a year)") from None
 
 
 def _date(value, what: str) -> date | None:
@@ -215,7 +215,7 @@ def _date(value, what: str) -> date | None:
     try:
         return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
     except ValueError:
-        raise ServiceError(f"{what} {value!r} is not a date") from None
+        raise ServiceError(f"{what} {value!r} 不是有效日期 ({what} {value!r} is not a date)") from None
 
 
 def open_lifecycle(params: dict, step: StepContext) -> dict:
@@ -223,7 +223,7 @@ def open_lifecycle(params: dict, step: StepContext) -> dict:
     designation = _designation(params)
     held = db.session.get(DesignationLifecycle, designation.id)
     if held is not None and held.instance_id != step.instance_id:
-        raise ServiceError(f"designation {designation.id} already has its lifecycle case #{held.instance_id}")
+        raise ServiceError(f"认定 {designation.id} 已有动态管理办件 #{held.instance_id} (designation {designation.id} already has its lifecycle case #{held.instance_id})")
     if held is None:
         db.session.add(DesignationLifecycle(designation_id=designation.id, instance_id=step.instance_id,
                                             first_filing_year=_year({"year": params.get("first_filing_year")}),
@@ -247,9 +247,9 @@ def record_filing(params: dict, step: StepContext) -> dict:
     designation, year = _designation(params), _year(params)
     due = _date(params.get("due"), "due date")
     if due is None:
-        raise ServiceError("give the filing's due date")
+        raise ServiceError("请填写报送截止日期 (give the filing's due date)")
     if _filed(designation.id, year):
-        raise ServiceError(f"the {year} table of designation {designation.id} is filed already")
+        raise ServiceError(f"认定 {designation.id} 的 {year} 年度报表已报送 (the {year} table of designation {designation.id} is filed already)")
     data = services.task_data()
     values = {k: data[k] for k in TABLE_FIELDS if k in data and (k not in _GATED or data.get(_GATED[k]))}
     now = clock.now()
@@ -274,13 +274,13 @@ def record_missed_filing(params: dict, step: StepContext) -> dict:
     designation, year = _designation(params), _year(params)
     decision = params.get("decision")
     if decision not in ("revoke", "excused"):
-        raise ServiceError(f"decision {decision!r} is neither revoke nor excused")
+        raise ServiceError(f"决定 {decision!r} 既不是撤销也不是免责 (decision {decision!r} is neither revoke nor excused)")
     reason = (params.get("reason") or "").strip()
     if not reason:
-        raise ServiceError("give the reason for the decision")
+        raise ServiceError("请说明决定的理由 (give the reason for the decision)")
     file_by = _date(params.get("file_by"), "file-by date") if decision == "excused" else None
     if decision == "excused" and file_by is None:
-        raise ServiceError("an excuse gives the date by which the table must be filed")
+        raise ServiceError("免责决定须给出报表的报送截止日期 (an excuse gives the date by which the table must be filed)")
     db.session.add(MissedFiling(designation_id=designation.id, year=year, decision=decision, reason=reason,
                                 file_by=file_by, decided_at=clock.now(), decided_by=step.actor,
                                 instance_id=step.instance_id))
@@ -296,10 +296,10 @@ def record_onsite_review(params: dict, step: StepContext) -> dict:
     designation, year = _designation(params), _year(params)
     result = params.get("outcome")
     if result not in ("pass", "problems"):
-        raise ServiceError(f"outcome {result!r} is neither pass nor problems")
+        raise ServiceError(f"结果 {result!r} 既不是通过也不是存在问题 (outcome {result!r} is neither pass nor problems)")
     follow_up = (params.get("follow_up") or "").strip() or None
     if result == "problems" and not follow_up:
-        raise ServiceError("problems found need their follow-up")
+        raise ServiceError("发现的问题须有整改跟进 (problems found need their follow-up)")
     db.session.add(OnsiteReview(
         designation_id=designation.id, year=year, visited_on=_date(params.get("visited_on"), "visit date"),
         result=result, findings=params.get("findings") or "", follow_up=follow_up if result == "problems" else None,
@@ -323,12 +323,12 @@ def record_change_review(params: dict, step: StepContext) -> dict:
     designation, year = _designation(params), _year(params)
     decision, opinion = params.get("decision"), (params.get("opinion") or "").strip()
     if decision not in ("confirmed", "not_meeting_standard"):
-        raise ServiceError(f"decision {decision!r} is neither confirmed nor not_meeting_standard")
+        raise ServiceError(f"决定 {decision!r} 既不是确认也不是不符合标准 (decision {decision!r} is neither confirmed nor not_meeting_standard)")
     if not opinion:
-        raise ServiceError("give the city's opinion")
+        raise ServiceError("请填写市级意见 (give the city's opinion)")
     changes = _changes(designation.id, year, "declared")
     if not changes:
-        raise ServiceError(f"designation {designation.id} declared no change in {year}")
+        raise ServiceError(f"认定 {designation.id} 在 {year} 年申报无变更 (designation {designation.id} declared no change in {year})")
     status = "not_meeting_standard" if decision == "not_meeting_standard" else {
         "municipal": "confirmed", "provincial": "pending_province", "national": "passed_to_miit"}[designation.level]
     for change in changes:
@@ -393,20 +393,20 @@ def decide_adjustments(params: dict, step: StepContext) -> dict:
     changes were refused."""
     decisions = params.get("decisions")
     if not isinstance(decisions, list):
-        raise ServiceError("the province's decisions are missing")
+        raise ServiceError("缺少省级决定 (the province's decisions are missing)")
     taken = {c.id: c for c in db.session.scalars(db.select(DesignationChange).where(
         DesignationChange.round_instance_id == step.instance_id, DesignationChange.status == "pending_province"))}
     by_id = {}
     for row in decisions:
         change = taken.get(row.get("change_id") if isinstance(row, dict) else None)
         if change is None:
-            raise ServiceError(f"change {row.get('change_id') if isinstance(row, dict) else row!r} "
-                               "does not wait for this round's decision")
+            raise ServiceError(f"变更 {row.get('change_id') if isinstance(row, dict) else row!r} 不在等待本轮决定 (change {row.get('change_id') if isinstance(row, dict) else row!r} "
+                               "does not wait for this round's decision)")
         if row.get("province_decision") not in ("approved", "not_meeting_standard"):
-            raise ServiceError(f"decision {row.get('province_decision')!r} is neither approved nor not_meeting_standard")
+            raise ServiceError(f"决定 {row.get('province_decision')!r} 既不是同意也不是不符合标准 (decision {row.get('province_decision')!r} is neither approved nor not_meeting_standard)")
         by_id[change.id] = row
     if set(by_id) != set(taken):
-        raise ServiceError(f"decide every change of the round: {sorted(set(taken) - set(by_id))} undecided")
+        raise ServiceError(f"请对本轮每项变更作出决定：{sorted(set(taken) - set(by_id))} 尚未决定 (decide every change of the round: {sorted(set(taken) - set(by_id))} undecided)")
     approved, revoking = 0, {}
     for change_id, row in sorted(by_id.items()):
         change = taken[change_id]
@@ -437,12 +437,12 @@ def record_incident(params: dict, step: StepContext) -> dict:
     designation = _designation(params)
     incident = params.get("incident")
     if not isinstance(incident, dict):
-        raise ServiceError("the incident report is missing")
+        raise ServiceError("缺少事故报告 (the incident report is missing)")
     if incident.get("kind") not in INCIDENT_KINDS or incident.get("severity") not in SEVERITIES:
-        raise ServiceError(f"incident kind {incident.get('kind')!r} / severity {incident.get('severity')!r} unknown")
+        raise ServiceError(f"事故类型 {incident.get('kind')!r} / 等级 {incident.get('severity')!r} 未知 (incident kind {incident.get('kind')!r} / severity {incident.get('severity')!r} unknown)")
     occurred = _date(incident.get("occurred_on"), "incident date")
     if occurred is None or not (incident.get("description") or "").strip():
-        raise ServiceError("an incident report gives the date and what happened")
+        raise ServiceError("事故报告须写明日期和经过 (an incident report gives the date and what happened)")
     db.session.add(IncidentReport(
         designation_id=designation.id, kind=incident["kind"], severity=incident["severity"], occurred_on=occurred,
         description=incident["description"].strip(), reference=(incident.get("reference") or None),

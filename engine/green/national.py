@@ -60,13 +60,13 @@ class NationalRecommendation(db.Model):
 def _unit_types(value) -> list[str]:
     types = list(value or [])
     if not types:
-        raise ServiceError("name the unit types of this round")
+        raise ServiceError("请列明本轮的单位类型 (name the unit types of this round)")
     for t in types:
         if t not in UNIT_TYPES:
-            raise ServiceError(f"unknown unit type {t!r}")
+            raise ServiceError(f"未知的单位类型 {t!r} (unknown unit type {t!r})")
         if t not in NATIONAL_UNIT_TYPES:
-            raise ServiceError(f"{UNIT_TYPES[t][0]} ({t}) has no national level: water-saving enterprises and "
-                               "parks are linked province-city only (Art 2); remove it from the round")
+            raise ServiceError(f"{UNIT_TYPES[t][0]}（{t}）没有国家级：节水型企业和园区只实行省市联动（第二条）；请将其移出本轮 ({UNIT_TYPES[t][1]} ({t}) has no national level: water-saving enterprises and "
+                               "parks are linked province-city only (Art 2); remove it from the round)")
     return types
 
 
@@ -98,7 +98,7 @@ def _by_id(rows, what: str) -> dict:
     out = {}
     for row in rows or []:
         if not isinstance(row, dict) or "designation_id" not in row:
-            raise ServiceError(f"{what}: every row needs its designation_id")
+            raise ServiceError(f"{what}：每行须有 designation_id ({what}: every row needs its designation_id)")
         out[row["designation_id"]] = row
     return out
 
@@ -117,16 +117,16 @@ def record_selection(params: dict, step: StepContext) -> list[dict]:
     submitted_on = date.fromisoformat(str(submitted_on)) if submitted_on else None
     refused = {int(k): v for k, v in (params.get("refused") or {}).items()}
     if set(selection) != set(consulted):
-        raise ServiceError("the selection must answer for every consulted candidate")
+        raise ServiceError("遴选结果须对每个征求意见的候选单位作出答复 (the selection must answer for every consulted candidate)")
     out = []
     for designation_id, row in consulted.items():
         designation = db.session.get(Designation, designation_id)
         if designation is None:
-            raise ServiceError(f"no designation {designation_id}")
+            raise ServiceError(f"没有认定记录 {designation_id} (no designation {designation_id})")
         chosen = selection[designation_id]
         keep = bool(chosen.get("recommend"))
         if keep and row.get("objected") and not (chosen.get("keep_reason") or "").strip():
-            raise ServiceError(f"{row.get('organisation_name')}: an objected candidate is kept only with a reason")
+            raise ServiceError(f"{row.get('organisation_name')}：被提出异议的候选单位须说明理由方可保留 ({row.get('organisation_name')}: an objected candidate is kept only with a reason)")
         status = "not_recommended" if not keep else ("submitted" if submitted_on else "missed")
         if designation_id in refused:
             status, keep = "refused", False
@@ -153,15 +153,15 @@ def record_decision(params: dict, step: StepContext) -> dict:
         NationalRecommendation.instance_id == step.instance_id,
         NationalRecommendation.status == "submitted")).all()
     if {r.designation_id for r in rows} != set(decisions):
-        raise ServiceError("MIIT's decision must be recorded for every submitted candidate")
+        raise ServiceError("须为每个已报送的候选单位记录工业和信息化部的决定 (MIIT's decision must be recorded for every submitted candidate)")
     listed = not_selected = 0
     for r in rows:
         decision = decisions[r.designation_id]
         if decision.get("outcome") == "listed":
             national = made.get((r.organisation_id, r.unit_type))
             if national is None:
-                raise ServiceError(f"designation {r.designation_id} was listed by MIIT but no national "
-                                   "designation was made for it")
+                raise ServiceError(f"认定 {r.designation_id} 已列入工业和信息化部名单，但未作出国家级认定 (designation {r.designation_id} was listed by MIIT but no national "
+                                   "designation was made for it)")
             r.status, r.national_designation_id = "listed", national["designation_id"]
             r.platform_reference = national.get("platform_reference")
             listed += 1

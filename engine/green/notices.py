@@ -75,9 +75,9 @@ def lodge_objection(notice: PublicNotice, *, credit_code: str, real_name: str, o
     """Record an objection while the notice is open. The caller commits, after
     storing the evidence under the notice's case."""
     if not notice.is_open():
-        raise NoticeClosed("公示期已结束，不再受理异议。")
+        raise NoticeClosed("公示期已结束，不再受理异议。 (the notice period is over; objections are no longer received)")
     if notice.item(credit_code) is None:
-        raise NoticeClosed("该单位不在本次公示名单中。")
+        raise NoticeClosed("该单位不在本次公示名单中。 (the unit is not on this notice's list)")
     objection = Objection(notice_id=notice.id, credit_code=credit_code, real_name=real_name,
                           organisation=organisation or None, contact=contact, reasons=reasons,
                           attachment_ids=list(attachment_ids), submitted_at=clock.now())
@@ -91,12 +91,12 @@ def lodge_objection(notice: PublicNotice, *, credit_code: str, real_name: str, o
 
 def _items(value) -> list[dict]:
     if not isinstance(value, list) or not value:
-        raise ServiceError("a public notice needs the list of units it proposes")
+        raise ServiceError("公示须列出拟公示的单位名单 (a public notice needs the list of units it proposes)")
     items = []
     for unit in value:
         code = (unit or {}).get("credit_code") if isinstance(unit, dict) else None
         if not code or credit_code_problem(code) is not None:
-            raise ServiceError(f"a notice item needs a valid credit code, not {code!r}")
+            raise ServiceError(f"公示单位须有有效的统一社会信用代码，不能为 {code!r} (a notice item needs a valid credit code, not {code!r})")
         items.append({k: unit.get(k) for k in ("credit_code", "name", "unit_type", "level", "jurisdiction")})
     return items
 
@@ -105,7 +105,7 @@ def publish(params: dict, step: StepContext) -> dict:
     """Put a proposed list on public notice for `working_days` working days from tomorrow."""
     days = params.get("working_days")
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_WORKING_DAYS:
-        raise ServiceError(f"the notice length must be 1 to {MAX_WORKING_DAYS} working days, not {days!r}")
+        raise ServiceError(f"公示期须为 1 至 {MAX_WORKING_DAYS} 个工作日，不能为 {days!r} (the notice length must be 1 to {MAX_WORKING_DAYS} working days, not {days!r})")
     today = clock.now().date()
     last_day, provisional = _last_day(today, days)
     notice = PublicNotice(instance_id=step.instance_id, title=str(params.get("title") or "公示"),
@@ -164,7 +164,7 @@ def settle(now: datetime, write: bool) -> list[settlement.Change]:
 def _notice(params) -> PublicNotice:
     notice = db.session.get(PublicNotice, params.get("notice_id") or 0)
     if notice is None:
-        raise ServiceError(f"no public notice {params.get('notice_id')!r}")
+        raise ServiceError(f"没有公示 {params.get('notice_id')!r} (no public notice {params.get('notice_id')!r})")
     return notice
 
 
@@ -175,7 +175,7 @@ def close(params: dict, step: StepContext) -> list[dict]:
     task, audit event and API answer of the case)."""
     notice = _notice(params)
     if clock.now() < notice.ends_at:
-        raise ServiceError(f"notice {notice.id} is open until {notice.ends_at.isoformat()}")
+        raise ServiceError(f"公示 {notice.id} 至 {notice.ends_at.isoformat()} 结束 (notice {notice.id} is open until {notice.ends_at.isoformat()})")
     notice.closed_at = notice.closed_at or clock.now()
     return [{"objection_id": o.id, "credit_code": o.credit_code, "unit": (notice.item(o.credit_code) or {}).get("name"),
              "reasons": o.reasons, "evidence": len(o.attachment_ids or []),

@@ -135,11 +135,11 @@ def decide(registration_id: int, actor: Actor, confirm: bool, reason: str | None
     register of agencies) under its credit code."""
     row = db.session.get(Registration, registration_id)
     if row is None:
-        raise NotFound(f"no registration {registration_id}")
+        raise NotFound(f"没有注册申请 {registration_id} (no registration {registration_id})")
     if not (actor.is_admin or (actor.role in MUNICIPAL_ROLES and actor.jurisdiction == row.jurisdiction)):
-        raise Forbidden("only the city the organisation is registered in confirms its registration")
+        raise Forbidden("只有单位注册地所在市州可以确认其注册 (only the city the organisation is registered in confirms its registration)")
     if row.status != "pending":
-        raise Conflict(f"the registration is {row.status} already")
+        raise Conflict(f"该注册申请已为 {row.status} 状态 (the registration is {row.status} already)")
     reason = (reason or "").strip()
     if not confirm and len(reason) < 2:
         raise RegistrationRefused({"reason": "reason"})

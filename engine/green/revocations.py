@@ -25,7 +25,7 @@ from engine.services import ServiceError, StepContext
 from engine.statutory_calendar import years_before
 
 from . import documents
-from .models import LEVELS, UNIT_TYPES, Designation, Organisation
+from .models import LEVELS, STATUSES, UNIT_TYPES, Designation, Organisation
 
 # The grounds of Art 21 (code: Chinese, English), in the article's order, and the
 # immediate case of its last paragraph. What each ground entails is the DMN table's.
@@ -72,22 +72,22 @@ def announce(designation: Designation, params: dict, status: str, step: StepCont
     """The announcement record `designation.end` writes with the end itself."""
     ground = params.get("ground")
     if ground not in GROUNDS:
-        raise ServiceError(f"unknown Art 21 ground {ground!r}; one of {', '.join(GROUNDS)}")
+        raise ServiceError(f"未知的第二十一条情形 {ground!r}；应为 {', '.join(GROUNDS)} 之一 (unknown Art 21 ground {ground!r}; one of {', '.join(GROUNDS)})")
     timing = params.get("announcement")
     if timing not in ANNOUNCEMENTS:
-        raise ServiceError(f"announcement is immediate or with_publication, not {timing!r}")
+        raise ServiceError(f"公告时间应为 immediate 或 with_publication，不能为 {timing!r} (announcement is immediate or with_publication, not {timing!r})")
     article = params.get("article")
     if not article:
-        raise ServiceError("give the article's words for the ground (the DMN table's `article`)")
+        raise ServiceError("请给出该情形的条文原文（决策表的 `article`） (give the article's words for the ground (the DMN table's `article`))")
     today = clock.now().date()
     try:
         public_on = date.fromisoformat(str(params.get("public_on") or today.isoformat())[:10])
     except ValueError:
-        raise ServiceError(f"public_on {params.get('public_on')!r} is not a date") from None
+        raise ServiceError(f"public_on {params.get('public_on')!r} 不是有效日期 (public_on {params.get('public_on')!r} is not a date)") from None
     if timing == "immediate":
         public_on = min(public_on, today)
     elif public_on < today:
-        raise ServiceError(f"the year's publication date {public_on.isoformat()} has passed; set the next one")
+        raise ServiceError(f"本年度公布日期 {public_on.isoformat()} 已过；请设置下一个日期 (the year's publication date {public_on.isoformat()} has passed; set the next one)")
     bars = params.get("bars_reapplication")
     if isinstance(bars, str):
         bars = bars.strip().lower() in ("true", "1", "yes")
@@ -146,16 +146,16 @@ def designation_facts(params: dict, step: StepContext) -> dict:
     issues that document about the unit, and its number (文号) is taken here."""
     designation = db.session.get(Designation, params.get("designation_id") or 0)
     if designation is None:
-        raise ServiceError(f"no designation {params.get('designation_id')!r}")
+        raise ServiceError(f"没有认定记录 {params.get('designation_id')!r} (no designation {params.get('designation_id')!r})")
     if designation.status != "listed":
-        raise ServiceError(f"designation {designation.id} is {designation.status}, no longer listed")
+        raise ServiceError(f"认定 {designation.id} 的状态为{STATUSES[designation.status][0]}，已不在册 (designation {designation.id} is {designation.status}, no longer listed)")
     if params.get("jurisdiction") != designation.jurisdiction:
-        raise ServiceError(f"designation {designation.id} belongs to jurisdiction {designation.jurisdiction}; "
-                           f"start the case there (jurisdiction={designation.jurisdiction})")
+        raise ServiceError(f"认定 {designation.id} 属于辖区 {designation.jurisdiction}；请在该辖区发起办件（jurisdiction={designation.jurisdiction}） (designation {designation.id} belongs to jurisdiction {designation.jurisdiction}; "
+                           f"start the case there (jurisdiction={designation.jurisdiction}))")
     levels = (params.get("levels") or "").split()
     if levels and designation.level not in levels:
-        raise ServiceError(f"designation {designation.id} is {designation.level}; this procedure is for "
-                           f"{' and '.join(levels)} units")
+        raise ServiceError(f"认定 {designation.id} 为{LEVELS[designation.level][0]}；本程序适用于{'、'.join(LEVELS.get(v, (v,))[0] for v in levels)}单位 (designation {designation.id} is {designation.level}; this procedure is for "
+                           f"{' and '.join(levels)} units)")
     org = designation.organisation
     facts = {"designation_id": designation.id, "organisation_name": org.name, "credit_code": org.credit_code,
              "unit_type": designation.unit_type, "unit_type_name": UNIT_TYPES[designation.unit_type][0],

@@ -101,7 +101,7 @@ def close_collection(runtime, instance_id: int, actor) -> list[str]:
     cities recorded as not having recommended. Refused before the deadline has passed."""
     case = db.session.get(ProcessInstance, instance_id)
     if case is None or case.process_id != "provincial_selection":
-        raise NotFound(f"no provincial round {instance_id}")
+        raise NotFound(f"没有省级推荐轮次 {instance_id} (no provincial round {instance_id})")
     if not may_close_collection(runtime, case):
         raise Conflict("推荐收集现在不能关闭：截止日未过，或各市州均已推荐 "
                        "(the collection closes only after the deadline, while a city has not recommended)")

@@ -42,7 +42,7 @@ def candidates(params: dict, step: StepContext) -> dict:
     recorded under `not_recommended`, apart from a city that recommended nobody."""
     recommendations = params.get("recommendations")
     if not isinstance(recommendations, dict):
-        raise ServiceError("the cities' recommendations are missing")
+        raise ServiceError("缺少各市州的推荐结果 (the cities' recommendations are missing)")
     admitted, refused = {}, []
     not_recommended = [{"jurisdiction": city, "name": JURISDICTIONS.get(city, (city,))[0]}
                        for city, units in sorted(recommendations.items()) if units is None]

@@ -54,7 +54,7 @@ def stalled(case) -> bool:
 def withdraw(runtime, instance_id: int, actor: Actor, reason: str | None):
     """The applicant withdraws its application before the city has decided on it."""
     if not runtime.may_see(actor, instance_id):
-        raise NotFound(f"no case {instance_id}")
+        raise NotFound(f"没有办件 {instance_id} (no case {instance_id})")
     why = _reason(reason)
 
     def allowed(case, workflow):
@@ -69,7 +69,7 @@ def withdraw(runtime, instance_id: int, actor: Actor, reason: str | None):
 def end(runtime, instance_id: int, actor: Actor, reason: str | None):
     """An official of the case's city, or the province, ends a stalled case."""
     if not runtime.may_see(actor, instance_id):
-        raise NotFound(f"no case {instance_id}")
+        raise NotFound(f"没有办件 {instance_id} (no case {instance_id})")
     why = _reason(reason)
 
     def allowed(case, workflow):

@@ -139,6 +139,10 @@ _ALWAYS_THERE = frozenset(script_globals()) | frozenset(SAFE_BUILTINS) | frozens
 
 
 # ------------------------------------------------------------------ the lints
+_WHAT_ZH = {"condition": "条件", "loop condition": "循环条件", "completion condition": "完成条件",
+            "loop cardinality": "循环次数", "input collection": "输入集合"}
+
+
 def lint_conditions(name: str, doc, known: DataNames, refused: set, add: Callable):
     """A gateway's or loop's condition, a multi-instance's cardinality or input collection, that
     reads a name nothing in the files sets."""
@@ -153,9 +157,9 @@ def lint_conditions(name: str, doc, known: DataNames, refused: set, add: Callabl
             owner = owner.getparent()
         names = ", ".join(unset)
         add(name, el.sourceline, owner.get("id") if owner is not None else None,
-            f"{what} {text.strip()!r} reads {names}, which no step of the process sets (no form field, script, "
+            f"{_WHAT_ZH[what]} {text.strip()!r} 读取了 {names}，但流程中没有任何步骤设置它（表单字段、脚本、决策、数据输出、消息或发起数据均无）；除非每个办件发起时都带有它，办件将在此处出错中止 ({what} {text.strip()!r} reads {names}, which no step of the process sets (no form field, script, "
             "decision, data output, message or start data); unless every case starts with it, the case stops "
-            "here with an error", "warning")
+            "here with an error)", "warning")
 
 
 def _condition_texts(doc):
@@ -195,8 +199,8 @@ def lint_data_objects(name: str, doc, add: Callable):
                 if writers.get(obj, set()) & before(task.get("id")):
                     continue
                 add(name, assoc.sourceline, task.get("id"),
-                    f"'{task.get('name') or task.get('id')}' reads the data object '{obj}', which no step before it "
-                    "writes; the case stops here with an error unless a step writes it first", "warning")
+                    f"「{task.get('name') or task.get('id')}」读取数据对象「{obj}」，但此前没有步骤写入它；除非先有步骤写入，办件将在此处出错中止 ('{task.get('name') or task.get('id')}' reads the data object '{obj}', which no step before it "
+                    "writes; the case stops here with an error unless a step writes it first)", "warning")
 
 
 def _predecessors(process, ids: dict) -> Callable[[str], set[str]]:

@@ -16,6 +16,7 @@ from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.dmn.specs.model import HitPolicy
 
 from .. import scripting
+from ..errors import en, zh
 from ..scripting import make_script_engine
 from .documents import line_of
 
@@ -34,7 +35,7 @@ def lint_dmn(name: str, doc, parser, add: Callable):
         why = scripting.refusal(text, "eval") if text else None
         if why is not None:
             column = expression.getparent()
-            add(name, expression.sourceline, column.get("id"), f"script refused: {why}")
+            add(name, expression.sourceline, column.get("id"), f"脚本不予运行：{zh(why)} (script refused: {en(why)})")
             cells_ok = False
     for rule in doc.iter(f"{{{dmn}}}rule"):
         for cell in rule:
@@ -46,12 +47,12 @@ def lint_dmn(name: str, doc, parser, add: Callable):
             candidates = [text] if kind == "outputEntry" else [text, f"v {text}", text.replace("?", "v")]
             runs = next((c for c in candidates if _compiles(engine, c)), None)
             if runs is None:
-                add(name, cell.sourceline, rule.get("id"), f"{kind} '{text}' is not a valid expression")
+                add(name, cell.sourceline, rule.get("id"), f"{kind}「{text}」不是有效的表达式 ({kind} '{text}' is not a valid expression)")
                 cells_ok = False
                 continue
             why = scripting.refusal(runs, "eval")
             if why is not None:
-                add(name, cell.sourceline, rule.get("id"), f"script refused: {kind} '{text}': {why}")
+                add(name, cell.sourceline, rule.get("id"), f"脚本不予运行：{kind}「{text}」：{zh(why)} (script refused: {kind} '{text}': {en(why)})")
                 cells_ok = False
     if cells_ok:
         _try_on_a_sample(name, doc, engine, parser, add)
@@ -67,7 +68,7 @@ def _try_on_a_sample(name: str, doc, engine, parser, add: Callable):
             dmn_parser.parse()
             table = dmn_parser.decision.decisionTables[0]
         except Exception as exc:
-            add(name, line_of(doc, decision_id), decision_id, f"decision cannot be read: {exc}")
+            add(name, line_of(doc, decision_id), decision_id, f"无法读取决策：{exc} (decision cannot be read: {exc})")
             continue
         sample = {}
         for column, inp in enumerate(table.inputs):
@@ -92,7 +93,7 @@ def _try_on_a_sample(name: str, doc, engine, parser, add: Callable):
                 rule = next((r for r in table.rules for out in r.outputEntries
                              if out.text and f"'{out.text}'" in message), None)
             element = rule.id if rule is not None else decision_id
-            add(name, line_of(doc, element), element, f"fails on the sample {sample}: {message}")
+            add(name, line_of(doc, element), element, f"用样例 {sample} 运行失败：{zh(message)} (fails on the sample {sample}: {en(message)})")
 
 
 def _literal(text: str):

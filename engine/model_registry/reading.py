@@ -55,15 +55,15 @@ class _Schemas:
 def read(name: str, content: bytes, add: Callable) -> tuple[etree._ElementTree, str] | None:
     """The document and its kind ("bpmn" or "dmn"), or None after adding why not."""
     if len(content) > MAX_FILE_BYTES:
-        add(name, None, None, f"file is larger than {MAX_FILE_BYTES // 1024} KiB")
+        add(name, None, None, f"文件大于 {MAX_FILE_BYTES // 1024} KiB (file is larger than {MAX_FILE_BYTES // 1024} KiB)")
         return None
     try:
         doc = etree.ElementTree(etree.fromstring(content, SAFE_PARSER))
     except etree.XMLSyntaxError as e:
-        add(name, e.lineno, None, f"not well-formed XML: {e.msg}")
+        add(name, e.lineno, None, f"XML 格式不正确：{e.msg} (not well-formed XML: {e.msg})")
         return None
     if doc.docinfo.internalDTD is not None or doc.docinfo.doctype:
-        add(name, 1, None, "DOCTYPE declarations are not allowed in model files")
+        add(name, 1, None, "模型文件中不允许 DOCTYPE 声明 (DOCTYPE declarations are not allowed in model files)")
         return None
     root = doc.getroot()
     ns = etree.QName(root).namespace
@@ -72,7 +72,7 @@ def read(name: str, content: bytes, add: Callable) -> tuple[etree._ElementTree, 
     elif ns in DMN_SCHEMAS:
         kind, schema = "dmn", _Schemas.dmn(ns)
     else:
-        add(name, root.sourceline, None, f"not a BPMN 2.0 or DMN document (root element {root.tag})")
+        add(name, root.sourceline, None, f"不是 BPMN 2.0 或 DMN 文档（根元素为 {root.tag}） (not a BPMN 2.0 or DMN document (root element {root.tag}))")
         return None
     if not schema.validate(doc):
         for entry in schema.error_log:
@@ -90,7 +90,7 @@ def check_ids_and_references(name: str, doc, add: Callable) -> bool:
         for el in process.iter():
             if el.get("id") in RESERVED_IDS:
                 add(name, el.sourceline, el.get("id"),
-                    f"the id '{el.get('id')}' is reserved by the engine; give this element another id")
+                    f"标识「{el.get('id')}」为引擎保留；请为该元素另取标识 (the id '{el.get('id')}' is reserved by the engine; give this element another id)")
                 ok = False
         refs = [(el, attr) for el in process.iter()
                 for attr in ("sourceRef", "targetRef", "attachedToRef", "default")
@@ -100,7 +100,7 @@ def check_ids_and_references(name: str, doc, add: Callable) -> bool:
         for el, attr in refs:
             if el.get(attr) not in ids:
                 add(name, el.sourceline, el.get("id"),
-                    f"{attr} '{el.get(attr)}' is not an element of process '{process.get('id')}'")
+                    f"{attr}「{el.get(attr)}」不是流程「{process.get('id')}」中的元素 ({attr} '{el.get(attr)}' is not an element of process '{process.get('id')}')")
                 ok = False
     return _check_data_references(name, doc, add) and ok
 

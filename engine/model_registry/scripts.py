@@ -11,6 +11,7 @@ import textwrap
 from collections.abc import Callable
 
 from .. import deadlines, scripting
+from ..errors import en, zh
 from .documents import BPMN_NS, SPIFF_NS
 
 
@@ -26,7 +27,7 @@ def lint_scripts(name: str, doc, add: Callable) -> set:
             owner = el
             while owner is not None and owner.get("id") is None:
                 owner = owner.getparent()
-            add(name, el.sourceline, owner.get("id") if owner is not None else None, f"script refused: {why}")
+            add(name, el.sourceline, owner.get("id") if owner is not None else None, f"脚本不予运行：{zh(why)} (script refused: {en(why)})")
     return refused
 
 

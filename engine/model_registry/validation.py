@@ -60,7 +60,7 @@ class Validation:
             else:
                 dmn.lint_dmn(name, doc, self.parser, self.add)
         if not self.docs and not self.findings:
-            self.add("", None, None, "no BPMN or DMN file given")
+            self.add("", None, None, "没有提供 BPMN 或 DMN 文件 (no BPMN or DMN file given)")
 
     def _lint_bpmn(self, name: str, doc):
         semantics.lint_forms(name, doc, self._form, self.add)

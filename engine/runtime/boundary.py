@@ -18,8 +18,10 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
 
+from ..errors import halves
+
 # What the case is told when it waits on nothing that can come (see `sync.scan`).
-NOTHING_MOVES = "nothing can move this case"
+NOTHING_MOVES = "本案没有任何步骤可以推进 (nothing can move this case)"
 
 
 @dataclass
@@ -36,6 +38,9 @@ class Failure:
     def text(self) -> str:
         """The case's error message: the exception's, with the data it names."""
         named = f" (data: {', '.join(self.names)})" if self.names else ""
+        pair = halves(self.message)
+        if pair and named:  # the data in both halves, the message stays a pair
+            return f"{pair[0]}（数据：{', '.join(self.names)}） ({pair[1]}{named})"
         return f"{self.message}{named}"
 
 
@@ -90,7 +95,22 @@ def describe(exc: BaseException, action: str | None = None) -> Failure:
     task = failing_task(exc)
     element = getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name if task is not None else None
     message = str(exc).strip() if isinstance(exc, SpiffWorkflowException) else f"{type(exc).__name__}: {exc}"
-    return Failure(element, message or type(exc).__name__, data_names(exc, task), action)
+    return Failure(element, _as_pair(message, exc) or type(exc).__name__, data_names(exc, task), action)
+
+
+def _as_pair(message: str, exc: BaseException) -> str:
+    """A message that quotes a refusal written 中文 (English) ("designation.list: 中文 (English).")
+    as a pair itself, what it adds around the refusal in both halves."""
+    seen, cause = set(), exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        inner = str(cause).strip()
+        pair = halves(inner)
+        if pair and inner in message and inner != message:
+            before, after = message.split(inner, 1)
+            return f"{before}{pair[0]}{after} ({before}{pair[1]}{after})"
+        cause = cause.__cause__ or cause.__context__
+    return message
 
 
 def unset_outputs(task: Task) -> list[str]:

@@ -179,7 +179,7 @@ class Runtime(Steps):
         refuse_unstorable(data)
         bad = [k for k in data if k in self._reserved or k.startswith("_")]
         if bad:
-            raise EngineError(f"data may not set reserved names: {', '.join(sorted(bad))}")
+            raise EngineError(f"数据不得设置保留名称：{', '.join(sorted(bad))} (data may not set reserved names: {', '.join(sorted(bad))})")
         if actor.jurisdiction is not None:
             if jurisdiction not in (None, actor.jurisdiction):
                 raise Forbidden("只能在本辖区发起办件 (you may only start cases in your own jurisdiction)")
@@ -229,7 +229,7 @@ class Runtime(Steps):
         try:
             version = self.registry.load(self.registry.latest_version_for(process_id))
         except UnknownProcess:
-            raise NotFound(f"no deployed process '{process_id}'") from None
+            raise NotFound(f"没有已部署的流程「{process_id}」 (no deployed process '{process_id}')") from None
         spec = version.specs[process_id]
         start_lane, start_roles = _start_lane(spec), self._start_roles(spec)
         if not actor.is_admin and actor.role not in start_roles:
@@ -281,10 +281,10 @@ class Runtime(Steps):
                 done_in = store.case_of_task(task_id) if _is_uuid(task_id) else None
                 if done_in is not None and (self.may_see(actor, done_in) or self._was_for(actor, done_in, task_id)):
                     raise Conflict("该事项已办结或不再等待办理 (this task has already been completed or is no longer waiting)")  # e.g. the loser
-                raise NotFound(f"task {task_id} is not waiting for anyone")
+                raise NotFound(f"事项 {task_id} 不在等待任何人办理 (task {task_id} is not waiting for anyone)")
             case, entry = found
             if not may_act(actor, entry):  # as for a missing task: its existence is not disclosed
-                raise NotFound(f"task {task_id} is not waiting for you")
+                raise NotFound(f"事项 {task_id} 不在等待你办理 (task {task_id} is not waiting for you)")
             principal[:] = [actor.acting_for(entry.assignee)]
             return case
 
@@ -339,16 +339,16 @@ class Runtime(Steps):
         own party, or was addressed to one person, is not passed around."""
         entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
         if entry is None:
-            raise NotFound(f"task {task_id} is not waiting for anyone")
+            raise NotFound(f"事项 {task_id} 不在等待任何人办理 (task {task_id} is not waiting for anyone)")
         if entry.role is None or entry.role in self.party_roles:
             raise Conflict("该事项由本案申报方办理，不能认领或转交 (this task belongs to the case's own party and cannot be claimed or handed over)")
         if entry.role in self.personal_roles and entry.assignee is not None:
             raise Conflict("该事项指定由一人办理，不能退回或转交 (this task was addressed to one person and cannot be released or handed over)")
         supervising = not (actor.is_admin or may_act(actor, entry)) and self.supervises(actor, entry)
         if not (actor.is_admin or may_act(actor, entry) or supervising):  # as for a missing task (see `complete`)
-            raise NotFound(f"task {task_id} is not waiting for you")
+            raise NotFound(f"事项 {task_id} 不在等待你办理 (task {task_id} is not waiting for you)")
         if supervising and to is None:
-            raise Forbidden("a supervisor assigns a task to a named colleague; only its holder releases it")
+            raise Forbidden("督办人只能把事项指派给指定的同事；退回待认领由办理人自己操作 (a supervisor assigns a task to a named colleague; only its holder releases it)")
         if to is not None and not (to.role == entry.role and (entry.jurisdiction is None or to.jurisdiction in
                                                               (None, entry.jurisdiction))):
             raise Forbidden(f"{to.name} 不属于该事项的角色和辖区 ({to.name} is not of this task's role and jurisdiction)")
@@ -378,7 +378,7 @@ class Runtime(Steps):
         may see the case, plain text of at most COMMENT_LENGTH characters."""
         entry = store.inbox_entry(task_id) if _is_uuid(task_id) else None
         if entry is None or not (may_act(actor, entry) or self.may_see(actor, entry.instance_id)):
-            raise NotFound(f"task {task_id} is not waiting for anyone")
+            raise NotFound(f"事项 {task_id} 不在等待任何人办理 (task {task_id} is not waiting for anyone)")
         text = text.strip() if isinstance(text, str) else ""
         if not text:
             raise FormInvalid({"text": ["write the comment"]})
@@ -401,7 +401,7 @@ class Runtime(Steps):
             if allowed is None and not actor.is_admin and case.started_by not in actor.accounts:
                 raise Forbidden("只有系统管理员或本案发起人可以撤销本案 (only an administrator or the case's starter may cancel it)")
             if case.status not in ACTIVE:
-                raise Conflict(f"the case is {case.status}")
+                raise Conflict(f"本案状态为 {case.status} (the case is {case.status})")
             if allowed is not None:
                 allowed(case, live.workflow)
             live.workflow.cancel()
@@ -475,12 +475,12 @@ class Runtime(Steps):
         refuse_unstorable(payload or {})
         with self._step(instance_id, actor, "message") as (case, live):
             if case.status not in ACTIVE:
-                raise Conflict(f"the case is {case.status}")
+                raise Conflict(f"本案状态为 {case.status} (the case is {case.status})")
             self._may_send(live.workflow, name, actor)
             try:
                 live.workflow.send_event(BpmnEvent(MessageEventDefinition(name), payload or {}))
             except WorkflowException as exc:  # nothing in the case waits for this message now
-                raise Conflict(str(exc)) from None
+                raise Conflict(f"本案现在没有等待消息「{name}」的步骤 (nothing in the case waits for the message '{name}' now: {exc})") from None
             self._advance(case, live.workflow, actor)
             audit(actor.name, "message", instance=case, task=name, detail={"in": persistence.plain(payload or {})})
         return case
@@ -493,7 +493,7 @@ class Runtime(Steps):
             return
         roles = {self.role_of(t.task_spec.lane) if t.task_spec.lane else None for t in _catching(wf, name)}
         if roles and None not in roles and actor.role not in roles:
-            raise Forbidden(f"only {', '.join(sorted(roles))} may send '{name}' to this case")
+            raise Forbidden(f"只有 {', '.join(sorted(roles))} 可以向本案发送「{name}」 (only {', '.join(sorted(roles))} may send '{name}' to this case)")
 
     def awaits_message(self, instance_id: int, name: str) -> bool:
         """Whether something in the case waits for message `name` now (a page offers to send it only then)."""
@@ -519,11 +519,12 @@ def _timer_element(live: Live, task_id: str) -> str:
 
 def _start_refusal(process_id: str, lane: str | None, roles: frozenset[str]) -> str:
     if lane and roles:
-        return f"only the role of lane '{lane}' may start {process_id}"
+        return f"只有泳道「{lane}」的角色可以发起 {process_id} (only the role of lane '{lane}' may start {process_id})"
     if roles:
-        return f"only {', '.join(sorted(roles))} may start {process_id}"
-    return (f"only an administrator may start {process_id}: its start event lies in no lane "
-            f"and names no {START_ROLES_PROPERTY}")
+        return f"只有 {', '.join(sorted(roles))} 可以发起 {process_id} (only {', '.join(sorted(roles))} may start {process_id})"
+    return (f"只有系统管理员可以发起 {process_id}：其开始事件不在任何泳道中，也未指定 {START_ROLES_PROPERTY} "
+            f"(only an administrator may start {process_id}: its start event lies in no lane "
+            f"and names no {START_ROLES_PROPERTY})")
 
 
 def _start_data(spec) -> list[str]:

@@ -27,7 +27,7 @@ from .. import clock, deadlines, outbox, persistence, services, store
 from ..actors import SYSTEM, Actor
 from ..audit import append as audit
 from ..db import db, write_intent
-from ..errors import Conflict, EngineError, NotFound
+from ..errors import Conflict, EngineError, NotFound, en, zh
 from ..model_registry import Registry
 from ..scripting import make_script_engine
 from . import boundary, sync
@@ -116,7 +116,7 @@ class Steps:
         c = store.conn()
         case = c.execute(store.SELECT_CASE_FOR_READING, {"id": instance_id}).first()
         if case is None:
-            raise NotFound(f"instance {instance_id} does not exist")
+            raise NotFound(f"办件 {instance_id} 不存在 (instance {instance_id} does not exist)")
         version = self.registry.load(case.version_id)
         [shell] = store.SELECT_SHELL.first(c, {"id": instance_id})
         rows = dict(store.SELECT_TASK_ROWS.all(c, {"id": instance_id}))
@@ -201,7 +201,7 @@ class Steps:
                 else:
                     case = store.case_for_step(instance_id)
                 if case is None:
-                    raise NotFound(f"instance {instance_id} does not exist")
+                    raise NotFound(f"办件 {instance_id} 不存在 (instance {instance_id} does not exist)")
                 live = self._load(case)
                 due_before = case.next_timer_at
                 try:
@@ -235,7 +235,7 @@ class Steps:
         def hold(instance_id: int):
             case = store.case_for_step(instance_id)
             if case is None:
-                raise NotFound(f"instance {instance_id} does not exist")
+                raise NotFound(f"办件 {instance_id} 不存在 (instance {instance_id} does not exist)")
             live = self._load(case)
             held.append((case, case.next_timer_at))
             with store.deferring():
@@ -264,7 +264,7 @@ class Steps:
         with self._transaction():
             row = store.case_for_step(case.id)
             if row is None:
-                raise NotFound(f"instance {case.id} does not exist")
+                raise NotFound(f"办件 {case.id} 不存在 (instance {case.id} does not exist)")
             row.status, row.error_element, row.error_message = "error", failure.element, failure.text
             row.updated_at = clock.now()
             audit((actor or SYSTEM).name, "error", instance=row, task=failure.element,
@@ -348,7 +348,8 @@ class Steps:
             except Exception as exc:  # the diagram's time limit is wrong: hold the case for an administrator
                 task.error()
                 case.error_element = task.task_spec.bpmn_id
-                case.error_message = f"{deadlines.DUE_PROPERTY} of {task.task_spec.bpmn_id}: {exc}"
+                case.error_message = (f"{task.task_spec.bpmn_id} 的 {deadlines.DUE_PROPERTY}：{zh(str(exc))} "
+                                      f"({deadlines.DUE_PROPERTY} of {task.task_spec.bpmn_id}: {en(str(exc))})")
 
 
 def _status(wf: BpmnWorkflow, case: store.Case, scan: sync.Scan) -> str:

@@ -142,7 +142,7 @@ def test_an_analyst_lengthens_the_public_notice_and_moves_the_running_rounds(pag
     error = page.locator("#modeler-findings li.finding.error")
     assert error.count() == 1
     assert f"{FILE}:" in error.inner_text() and f"[{NOTICE_STEP}]" in error.inner_text()
-    assert "no sequence flow leads to '网上公示'" in error.inner_text()
+    assert "没有顺序流通向「网上公示」" in error.inner_text()
     assert "finding-error" in classes(page, NOTICE_STEP)
     page.click("#modeler-canvas", position=empty)  # nothing selected: the finding selects
     error.locator("button.finding-where").click()
@@ -330,7 +330,7 @@ def test_an_analyst_imports_a_camunda_diagram(page, live_server, screenshot):
     rows = page.locator("#import-findings tbody tr.error")
     named = {rows.nth(i).get_attribute("data-element") for i in range(rows.count())}
     assert {"Gateway_outcome", "Event_compensate_fetch", "Event_rectified", "Activity_score"} <= named
-    assert "complex gateway is not supported" in page.inner_text('#import-findings tr[data-element="Gateway_outcome"]')
+    assert "不支持复杂网关" in page.inner_text('#import-findings tr[data-element="Gateway_outcome"]')
     screenshot(page, "modeler-import-refused")
 
     page.set_input_files("input[name=file]", str(MODELS / "foreign" / "camunda_pool_lanes.bpmn"))

@@ -30,6 +30,7 @@ from ..accounts.users import TokenRefused, actor_of, user_for_token
 from ..case_lists import lists as case_lists
 from ..handler import problem, writes
 from ..inputs import ID_MAX
+from ..model_texts import model_text
 from ..policy import may
 from ..runtime import runtime
 from .openapi import OPENAPI
@@ -123,7 +124,7 @@ def instance_json(inst: ProcessInstance, reveal: bool = True, tasks: list[HumanT
         "id": inst.id, "process": inst.process_id, "version": inst.version_id, "status": inst.status,
         "jurisdiction": inst.jurisdiction, "started_by": inst.started_by, "data": data,
         "tasks": [task_json(t, inst.version_id, expand_form) for t in tasks],
-        "error": {"message": inst.error_message, "element": inst.error_element} if inst.status == "error" else None,
+        "error": {"message": model_text(inst.error_message), "element": inst.error_element} if inst.status == "error" else None,
         "next_timer": inst.next_timer_at.isoformat() if inst.next_timer_at else None,
         "created": inst.created_at.isoformat(), "updated": inst.updated_at.isoformat(),
         "revision": inst.revision,
@@ -196,10 +197,11 @@ def deploy_models():
     for up in uploads:
         name = (up.filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
         if not name:
-            raise EngineError("every uploaded file needs a file name")
+            raise EngineError("每个上传的文件都须有文件名 (every uploaded file needs a file name)")
         files[(FORM_PREFIX + name) if name.endswith(".json") else name] = up.read()
     version, created = runtime().registry.deploy(files, actor=g.actor.name, note=request.form.get("note"))
-    return jsonify({"version": version.id, "processes": version.processes, "warnings": version.warnings,
+    warnings = [{**w, "message": model_text(w["message"])} for w in version.warnings or []]
+    return jsonify({"version": version.id, "processes": version.processes, "warnings": warnings,
                     "created": created}), (201 if created else 200)
 
 
@@ -412,7 +414,7 @@ def upload_attachment(task_id):
     try:
         checked = attachments.check_for_field(prop, upload.filename, upload.read())
     except attachments.AttachmentRefused as exc:
-        raise FormInvalid({field: [str(exc)]}) from None
+        raise FormInvalid({field: [str(exc)]}) from None  # web.handler: in the reader's language
     [row] = attachments.store(current_app.config["UPLOAD_DIR"], entry.instance_id, [checked], by=g.actor.name,
                               personal=attachments.is_personal_field(prop))
     db.session.flush()  # the row's id, for the answer

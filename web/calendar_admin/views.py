@@ -19,6 +19,7 @@ from engine.errors import Conflict
 from engine.holidays import ArrangementInvalid, enter, preview, read
 from engine.models import HumanTask, OfficialCalendarYear, PendingTimer
 
+from ..model_texts import model_text
 from ..policy import demand
 from ..runtime import runtime
 
@@ -80,7 +81,7 @@ def dry_run():
         arrangement = read(year, text, source)
         changes = preview(runtime(), arrangement)
     except ArrangementInvalid as exc:
-        return render_template("calendar_admin/holiday_calendar.html", years=_years(), entry=entry, error=str(exc),
+        return render_template("calendar_admin/holiday_calendar.html", years=_years(), entry=entry, error=model_text(str(exc)),
                                changes=None, arrangement=None), 422
     return render_template("calendar_admin/holiday_calendar.html", years=_years(), entry=entry, arrangement=arrangement,
                            changes=changes)
@@ -93,7 +94,7 @@ def confirm():
         year, source, text = _form()
         changes = enter(runtime(), read(year, text, source), current_user.name)
     except (ArrangementInvalid, Conflict) as exc:  # a conflict: a case moved meanwhile; nothing was entered
-        return render_template("calendar_admin/holiday_calendar.html", years=_years(), entry=entry, error=str(exc),
+        return render_template("calendar_admin/holiday_calendar.html", years=_years(), entry=entry, error=model_text(str(exc)),
                                changes=None, arrangement=None), 409 if isinstance(exc, Conflict) else 422
     if changes is None:
         flash(_("%(year)s 年节假日安排已录入，内容相同，未作改动。", year=year), "info")

@@ -161,7 +161,7 @@ def _migrate_in_the_background(params: dict, progress) -> dict:
     """A bulk migration as a job: as its starter would (refused if the account no longer may)."""
     user = db.session.scalar(db.select(User).where(User.name == params["by"], User.deactivated_at.is_(None)))
     if user is None:
-        raise Forbidden(f"the account {params['by']} that started the migration can no longer act")
+        raise Forbidden(f"发起迁移的账户 {params['by']} 已不能办理 (the account {params['by']} that started the migration can no longer act)")
     report = case_migration.run(runtime(), actor_of(user), params["process"], params["from"], params["to"],
                                 params["instances"], progress=progress)
     return report.as_dict()

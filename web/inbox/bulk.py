@@ -179,7 +179,7 @@ def _complete_in_the_background(params: dict, progress) -> dict:
     the reasons in the starter's language."""
     user = db.session.scalar(db.select(User).where(User.name == params["by"], User.deactivated_at.is_(None)))
     if user is None:
-        raise Forbidden(f"the account {params['by']} that started the work can no longer act")
+        raise Forbidden(f"发起批量办理的账户 {params['by']} 已不能办理 (the account {params['by']} that started the work can no longer act)")
     with force_locale(params["locale"]):
         tasks = [SimpleNamespace(**t) for t in params["tasks"]]
         return carry_out("complete", params["ids"], tasks, actor_of(user), data=params["data"], progress=progress)

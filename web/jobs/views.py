@@ -13,6 +13,7 @@ from engine import jobs
 from engine.db import db
 
 from ..inputs import ID_MAX
+from ..model_texts import model_text
 
 bp = Blueprint("jobs", __name__, template_folder="templates")
 
@@ -51,7 +52,7 @@ def show(job_id):
 def progress(job_id):
     job = _own_job(job_id)
     return jsonify({"id": job.id, "kind": job.kind, "status": job.status, "done": job.done, "total": job.total,
-                    "error": job.error, "result": job.result})
+                    "error": model_text(job.error), "result": job.result})
 
 
 @bp.get(f"/jobs/<int(max={ID_MAX}):job_id>/file")

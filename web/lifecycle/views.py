@@ -28,6 +28,7 @@ from engine.models import ProcessInstance
 from .. import formrender
 from ..accounts.users import actor_of
 from ..inputs import ID_MAX
+from ..model_texts import model_text
 from ..policy import demand, may
 from ..runtime import runtime
 
@@ -111,9 +112,9 @@ def report(designation_id):
         except Forbidden:
             raise  # answered by web.handler: 403
         except Conflict as exc:
-            errors = {"$": [_("案件已不再接收事故报告：%(why)s", why=exc.message)]}
+            errors = {"$": [_("案件已不再接收事故报告：%(why)s", why=model_text(exc.message))]}
         except EngineError as exc:
-            errors = {"$": [exc.message]}
+            errors = {"$": [model_text(exc.message)]}
         else:
             revokes = db.session.scalar(db.select(IncidentReport.revokes).where(IncidentReport.designation_id == d.id)
                                         .order_by(IncidentReport.id.desc()).limit(1))

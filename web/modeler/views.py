@@ -23,6 +23,7 @@ from engine.model_registry import FORM_PREFIX, ModelInvalid
 from engine.models import ModelVersion
 
 from .. import security
+from ..model_texts import model_text
 from ..policy import demand
 from ..runtime import runtime
 from . import wording
@@ -136,7 +137,7 @@ def new():
     try:
         modeling.blank_diagram(process_id, request.args.get("name", ""))
     except modeling.ModelingError as exc:
-        return render_template("modeler/message.html", message=str(exc)), 400
+        return render_template("modeler/message.html", message=model_text(str(exc))), 400
     latest = modeling.latest_version()
     files = modeling.files_of(latest.id) if latest else {}
     file_name = f"{process_id}.bpmn"
@@ -151,7 +152,7 @@ def blank():
     try:
         xml = modeling.blank_diagram(request.args.get("process_id", ""), request.args.get("name", ""))
     except modeling.ModelingError as exc:
-        return jsonify(error=str(exc)), 400
+        return jsonify(error=model_text(str(exc))), 400
     return Response(xml, mimetype="application/xml")
 
 
@@ -163,14 +164,19 @@ def _edit_request() -> tuple[str | None, str, str]:
     return base, body["file"], body["xml"]
 
 
+def _in_language(findings: list[dict]) -> list[dict]:
+    """Findings as the analyst reads them: each message in the page's language."""
+    return [{**f, "message": model_text(f["message"])} for f in findings]
+
+
 @bp.post("/validate")
 def validate():
     base, file_name, xml = _edit_request()
     try:
         check = modeling.validate(runtime().registry, base, file_name, xml)
     except modeling.ModelingError as exc:
-        return jsonify(error=str(exc)), 400
-    return jsonify(findings=modeling.findings_json(check.findings, file_name), processes=check.processes)
+        return jsonify(error=model_text(str(exc))), 400
+    return jsonify(findings=_in_language(modeling.findings_json(check.findings, file_name)), processes=check.processes)
 
 
 @bp.post("/deploy")
@@ -181,15 +187,15 @@ def deploy():
         version, created = modeling.deploy(runtime().registry, base, file_name, xml, current_user.name,
                                            note if isinstance(note, str) else "")
     except modeling.StaleBase as exc:
-        return jsonify(error=str(exc)), 409
+        return jsonify(error=model_text(str(exc))), 409
     except modeling.ModelingError as exc:
-        return jsonify(error=str(exc)), 400
+        return jsonify(error=model_text(str(exc))), 400
     except ModelInvalid as exc:
-        return jsonify(findings=modeling.findings_json(exc.findings, file_name)), 422
+        return jsonify(findings=_in_language(modeling.findings_json(exc.findings, file_name))), 422
     # the history of the process the analyst edited (a version holds them all); for a decision table, the first
     shown = (modeling.processes_of(version.id, file_name) or version.processes or [None])[0]
     return jsonify(
-        version=version.id, created=created, processes=version.processes, warnings=version.warnings,
+        version=version.id, created=created, processes=version.processes, warnings=_in_language(version.warnings or []),
         history_url=url_for("modeler.history", process_id=shown) if shown else url_for("modeler.index"),
     ), 201 if created else 200
 
@@ -207,7 +213,7 @@ def import_diagram():
         try:
             version, created = modeling.import_file(runtime().registry, name, content, current_user.name, note)
         except modeling.ModelingError as exc:
-            return render_template("modeler/import.html", error=str(exc)), 400
+            return render_template("modeler/import.html", error=model_text(str(exc))), 400
         except ModelInvalid as exc:
             findings = modeling.findings_json(exc.findings, name)
             return render_template("modeler/import.html", findings=findings, file_name=name), 422

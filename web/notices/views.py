@@ -13,6 +13,7 @@ from engine.green.notices import NoticeClosed, PublicNotice, lodge_objection
 from ..accounts import ratelimit
 from ..handler import Refused, writes
 from ..inputs import ID_MAX
+from ..model_texts import model_text
 
 bp = Blueprint("notices", __name__, template_folder="templates", url_prefix="/public/notices")
 FIELDS = ("credit_code", "real_name", "organisation", "contact", "reasons")
@@ -77,6 +78,6 @@ def show(notice_id):
                                     organisation=form["organisation"].strip(), contact=form["contact"].strip(),
                                     reasons=form["reasons"].strip(), attachment_ids=[a.id for a in saved])
     except NoticeClosed as exc:  # the window closed while the files were being stored: they are not kept
-        raise Refused((render_template("notices/notice.html", notice=notice, form=form, problems={"$": str(exc)}),
+        raise Refused((render_template("notices/notice.html", notice=notice, form=form, problems={"$": model_text(str(exc))}),
                        409)) from None
     return render_template("notices/notice_objection_receipt.html", notice=notice, objection=objection), 201

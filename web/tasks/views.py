@@ -150,7 +150,7 @@ def view(task_id):
                 # still waits, and the entries stay on the page (the form cannot give what was missing)
                 errors = {"$": [_("未能办结：案件在“%(element)s”出错，已交管理员处理：%(message)s",
                                   element=_element_names(version, case.process_id, done.error_element) or "—",
-                                  message=done.error_message or "")]}
+                                  message=model_text(done.error_message or ""))]}
                 # as the API answers it: the step was taken (200), and the case is in error
                 return _page(task, case, version, _form(schema, task, actor, values, errors))
             # the step removed the inbox entry, and with it its drafts (ON DELETE CASCADE); make sure
@@ -295,7 +295,7 @@ def _take_uploads(schema: dict, case: ProcessInstance, actor) -> tuple[dict, dic
         try:
             checked = attachments.check_for_field(prop, upload.filename, upload.read())
         except attachments.AttachmentRefused as exc:
-            errors[key] = [str(exc)]
+            errors[key] = [model_text(str(exc))]
             continue
         with writing():
             [row] = attachments.store(current_app.config["UPLOAD_DIR"], case.id, [checked], by=actor.name,
