@@ -284,8 +284,11 @@ def test_two_steps_at_once_on_postgresql_take_different_numbers(procedures, app,
             # the first step still open: the second must wait on the counter row, not guess a number
             with db.engine.connect() as conn:
                 for _ in range(600):
-                    if conn.execute(text("select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
-                                         "and datname = current_database()")).scalar():
+                    waiting = conn.execute(text("select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                                                "and datname = current_database()")).scalar()
+                    # pg_stat_activity is read once per transaction: end it, or every look sees the first
+                    conn.rollback()
+                    if waiting:
                         seen_waiting.append(True)
                         break
                     threading.Event().wait(0.05)
