@@ -17,7 +17,6 @@ The engine knows no kinds: the pages register theirs (`kind`) when the app is bu
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from . import clock
 from .db import db
 from .models import Aware
+from .polling import PollingWorker
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -148,30 +148,13 @@ def run_next() -> bool:
     return True
 
 
-class JobWorker:
+class JobWorker(PollingWorker):
     """The thread that runs queued jobs, one after another, in the scheduler's process."""
 
-    def __init__(self, app):
-        self.app = app
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    name = "jobs"
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="jobs", daemon=True)
-        self._thread.start()
+    def work(self) -> bool:
+        return run_next()
 
-    def shutdown(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with self.app.app_context():
-                    busy = run_next()
-            except Exception:
-                log.exception("the job worker failed; it goes on in %s s", POLL_SECONDS)
-                busy = False
-            if not busy:
-                self._stop.wait(POLL_SECONDS)
+    def pause(self, failures: int) -> float:
+        return POLL_SECONDS

@@ -22,7 +22,6 @@ import logging
 import os
 import re
 import smtplib
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -55,6 +54,7 @@ from . import clock
 from .actors import Actor, addressed_to
 from .db import db, writing
 from .models import Aware, Notification
+from .polling import PollingWorker
 
 log = logging.getLogger(__name__)
 
@@ -470,38 +470,17 @@ def retry(delivery_id: int) -> bool:
     return done.rowcount == 1
 
 
-class DeliveryWorker:
+class DeliveryWorker(PollingWorker):
     """Sends the outbox's deliveries, a pass every `poll_seconds`, in a thread of the timers
     process. Every timers process runs one, the standing-by scheduler's too: claiming is
     safe with several, and a second one keeps mail going while the first is stuck on a
     slow server."""
 
-    def __init__(self, app):
-        self.app = app
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    name = "notifications"
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="notifications", daemon=True)
-        self._thread.start()
+    def work(self) -> bool:
+        return bool(deliver_due())
 
-    def shutdown(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _run(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            busy = False
-            with self.app.app_context():
-                try:
-                    busy = bool(deliver_due())
-                    failures = 0
-                except Exception:
-                    failures += 1
-                    log.exception("sending notifications failed (%d in a row)", failures)
-                finally:
-                    db.session.remove()
-            if not busy:
-                self._stop.wait(min(SETTINGS.poll_seconds * 2 ** failures, 60))
+    def pause(self, failures: int) -> float:
+        # a mail server that is down fails every pass: wait twice as long after each failure
+        return min(SETTINGS.poll_seconds * 2 ** failures, 60)
