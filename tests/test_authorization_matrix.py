@@ -93,6 +93,8 @@ def test_pages(app, world, name):
         "/cases/mine": expect(name, holders("cases.mine"), 200, 403),
         "/notifications/": 200,  # everyone's own centre and channels
         "/notifications/settings": 200,
+        "/admin/document-numbers": expect(name, holders("documents.number_patterns"), 200, 403),  # 文号 patterns
+        "/delegation/": 200,  # anyone reads his own; naming a substitute is refused on POST for non-officials
         "/notifications/deliveries": expect(name, holders("notifications.deliveries"), 200, 403),
     }
     got = {path: client.get(path).status_code for path in checks}
