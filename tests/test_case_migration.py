@@ -413,7 +413,7 @@ def test_a_case_restored_onto_freshly_parsed_specs_runs_on(runtime, case):
     memory.start(case.start)
     persisted.start(case.start)
     for n, step in enumerate(case.steps, 1):
-        runtime.registry._loaded.clear()
+        runtime.registry.forget_parsed()
         runtime.forget()
         if isinstance(step, Complete):
             memory.complete(step)

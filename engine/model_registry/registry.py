@@ -91,6 +91,15 @@ class Registry:
         self._loaded: dict[str, LoadedVersion] = {}
         self._lock = threading.Lock()
 
+    def forget_parsed(self) -> None:
+        """Parse each version again at its next use, in this registry and the process's cache:
+        SpiffWorkflow changes a parsed spec as cases run on it (the first time an event
+        subprocess is triggered it is connected to its process's start and end), so only a
+        new parse shows how a case runs on spec objects no case has used."""
+        with self._lock:
+            self._loaded.clear()
+            _PARSED.clear()
+
     def check(self, files: dict[str, bytes]) -> Validation:
         """The three layers' findings for these files. Validation depends only on the
         files and the forms beside them, so the same content is checked once per
