@@ -266,6 +266,7 @@ class Counter:
 def _count_driver_calls(store):
     """The step's writes and reads go to the driver's cursor directly, past SQLAlchemy's events."""
     send, send_all, read, end_reads = store.Write._send, store._send_all, store.Read.all, store.end_reads_and_lock
+    commit = getattr(store, "commit", None)
 
     def counted_send(self, connection, params, cursor=None):
         if Counter.active is not None:
@@ -294,9 +295,17 @@ def _count_driver_calls(store):
             Counter.active.trips += 2  # its commit, and the BEGIN that takes the lock
         return end_reads(session)
 
+    def counted_commit(session):
+        if Counter.active is not None:
+            Counter.active.commits += 1
+            Counter.active.trips += 1
+        return commit(session)
+
     counted_send.__wrapped__, counted_send_all.__wrapped__, counted_read.__wrapped__ = send, send_all, read
     store.Write._send, store._send_all, store.Read.all = counted_send, counted_send_all, counted_read
     store.end_reads_and_lock = counted_end_reads
+    if commit is not None:  # the step's commit, sent to the driver (SQLAlchemy's commit event does not see it)
+        store.commit = counted_commit
 
 
 def persisted(app, instances: int, results: dict, process_id: str = "line20", data=step_data,

@@ -40,9 +40,15 @@ class Write:
         processors = compiled._bind_processors
         if compiled.positional:  # each parameter's name and its type's conversion, in the statement's order
             plan = tuple((name, processors.get(name)) for name in compiled.positiontup)
+
+            def bind(row: dict):
+                return [row[n] if convert is None else convert(row[n]) for n, convert in plan]
         else:
             plan = tuple((name, processors.get(name)) for name in keys)
-        entry = (compiled.string, plan, compiled.positional)
+
+            def bind(row: dict):
+                return {n: row[n] if convert is None else convert(row[n]) for n, convert in plan}
+        entry = (compiled.string, bind)
         self._compiled[(dialect.name, keys)] = entry
         return entry
 
@@ -60,15 +66,7 @@ class Write:
         first = params[0] if many else params
         keys = tuple(first)
         dialect = connection.dialect
-        sql, plan, positional = self._compiled.get((dialect.name, keys)) or self._compile(dialect, keys)
-
-        if positional:
-            def bind(row: dict):
-                return [row[n] if convert is None else convert(row[n]) for n, convert in plan]
-        else:
-            def bind(row: dict):
-                return {n: row[n] if convert is None else convert(row[n]) for n, convert in plan}
-
+        sql, bind = self._compiled.get((dialect.name, keys)) or self._compile(dialect, keys)
         return sql, ([bind(row) for row in params] if many else bind(params)), many
 
     def _send(self, connection, params, cursor=None) -> int:
@@ -287,6 +285,22 @@ def end_reads_and_lock(session) -> None:
     driver = session.connection().connection.dbapi_connection
     driver.commit()
     driver.execute("BEGIN IMMEDIATE")
+    session.expire_all()
+
+
+def commit(session) -> None:
+    """Commit a step's transaction on its connection, and go on in a new one on the same
+    connection (on SQLite a deferred BEGIN: what the request reads next is one snapshot, and
+    what it writes next is atomic, as after the session's commit). The session's own commit
+    would also hand the connection back to the pool and take it again at the next statement,
+    which cost a third of the commit itself (about 40 µs of a 500 µs step on SQLite). What
+    the session loaded is expired, as its commit would."""
+    session.flush()
+    connection = conn()
+    driver = connection.connection.dbapi_connection
+    driver.commit()
+    if connection.dialect.name == "sqlite":  # (psycopg begins the next one at its next statement)
+        driver.execute("BEGIN")
     session.expire_all()
 
 

@@ -114,6 +114,32 @@ def test_two_completions_of_one_task_one_wins(app, runtime, users, client):
     assert all(codes == [200, 409] for codes in outcomes), outcomes
 
 
+def test_a_step_is_saved_when_it_returns_and_what_the_request_does_next_is_its_own(app, runtime, users, client):
+    """The step commits on its connection and the request goes on in a new transaction there:
+    another connection sees the step at once, and what the request writes afterwards is one
+    transaction of its own, undone whole by a rollback without touching the step."""
+    upload(client, users("ana", "analyst"), CREATION, *TABLES)
+    firm = Actor("firm", "applicant")
+    inst = runtime.start("municipal_creation", {}, firm, "620100")
+    task = only_task(inst.id)
+    after = runtime.complete(task.id, REPORT, firm)
+
+    def seen_elsewhere():
+        with db.engine.connect() as other:
+            return (other.scalar(text("SELECT revision FROM process_instance WHERE id = :i"), {"i": inst.id}),
+                    other.scalar(text("SELECT element FROM human_task WHERE instance_id = :i"), {"i": inst.id}))
+
+    assert seen_elsewhere() == (after.revision, "Task_self_green_factory")
+    assignee = only_task(inst.id).assignee
+    # the rest of the request: two writes, then it fails and rolls back
+    db.session.execute(text("UPDATE human_task SET assignee = 'someone' WHERE instance_id = :i"), {"i": inst.id})
+    db.session.execute(text("UPDATE process_instance SET status = 'cancelled' WHERE id = :i"), {"i": inst.id})
+    db.session.rollback()
+    assert seen_elsewhere() == (after.revision, "Task_self_green_factory")
+    case = db.session.get(ProcessInstance, inst.id)
+    assert (case.status, only_task(inst.id).assignee) == ("running", assignee)
+
+
 def test_a_stale_revision_is_a_conflict(runtime, users, client):
     """Two workers with their own caches: the one whose copy is stale cannot overwrite."""
     from engine.errors import Conflict

@@ -203,7 +203,7 @@ class Runtime(Steps):
                     records(case)
                 if self.before_commit is not None:
                     self.before_commit(case)
-                db.session.commit()
+                store.commit(db.session)
         except StepFailed as failed:
             # Rolled back; the case is kept as it was given, not yet started, held in `error`
             # with what failed (an administrator corrects its data and retries, or migrates it).
@@ -217,7 +217,7 @@ class Runtime(Steps):
                     self._save(case, Live(0, wf, persistence.Snapshot(), {}, {}), created=True)
                 if records is not None:
                     records(case)
-                db.session.commit()
+                store.commit(db.session)
             return case
         if case.next_timer_at is not None and self.after_commit is not None:
             self.after_commit(case.id, case.next_timer_at)

@@ -214,7 +214,7 @@ class Steps:
                     return
                 if self.before_commit is not None:
                     self.before_commit(case)
-                db.session.commit()
+                store.commit(db.session)
             except BaseException:
                 self.forget(instance_id)
                 raise
@@ -245,7 +245,7 @@ class Steps:
         with self._transaction():
             try:
                 yield hold
-                db.session.commit()
+                store.commit(db.session)
             except BaseException:
                 for case, _ in held:
                     self.forget(case.id)
@@ -272,7 +272,7 @@ class Steps:
             due_before = row.next_timer_at
             if not store.hold_in_error(row):
                 raise Conflict("本案的另一操作已先保存，请刷新后重试 (another action on this case was saved first; reload and try again)")
-            db.session.commit()
+            store.commit(db.session)
         self.forget(case.id)
         vars(case).update(vars(row))
         if due_before is not None and self.after_commit is not None:
