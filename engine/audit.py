@@ -26,8 +26,12 @@ _SET_GLOBAL = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("digest
 _INSERT = store.Write(insert(AuditEvent.__table__))
 
 
+# What `json.dumps` would build anew for each call (twice an event): the same encoder, the same text.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def canonical(obj) -> str:
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(obj)
 
 
 def _digest(prev_hash, at, actor, action, instance_id, task, detail) -> str:

@@ -1,0 +1,98 @@
+"""How a running workflow is stored: what a task's data holds comes back from its rows as it
+went in, whichever JSON library wrote them (engine/persistence.py)."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+from lxml import etree
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.util.task import TaskState
+
+from engine import clock, persistence
+
+LINE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="http://example.org">
+<bpmn:process id="line" isExecutable="true">
+<bpmn:startEvent id="start"/><bpmn:userTask id="fill" name="Fill"/><bpmn:userTask id="check" name="Check"/>
+<bpmn:endEvent id="end"/>
+<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fill"/>
+<bpmn:sequenceFlow id="f2" sourceRef="fill" targetRef="check"/>
+<bpmn:sequenceFlow id="f3" sourceRef="check" targetRef="end"/>
+</bpmn:process></bpmn:definitions>"""
+
+
+def _workflow():
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_xml(etree.ElementTree(etree.fromstring(LINE)), "line.bpmn")
+    spec, subprocesses = parser.get_spec("line"), parser.get_subprocess_specs("line")
+    wf = BpmnWorkflow(spec, subprocesses)
+    wf.do_engine_steps()
+    return wf, spec, subprocesses
+
+
+def _ready(wf):
+    [task] = wf.get_tasks(state=TaskState.READY, manual=True)
+    return task
+
+
+def _stored(wf, before=None) -> tuple[str, dict]:
+    changes = persistence.diff(wf, before)
+    return changes.shell, changes.upserts
+
+
+def test_what_json_lacks_comes_back_from_the_rows_as_it_went_in():
+    wf, spec, subprocesses = _workflow()
+    held = {
+        "decided_on": date(2027, 2, 10),  # Spring Festival, as a statutory helper gives it
+        "received_at": datetime(2026, 12, 31, 23, 59, 30, 123456, tzinfo=clock.SHANGHAI),
+        "window": timedelta(days=5, seconds=30),
+        "names": ["兰州绿源制造有限公司", "quote \" and backslash \\ and a tab\t"],
+        "score": 77.47,
+        "nested": {"level": {"deeper": [1, 2.5, None, True]}},
+    }
+    _ready(wf).set_data(**held)
+    shell, rows = _stored(wf)
+    restored, _ = persistence.restore(shell, rows, spec, subprocesses)
+    assert {k: _ready(restored).data[k] for k in held} == held
+    assert isinstance(_ready(restored).data["received_at"], datetime)
+
+
+def test_an_integer_past_64_bits_is_kept_too():
+    wf, spec, subprocesses = _workflow()
+    _ready(wf).set_data(big=2**70, on=date(2027, 1, 1))  # orjson cannot write it: the standard library does
+    shell, rows = _stored(wf)
+    restored, _ = persistence.restore(shell, rows, spec, subprocesses)
+    assert (_ready(restored).data["big"], _ready(restored).data["on"]) == (2**70, date(2027, 1, 1))
+
+
+def test_a_step_writes_only_what_changed_and_the_rest_is_read_back_unchanged():
+    wf, spec, subprocesses = _workflow()
+    shell, rows = _stored(wf)
+    restored, snapshot = persistence.restore(shell, rows, spec, subprocesses)
+    _ready(restored).set_data(opinion="同意")
+    _ready(restored).run()
+    restored.do_engine_steps()
+    changes = persistence.diff(restored, snapshot)
+    assert 0 < len(changes.upserts) < len(rows)
+    again, _ = persistence.restore(changes.shell, {**rows, **changes.upserts}, spec, subprocesses)
+    assert _ready(again).task_spec.bpmn_id == "check"
+    assert _ready(again).data["opinion"] == "同意"
+    assert [t.state for t in again.get_tasks()] == [t.state for t in restored.get_tasks()]
+
+
+def test_rows_the_standard_library_wrote_with_nan_are_still_read():
+    """Before orjson wrote the rows, the standard library did, and it writes NaN as a bare
+    word that orjson's reader refuses: such a case must still open."""
+    wf, spec, subprocesses = _workflow()
+    _ready(wf).set_data(ratio=1.0)
+    shell, rows = _stored(wf)
+    tid = str(_ready(wf).id)
+    body = json.loads(rows[tid])
+    body["delta"]["updates"]["ratio"] = float("nan")  # (a task's data is a delta against its parent's)
+    rows[tid] = json.dumps(body)
+    assert "NaN" in rows[tid]
+    restored, _ = persistence.restore(shell, rows, spec, subprocesses)
+    ratio = _ready(restored).data["ratio"]
+    assert ratio != ratio  # NaN
