@@ -123,7 +123,7 @@ class HumanTask(db.Model):
     assignee: Mapped[str | None] = mapped_column(String(80), index=True)
     form: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(Aware())
-    due_at: Mapped[datetime | None] = mapped_column(Aware(), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(Aware())  # indexed first in ix_human_task_due_order
     # The reminder before the due date, until it is sent (提醒).
     remind_at: Mapped[datetime | None] = mapped_column(Aware())
     # Who is told when the task is overdue (督办): this role, or the task's own when empty.
