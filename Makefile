@@ -92,7 +92,8 @@ run: setup fonts node_modules/.installed $(MODELER_BUNDLE) $(CHARTS_BUNDLE) $(CA
 # cores (pytest-xdist; each worker has its own SQLite file and PostgreSQL database): many tests
 # wait on a browser, a subprocess or a timer, and the extra worker keeps the cores busy meanwhile;
 # idle workers steal queued tests, so the long ones do not all end up last on one worker.
-# On 2 cores: 6 min 47 s with 2 workers, 6 min 9 s with 3, 7 min 21 s with 4.
+# On 2 cores: 4 min 14 s with 3 workers, 4 min 17 s with 4 (and, before the tests shared their
+# database engines, 6 min 47 s with 2 against 6 min 9 s with 3).
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: setup postgres fonts node_modules/.installed $(MODELER_BUNDLE) $(CHARTS_BUNDLE) $(CHROMIUM) $(CATALOGS)
 	$(VENV)/bin/ruff check .
