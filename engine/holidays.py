@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import has_app_context
+from sqlalchemy import inspect as sa_inspect
 
 from . import clock, settlement, statutory_calendar
 from .audit import append as audit
@@ -44,6 +45,11 @@ class Arrangement:
 
 def load_from_database() -> dict[int, dict[date, bool]]:
     if not has_app_context():  # a calculation outside the app knows only the package's years
+        return {}
+    # asked on the session's own connection: the first load may come inside a step holding
+    # SQLite's write lock, where a new connection would wait for it
+    if not sa_inspect(db.session.connection()).has_table(OfficialCalendarYear.__tablename__):
+        # a database not set up yet (`flask models check` on a fresh checkout): no year entered
         return {}
     years: dict[int, dict[date, bool]] = {y: {} for y in db.session.scalars(db.select(OfficialCalendarYear.year))}
     for day, working in db.session.execute(db.select(OfficialCalendarDay.day, OfficialCalendarDay.working)):

@@ -36,6 +36,22 @@ def test_make_runs_set_up_works_on_todays_real_date(tmp_path):
         assert conn.execute("select count(*) from process_instance").fetchone()[0] > 20
 
 
+def test_an_analyst_checks_the_models_before_any_database_is_set_up(tmp_path):
+    """`flask models check` on a fresh checkout, before `make run` made the database: the time
+    limits are computed on today's real date from the package's calendar, not failed for want
+    of the table of entered years."""
+    from web import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/fresh.db", "CLOCK": "system"})
+    statutory_calendar.ARRANGEMENTS.forget()
+    try:
+        result = app.test_cli_runner().invoke(args=["models", "check", str(ROOT / "processes")])
+    finally:
+        statutory_calendar.ARRANGEMENTS.forget()
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("0 errors")
+
+
 def _law_notice(year: int) -> str:
     """A notice in the shape the State Council's take: the law's days off, one more day off after
     Spring Festival, and the Saturday before it worked in lieu."""
