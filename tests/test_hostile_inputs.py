@@ -74,7 +74,7 @@ CORPUS = [
     ("anonymous", "GET", "/public/complaint/status?no=%C2%B2&code=x", None, 404, "受理编号或查询码不正确"),
     ("api", "GET", f"/api/v1/instances/{HUGE}", None, 404, "not found"),
     ("api", "POST", f"/api/v1/notifications/{HUGE}/read", None, 404, "not found"),
-    ("api", "GET", f"/api/v1/tasks?instance={HUGE}", None, 400, "'instance' must be between"),
+    ("api", "GET", f"/api/v1/tasks?instance={HUGE}", None, 400, "「instance」须在 0 与"),
     ("api", "GET", f"/api/v1/processes/p/migration?from=a&to=b&instance={HUGE}", None, 400, "must be case ids"),
     ("ana", "POST", "/models/p/migration/", as_form({"from": "a", "to": "b", "instance": "²"}), 400, "Bad Request"),
     # a number past the database in a list's query is no filter, or the first page

@@ -205,6 +205,32 @@ def test_every_engine_message_people_read_is_written_in_both_languages():
     assert not one_language, 'write them "中文 (English)" (engine/errors.py):\n' + "\n".join(one_language)
 
 
+def api_messages():
+    """What the API refuses a request with: the message of each refusal `web/api` and its paging
+    raise, and each field message of a FormInvalid, with where it is."""
+    for path in (ROOT / "web" / "api" / "views.py", ROOT / "web" / "paging.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args):
+                continue
+            called = node.exc.func
+            name = called.id if isinstance(called, ast.Name) else getattr(called, "attr", "")
+            first = node.exc.args[0]
+            if name == "FormInvalid" and isinstance(first, ast.Dict):
+                texts = [_template(e) for v in first.values if isinstance(v, ast.List) for e in v.elts]
+            elif name in REFUSALS | {"BadCursor", "ValueError"}:
+                texts = [_template(first)]
+            else:
+                continue
+            yield from ((f"{path.relative_to(ROOT)}:{node.lineno}", t) for t in texts if t is not None)
+
+
+def test_every_api_refusal_is_written_in_both_languages():
+    messages = list(api_messages())
+    assert len(messages) > 25  # the scan finds them
+    one_language = [f"{where}: {text}" for where, text in messages if not halves(text)]
+    assert not one_language, 'write them "中文 (English)" (engine/errors.py):\n' + "\n".join(one_language)
+
+
 def test_the_tables_messages_are_built_from_are_written_in_both_languages():
     tables = {"UNSUPPORTED": semantics.UNSUPPORTED, "FOREIGN_HINTS": semantics.FOREIGN_HINTS,
               "_UNREAD_HINTS": semantics._UNREAD_HINTS, "_WHY": script_check._WHY}
@@ -262,6 +288,19 @@ def test_the_modeler_shows_a_broken_diagrams_findings_in_the_analysts_language(a
         "file": (io.BytesIO(refused), "refused.bpmn"), "note": "imported",
         "csrf_token": csrf_token(analyst, "/models/import")}, content_type="multipart/form-data").get_data(as_text=True)
     assert "Error start event &#39;Start_falsified&#39; is not supported" in page and "不支持" not in page
+
+
+def test_a_malformed_api_request_is_answered_in_the_accounts_language(client, users):
+    firm = users("firm", "applicant")
+    asks = [lambda: client.post("/api/v1/instances", data="[1, 2]", content_type="application/json", headers=firm),
+            lambda: client.get("/api/v1/tasks?limit=many", headers=firm),
+            lambda: client.get("/api/v1/tasks?after=garbage", headers=firm)]
+    chinese = [ask().json["error"] for ask in asks]
+    assert chinese == ["请求体须为 JSON 对象", "「limit」须为整数", "「after」：不是本列表的游标"]
+    choose_language(db.session.scalar(db.select(User).where(User.name == "firm")), "en")
+    db.session.commit()
+    assert [ask().json["error"] for ask in asks] == [
+        "The request body must be a JSON object", "'limit' must be a whole number", "'after': not a cursor of this list"]
 
 
 def test_an_api_refusal_answers_in_the_accounts_language(client, users):

@@ -82,15 +82,15 @@ def _typed(raw, key: Key):
         if key.kind is datetime and isinstance(raw, dict) and set(raw) == {"t"}:
             value = datetime.fromisoformat(raw["t"])
             if value.tzinfo is None:
-                raise BadCursor("a time in a cursor carries its offset")
+                raise BadCursor("游标中的时间须带时区偏移 (a time in a cursor carries its offset)")
             return value
         if key.kind is date and isinstance(raw, dict) and set(raw) == {"d"}:
             return date.fromisoformat(raw["d"])
     except (TypeError, ValueError):
-        raise BadCursor("not a cursor of this list") from None
+        raise BadCursor("不是本列表的游标 (not a cursor of this list)") from None
     if key.kind in (int, str) and type(raw) is key.kind and (key.kind is str or abs(raw) < 2**63):
         return raw
-    raise BadCursor("not a cursor of this list")
+    raise BadCursor("不是本列表的游标 (not a cursor of this list)")
 
 
 def encode(values: list) -> str:
@@ -100,13 +100,13 @@ def encode(values: list) -> str:
 
 def decode(cursor: str, keys: list[Key]) -> list:
     if len(cursor) > 1000:
-        raise BadCursor("not a cursor of this list")
+        raise BadCursor("不是本列表的游标 (not a cursor of this list)")
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise BadCursor("not a cursor of this list") from None
+        raise BadCursor("不是本列表的游标 (not a cursor of this list)") from None
     if not isinstance(raw, list) or len(raw) != len(keys):
-        raise BadCursor("not a cursor of this list")
+        raise BadCursor("不是本列表的游标 (not a cursor of this list)")
     return [_typed(v, k) for v, k in zip(raw, keys)]
 
 

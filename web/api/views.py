@@ -15,7 +15,7 @@ from sqlalchemy import or_
 
 from engine import clock, deadlines, notifications
 from engine.db import db
-from engine.errors import EngineError, Forbidden, FormInvalid, NotFound
+from engine.errors import EngineError, Forbidden, FormInvalid, NotFound, en, zh
 from engine.green import attachments, privacy, rounds, withdrawal
 from engine.green import case_file as case_files
 from engine.green.roles import JURISDICTIONS
@@ -69,7 +69,7 @@ def authenticated(view):
 def body_object() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise EngineError("the request body must be a JSON object")
+        raise EngineError("请求体须为 JSON 对象 (the request body must be a JSON object)")
     return body
 
 
@@ -80,9 +80,9 @@ def int_arg(name: str, default: int, lo: int = 0, hi: int | None = None) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise EngineError(f"'{name}' must be a whole number") from None
+        raise EngineError(f"「{name}」须为整数 ('{name}' must be a whole number)") from None
     if value < lo or (hi is not None and value > hi):
-        raise EngineError(f"'{name}' must be between {lo} and {hi}")
+        raise EngineError(f"「{name}」须在 {lo} 与 {hi} 之间 ('{name}' must be between {lo} and {hi})")
     return value
 
 
@@ -134,7 +134,7 @@ def instance_json(inst: ProcessInstance, reveal: bool = True, tasks: list[HumanT
 def expand_form() -> bool:
     expand = {part.strip() for part in request.args.get("expand", "").split(",") if part.strip()}
     if expand - {"form"}:
-        raise EngineError("'expand' takes: form")
+        raise EngineError("「expand」只接受 form ('expand' takes: form)")
     return "form" in expand
 
 
@@ -145,13 +145,13 @@ def list_page(query, keys: list[paging.Key], key_of) -> paging.Page:
     cursor = request.args.get("after") or None
     offset = int_arg("offset", 0, 0, ID_MAX)
     if cursor and offset:
-        raise EngineError("give 'after' or 'offset', not both")
+        raise EngineError("「after」与「offset」只能给一个 (give 'after' or 'offset', not both)")
     if offset:
         query = query.offset(offset)
     try:
         return paging.page(db.session, query, keys, cursor, limit, key_of)
     except paging.BadCursor as exc:
-        raise EngineError(f"'after': {exc}") from None
+        raise EngineError(f"「after」：{zh(str(exc))} ('after': {en(str(exc))})") from None
 
 
 def listed(name: str, items: list, page: paging.Page):
@@ -179,7 +179,7 @@ def model_form(version_id, name):
     except UnknownProcess:
         form = None
     if form is None:
-        raise NotFound(f"no form {name!r} in model version {version_id}")
+        raise NotFound(f"模型版本 {version_id} 中没有表单 {name!r} (no form {name!r} in model version {version_id})")
     response = jsonify(form)
     response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
@@ -189,10 +189,10 @@ def model_form(version_id, name):
 @authenticated
 def deploy_models():
     if not may(g.actor, "models.deploy"):
-        raise Forbidden("only an analyst or administrator may deploy models")
+        raise Forbidden("只有分析员或管理员可以部署模型 (only an analyst or administrator may deploy models)")
     uploads = request.files.getlist("files")
     if not uploads:
-        raise EngineError("send one or more BPMN/DMN files as multipart field 'files'")
+        raise EngineError("请以 multipart 字段「files」上传一个或多个 BPMN/DMN 文件 (send one or more BPMN/DMN files as multipart field 'files')")
     files = {}
     for up in uploads:
         name = (up.filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
@@ -211,13 +211,13 @@ def start_instance():
     body = body_object()
     process = body.get("process")
     if not isinstance(process, str) or not process:
-        raise EngineError("'process' (a process id) is required")
+        raise EngineError("须给出「process」，即流程标识 ('process' (a process id) is required)")
     data = body.get("data", {})
     if not isinstance(data, dict):
-        raise FormInvalid({"data": ["must be a JSON object"]})
+        raise FormInvalid({"data": ["须为 JSON 对象 (must be a JSON object)"]})
     jurisdiction = data.pop("jurisdiction", None)
     if jurisdiction is not None and jurisdiction not in JURISDICTIONS:
-        raise FormInvalid({"data/jurisdiction": [f"unknown jurisdiction '{jurisdiction}'"]})
+        raise FormInvalid({"data/jurisdiction": [f"未知的辖区「{jurisdiction}」 (unknown jurisdiction '{jurisdiction}')"]})
     if process in rounds.ROUNDS and process in dict(runtime().startable(g.actor)):  # who may not start it learns nothing
         rounds.refuse_second_round(process)
     inst = runtime().start(process, data, g.actor, jurisdiction)
@@ -228,7 +228,7 @@ def _visible_instance(instance_id: int) -> ProcessInstance:
     inst = db.session.get(ProcessInstance, instance_id)
     # Another city's case answers exactly like a missing one: its existence is not disclosed.
     if inst is None or not runtime().may_see(g.actor, instance_id):
-        raise NotFound(f"instance {instance_id} does not exist")
+        raise NotFound(f"办件 {instance_id} 不存在 (instance {instance_id} does not exist)")
     return inst
 
 
@@ -262,7 +262,7 @@ def search_cases():
     elif may(g.user, "cases.mine"):
         operation = case_lists.mine
     else:
-        raise Forbidden("the role may not search cases")
+        raise Forbidden("该角色不能检索办件 (the role may not search cases)")
     try:
         filters = case_lists.filters_from(request.args)
     except case_lists.FiltersInvalid as exc:
@@ -271,7 +271,7 @@ def search_cases():
     try:
         listing = operation(runtime(), g.actor, filters, request.args.get("after") or None, limit)
     except paging.BadCursor as exc:
-        raise EngineError(f"'after': {exc}") from None
+        raise EngineError(f"「after」：{zh(str(exc))} ('after': {en(str(exc))})") from None
     return listed("cases", [_case_row_json(row, listing.holders) for row in listing.rows],
                   paging.Page(listing.rows, listing.next))
 
@@ -344,10 +344,10 @@ def retry_instance(instance_id):
     _visible_instance(instance_id)
     body = request.get_json(silent=True) if request.data else {}
     if not isinstance(body, dict):
-        raise EngineError("the request body must be a JSON object")
+        raise EngineError("请求体须为 JSON 对象 (the request body must be a JSON object)")
     reason = body.get("reason")
     if reason is not None and not isinstance(reason, str):
-        raise FormInvalid({"reason": ["must be text"]})
+        raise FormInvalid({"reason": ["须为文本 (must be text)"]})
     return jsonify(instance_json(runtime().retry(instance_id, g.actor, body.get("data"), reason)))
 
 
@@ -358,10 +358,10 @@ def send_message(instance_id):
     body = body_object()
     name = body.get("name")
     if not isinstance(name, str) or not name:
-        raise EngineError("'name' (the message name) is required")
+        raise EngineError("须给出「name」，即消息名称 ('name' (the message name) is required)")
     payload = body.get("payload", {})
     if not isinstance(payload, dict):
-        raise FormInvalid({"payload": ["must be a JSON object"]})
+        raise FormInvalid({"payload": ["须为 JSON 对象 (must be a JSON object)"]})
     return jsonify(instance_json(runtime().send_message(instance_id, name, payload, g.actor)))
 
 
@@ -381,7 +381,7 @@ def list_tasks():
     overdue = request.args.get("overdue")
     if overdue is not None:
         if overdue not in ("true", "false", "1", "0"):
-            raise EngineError("'overdue' must be true or false")
+            raise EngineError("「overdue」须为 true 或 false ('overdue' must be true or false)")
         now = clock.now()
         q = q.where(HumanTask.due_at < now) if overdue in ("true", "1") else \
             q.where(or_(HumanTask.due_at.is_(None), HumanTask.due_at >= now))
@@ -401,16 +401,16 @@ def upload_attachment(task_id):
     except ValueError:
         entry = None
     if entry is None or not may_act(g.actor, entry):
-        raise NotFound(f"task {task_id} is not waiting for you")
+        raise NotFound(f"事项 {task_id} 不在等待你办理 (task {task_id} is not waiting for you)")
     schema = runtime().registry.load(
         db.session.get(ProcessInstance, entry.instance_id).version_id).forms.get(entry.form or "") or {}
     field = request.form.get("field", "")
     prop = (schema.get("properties") or {}).get(field)
     if not attachments.is_file_field(prop):
-        raise FormInvalid({"field": [f"'{field}' is not a file field of this task's form"]})
+        raise FormInvalid({"field": [f"「{field}」不是本事项表单的文件字段 ('{field}' is not a file field of this task's form)"]})
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise FormInvalid({"file": ["send the file as multipart 'file'"]})
+        raise FormInvalid({"file": ["请以 multipart 字段「file」上传文件 (send the file as multipart 'file')"]})
     try:
         checked = attachments.check_for_field(prop, upload.filename, upload.read())
     except attachments.AttachmentRefused as exc:
@@ -439,7 +439,7 @@ def comment_task(task_id):
     except ValueError:
         entry = None
     if entry is not None and not privacy.sees_task(g.actor, entry):  # an expert: his own reviews only
-        raise NotFound(f"task {task_id} is not waiting for anyone")
+        raise NotFound(f"事项 {task_id} 不在等待任何人办理 (task {task_id} is not waiting for anyone)")
     runtime().comment(task_id, text if isinstance(text, str) else "", g.actor)
     return jsonify({"task": task_id, "text": text.strip()}), 201
 
@@ -447,9 +447,9 @@ def comment_task(task_id):
 # --------------------------------------------------------------------------- the virtual clock
 def _virtual_clock_only():
     if not current_app.config["CLOCK"] == "virtual" or not clock.current().virtual:
-        raise NotFound("not found")
+        raise NotFound("未找到 (not found)")
     if not g.actor.is_admin:
-        raise Forbidden("only an administrator may read or move the clock")
+        raise Forbidden("只有管理员可以查看或拨动时钟 (only an administrator may read or move the clock)")
 
 
 @bp.get("/clock")
@@ -473,9 +473,9 @@ def move_clock():
         elif "to" in body:
             target = datetime.fromisoformat(str(body["to"]))
             if target.tzinfo is None:
-                raise ValueError("give the time with its offset, e.g. +08:00")
+                raise ValueError("时间须带时区偏移，如 +08:00 (give the time with its offset, e.g. +08:00)")
         else:
-            raise ValueError("give 'advance' (an ISO duration) or 'to' (an ISO time)")
+            raise ValueError("须给出「advance」（ISO 时长）或「to」（ISO 时间） (give 'advance' (an ISO duration) or 'to' (an ISO time))")
         fired = run_until(runtime(), target)
     except ValueError as exc:
         raise FormInvalid({"advance" if "advance" in body else "to": [str(exc)]}) from None
@@ -510,6 +510,6 @@ def read_notification(notification_id):
     seen = db.session.scalar(db.select(Notification.id).where(
         Notification.id == notification_id, notifications.for_actor(actor, everything=actor.is_admin)))
     if seen is None:
-        raise NotFound(f"notification {notification_id} does not exist")
+        raise NotFound(f"通知 {notification_id} 不存在 (notification {notification_id} does not exist)")
     notifications.mark_read(actor, Notification.id == seen)
     return jsonify({"id": seen, "read": True})
