@@ -162,7 +162,7 @@ SHARED_ENGINES: dict[str, object] = {}
 def _share_engines():
     """Each test builds an app, and Flask-SQLAlchemy an engine for it; SQLAlchemy keeps the
     SQL it compiled per engine (its dialect is part of the key), so every test compiled every
-    statement it ran anew: an eighth of the suite's time. The apps of the suite's own
+    statement it ran anew: more than a quarter of the suite's CPU time. The apps of the suite's own
     databases share one engine each, given the same options; each test still disposes its
     pool at the end. Apps on other databases (a test's own file) get their own, as before."""
     make_engine = SQLAlchemy._make_engine
