@@ -423,18 +423,26 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=SETTINGS.retry_seconds * 2 ** (attempts - 1))
 
 
+NOT_REACHED = "账户已停用，未发送 (the account was deactivated; nothing was sent)"
+
+
 def send_one(delivery_id: int) -> str:
     """Send one claimed delivery and record what happened; returns its new status."""
     row = db.session.get(Delivery, delivery_id)
     notice = db.session.get(Notification, row.notification_id)
     channel, address, attempts = row.channel, row.address, row.attempts
     subject, text = message(notice)
+    # an account deactivated since the notification was written is not written to any more
+    reached = db.session.scalar(RECIPIENTS(None, None, row.account)) is not None
     db.session.commit()  # no transaction held open while the network is waited on
     error = None
-    try:
-        SENDERS[channel](address, subject, text)
-    except Exception as exc:  # whatever the channel raised: recorded, tried again
-        error = str(exc) if isinstance(exc, SendFailed) else f"{type(exc).__name__}: {exc}"
+    if not reached:
+        error, attempts = NOT_REACHED, SETTINGS.max_attempts  # not tried again
+    else:
+        try:
+            SENDERS[channel](address, subject, text)
+        except Exception as exc:  # whatever the channel raised: recorded, tried again
+            error = str(exc) if isinstance(exc, SendFailed) else f"{type(exc).__name__}: {exc}"
     now = clock.now()
     if error is None:
         values = {"status": SENT, "sent_at": now, "lease_until": None, "last_error": None}

@@ -331,6 +331,37 @@ def test_a_hand_over_is_told_to_the_colleague_and_the_step_commits_while_smtp_is
     assert mail.rcpt_tos == ["wang@lanzhou.gov.cn"] and "已转交您办理" in smtp.texts()[0]
 
 
+def test_a_notice_waiting_for_an_account_deactivated_meanwhile_is_not_sent(client, smtp):
+    """The colleague chose e-mail and was handed a task; before the worker's pass an administrator
+    deactivated the account (he left the department): nothing goes to his address, and the
+    delivery says why, on the administrator's page, even when sent again from there."""
+    channels_from({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port)})
+    account("root", "admin", None)
+    inst, _ = start_round(client)
+    account("wang")
+    assert choose(client, "wang", ["email"], email="wang@lanzhou.gov.cn").status_code == 303
+    assert hand_over(client, "lz", inst["tasks"][0]["id"], "wang").status_code == 303
+    [d] = deliveries()
+    assert d.status == "pending"
+
+    sign_in(client, "root")
+    r = client.post("/admin/users/wang/deactivate", data={"csrf_token": csrf_token(client, "/admin/users/")})
+    assert r.status_code == 303
+    assert worker_pass() == {"failed": 1}
+    assert smtp.messages == []
+    [d] = deliveries()
+    assert d.status == "failed" and d.attempts == 1 and "账户已停用" in d.last_error
+    admin_page = page(client, "root", "/notifications/deliveries?status=failed")
+    assert f'data-delivery="{d.id}" data-status="failed"' in admin_page and "账户已停用，未发送" in admin_page
+    assert "deactivated" not in admin_page  # in the reader's language only
+
+    sign_in(client, "root")
+    r = client.post(f"/notifications/deliveries/{d.id}/retry",
+                    data={"csrf_token": csrf_token(client, "/notifications/deliveries")})
+    assert r.status_code == 303
+    assert worker_pass() == {"failed": 1} and smtp.messages == []
+
+
 def test_a_dingtalk_robot_that_fails_twice_then_answers_gets_the_notice_on_the_third_try(client, receivers):
     robot, gateway = receivers(failures=2), receivers()
     channels_from({"DINGTALK_WEBHOOK_URL": robot.url, "SMS_WEBHOOK_URL": gateway.url})
