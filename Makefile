@@ -112,7 +112,8 @@ bench-inbox: setup postgres
 	PYTHONPATH=$(CURDIR) BENCH_POSTGRES_URL=$(PG_URL) $(PY) bench/inbox.py
 
 # The main pages and API lists with 20,000 cases and 10,000 designations, through gunicorn on PostgreSQL,
-# at 1 and 4 clients (p50/p95), and the 10,000-row /registry.xlsx. Wipes its own database.
+# at 1 and 4 clients (p50/p95), and the 10,000-row /registry.xlsx as a background job (`timers run`
+# beside gunicorn). Wipes its own database.
 BENCH_SCALE_URL ?= postgresql://postgres@127.0.0.1:5432/green_ladder_bench_scale
 bench-scale: setup postgres $(CATALOGS)
 	@psql "$(dir $(BENCH_SCALE_URL))postgres" -tAc "select 1 from pg_database where datname='$(notdir $(BENCH_SCALE_URL))'" | grep -q 1 \

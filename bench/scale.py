@@ -18,8 +18,10 @@ What it writes, and how:
 Then gunicorn is started, three users sign in (the province, a city official,
 the administrator; pages through the login form, the API with tokens) and each path
 is asked REPEAT times by one client, then by four at once. Prints p50 and p95 in
-milliseconds per path and client count, and the time of one /registry.xlsx (10,000
-rows; the goal is under 2 s). Goal: every p95 under 150 ms at 4 clients.
+milliseconds per path and client count, and the time of /registry.xlsx (10,000 rows:
+over EXPORT_IN_REQUEST, so it runs as a background job in the scheduler's process,
+`flask timers run`, started beside gunicorn as in production; the time is from the
+request to the file downloaded from the job). Goal: every p95 under 150 ms at 4 clients.
 
 Run: make bench-scale
   (or BENCH_POSTGRES_URL=postgresql://... PYTHONPATH=. .venv/bin/python bench/scale.py [--repeat N])
@@ -224,6 +226,9 @@ def main():
     log = open(Path(uploads) / "gunicorn.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"], cwd=ROOT, env=env,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # production's other process: the scheduler, whose job worker runs a large export in the background
+    timers = subprocess.Popen([sys.executable, "-m", "flask", "--app", "web", "timers", "run"], cwd=ROOT, env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -265,19 +270,40 @@ def main():
             worst = max(worst, four[1])
             shown = path if len(path) <= 58 else path[:55] + "..."
             print(f"  {user:7} {shown:58} {one[0]:6.1f} / {one[1]:6.1f} {four[0]:6.1f} / {four[1]:6.1f}")
-        exports = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            r = sessions["prov"][0].request("GET", "/registry.xlsx")
-            assert r.status == 200, r.status
-            exports.append(time.perf_counter() - t0)
-        print(f"/registry.xlsx ({args.designations} rows, {len(r.body) // 1024} kB): median of 3 "
-              f"{statistics.median(exports):.2f} s (goal under 2 s)")
+        exports = [export(sessions["prov"][0], "/registry.xlsx") for _ in range(3)]
+        took, answered, size, background = (statistics.median(e[i] for e in exports) for i in range(4))
+        if background:
+            print(f"/registry.xlsx ({args.designations} rows, {size // 1024:.0f} kB), in the background: the job page "
+                  f"in {answered * 1000:.0f} ms, the file downloaded {took:.2f} s after the request (median of 3)")
+        else:
+            print(f"/registry.xlsx ({args.designations} rows, {size // 1024:.0f} kB): median of 3 {took:.2f} s "
+                  "(goal under 2 s)")
         print(f"worst p95 at 4 clients: {worst:.1f} ms — under 150 ms: {'yes' if worst < 150 else 'NO'}")
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        for process in (server, timers):
+            process.terminate()
+        for process in (server, timers):
+            process.wait(timeout=60)
         log.close()
+
+
+def export(client: Client, path: str) -> tuple[float, float, int, bool]:
+    """An export as its asker gets it: at once, or (over EXPORT_IN_REQUEST rows) from the job
+    page it is sent to, polled as the page polls until the job is done, then downloaded.
+    Returns (seconds to the file, seconds to the first answer, bytes, whether in the background)."""
+    t0 = time.perf_counter()
+    r = client.request("GET", path)
+    answered = time.perf_counter() - t0
+    if r.status == 200:
+        return answered, answered, len(r.body), False
+    assert r.status in (302, 303), (path, r.status)
+    job = "/" + r.headers["Location"].split("://", 1)[-1].split("/", 1)[-1].lstrip("/")
+    while (state := json.loads(client.request("GET", job + ".json").body))["status"] not in ("done", "failed"):
+        time.sleep(0.05)
+    assert state["status"] == "done", state
+    file = client.request("GET", job + "/file")
+    assert file.status == 200, (job, file.status)
+    return time.perf_counter() - t0, answered, len(file.body), True
 
 
 if __name__ == "__main__":
