@@ -9,7 +9,8 @@ from test_delegation import OPINION, REVIEW
 from engine import jobs
 from engine.runtime import Actor
 
-from .test_narrow_screens import OVERFLOW, sign_in
+from .session import sign_in
+from .test_narrow_screens import OVERFLOW
 
 
 @pytest.fixture

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 from factories import user
 from test_case_file import applied
-from test_web_cases import PASSWORD
 
-
-def sign_in_as(page, live_server, name):
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/inbox/**")
+from .session import sign_in
 
 
 def test_the_city_reviews_with_the_file_beside_the_form_and_the_applicant_reads_why_it_failed(
@@ -20,7 +13,7 @@ def test_the_city_reviews_with_the_file_beside_the_form_and_the_applicant_reads_
     case = applied(runtime)
     user("lz", "municipal", "620100")
 
-    sign_in_as(page, live_server, "lz")
+    sign_in(page, live_server, "lz")
     page.click("#tasks tbody tr a:has-text('市级审核')")
     page.wait_for_url(f"{live_server}/tasks/**")
     organisation = page.inner_text("#file-organisation")
@@ -36,7 +29,7 @@ def test_the_city_reviews_with_the_file_beside_the_form_and_the_applicant_reads_
     page.wait_for_url(f"{live_server}/inbox/**")
     page.click("header.top form button")  # sign out
 
-    sign_in_as(page, live_server, "firm")
+    sign_in(page, live_server, "firm")
     page.goto(f"{live_server}/cases/{case.id}")
     assert "低于合格分 80" in page.inner_text("#file-evaluation .verdict")
     assert "请提高可再生能源占比" in page.inner_text("#file-opinions")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
 
-from .test_narrow_screens import cases, sign_in  # noqa: F401 (fixture)
+from .session import sign_in
+from .test_narrow_screens import cases  # noqa: F401 (fixture)
 
 
 def test_the_province_searches_sorts_and_goes_back_to_its_search(page, live_server, cases, screenshot):  # noqa: F811

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import ROOT
-from factories import LANZHOU, PASSWORD, designation_row, registered, user
+from factories import LANZHOU, designation_row, registered, user
 from test_provincial_selection import code
 
 from engine.db import db
@@ -13,13 +13,7 @@ from engine.model_registry import collect
 from engine.models import AuditEvent, HumanTask
 from engine.runtime import Actor
 
-
-def sign_in_as(page, live_server, name):
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/inbox/**")
+from .session import sign_in
 
 
 def submitted(case_id, element) -> dict:
@@ -39,7 +33,7 @@ def test_a_city_adds_and_removes_rows_of_its_recommendation(page, live_server, r
     task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id,
                                                            HumanTask.jurisdiction == LANZHOU))
     user("lz", "municipal", LANZHOU)
-    sign_in_as(page, live_server, "lz")
+    sign_in(page, live_server, "lz")
     page.goto(f"{live_server}/tasks/{task}")
 
     rows = page.locator("#f-units tbody tr")
@@ -71,7 +65,7 @@ def test_a_nomination_shows_only_the_conditions_of_the_chosen_unit_type(page, li
     user("lz", "municipal", LANZHOU)
     case = runtime.start("cultivation", {}, Actor("lz", "municipal", LANZHOU))
     task = db.session.scalar(db.select(HumanTask.id).where(HumanTask.instance_id == case.id))
-    sign_in_as(page, live_server, "lz")
+    sign_in(page, live_server, "lz")
     page.goto(f"{live_server}/tasks/{task}")
 
     def shown(path):
@@ -105,13 +99,12 @@ def test_a_nomination_shows_only_the_conditions_of_the_chosen_unit_type(page, li
     assert page.errors == []
 
 
-
 def test_an_enterprise_applies_with_its_own_entries_filled_in_and_names_an_agency_only_for_a_third_party_evaluation(
         page, live_server, runtime, screenshot):
     runtime.registry.deploy(collect([ROOT / "processes"]), actor="ana")
     registered("agency-green", role="agency", code="91620100MA71GLP0EL", org="甘肃绿评科技有限公司")
     registered("firm")
-    sign_in_as(page, live_server, "firm")
+    sign_in(page, live_server, "firm")
     page.goto(f"{live_server}/cases/new")
     page.click("#start-municipal_creation")
     page.wait_for_url(f"{live_server}/tasks/**")

@@ -21,6 +21,8 @@ from engine.model_diff import diff_files
 from engine.models import PendingTimer, ProcessInstance
 from web.accounts.users import add_user
 
+from .session import sign_in
+
 PROCESS, FILE = "provincial_selection", "provincial_selection.bpmn"
 NOTICE_STEP, NOTICE_TIMER = "Service_publish_notice", "Timer_notice_ends"
 FLOW = "Flow_to_notice"  # from "any passed?" into the public notice
@@ -38,14 +40,6 @@ def shape(element_id):
 
 def classes(page, element_id):
     return page.get_attribute(shape(element_id), "class").split()
-
-
-def sign_in(page, live_server, name):
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/inbox/**")
 
 
 def round_on_notice(runtime, units) -> int:

@@ -11,7 +11,8 @@ from engine.db import db
 from engine.green.models import User
 from web.accounts.users import actor_of
 
-PASSWORD = "correct-horse"
+from .session import sign_in
+
 # how much wider than the window the page is, in CSS pixels (0: nothing to scroll sideways)
 OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 
@@ -25,15 +26,6 @@ def cases(runtime):
         registered(account, code=code(n), org=name)
         firm = actor_of(db.session.scalar(db.select(User).where(User.name == account)))
         self_evaluated(runtime, firm, application={**APPLICATION, "organisation_name": name, "credit_code": code(n)})
-
-
-def sign_in(page, live_server, name):
-    page.context.clear_cookies()
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/inbox/**")
 
 
 @pytest.mark.parametrize("who, paths", [

@@ -6,13 +6,7 @@ from test_web_cases import PASSWORD, case_in_review
 
 from web.accounts.users import add_user
 
-
-def sign_in(page, live_server, name):
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/inbox/**")
+from .session import sign_in
 
 
 def sign_out(page):
