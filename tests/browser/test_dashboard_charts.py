@@ -3,18 +3,15 @@ a bar, a picture to save; on paper, the server's own drawing."""
 from __future__ import annotations
 
 from test_designations import deploy, list_unit, officials
-from test_web_cases import PASSWORD
+
+from .session import sign_in
 
 
 def test_the_province_explores_the_dashboard(page, live_server, runtime, screenshot):
     deploy(runtime)
     list_unit(runtime)
     officials()
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "prov")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/inbox/**")
+    sign_in(page, live_server, "prov")
     page.goto(f"{live_server}/dashboard")
     chart = page.locator("#chart-type.live .echart svg")
     chart.wait_for()

@@ -6,6 +6,8 @@ from national_helpers import PROVINCE, deploy, list_unit, ready, task_data
 
 from web.accounts.users import add_user
 
+from .session import sign_in
+
 PASSWORD = "correct-horse"
 
 
@@ -22,11 +24,7 @@ def test_a_department_gives_its_opinions_and_the_province_follows_the_round(page
         for e in task_data(runtime, shortlist)["eligible"]]}, PROVINCE)
     [task] = ready(case.id, "Task_consult_ecology")
 
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "eco")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/inbox/**")
+    sign_in(page, live_server, "eco")
     page.goto(f"{live_server}/tasks/{task.id}")
     table = page.locator("fieldset#f-ecology_opinions")
     assert "兰州绿源制造有限公司" in table.inner_text() and "绿色工业园区" in table.inner_text()
@@ -41,11 +39,7 @@ def test_a_department_gives_its_opinions_and_the_province_follows_the_round(page
     page.wait_for_url(f"{live_server}/inbox/**")
 
     page.click("header.top form button")  # sign out; the province follows the round
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "prov")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/inbox/**")
+    sign_in(page, live_server, "prov")
     page.goto(f"{live_server}/cases/{case.id}")
     page.wait_for_selector("#case-diagram[data-state=ready] .djs-container svg")
     element = 'g.djs-element[data-element-id="{}"]'.format

@@ -14,6 +14,8 @@ from engine.model_registry import collect
 from engine.runtime import Actor
 from web.accounts.users import add_user
 
+from .session import sign_in
+
 
 def test_an_official_signs_in_and_follows_a_case(page, live_server, runtime, screenshot):
     case = case_in_review(runtime)
@@ -52,11 +54,7 @@ def test_an_official_signs_in_and_follows_a_case(page, live_server, runtime, scr
 
 def test_another_city_sees_no_case(page, live_server, runtime):
     case = case_in_review(runtime)
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "ts")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/inbox/**")
+    sign_in(page, live_server, "ts")
     assert page.goto(f"{live_server}/cases/{case}").status == 404
     assert page.goto(f"{live_server}/cases/{case}/markers.json").status == 404
 
@@ -68,14 +66,7 @@ def test_an_applicant_corrects_a_refused_report_and_the_city_sees_it_done(page, 
     add_user("lz", "municipal", "620100", password=PASSWORD)
     case = runtime.start("municipal_creation", {}, Actor("firm", "applicant"), "620100").id
 
-    def sign_in_as(name):
-        page.goto(f"{live_server}/login")
-        page.fill("input[name=username]", name)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server}/inbox/**")
-
-    sign_in_as("firm")
+    sign_in(page, live_server, "firm")
     page.click("#tasks tbody tr a:has-text('申请并选择评价方式')")
     page.wait_for_url(f"{live_server}/tasks/**")
     page.fill("input[name=organisation_name]", "兰州绿源制造有限公司")
@@ -111,7 +102,7 @@ def test_an_applicant_corrects_a_refused_report_and_the_city_sees_it_done(page, 
     page.wait_for_url(f"{live_server}/inbox/**")
 
     page.click("header.top form button")  # sign out
-    sign_in_as("lz")
+    sign_in(page, live_server, "lz")
     page.goto(f"{live_server}/cases/{case}")
     page.wait_for_selector("#case-diagram[data-state=ready] .djs-container svg")
     element = 'g.djs-element[data-element-id="{}"]'.format
@@ -154,20 +145,12 @@ def test_a_unit_sees_its_rectification_order_and_the_province_the_spot_check_and
                                               "ground": "false_materials"}, CITY, "620100")
     runtime.complete(waiting(revocation.id).id, CITY_PROPOSAL, CITY)
 
-    def sign_in_as(name):
-        page.context.clear_cookies()
-        page.goto(f"{live_server}/login")
-        page.fill("input[name=username]", name)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server}/inbox/**")
-
-    sign_in_as("firm")
+    sign_in(page, live_server, "firm")
     page.goto(f"{live_server}/tasks/{order.id}")
     assert "2026年05月31日 24:00" in page.inner_text("#due")
     screenshot(page, "rectification-order")
 
-    sign_in_as("prov")
+    sign_in(page, live_server, "prov")
     element = 'g.djs-element[data-element-id="{}"]'.format
     page.goto(f"{live_server}/cases/{check.id}")
     page.wait_for_selector("#case-diagram[data-state=ready] .djs-container svg")
