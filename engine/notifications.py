@@ -435,10 +435,8 @@ def send_one(delivery_id: int) -> str:
     # an account deactivated since the notification was written is not written to any more
     reached = db.session.scalar(RECIPIENTS(None, None, row.account)) is not None
     db.session.commit()  # no transaction held open while the network is waited on
-    error = None
-    if not reached:
-        error, attempts = NOT_REACHED, SETTINGS.max_attempts  # not tried again
-    else:
+    error = None if reached else NOT_REACHED  # (and not tried again)
+    if reached:
         try:
             SENDERS[channel](address, subject, text)
         except Exception as exc:  # whatever the channel raised: recorded, tried again
@@ -446,9 +444,9 @@ def send_one(delivery_id: int) -> str:
     now = clock.now()
     if error is None:
         values = {"status": SENT, "sent_at": now, "lease_until": None, "last_error": None}
-    elif attempts >= SETTINGS.max_attempts:
+    elif not reached or attempts >= SETTINGS.max_attempts:
         values = {"status": FAILED, "lease_until": None, "last_error": error[:2000]}
-        log.error("notification %s to %s by %s failed for good after %d attempts: %s",
+        log.error("notification %s to %s by %s failed for good at attempt %d: %s",
                   notice.id, row.account, channel, attempts, error)
     else:
         values = {"status": PENDING, "lease_until": None, "last_error": error[:2000],

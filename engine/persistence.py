@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from types import ModuleType
 from uuid import UUID
 
 import orjson
@@ -123,15 +122,8 @@ _ENCODER = create_encoder(_REGISTRY)
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 
 
-def _registered(obj):
-    typename = _REGISTRY.typenames.get(type(obj))
-    if typename is not None:
-        return _REGISTRY.convert_to_dict[typename](obj)
-    if callable(obj) or isinstance(obj, ModuleType):
-        return None
-    if isinstance(obj, (set, frozenset)):
-        return list(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+# what SpiffWorkflow's encoder does with a value JSON lacks, as orjson's fallback
+_registered = _ENCODER().default
 
 
 def _dumps(obj) -> str:
