@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import orjson
 from sqlalchemy import bindparam, insert, update
 
 from . import clock, store
@@ -26,12 +27,21 @@ _SET_GLOBAL = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("digest
 _INSERT = store.Write(insert(AuditEvent.__table__))
 
 
-# What `json.dumps` would build anew for each call (twice an event): the same encoder, the same text.
+# Canonical JSON: keys sorted, no spaces, text as it is, what JSON lacks as its str(). Written by
+# orjson (every step writes an event, and hashes it); what orjson cannot write (an integer over 64
+# bits) by the standard library. `audit verify` hashes the stored detail text again, never the
+# detail itself, so an event is checked against the text it was written with; the hashed list of
+# texts and numbers comes out of both alike, character for character (tests/test_audit.py).
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+_ORJSON_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                   | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
 def canonical(obj) -> str:
-    return _CANONICAL.encode(obj)
+    try:
+        return orjson.dumps(obj, default=str, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return _CANONICAL.encode(obj)
 
 
 def _digest(prev_hash, at, actor, action, instance_id, task, detail) -> str:

@@ -30,6 +30,23 @@ class Aware(TypeDecorator):
             return None
         return value.replace(tzinfo=UTC).astimezone(SHANGHAI)
 
+    def bind_processor(self, dialect):
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # SQLite keeps the time as text, in SQLAlchemy's SQLite storage format (which
+        # `datetime.isoformat` writes in C); SQLAlchemy's own processor fills that format
+        # from a dict built for every value, a step writes a handful, and every page's
+        # reads compare with them, so the text must stay the same to the character.
+        def process(value):
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to an aware column")
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
 
 class ModelVersion(db.Model):
     """A deployed, immutable set of BPMN/DMN files (模型版本), named by the hash of its content."""

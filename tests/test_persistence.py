@@ -3,7 +3,9 @@ went in, whichever JSON library wrote them (engine/persistence.py)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
 
 from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -11,6 +13,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock, persistence
+from engine.models import ProcessInstance
 
 LINE = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="http://example.org">
@@ -96,3 +99,53 @@ def test_rows_the_standard_library_wrote_with_nan_are_still_read():
     restored, _ = persistence.restore(shell, rows, spec, subprocesses)
     ratio = _ready(restored).data["ratio"]
     assert ratio != ratio  # NaN
+
+
+def test_a_time_is_stored_on_sqlite_as_sqlalchemy_stores_it_and_reads_back_in_beijing_time():
+    """Pages filter and order by times written over the years, by this type and by SQLAlchemy's
+    own processor before it: the text must be the same to the character, or an inbox would sort
+    a due date written today before one written last year."""
+    from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, text
+    from sqlalchemy.dialects.sqlite import DATETIME
+
+    from engine.models import Aware
+
+    engine = create_engine("sqlite://")
+    table = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("at", Aware))
+    table.metadata.create_all(engine)
+    sqlalchemy_text = DATETIME().bind_processor(engine.dialect)
+    moments = [datetime(2026, 12, 31, 23, 59, 30, 123456, tzinfo=clock.SHANGHAI),  # New Year's Eve in Beijing
+               datetime(2027, 2, 6, 8, 0, tzinfo=clock.SHANGHAI)]  # whole seconds: the microseconds still written
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"id": i, "at": at} for i, at in enumerate(moments)])
+        stored = conn.execute(text("SELECT at FROM t ORDER BY id")).scalars().all()
+        back = conn.execute(select(table.c.at).order_by(table.c.id)).scalars().all()
+        with pytest.raises(Exception, match="naive"):
+            conn.execute(insert(table), {"id": 9, "at": datetime(2027, 1, 1)})
+    assert stored == [sqlalchemy_text(at.astimezone(UTC).replace(tzinfo=None)) for at in moments]
+    assert stored[0] == "2026-12-31 15:59:30.123456" and stored[1] == "2027-02-06 00:00:00.000000"
+    assert back == moments and all(b.utcoffset() == timedelta(hours=8) for b in back)
+
+
+def test_case_data_is_stored_compact_with_chinese_as_it_is_and_older_rows_read_alike(app, runtime):
+    """A JSON column (a case's data) is written by orjson: compact, Chinese kept as it is (what a
+    person reading the database sees); rows the standard library wrote before, with spaces and
+    escaped Chinese, or NaN, are read as they were."""
+    from sqlalchemy import text
+
+    from engine.actors import Actor
+    from engine.db import db, json_text, json_value
+
+    runtime.registry.deploy({"line.bpmn": LINE}, actor="t")
+    case = runtime.start("line", {"organisation_name": "兰州绿源制造有限公司"}, Actor("root", "admin"))
+    stored = db.session.execute(text("SELECT CAST(data AS TEXT) FROM process_instance WHERE id = :i"),
+                                {"i": case.id}).scalar_one()
+    assert '"organisation_name":"兰州绿源制造有限公司"' in stored
+    assert db.session.get(ProcessInstance, case.id).data["organisation_name"] == "兰州绿源制造有限公司"
+
+    held = {"organisation_name": "兰州绿源制造有限公司", "score": 77.47, "items": [1, None, True]}
+    assert json_value(json.dumps(held)) == held  # as the standard library wrote it, \\u-escaped
+    assert json_value('{"ratio": NaN}')["ratio"] != json_value('{"ratio": NaN}')["ratio"]
+    assert json_value(json_text({"big": 2**70})) == {"big": 2**70}  # orjson cannot: the standard library does
+    with pytest.raises(TypeError):
+        json_text({"when": date(2027, 1, 1)})  # as before: the caller converts dates first

@@ -209,6 +209,38 @@ def test_the_audit_chain_verifies_and_detects_tampering(runtime, users, client, 
     assert problems == [f"case {inst.id} ends before its recorded last event: events were removed from its end"]
 
 
+def test_events_hashed_before_orjson_wrote_the_log_still_verify(app):
+    """Events written before orjson hashed them were hashed from the standard library's canonical
+    JSON. Their texts (every character there is, control characters and Chinese among them) must
+    hash the same today, or `audit verify` would call a whole year's log altered."""
+    import hashlib
+    import json
+    from datetime import datetime
+
+    from engine import clock
+    from engine.audit import GENESIS, append
+    from engine.models import AuditHead
+
+    characters = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    texts = ["".join(characters[i:i + 4096]) for i in range(0, len(characters), 4096)]
+    prev = GENESIS
+    at = datetime(2026, 12, 31, 23, 59, 59, tzinfo=clock.SHANGHAI)
+    for n, piece in enumerate(texts):
+        detail = json.dumps({"text": piece}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        body = json.dumps([prev, at.isoformat(), "老用户", "comment", None, f"task_{n}", detail],
+                          sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+        db.session.add(AuditEvent(at=at, actor="老用户", action="comment", instance_id=None, task=f"task_{n}",
+                                  detail=detail, prev_hash=prev, hash=digest))
+        prev = digest
+    db.session.get(AuditHead, 1).hash = prev
+    db.session.flush()
+    append("管理员", "note", detail={"text": "\x00\x1f\u2028 兰州 " + texts[5][:100], "score": 1e-05})
+    db.session.commit()
+    count, problems = verify()
+    assert count == len(texts) + 1 and problems == []
+
+
 def test_users_add_prints_a_working_token_last(app, client):
     result = app.test_cli_runner().invoke(args=["users", "add", "lz", "--role", "municipal",
                                                 "--jurisdiction", "620100", "--token"])
