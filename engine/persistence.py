@@ -146,7 +146,9 @@ def _task_body(task) -> str:
     to the encoder, as SpiffWorkflow's own `serialize_json` does, rather than
     copied into a converted tree first: the copy was a third of a save."""
     parent = task.parent
-    if parent is None:
+    if parent is None or not task.data:
+        # (a task not yet reached holds no data: stored as such, its row does not depend on its
+        # parent's, and is not written again when the parent's data changes; see `diff`)
         data, delta = task.data, {}
     else:
         data, delta = {}, {"updates": DeepMerge.get_updated_keys(parent.data, task.data),
@@ -201,10 +203,12 @@ def _fingerprint(task) -> tuple:
 class Snapshot:
     """What is in the database for one instance, as of its current revision; `orders`:
     each workflow's task ids as the shell lists them, with the ids they were written from
-    (most steps add no task, and the list is then taken as it is)."""
+    (most steps add no task, and the list is then taken as it is); `standalone`: the tasks
+    whose rows hold their data whole, not as a delta against their parent's."""
 
     fingerprints: dict[str, tuple] = field(default_factory=dict)
     orders: dict[str, tuple[list, list[str]]] = field(default_factory=dict)
+    standalone: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -226,6 +230,7 @@ def diff(workflow: BpmnWorkflow, before: Snapshot | None) -> Changes:
     """Serialise what changed since `before` (everything when it is None)."""
     known = before.fingerprints if before else {}
     orders_before = before.orders if before else {}
+    standalone = set(before.standalone) if before else set()
     orders: dict[str, tuple[list, list[str]]] = {}
     shell = _REGISTRY.convert_to_dict["BpmnWorkflow"](workflow)
     shell["task_order"] = {}
@@ -255,22 +260,32 @@ def diff(workflow: BpmnWorkflow, before: Snapshot | None) -> Changes:
             fp = _fingerprint(task)
             fingerprints[sid] = fp
             # A task's data is stored as a delta against its parent's: when the parent moved
-            # (and so may have new data), the child is written again too. One level is enough:
-            # the grandchild's delta is against the child's data, which did not change.
+            # (and so may have new data), the child is written again too, unless its row holds
+            # its data whole (a task not yet reached holds none). One level is enough: the
+            # grandchild's delta is against the child's data, which did not change.
             if known.get(sid) != fp:
                 moved.add(sid)
                 upserts[sid] = _task_body(task)
-            elif moved and task._parent is not None and _text(task._parent) in moved:
+            elif (moved and sid not in standalone and task._parent is not None
+                  and _text(task._parent) in moved):
                 upserts[sid] = _task_body(task)
+            else:
+                continue
+            if task.data and task._parent is not None:
+                standalone.discard(sid)
+            else:
+                standalone.add(sid)
         shell["task_order"][key] = order
     shell["subprocesses"] = subprocesses
     deletes = [sid for sid in known if sid not in fingerprints]
-    return Changes(_dumps(shell), upserts, deletes, Snapshot(fingerprints, orders))
+    standalone.difference_update(deletes)
+    return Changes(_dumps(shell), upserts, deletes, Snapshot(fingerprints, orders, standalone))
 
 
 def restore(shell_json: str, task_rows: dict[str, str], spec, subprocess_specs) -> tuple[BpmnWorkflow, Snapshot]:
     shell = _loads(shell_json)
     bodies = {tid: _loads(body) for tid, body in task_rows.items()}
+    standalone = {tid for tid, body in bodies.items() if not body.get("delta")}
     order = shell.pop("task_order")
     shell["tasks"] = {tid: bodies[tid] for tid in order[""]}
     subprocesses = shell.pop("subprocesses")
@@ -279,7 +294,8 @@ def restore(shell_json: str, task_rows: dict[str, str], spec, subprocess_specs) 
     shell["subprocesses"] = subprocesses
     converter = _REGISTRY.convert_from_dict["BpmnWorkflow"]
     workflow = converter(shell, spec=spec, subprocess_specs=subprocess_specs)
-    snapshot = Snapshot({_text(t.id): _fingerprint(t) for _, wf in _workflows(workflow) for t in wf.tasks.values()})
+    snapshot = Snapshot({_text(t.id): _fingerprint(t) for _, wf in _workflows(workflow) for t in wf.tasks.values()},
+                        standalone=standalone)
     return workflow, snapshot
 
 

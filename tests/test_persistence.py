@@ -148,3 +148,38 @@ def test_case_data_is_stored_compact_with_chinese_as_it_is_and_older_rows_read_a
     assert json_value(json_text({"big": 2**70})) == {"big": 2**70}  # orjson cannot: the standard library does
     with pytest.raises(TypeError):
         json_text({"when": date(2027, 1, 1)})  # as before: the caller converts dates first
+
+
+def test_a_task_not_yet_reached_is_stored_whole_and_not_written_again_when_its_parent_moves():
+    """A predicted task holds no data: its row says so, without a delta against its parent's,
+    so a step that changes the parent's data does not write the child again (a step of a
+    line writes the task done and the task now ready, not the one after). A row written
+    before, as a delta deleting the parent's keys, is written again, and reads back empty."""
+    wf, spec, subprocesses = _workflow()
+    shell, rows = _stored(wf)
+    check = next(t for t in wf.tasks.values() if t.task_spec.bpmn_id == "check")
+    assert check.data == {} and json.loads(rows[str(check.id)])["delta"] == {}
+
+    def step(rows, opinion):
+        restored, snapshot = persistence.restore(shell, rows, spec, subprocesses)
+        _ready(restored).set_data(opinion=opinion)
+        _ready(restored).run()
+        restored.do_engine_steps()
+        return restored, persistence.diff(restored, snapshot)
+
+    restored, changes = step(rows, "同意")
+    after_check = [t for t in restored.tasks.values() if t.parent is not None and t.parent.id == check.id]
+    assert after_check and all(str(t.id) not in changes.upserts for t in after_check)  # not reached: not written
+    again, _ = persistence.restore(changes.shell, {**rows, **changes.upserts}, spec, subprocesses)
+    assert [t.data for t in again.get_tasks()] == [t.data for t in restored.get_tasks()]
+
+    # as rows were written before: the task after `check` stored as a delta against check's data
+    old = dict(rows)
+    [after] = [t for t in wf.tasks.values() if t.parent is not None and t.parent.id == check.id]
+    body = json.loads(old[str(after.id)])
+    body["data"], body["delta"] = {}, {"updates": {}, "deletions": []}
+    old[str(after.id)] = json.dumps(body)
+    restored, changes = step(old, "同意")
+    assert str(after.id) in changes.upserts  # its parent moved, and its row depended on the parent's data
+    again, _ = persistence.restore(changes.shell, {**old, **changes.upserts}, spec, subprocesses)
+    assert [t.data for t in again.get_tasks()] == [t.data for t in restored.get_tasks()]
