@@ -30,20 +30,39 @@ class Aware(TypeDecorator):
             return None
         return value.replace(tzinfo=UTC).astimezone(SHANGHAI)
 
+    # SQLite keeps a time as text, in SQLAlchemy's SQLite storage format; every page's reads
+    # compare with the texts written over the years, so it must stay the same to the character
+    # (tests/test_persistence.py). Written and read here by `datetime` itself, in C: SQLAlchemy's
+    # processor fills the format from a dict built for each value, and a step binds a few and
+    # reads a few (the same moment, its `now`, more than once: the last one is kept).
     def bind_processor(self, dialect):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
+        last = (None, None)
 
-        # SQLite keeps the time as text, in SQLAlchemy's SQLite storage format (which
-        # `datetime.isoformat` writes in C); SQLAlchemy's own processor fills that format
-        # from a dict built for every value, a step writes a handful, and every page's
-        # reads compare with them, so the text must stay the same to the character.
+        def process(value):
+            nonlocal last
+            if value is None:
+                return None
+            seen, text = last
+            if value == seen:
+                return text
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to an aware column")
+            text = value.astimezone(UTC).isoformat(" ", "microseconds")[:26]  # (without its +00:00)
+            last = (value, text)
+            return text
+
+        return process
+
+    def result_processor(self, dialect, coltype):
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
         def process(value):
             if value is None:
                 return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to an aware column")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            return datetime.fromisoformat(value).replace(tzinfo=UTC).astimezone(SHANGHAI)
 
         return process
 

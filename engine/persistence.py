@@ -48,19 +48,20 @@ def _remembered(convert):
 # a quarter of a restore's time, and the same ids come back at every restore of a case
 # (a web worker whose cache missed). And back: a save names every task of the case (its
 # order, its fingerprint's key), and `str(UUID)` formats the number anew each time
-# (about 1 µs, sixty times a step).
-_uuid = _remembered(UUID)
+# (about 1 µs, sixty times a step). A request names its task by its text, and the step
+# finds it by the same id.
+as_uuid = _remembered(UUID)
 _text = _remembered(str)
 
 
 class _TaskConverter(TaskConverter):
-    """SpiffWorkflow's task converter (its `from_dict`, line for line) with the ids from `_uuid`."""
+    """SpiffWorkflow's task converter (its `from_dict`, line for line) with the ids from `as_uuid`."""
 
     def from_dict(self, dct, workflow):
         task_spec = workflow.spec.task_specs.get(dct["task_spec"])
-        task = self.target_class(workflow, task_spec, state=dct["state"], id=_uuid(dct["id"]))
-        task._parent = _uuid(dct["parent"]) if dct["parent"] is not None else None
-        task._children = [_uuid(child) for child in dct["children"]]
+        task = self.target_class(workflow, task_spec, state=dct["state"], id=as_uuid(dct["id"]))
+        task._parent = as_uuid(dct["parent"]) if dct["parent"] is not None else None
+        task._children = [as_uuid(child) for child in dct["children"]]
         task.last_state_change = dct["last_state_change"]
         task.triggered = dct["triggered"]
         task.internal_data = self.registry.restore(dct["internal_data"])
@@ -96,8 +97,8 @@ class _ShellConverter(BpmnWorkflowConverter):
 
     def from_dict(self, dct, spec=None, subprocess_specs=None):
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], _uuid, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(_uuid(dct["root"]))
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], as_uuid, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(as_uuid(dct["root"]))
         self.set_default_attributes(workflow, dct)
         self.subprocesses_from_dict(dct["subprocesses"], workflow)
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))

@@ -11,6 +11,7 @@ import contextvars
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from operator import attrgetter
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
@@ -96,6 +97,7 @@ class Read:
         compiled = self.statement.compile(dialect=dialect)
         names = tuple(compiled.positiontup) if compiled.positional else None
         convert = [c.type._cached_result_processor(dialect, None) for c in self.statement.selected_columns]
+        convert = [(at, f) for at, f in enumerate(convert) if f is not None]  # the columns that need it
         entry = (compiled.string, names, dict(compiled._bind_processors), convert)
         self._compiled[dialect.name] = entry
         return entry
@@ -117,10 +119,16 @@ class Read:
             cursor.close()
         if rows == [None]:
             return []
-        if not any(convert):
+        if not convert:
             return [tuple(row) for row in rows]
-        return [tuple(v if f is None or v is None else f(v) for f, v in zip(convert, row, strict=True))
-                for row in rows]
+        converted = []
+        for row in rows:
+            row = list(row)
+            for at, f in convert:
+                if row[at] is not None:
+                    row[at] = f(row[at])
+            converted.append(tuple(row))
+        return converted
 
 
 # The writes a step made so far, held back to go with its case row (see `deferring`).
@@ -150,9 +158,12 @@ def _send_all(connection, writes: list) -> int:
     """Send (Write, params) pairs in order; the last one's row count is returned."""
     dbapi = connection.connection.dbapi_connection
     if connection.dialect.name != "postgresql":
-        count = 0
-        for write, params in writes:
-            count = write._send(connection, params)
+        count, cursor = 0, dbapi.cursor()
+        try:
+            for write, params in writes:
+                count = write._send(connection, params, cursor)
+        finally:
+            cursor.close()
         return count
     # a cursor each: psycopg keeps each statement's result on its cursor until the pipeline syncs
     cursors = [dbapi.cursor() for _ in writes]
@@ -356,9 +367,12 @@ def save_case(case: Case, shell: str) -> bool:
     return True
 
 
+_CASE_AS_STORED = attrgetter(*(column.name for column in _CASE_COLUMNS))
+
+
 def _written(case: Case) -> None:
     """The case as now stored is what a later save compares with."""
-    case.read = tuple(getattr(case, column.name) for column in _CASE_COLUMNS)
+    case.read = _CASE_AS_STORED(case)
 
 
 def hold_in_error(case: Case) -> bool:

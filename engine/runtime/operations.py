@@ -85,6 +85,8 @@ class Runtime(Steps):
         self.supervises = supervises or (lambda actor, entry: False)
         # the party's account is the process's to set (from the designation), never a submission's
         self._reserved = reserved_names() | {PARTY_ACCOUNT}
+        # a completion does not set the case's city either: a task's jurisdiction is the case's
+        self._not_submitted = self._reserved | {"jurisdiction"}
 
     def _address(self, task, case: store.Case) -> dict:
         """Who a newly ready task is for: its lane's role; a party's task (or one in no
@@ -295,7 +297,7 @@ class Runtime(Steps):
             version = self.registry.load(case.version_id)
             form_name = task.task_spec.extensions.get("properties", {}).get(FORM_PROPERTY)
             schema = version.forms.get(form_name) if form_name else None
-            accepted = accepted_data(schema, data, self._reserved | {"jurisdiction"}, context=task.data)
+            accepted = accepted_data(schema, data, self._not_submitted, context=task.data)
             problems = self.submission_check(schema, accepted, case.id, actor=actor,
                                              jurisdiction=case.jurisdiction or sync.task_jurisdiction(task))
             if problems:
@@ -557,7 +559,7 @@ def _reached_before(task) -> bool:
 
 def _is_uuid(value: str) -> bool:
     try:
-        UUID(str(value))
+        persistence.as_uuid(str(value))
         return True
     except ValueError:
         return False

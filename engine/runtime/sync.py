@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
@@ -23,6 +22,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from .. import clock, deadlines, notifications, statutory_calendar, store
 from ..model_registry import FORM_PROPERTY
+from ..persistence import as_uuid
 from ..scripting import TIMER_SET
 
 # What can come from outside a case and move a task waiting for it. An error, escalation
@@ -156,7 +156,7 @@ def send_alerts(case: store.Case, live, now) -> list[str]:
 
 def find_task(wf: BpmnWorkflow, task_id: str):
     try:
-        return wf.get_task_from_id(UUID(task_id))
+        return wf.get_task_from_id(as_uuid(task_id))
     except TaskNotFoundException:
         return None
 
