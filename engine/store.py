@@ -278,9 +278,9 @@ def conn():
     return _step_connection.get() or db.session.connection()
 
 
-def hold_connection():
+def hold_connection(session):
     """For the duration of a step's transaction (which has begun): its connection, kept at hand."""
-    return _step_connection.set(db.session.connection())
+    return _step_connection.set(session.connection())
 
 
 def release_connection(token) -> None:

@@ -160,7 +160,7 @@ class Steps:
             # which saves the round trip of an empty commit.
             store.end_reads_and_lock(session)
         token = write_intent.set(True)
-        held = store.hold_connection()
+        held = store.hold_connection(session)
         try:
             yield
         except BaseException:
