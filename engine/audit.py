@@ -31,7 +31,7 @@ _INSERT = store.Write(insert(AuditEvent.__table__))
 # orjson (every step writes an event, and hashes it); what orjson cannot write (an integer over 64
 # bits) by the standard library. `audit verify` hashes the stored detail text again, never the
 # detail itself, so an event is checked against the text it was written with; the hashed list of
-# texts and numbers comes out of both alike, character for character (tests/test_audit.py).
+# texts and numbers comes out of both alike, character for character (tests/test_runtime.py).
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 _ORJSON_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
                    | orjson.OPT_PASSTHROUGH_DATACLASS)
