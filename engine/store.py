@@ -11,7 +11,7 @@ import contextvars
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
@@ -39,11 +39,19 @@ class Write:
         compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))
         # a bind the caller does not give would be sent as NULL by SQLAlchemy; here it is a KeyError
         processors = compiled._bind_processors
-        if compiled.positional:  # each parameter's name and its type's conversion, in the statement's order
-            plan = tuple((name, processors.get(name)) for name in compiled.positiontup)
+        if compiled.positional:  # the parameters in the statement's order, taken in C, then the few converted
+            names = tuple(compiled.positiontup)
+            take = itemgetter(*names) if len(names) > 1 else (lambda row: tuple(row[n] for n in names))
+            converting = tuple((at, processors[name]) for at, name in enumerate(names) if name in processors)
 
             def bind(row: dict):
-                return [row[n] if convert is None else convert(row[n]) for n, convert in plan]
+                values = take(row)
+                if not converting:
+                    return values
+                values = list(values)
+                for at, convert in converting:
+                    values[at] = convert(values[at])
+                return values
         else:
             plan = tuple((name, processors.get(name)) for name in keys)
 

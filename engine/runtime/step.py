@@ -403,7 +403,7 @@ def _newly_ready(wf: BpmnWorkflow) -> list:
     as `sync.scan` finds the inbox: the tree walk costs a few µs a task, and is needed only
     to order two or more, where the order decides which failure the case reports."""
     fresh = [t for w in (wf, *wf.subprocesses.values()) for t in w.tasks.values()
-             if t.state == TaskState.READY and t.task_spec.manual and deadlines.KEY not in t.internal_data]
+             if t._state == TaskState.READY and t.task_spec.manual and deadlines.KEY not in t.internal_data]
     if len(fresh) > 1:
         order = {t.id: i for i, t in enumerate(wf.get_tasks(state=TaskState.READY, manual=True))}
         fresh.sort(key=lambda t: order.get(t.id, len(order)))
@@ -415,6 +415,6 @@ def _completed(wf: BpmnWorkflow) -> bool:
     a running workflow walks the task tree with its iterator (a few µs a task) to the
     first unfinished task on every call; the workflow's dict of the same tasks answers
     it at a fraction of that (and sees past the iterator's depth limit of 1000)."""
-    if not wf.completed and not any(t.state & TaskState.NOT_FINISHED_MASK for t in wf.tasks.values()):
+    if not wf.completed and not any(t._state & TaskState.NOT_FINISHED_MASK for t in wf.tasks.values()):
         wf.completed = True
     return wf.completed

@@ -49,7 +49,7 @@ def scan(wf: BpmnWorkflow) -> Scan:
     found = Scan()
     for w in (wf, *wf.subprocesses.values()):
         for task in w.tasks.values():
-            state = task.state
+            state = task._state  # (the `state` property is a call; a step scans every task more than once)
             if state == TaskState.READY and task.task_spec.manual:
                 found.ready[str(task.id)] = task
             elif state == TaskState.WAITING:
