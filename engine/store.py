@@ -42,7 +42,7 @@ class Write:
         if compiled.positional:  # the parameters in the statement's order, taken in C, then the few converted
             names = tuple(compiled.positiontup)
             take = itemgetter(*names) if len(names) > 1 else (lambda row: tuple(row[n] for n in names))
-            converting = tuple((at, processors[name]) for at, name in enumerate(names) if name in processors)
+            converting = tuple((at, processors[name]) for at, name in enumerate(names) if processors.get(name))
 
             def bind(row: dict):
                 values = take(row)
