@@ -47,9 +47,7 @@ class Aware(TypeDecorator):
             seen, text = last
             if value == seen:
                 return text
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to an aware column")
-            text = value.astimezone(UTC).isoformat(" ", "microseconds")[:26]  # (without its +00:00)
+            text = self.process_bind_param(value, dialect).isoformat(" ", "microseconds")
             last = (value, text)
             return text
 
@@ -60,9 +58,7 @@ class Aware(TypeDecorator):
             return super().result_processor(dialect, coltype)
 
         def process(value):
-            if value is None:
-                return None
-            return datetime.fromisoformat(value).replace(tzinfo=UTC).astimezone(SHANGHAI)
+            return None if value is None else self.process_result_value(datetime.fromisoformat(value), dialect)
 
         return process
 

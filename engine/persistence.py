@@ -27,6 +27,8 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
+from .db import json_value
+
 
 def _remembered(convert):
     """`convert` with its answers kept; the table is emptied when it grows large, which
@@ -132,13 +134,6 @@ def _dumps(obj) -> str:
         return orjson.dumps(obj, default=_registered, option=_ORJSON_OPTIONS).decode()
     except orjson.JSONEncodeError:
         return json.dumps(obj, cls=_ENCODER, separators=(",", ":"), ensure_ascii=False)
-
-
-def _loads(text: str):
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
 
 
 def _task_body(task) -> str:
@@ -284,8 +279,8 @@ def diff(workflow: BpmnWorkflow, before: Snapshot | None) -> Changes:
 
 
 def restore(shell_json: str, task_rows: dict[str, str], spec, subprocess_specs) -> tuple[BpmnWorkflow, Snapshot]:
-    shell = _loads(shell_json)
-    bodies = {tid: _loads(body) for tid, body in task_rows.items()}
+    shell = json_value(shell_json)
+    bodies = {tid: json_value(body) for tid, body in task_rows.items()}
     standalone = {tid for tid, body in bodies.items() if not body.get("delta")}
     order = shell.pop("task_order")
     shell["tasks"] = {tid: bodies[tid] for tid in order[""]}
