@@ -20,7 +20,7 @@ Prints, as medians over several rounds:
   naive line both ways too: reloading every step, and keeping the workflow;
 - the ceiling, measured in the same run on the same database: SpiffWorkflow's
   own step plus one transaction writing the rows the engine's step writes
-  (the changed task rows, the inbox entry out and in, an audit event, the case
+  (the changed task rows, the inbox entry out and the next one in its row, an audit event, the case
   row with its revision check) through the bare driver, each kind of row one
   statement, one commit; the engine's fraction of it; and the statements and
   commits the engine sends per step;
@@ -385,7 +385,8 @@ def ceiling(app, spec, instances: int):
     step writes, through the bare driver (no ORM, no serialisation: each row's
     text is a stand-in of the engine's size): the changed task rows (a task whose
     state changed, and its children that hold data, stored as deltas against it) in one
-    executemany, the inbox entry out and the next one in, an audit event, and the
+    executemany, the inbox entry out and the next one in (one UPDATE of its row, as the
+    step hands it over: store.hand_over), an audit event, and the
     case row with its revision check (its status only when it changes: SQLite rewrites
     the index of every indexed column an UPDATE sets); one commit. A start writes its case, all its
     task rows, its inbox entry and audit event the same way. Yields steps/s a round."""
@@ -409,6 +410,10 @@ def ceiling(app, spec, instances: int):
     new_tasks = sql("INSERT INTO instance_task (instance_id, task_id, body) VALUES (?, ?, ?)")
     put_task = sql("UPDATE instance_task SET body = ? WHERE instance_id = ? AND task_id = ?")
     take_inbox = sql("DELETE FROM human_task WHERE id = ?")
+    # the task done's row becomes the next one's, every column but the case's and an unchanged address
+    hand_inbox = sql("UPDATE human_task SET id = ?, element = ?, name = ?, lane = NULL, form = NULL, created_at = ?, "
+                     "due_at = NULL, remind_at = NULL, escalate_to = NULL, overdue_noticed = ?, "
+                     "due_provisional_year = NULL, unit_type = NULL, level = NULL, subject = NULL WHERE id = ?")
     put_inbox = sql("INSERT INTO human_task (id, instance_id, process_id, element, name, role, assignee, created_at, "
                     "overdue_noticed) VALUES (?, ?, 'line20', ?, ?, 'admin', 'bench', ?, ?)")
     put_audit = sql("INSERT INTO audit_event (at, actor, action, instance_id, task, detail, prev_hash, hash) "
@@ -456,10 +461,11 @@ def ceiling(app, spec, instances: int):
                 begin(cur)
                 cur.execute(put_audit, (now, iid, task.task_spec.bpmn_id, audit_detail, digest, digest))
                 cur.executemany(put_task, [(body, iid, str(tid)) for tid in changed])
-                cur.execute(take_inbox, (str(task.id),))
                 if ready:
-                    cur.execute(put_inbox, (str(ready[0].id), iid, ready[0].task_spec.bpmn_id,
-                                            ready[0].task_spec.bpmn_name, now, False))
+                    cur.execute(hand_inbox, (str(ready[0].id), ready[0].task_spec.bpmn_id, ready[0].task_spec.bpmn_name,
+                                             now, False, str(task.id)))
+                else:
+                    cur.execute(take_inbox, (str(task.id),))
                 if ready:  # the status only when it changes, as the engine writes it (see store.save_case)
                     cur.execute(put_case, (revision + 1, shell, '{"score":1}', now, digest, iid, revision))
                 else:

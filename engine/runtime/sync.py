@@ -80,9 +80,7 @@ def sync_inbox(conn, case: store.Case, ready: dict, before: dict, now,
     """Index the ready human tasks; `address(task, case)` gives a new entry's role,
     assignee and labels, and `added_hook(task, entry)` hears of each new entry once it is
     written. Returns each entry's pending [reminder, overdue] moments."""
-    gone = [{"b_id": tid} for tid in before if tid not in ready]
-    if gone:
-        store.DELETE_INBOX(conn, gone)
+    gone = [tid for tid in before if tid not in ready]
     after, added = {}, []
     for tid, task in ready.items():
         if tid in before:
@@ -103,11 +101,19 @@ def sync_inbox(conn, case: store.Case, ready: dict, before: dict, now,
             "unit_type": None, "level": None, **address(task, case),
         })
         after[tid] = [remind, due]
-    if added:
-        store.INSERT_INBOX(conn, added)
-        if added_hook is not None:
-            for entry in added:
-                added_hook(ready[entry["id"]], entry)
+    inserted = added
+    if case.entry is not None and case.entry[0] in gone and added:
+        # the task done leaves and the next one enters: its row becomes the next one's
+        gone.remove(case.entry[0])
+        store.hand_over(conn, case.entry, added[0])
+        inserted = added[1:]
+    if gone:
+        store.DELETE_INBOX(conn, [{"b_id": tid} for tid in gone])
+    if inserted:
+        store.INSERT_INBOX(conn, inserted)
+    if added_hook is not None:
+        for entry in added:
+            added_hook(ready[entry["id"]], entry)
     return after
 
 
