@@ -33,3 +33,12 @@ def test_a_setting_sqlite_does_not_know_is_refused_not_ignored(monkeypatch):
     monkeypatch.setenv("SQLITE_SYNCHRONOUS", "FULL; DROP TABLE x")
     with pytest.raises(ValueError, match="SQLITE_SYNCHRONOUS"):
         engine_db.sqlite_synchronous()
+
+
+def test_sqlite_copies_its_log_back_every_ten_thousand_pages(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'checkpoint.sqlite3'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == engine_db.SQLITE_CHECKPOINT_PAGES == 10_000
+    finally:
+        engine.dispose()
