@@ -16,7 +16,10 @@ class TaskDraft(db.Model):
     `values` keeps the raw text of each input, invalid entries included; a draft goes with its task."""
 
     __tablename__ = "task_draft"
-    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
+    # (a draft saved while the step hands its task's row over to the next task follows the row
+    # rather than failing the step; the step deletes the drafts of the task done: store.hand_over)
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE", onupdate="CASCADE"),
+                                         primary_key=True)
     user_name: Mapped[str] = mapped_column(String(80), primary_key=True)
     values: Mapped[dict] = mapped_column(JSON)
     saved_at: Mapped[datetime] = mapped_column(Aware())
