@@ -78,6 +78,16 @@ class Write:
         sql, bind = self._compiled.get((dialect.name, keys)) or self._compile(dialect, keys)
         return sql, ([bind(row) for row in params] if many else bind(params)), many
 
+    def returned(self, connection, params: dict) -> tuple:
+        """Send it now, not held, and give the row its RETURNING clause returns (a new row's id)."""
+        sql, bound, _ = self._bound(connection, params)
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql, bound)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
+
     def _send(self, connection, params, cursor=None) -> int:
         sql, bound, many = self._bound(connection, params)
         own = cursor is None
@@ -230,7 +240,7 @@ SELECT_CASE_FOR_STEP = Read(select(*_CASE_COLUMNS).where(CASE.c.id == bindparam(
 SELECT_CASE_FOR_READING = (select(CASE.c.version_id, CASE.c.process_id).where(CASE.c.id == bindparam("id"))
                            .with_for_update(read=True))
 SELECT_SHELL = Read(select(CASE.c.shell).where(CASE.c.id == bindparam("id")))
-INSERT_CASE = insert(CASE).returning(CASE.c.id)
+INSERT_CASE = Write(insert(CASE).returning(CASE.c.id))
 # The columns set are the ones given, by name (see `save_case`).
 UPDATE_CASE = Write(update(CASE).where(CASE.c.id == bindparam("b_id"), CASE.c.revision == bindparam("b_revision")))
 

@@ -254,11 +254,11 @@ class Runtime(Steps):
             started_by=started_by, created_at=now, updated_at=now, revision=0, error_message=None,
             error_element=None, next_timer_at=None, audit_hash=None,
         )
-        case.id = store.conn().execute(store.INSERT_CASE, {
+        [case.id] = store.INSERT_CASE.returned(store.conn(), {
             "process_id": process_id, "version_id": version.id, "status": "running",
             "jurisdiction": jurisdiction, "started_by": started_by, "created_at": now, "updated_at": now,
             "revision": 0, "shell": "{}", "serializer_version": persistence.SERIALIZER_VERSION, "data": {},
-        }).scalar_one()
+        })
         return wf, case
 
     def _start_roles(self, spec) -> frozenset[str]:
