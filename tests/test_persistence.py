@@ -3,7 +3,7 @@ went in, whichever JSON library wrote them (engine/persistence.py)."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from lxml import etree
@@ -124,6 +124,32 @@ def test_a_time_is_stored_on_sqlite_as_sqlalchemy_stores_it_and_reads_back_in_be
     assert stored == [sqlalchemy_text(at.astimezone(UTC).replace(tzinfo=None)) for at in moments]
     assert stored[0] == "2026-12-31 15:59:30.123456" and stored[1] == "2027-02-06 00:00:00.000000"
     assert back == moments and all(b.utcoffset() == timedelta(hours=8) for b in back)
+
+
+def test_a_time_reads_back_in_beijing_time_whoever_wrote_it_and_in_whatever_zone():
+    """What this process wrote is read back without converting again (`Aware._read_back`):
+    what it gives must be what the conversion gives, for a time given in another zone
+    and for a text another writer left (an older row, another worker)."""
+    from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, text
+
+    from engine.models import Aware
+
+    engine = create_engine("sqlite://")
+    table = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("at", Aware))
+    table.metadata.create_all(engine)
+    in_beijing = datetime(2027, 1, 1, 0, 0, 1, tzinfo=clock.SHANGHAI)
+    in_utc = datetime(2027, 1, 1, 0, 0, 2, 500, tzinfo=UTC)
+    in_tokyo = datetime(2027, 1, 1, 0, 0, 3, tzinfo=timezone(timedelta(hours=9)))
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"id": 1, "at": in_beijing}, {"id": 2, "at": in_utc}, {"id": 3, "at": in_tokyo}])
+        conn.execute(text("INSERT INTO t (id, at) VALUES (4, '2019-10-01 02:00:00.000000')"))  # never bound here
+        back = conn.execute(select(table.c.at).order_by(table.c.id)).scalars().all()
+        again = conn.execute(select(table.c.at).order_by(table.c.id)).scalars().all()
+    expected = [in_beijing, in_utc, in_tokyo, datetime(2019, 10, 1, 10, 0, tzinfo=clock.SHANGHAI)]
+    for got in (back, again):
+        assert got == expected
+        assert all(b.tzinfo is clock.SHANGHAI for b in got)
+        assert [b.isoformat() for b in got] == [e.astimezone(clock.SHANGHAI).isoformat() for e in expected]
 
 
 def test_case_data_is_stored_compact_with_chinese_as_it_is_and_older_rows_read_alike(app, runtime):
