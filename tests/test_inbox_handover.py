@@ -129,3 +129,23 @@ def test_the_task_after_a_claimed_one_reaches_its_own_lane_as_if_written_new(cli
     db.session.commit()
     assert db.session.scalars(db.select(HumanTask).where(HumanTask.instance_id == case_id)).all() == []
     assert db.session.get(ProcessInstance, case_id).status == "completed"
+
+
+def test_a_draft_saved_between_the_steps_two_writes_follows_the_row_rather_than_failing_it(client, users):
+    """The step deletes the drafts of the task done, then turns its row into the next task's.
+    On PostgreSQL a draft saved by another request between the two (its row already checked
+    against the entry) must not make the step's UPDATE fail on the foreign key."""
+    from sqlalchemy import update
+
+    from web.tasks.models import TaskDraft
+
+    assert upload(client, users("ana", "analyst"), ("handover.bpmn", HANDOVER)).status_code == 201
+    lz = users("lz", "municipal", "620100")
+    assert client.post("/api/v1/instances", json={"process": "handover", "data": {}}, headers=lz).status_code == 201
+    review = waiting(client, lz)["Task_review"]["id"]
+    db.session.add(TaskDraft(task_id=review, user_name="lz", values={"opinion": "同意"}, saved_at=clock.now()))
+    db.session.commit()
+    following = "00000000-0000-4000-8000-000000000001"
+    db.session.execute(update(HumanTask).where(HumanTask.id == review).values(id=following, element="Task_approve"))
+    db.session.commit()
+    assert db.session.scalars(db.select(TaskDraft.task_id)).all() == [following]
