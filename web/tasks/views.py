@@ -153,7 +153,7 @@ def view(task_id):
                                   message=model_text(done.error_message or ""))]}
                 # as the API answers it: the step was taken (200), and the case is in error
                 return _page(task, case, version, _form(schema, task, actor, values, errors))
-            # the step removed the inbox entry, and with it its drafts (ON DELETE CASCADE); make sure
+            # the step removed the inbox entry and its drafts (store.hand_over, or the cascade); make sure
             with writing():
                 db.session.execute(delete(TaskDraft).where(TaskDraft.task_id == task_id))
             flash(_("已提交“%(name)s”。", name=name), "info")
