@@ -41,11 +41,16 @@ class Aware(TypeDecorator):
     _read_back: dict[str, datetime] = {}
     _READ_BACK_KEEP = 10_000
 
+    @staticmethod
+    def _keep(text: str, value: datetime) -> None:
+        if len(Aware._read_back) >= Aware._READ_BACK_KEEP:  # emptied when large: it costs converting again
+            Aware._read_back.clear()
+        Aware._read_back[text] = value
+
     def bind_processor(self, dialect):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
         last = (None, None)
-        read_back = Aware._read_back
 
         def process(value):
             nonlocal last
@@ -57,9 +62,7 @@ class Aware(TypeDecorator):
             text = self.process_bind_param(value, dialect).isoformat(" ", "microseconds")
             last = (value, text)
             if value.tzinfo is SHANGHAI:  # (what a read gives back: the same moment, in Beijing time)
-                if len(read_back) >= Aware._READ_BACK_KEEP:
-                    read_back.clear()
-                read_back[text] = value
+                Aware._keep(text, value)
             return text
 
         return process
@@ -75,9 +78,7 @@ class Aware(TypeDecorator):
             known = read_back.get(value)
             if known is None:
                 known = self.process_result_value(datetime.fromisoformat(value), dialect)
-                if len(read_back) >= Aware._READ_BACK_KEEP:
-                    read_back.clear()
-                read_back[value] = known
+                Aware._keep(value, known)
             return known
 
         return process

@@ -350,14 +350,13 @@ class Addressee:
     jurisdiction: str | None
 
 
-def case_of_entry(task_id: str) -> tuple[Case, Addressee] | None:
-    """A waiting task's case, its row locked for the step, and whom the task is for."""
+def case_of_entry(task_id: str) -> Case | None:
+    """A waiting task's case, its row locked for the step, with whom the task is for (`Case.entry`)."""
     row = SELECT_CASE_OF_ENTRY.first(conn(), {"id": task_id})
     if row is None:
         return None
     n = len(_CASE_COLUMNS)
-    entry = Addressee(*row[n:])
-    return Case(*row[:n], read=row[:n], entry=(task_id, entry)), entry
+    return Case(*row[:n], read=row[:n], entry=(task_id, Addressee(*row[n:])))
 
 
 # An inbox row's columns that a new entry of the same case has as well, and those whose index

@@ -278,13 +278,13 @@ class Runtime(Steps):
         principal = []  # whose task it was, when a substitute does it on her behalf
 
         def waiting_case() -> store.Case:
-            found = store.case_of_entry(task_id) if _is_uuid(task_id) else None
-            if found is None:
+            case = store.case_of_entry(task_id) if _is_uuid(task_id) else None
+            if case is None:
                 done_in = store.case_of_task(task_id) if _is_uuid(task_id) else None
                 if done_in is not None and (self.may_see(actor, done_in) or self._was_for(actor, done_in, task_id)):
                     raise Conflict("该事项已办结或不再等待办理 (this task has already been completed or is no longer waiting)")  # e.g. the loser
                 raise NotFound(f"事项 {task_id} 不在等待任何人办理 (task {task_id} is not waiting for anyone)")
-            case, entry = found
+            entry = case.entry[1]
             if not may_act(actor, entry):  # as for a missing task: its existence is not disclosed
                 raise NotFound(f"事项 {task_id} 不在等待你办理 (task {task_id} is not waiting for you)")
             principal[:] = [actor.acting_for(entry.assignee)]
