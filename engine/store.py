@@ -267,10 +267,13 @@ DELETE_TASK_ROW = Write(delete(TASK).where(TASK.c.instance_id == bindparam("b_in
 
 SELECT_INBOX_ENTRY = select(INBOX).where(INBOX.c.id == bindparam("id"))
 # A completion's task and its case's row, locked, in one statement (one round trip on PostgreSQL).
+# The entry's row is locked too: the step hands it over to the next task (`hand_over`), and a
+# draft saved for it meanwhile must wait and then find it gone, not make the step's UPDATE of its
+# id fail on the draft's foreign key (SQLite's write lock already keeps every other writer out).
 _INBOX_WHO = (INBOX.c.role, INBOX.c.assignee, INBOX.c.jurisdiction)
 SELECT_CASE_OF_ENTRY = Read(
     select(*_CASE_COLUMNS, *_INBOX_WHO).join_from(INBOX, CASE, INBOX.c.instance_id == CASE.c.id)
-    .where(INBOX.c.id == bindparam("id")).with_for_update(of=CASE))
+    .where(INBOX.c.id == bindparam("id")).with_for_update(of=(CASE, INBOX)))
 # What a worker's inbox read looks like at its simplest: the benchmark's "find my task".
 SELECT_INBOX_IDS_FIRST = select(INBOX.c.id).where(INBOX.c.instance_id == bindparam("id")).limit(1)
 SELECT_INBOX_ALERTS = Read(select(INBOX.c.id, INBOX.c.remind_at, INBOX.c.due_at, INBOX.c.overdue_noticed).where(

@@ -131,21 +131,47 @@ def test_the_task_after_a_claimed_one_reaches_its_own_lane_as_if_written_new(cli
     assert db.session.get(ProcessInstance, case_id).status == "completed"
 
 
-def test_a_draft_saved_between_the_steps_two_writes_follows_the_row_rather_than_failing_it(client, users):
-    """The step deletes the drafts of the task done, then turns its row into the next task's.
-    On PostgreSQL a draft saved by another request between the two (its row already checked
-    against the entry) must not make the step's UPDATE fail on the foreign key."""
-    from sqlalchemy import update
+def test_a_draft_saved_while_the_step_hands_its_task_over_waits_and_is_refused(client, users, monkeypatch):
+    """A draft saved from another request while the step completes its task waits for the step
+    (and then finds the task gone): saved, it would be deleted unseen by the step, or, on
+    PostgreSQL, saved between the step's delete of the task's drafts and its UPDATE of the
+    entry's id, make that UPDATE fail on the foreign key. The step holds the entry locked
+    from its first read (SQLite: its write lock)."""
+    import sqlite3
 
+    from sqlalchemy import insert, text
+    from sqlalchemy.exc import OperationalError
+
+    from engine import store
     from web.tasks.models import TaskDraft
 
     assert upload(client, users("ana", "analyst"), ("handover.bpmn", HANDOVER)).status_code == 201
     lz = users("lz", "municipal", "620100")
     assert client.post("/api/v1/instances", json={"process": "handover", "data": {}}, headers=lz).status_code == 201
-    review = waiting(client, lz)["Task_review"]["id"]
-    db.session.add(TaskDraft(task_id=review, user_name="lz", values={"opinion": "同意"}, saved_at=clock.now()))
+    review = waiting(client, lz)["Task_review"]
+    refused = []
+    hand_over = store.HAND_OVER_INBOX
+
+    def save_a_draft_meanwhile(connection, row):
+        with db.engine.connect() as other:  # another request's connection
+            if other.dialect.name == "postgresql":
+                other.execute(text("SET lock_timeout = '300ms'"))
+            else:
+                other.connection.dbapi_connection.execute("PRAGMA busy_timeout = 300")
+            try:
+                other.execute(insert(TaskDraft.__table__).values(
+                    task_id=row["b_id"], user_name="lz", values={"opinion": "同意"}, saved_at=clock.now()))
+                other.commit()
+            # a lock wait that timed out (SQLite's "database is locked" comes from its BEGIN IMMEDIATE,
+            # sent by engine.db as a writing request's, past SQLAlchemy)
+            except (OperationalError, sqlite3.OperationalError) as exc:
+                refused.append(exc)
+        hand_over(connection, row)
+
+    monkeypatch.setattr(store, "HAND_OVER_INBOX", save_a_draft_meanwhile)
+    complete(client, lz, review)
+    assert len(refused) == 1
+    approve = waiting(client, users("gs", "provincial"))["Task_approve"]
     db.session.commit()
-    following = "00000000-0000-4000-8000-000000000001"
-    db.session.execute(update(HumanTask).where(HumanTask.id == review).values(id=following, element="Task_approve"))
-    db.session.commit()
-    assert db.session.scalars(db.select(TaskDraft.task_id)).all() == [following]
+    assert db.session.scalars(db.select(TaskDraft.task_id)).all() == []
+    assert db.session.get(HumanTask, approve["id"]) is not None

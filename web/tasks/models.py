@@ -16,9 +16,9 @@ class TaskDraft(db.Model):
     `values` keeps the raw text of each input, invalid entries included; a draft goes with its task."""
 
     __tablename__ = "task_draft"
-    # (a draft saved while the step hands its task's row over to the next task follows the row
-    # rather than failing the step; the step deletes the drafts of the task done: store.hand_over)
-    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE", onupdate="CASCADE"),
+    # (no ON UPDATE action: on SQLite it would make every UPDATE of an inbox entry's id rewrite all
+    # of the inbox's indexes; the step that hands an entry over deletes its drafts: store.hand_over)
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"),
                                          primary_key=True)
     user_name: Mapped[str] = mapped_column(String(80), primary_key=True)
     values: Mapped[dict] = mapped_column(JSON)
