@@ -42,3 +42,24 @@ def test_sqlite_copies_its_log_back_every_ten_thousand_pages(tmp_path):
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == engine_db.SQLITE_CHECKPOINT_PAGES == 10_000
     finally:
         engine.dispose()
+
+
+def test_a_new_sqlite_file_has_pages_of_2048_bytes_and_an_existing_one_keeps_its_own(tmp_path):
+    import sqlite3
+
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as made_before:  # a file from before the setting, at SQLite's default
+        made_before.execute("CREATE TABLE t (x)")
+        made_before.execute("INSERT INTO t VALUES (1)")
+    made_before.close()
+    for path, size, rows in ((tmp_path / "new.sqlite3", engine_db.SQLITE_PAGE_SIZE, None), (old, 4096, 1)):
+        engine = create_engine(f"sqlite:///{path}")
+        try:
+            with engine.connect() as conn:
+                if rows is None:
+                    conn.exec_driver_sql("CREATE TABLE t (x)")
+                assert conn.exec_driver_sql("PRAGMA page_size").scalar() == size
+                assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == (rows or 0)
+        finally:
+            engine.dispose()
+    assert engine_db.SQLITE_PAGE_SIZE == 2048
