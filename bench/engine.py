@@ -241,7 +241,8 @@ class Counter:
 
         from engine import store
 
-        # read_ends: the request's read transaction ended by the step (SQLite), a commit of nothing
+        # read_ends: the request's read transaction ended by the step (SQLite), a commit of nothing,
+        # where it could not become the step's
         self.statements, self.trips, self.commits, self.read_ends = 0, 0, 0, 0
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
@@ -265,7 +266,8 @@ class Counter:
 
 def _count_driver_calls(store):
     """The step's writes and reads go to the driver's cursor directly, past SQLAlchemy's events."""
-    send, send_all, read, end_reads = store.Write._send, store._send_all, store.Read.all, store.end_reads_and_lock
+    send, send_all, read, end_reads = store.Write._send, store._send_all, store.Read.all, \
+        getattr(store, "lock_for_writing", None) or store.end_reads_and_lock
     commit = getattr(store, "commit", None)
 
     def counted_send(self, connection, params, cursor=None):
@@ -289,11 +291,16 @@ def _count_driver_calls(store):
             Counter.active.trips += 1
         return read(self, connection, params, one)
 
-    def counted_end_reads(session):
+    def counted_lock(session):
+        ended = end_reads(session)
         if Counter.active is not None:
-            Counter.active.read_ends += 1
-            Counter.active.trips += 2  # its commit, and the BEGIN that takes the lock
-        return end_reads(session)
+            if ended is False:  # the read transaction became the step's: one statement that takes the lock
+                Counter.active.statements += 1
+                Counter.active.trips += 1
+            else:
+                Counter.active.read_ends += 1
+                Counter.active.trips += 2  # its commit, and the BEGIN that takes the lock
+        return ended
 
     def counted_commit(session):
         if Counter.active is not None:
@@ -303,7 +310,10 @@ def _count_driver_calls(store):
 
     counted_send.__wrapped__, counted_send_all.__wrapped__, counted_read.__wrapped__ = send, send_all, read
     store.Write._send, store._send_all, store.Read.all = counted_send, counted_send_all, counted_read
-    store.end_reads_and_lock = counted_end_reads
+    if hasattr(store, "lock_for_writing"):
+        store.lock_for_writing = counted_lock
+    else:
+        store.end_reads_and_lock = counted_lock
     if commit is not None:  # the step's commit, sent to the driver (SQLAlchemy's commit event does not see it)
         store.commit = counted_commit
 

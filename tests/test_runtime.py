@@ -114,6 +114,36 @@ def test_two_completions_of_one_task_one_wins(app, runtime, users, client):
     assert all(codes == [200, 409] for codes in outcomes), outcomes
 
 
+def test_a_completion_read_before_another_was_saved_is_refused_not_applied_again(app, runtime, users, client):
+    """A request reads the task, another request completes it meanwhile, then the first one
+    submits: it is told the task is done (409), and the case moved once. On SQLite the first
+    request's reads are a snapshot from before the other's commit: its step must not go on
+    from them (SQLite refuses to make that transaction a writing one, and the step begins anew)."""
+    from engine.errors import Conflict
+
+    upload(client, users("ana", "analyst"), CREATION, *TABLES)
+    firm = Actor("firm", "applicant")
+    inst = runtime.start("municipal_creation", {}, firm, "620100")
+    db.session.commit()
+    task_id = only_task(inst.id).id  # this request's read
+    elsewhere = []
+
+    def another_request():
+        with app.app_context():
+            elsewhere.append(runtime.complete(task_id, REPORT, firm).revision)
+
+    other = threading.Thread(target=another_request)
+    other.start()
+    other.join()
+    assert elsewhere == [inst.revision + 1]
+    with pytest.raises(Conflict):
+        runtime.complete(task_id, REPORT, firm)
+    db.session.rollback()
+    assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "complete", AuditEvent.instance_id == inst.id)) == 1
+    assert db.session.get(ProcessInstance, inst.id).revision == inst.revision + 1
+
+
 def test_a_step_is_saved_when_it_returns_and_what_the_request_does_next_is_its_own(app, runtime, users, client):
     """The step commits on its connection and the request goes on in a new transaction there:
     another connection sees the step at once, and what the request writes afterwards is one

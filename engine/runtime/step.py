@@ -150,15 +150,11 @@ class Steps:
         if write_intent.get():
             session.commit()  # a `writing()` caller's work before the step commits first, as it always has
         elif session.in_transaction() and session.get_bind().dialect.name == "sqlite":
-            # SQLite cannot turn a read transaction into a write one without losing the
-            # race for the lock: the caller's reads end, and the step begins holding it,
-            # on the same connection (the session's commit would hand it back to the pool
-            # and take it again, a third of the cost of a step's commit); what the caller
-            # loaded is expired, as that commit would, so the step reads it under the lock.
-            # PostgreSQL's (read committed: every statement sees the latest commits, and
-            # the case row is locked when read) simply goes on as the step's transaction,
-            # which saves the round trip of an empty commit.
-            store.end_reads_and_lock(session)
+            # The caller's read transaction becomes the step's, holding the write lock
+            # (`store.lock_for_writing`), as PostgreSQL's (read committed: every statement sees
+            # the latest commits, and the case row is locked when read) simply goes on as the
+            # step's transaction, which saves the round trip of an empty commit.
+            store.lock_for_writing(session)
         token = write_intent.set(True)
         held = store.hold_connection(session)
         try:
