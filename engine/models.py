@@ -47,20 +47,26 @@ class Aware(TypeDecorator):
             Aware._read_back.clear()
         Aware._read_back[text] = value
 
+    # The last time bound, with its text, shared by every statement's processor: a step binds its
+    # `now` to several (its inbox entry's, its case's), and each would convert it again.
+    _last_bound: tuple[datetime | None, str | None] = (None, None)
+
     def bind_processor(self, dialect):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
-        last = (None, None)
 
         def process(value):
-            nonlocal last
             if value is None:
                 return None
-            seen, text = last
-            if value == seen:
+            seen, text = Aware._last_bound
+            if value == seen:  # (the same moment: the same text, whatever its time zone)
                 return text
-            text = self.process_bind_param(value, dialect).isoformat(" ", "microseconds")
-            last = (value, text)
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to an aware column")
+            # process_bind_param's conversion, the offset cut from the text rather than from a copy
+            # of the value (a new datetime costs more than the text it is written as)
+            text = value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
+            Aware._last_bound = (value, text)
             if value.tzinfo is SHANGHAI:  # (what a read gives back: the same moment, in Beijing time)
                 Aware._keep(text, value)
             return text

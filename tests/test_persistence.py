@@ -115,6 +115,7 @@ def test_a_time_is_stored_on_sqlite_as_sqlalchemy_stores_it_and_reads_back_in_be
     sqlalchemy_text = DATETIME().bind_processor(engine.dialect)
     moments = [datetime(2026, 12, 31, 23, 59, 30, 123456, tzinfo=clock.SHANGHAI),  # New Year's Eve in Beijing
                datetime(2027, 2, 6, 8, 0, tzinfo=clock.SHANGHAI)]  # whole seconds: the microseconds still written
+    moments.append(moments[1].astimezone(UTC))  # the moment just bound again, given in another zone
     with engine.begin() as conn:
         conn.execute(insert(table), [{"id": i, "at": at} for i, at in enumerate(moments)])
         stored = conn.execute(text("SELECT at FROM t ORDER BY id")).scalars().all()
@@ -122,7 +123,7 @@ def test_a_time_is_stored_on_sqlite_as_sqlalchemy_stores_it_and_reads_back_in_be
         with pytest.raises(Exception, match="naive"):
             conn.execute(insert(table), {"id": 9, "at": datetime(2027, 1, 1)})
     assert stored == [sqlalchemy_text(at.astimezone(UTC).replace(tzinfo=None)) for at in moments]
-    assert stored[0] == "2026-12-31 15:59:30.123456" and stored[1] == "2027-02-06 00:00:00.000000"
+    assert stored[0] == "2026-12-31 15:59:30.123456" and stored[1] == stored[2] == "2027-02-06 00:00:00.000000"
     assert back == moments and all(b.utcoffset() == timedelta(hours=8) for b in back)
 
 
