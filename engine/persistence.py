@@ -29,31 +29,36 @@ from SpiffWorkflow.util.task import TaskState
 
 from .db import json_value
 
-
-def _remembered(convert):
-    """`convert` with its answers kept; the table is emptied when it grows large, which
-    costs only converting again."""
-    table = {}
-
-    def lookup(key):
-        found = table.get(key)
-        if found is None:
-            if len(table) > 200_000:
-                table.clear()
-            found = table[key] = convert(key)
-        return found
-
-    return lookup
-
-
 # A restore parses each task's id, parent and children from text: four UUIDs a task,
 # a quarter of a restore's time, and the same ids come back at every restore of a case
 # (a web worker whose cache missed). And back: a save names every task of the case (its
 # order, its fingerprint's key), and `str(UUID)` formats the number anew each time
 # (about 1 µs, sixty times a step). A request names its task by its text, and the step
-# finds it by the same id.
-as_uuid = _remembered(UUID)
-_text = _remembered(str)
+# finds it by the same id: a text this process wrote is known without parsing it.
+# The tables are emptied when they grow large, which costs only converting again.
+_UUIDS: dict[str, UUID] = {}
+_TEXTS: dict[UUID, str] = {}
+_KEEP = 200_000
+
+
+def _kept(table: dict, key, value):
+    if len(table) > _KEEP:
+        table.clear()
+    table[key] = value
+    return value
+
+
+def as_uuid(text: str) -> UUID:
+    found = _UUIDS.get(text)
+    return found if found is not None else _kept(_UUIDS, text, UUID(text))
+
+
+def _text(tid: UUID) -> str:
+    found = _TEXTS.get(tid)
+    if found is None:
+        found = _kept(_TEXTS, tid, str(tid))
+        _kept(_UUIDS, found, tid)
+    return found
 
 
 class _TaskConverter(TaskConverter):

@@ -210,3 +210,20 @@ def test_a_task_not_yet_reached_is_stored_whole_and_not_written_again_when_its_p
     assert str(after.id) in changes.upserts  # its parent moved, and its row depended on the parent's data
     again, _ = persistence.restore(changes.shell, {**old, **changes.upserts}, spec, subprocesses)
     assert [t.data for t in again.get_tasks()] == [t.data for t in restored.get_tasks()]
+
+
+def test_a_task_id_this_process_wrote_is_found_from_its_text_and_any_other_text_is_parsed():
+    """A request names its task by the text a save wrote: the step finds the task's own id
+    (`as_uuid`) without parsing it again; another spelling of it is parsed, and text that is
+    no id is refused as before."""
+    from uuid import UUID, uuid4
+
+    from engine.persistence import _text, as_uuid
+
+    written = uuid4()
+    text = _text(written)
+    assert text == str(written) and as_uuid(text) is written
+    assert as_uuid(text.upper()) == written
+    with pytest.raises(ValueError):
+        as_uuid("not-a-task")
+    assert isinstance(as_uuid(str(uuid4())), UUID)
