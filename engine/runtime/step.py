@@ -410,7 +410,9 @@ def _completed(wf: BpmnWorkflow) -> bool:
     """`wf.is_completed()`, which a step asks several times: SpiffWorkflow's answer for
     a running workflow walks the task tree with its iterator (a few µs a task) to the
     first unfinished task on every call; the workflow's dict of the same tasks answers
-    it at a fraction of that (and sees past the iterator's depth limit of 1000)."""
-    if not wf.completed and not any(t._state & TaskState.NOT_FINISHED_MASK for t in wf.tasks.values()):
+    it at a fraction of that (and sees past the iterator's depth limit of 1000). Asked from
+    the newest task back: the tasks yet to come are the ones created last (predicted), and
+    the first of them found ends the walk, where the oldest are done."""
+    if not wf.completed and not any(t._state & TaskState.NOT_FINISHED_MASK for t in reversed(wf.tasks.values())):
         wf.completed = True
     return wf.completed
