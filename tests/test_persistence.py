@@ -227,3 +227,28 @@ def test_a_task_id_this_process_wrote_is_found_from_its_text_and_any_other_text_
     with pytest.raises(ValueError):
         as_uuid("not-a-task")
     assert isinstance(as_uuid(str(uuid4())), UUID)
+
+
+def test_a_case_s_task_ids_begin_with_their_time_so_later_cases_sort_after(app, runtime):
+    """Task ids are UUIDs of version 7 (`persistence.time_ordered_task_id`): a later case's
+    tasks, and its inbox entry, sort after an earlier case's, as text and as stored, so that
+    their index entries are written beside the last ones rather than on a random page."""
+    import time
+    from uuid import UUID
+
+    from engine.actors import Actor
+    from engine.db import db
+    from engine.models import HumanTask, InstanceTask
+
+    runtime.registry.deploy({"line.bpmn": LINE}, actor="t")
+    ids = []
+    for _ in range(2):
+        case = runtime.start("line", {}, Actor("root", "admin"))
+        db.session.commit()
+        rows = db.session.scalars(db.select(InstanceTask.task_id).where(InstanceTask.instance_id == case.id)).all()
+        [entry] = db.session.scalars(db.select(HumanTask.id).where(HumanTask.instance_id == case.id)).all()
+        assert entry in rows and all(UUID(t).version == 7 for t in rows)
+        ids.append(rows)
+        time.sleep(0.002)  # (the time in an id is in milliseconds)
+    assert max(ids[0]) < min(ids[1])
+    assert all(abs((UUID(t).int >> 80) - time.time_ns() // 1_000_000) < 60_000 for t in ids[1])  # its time: now

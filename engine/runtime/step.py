@@ -65,6 +65,7 @@ class Steps:
 
     def __init__(self, registry: Registry, role_of: Callable[[str | None], str | None], cache_size: int):
         clock.drive_spiffworkflow_timers()
+        persistence.name_tasks_in_time_order()
         self.registry = registry
         self.role_of = role_of
         self.cache_size = cache_size
