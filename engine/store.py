@@ -271,6 +271,8 @@ SELECT_INBOX_ENTRY = select(INBOX).where(INBOX.c.id == bindparam("id"))
 # The entry's row is locked too: the step hands it over to the next task (`hand_over`), and a
 # draft saved for it meanwhile must wait and then find it gone, not make the step's UPDATE of its
 # id fail on the draft's foreign key (SQLite's write lock already keeps every other writer out).
+# PostgreSQL locks them in the order FOR UPDATE OF names them: the case first, as every step
+# does, so that a completion waiting for another step on its case holds none of its inbox.
 _INBOX_WHO = (INBOX.c.role, INBOX.c.assignee, INBOX.c.jurisdiction)
 SELECT_CASE_OF_ENTRY = Read(
     select(*_CASE_COLUMNS, *_INBOX_WHO).join_from(INBOX, CASE, INBOX.c.instance_id == CASE.c.id)

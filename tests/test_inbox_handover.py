@@ -175,3 +175,45 @@ def test_a_draft_saved_while_the_step_hands_its_task_over_waits_and_is_refused(c
     db.session.commit()
     assert db.session.scalars(db.select(TaskDraft.task_id)).all() == []
     assert db.session.get(HumanTask, approve["id"]) is not None
+
+
+def test_a_completion_waiting_for_another_step_on_its_case_holds_nothing_of_the_inbox(app, client, users):
+    """The completion locks its case's row first and its entry's after it (PostgreSQL locks in
+    the order its FOR UPDATE OF names them): while it waits for a step that holds the case
+    (a timer's, which may write the case's inbox), it holds no inbox row that step could
+    wait for in turn. SQLite takes one writer at a time: no row locks to order."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    if app.config["DB_KIND"] != "postgresql":
+        return
+    assert upload(client, users("ana", "analyst"), ("handover.bpmn", HANDOVER)).status_code == 201
+    lz = users("lz", "municipal", "620100")
+    started = client.post("/api/v1/instances", json={"process": "handover", "data": {}}, headers=lz)
+    case_id, review = started.get_json()["id"], waiting(client, lz)["Task_review"]["id"]
+    runtime = app.extensions["green_ladder.runtime"]
+    done = []
+    with db.engine.connect() as step_on_the_case, db.engine.connect() as look:
+        step_on_the_case.execute(text("SELECT id FROM process_instance WHERE id = :i FOR UPDATE"), {"i": case_id})
+
+        def completion():
+            with app.app_context():
+                done.append(runtime.complete(review, {}, LZ).revision)
+
+        waiter = threading.Thread(target=completion)
+        waiter.start()
+        for _ in range(500):  # until the completion waits for the case's row
+            waits = look.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                      "AND datname = current_database()")).scalar()
+            look.rollback()  # (pg_stat_activity is read once a transaction)
+            if waits:
+                break
+            time.sleep(0.01)
+        assert waits == 1
+        look.execute(text("SELECT id FROM human_task WHERE id = :t FOR UPDATE NOWAIT"), {"t": review})  # not held
+        look.rollback()
+        step_on_the_case.rollback()
+        waiter.join(10)
+    assert done and not waiter.is_alive()
