@@ -332,8 +332,9 @@ def lock_for_writing(session) -> bool:
     try:
         driver.execute(_TAKE_WRITE_LOCK)
         return False
-    except sqlite3.OperationalError:  # SQLITE_BUSY_SNAPSHOT, or SQLITE_BUSY: another writer came first
-        pass
+    except sqlite3.OperationalError as refused:
+        if refused.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # (BUSY_SNAPSHOT is one of its kinds)
+            raise
     # (the session's commit would hand the connection back to the pool and take it again, a
     # third of the cost of a step's commit)
     driver.commit()
