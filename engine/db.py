@@ -44,6 +44,16 @@ def json_value(text):
         return json.loads(text)
 
 
+def remembered(table: dict, key, value, keep: int):
+    """Put `value` under `key` in a memo table of the step path (ids and times converted to and
+    from their stored text), and return it. The table is emptied when it holds `keep` entries,
+    which costs only converting again."""
+    if len(table) >= keep:
+        table.clear()
+    table[key] = value
+    return value
+
+
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING),
                 engine_options={"json_serializer": json_text, "json_deserializer": json_value})
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from .clock import SHANGHAI
-from .db import db
+from .db import db, remembered
 
 
 class Aware(TypeDecorator):
@@ -41,12 +41,6 @@ class Aware(TypeDecorator):
     _read_back: dict[str, datetime] = {}
     _READ_BACK_KEEP = 10_000
 
-    @staticmethod
-    def _keep(text: str, value: datetime) -> None:
-        if len(Aware._read_back) >= Aware._READ_BACK_KEEP:  # emptied when large: it costs converting again
-            Aware._read_back.clear()
-        Aware._read_back[text] = value
-
     # The last time bound, with its text, shared by every statement's processor: a step binds its
     # `now` to several (its inbox entry's, its case's), and each would convert it again.
     _last_bound: tuple[datetime | None, str | None] = (None, None)
@@ -68,7 +62,7 @@ class Aware(TypeDecorator):
             text = value.astimezone(UTC).isoformat(" ", "microseconds")[:-6]
             Aware._last_bound = (value, text)
             if value.tzinfo is SHANGHAI:  # (what a read gives back: the same moment, in Beijing time)
-                Aware._keep(text, value)
+                remembered(Aware._read_back, text, value, Aware._READ_BACK_KEEP)
             return text
 
         return process
@@ -84,7 +78,7 @@ class Aware(TypeDecorator):
             known = read_back.get(value)
             if known is None:
                 known = self.process_result_value(datetime.fromisoformat(value), dialect)
-                Aware._keep(value, known)
+                remembered(read_back, value, known, Aware._READ_BACK_KEEP)
             return known
 
         return process

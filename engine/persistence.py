@@ -30,7 +30,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
-from .db import json_value
+from .db import json_value, remembered
 
 # A restore parses each task's id, parent and children from text: four UUIDs a task,
 # a quarter of a restore's time, and the same ids come back at every restore of a case
@@ -38,29 +38,21 @@ from .db import json_value
 # order, its fingerprint's key), and `str(UUID)` formats the number anew each time
 # (about 1 µs, sixty times a step). A request names its task by its text, and the step
 # finds it by the same id: a text this process wrote is known without parsing it.
-# The tables are emptied when they grow large, which costs only converting again.
 _UUIDS: dict[str, UUID] = {}
 _TEXTS: dict[UUID, str] = {}
 _KEEP = 200_000
 
 
-def _kept(table: dict, key, value):
-    if len(table) > _KEEP:
-        table.clear()
-    table[key] = value
-    return value
-
-
 def as_uuid(text: str) -> UUID:
     found = _UUIDS.get(text)
-    return found if found is not None else _kept(_UUIDS, text, UUID(text))
+    return found if found is not None else remembered(_UUIDS, text, UUID(text), _KEEP)
 
 
 def _text(tid: UUID) -> str:
     found = _TEXTS.get(tid)
     if found is None:
-        found = _kept(_TEXTS, tid, str(tid))
-        _kept(_UUIDS, found, tid)
+        found = remembered(_TEXTS, tid, str(tid), _KEEP)
+        remembered(_UUIDS, found, tid, _KEEP)
     return found
 
 
