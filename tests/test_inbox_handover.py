@@ -139,7 +139,7 @@ def test_a_draft_saved_while_the_step_hands_its_task_over_waits_and_is_refused(c
     from its first read (SQLite: its write lock)."""
     import sqlite3
 
-    from sqlalchemy import insert, text
+    from sqlalchemy import create_engine, insert, text
     from sqlalchemy.exc import OperationalError
 
     from engine import store
@@ -153,19 +153,22 @@ def test_a_draft_saved_while_the_step_hands_its_task_over_waits_and_is_refused(c
     hand_over = store.HAND_OVER_INBOX
 
     def save_a_draft_meanwhile(connection, row):
-        with db.engine.connect() as other:  # another request's connection
-            if other.dialect.name == "postgresql":
-                other.execute(text("SET lock_timeout = '300ms'"))
-            else:
-                other.connection.dbapi_connection.execute("PRAGMA busy_timeout = 300")
-            try:
+        elsewhere = create_engine(db.engine.url)  # another request's connection, waiting 300 ms at most
+        try:
+            with elsewhere.connect() as other:
+                if other.dialect.name == "postgresql":
+                    other.execute(text("SET lock_timeout = '300ms'"))
+                else:
+                    other.connection.dbapi_connection.execute("PRAGMA busy_timeout = 300")
                 other.execute(insert(TaskDraft.__table__).values(
                     task_id=row["b_id"], user_name="lz", values={"opinion": "同意"}, saved_at=clock.now()))
                 other.commit()
-            # a lock wait that timed out (SQLite's "database is locked" comes from its BEGIN IMMEDIATE,
-            # sent by engine.db as a writing request's, past SQLAlchemy)
-            except (OperationalError, sqlite3.OperationalError) as exc:
-                refused.append(exc)
+        # a lock wait that timed out (SQLite's "database is locked" comes from its BEGIN IMMEDIATE,
+        # sent by engine.db as a writing request's, past SQLAlchemy)
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            refused.append(exc)
+        finally:
+            elsewhere.dispose()
         hand_over(connection, row)
 
     monkeypatch.setattr(store, "HAND_OVER_INBOX", save_a_draft_meanwhile)
