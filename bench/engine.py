@@ -277,8 +277,8 @@ class Counter:
 def _count_driver_calls(store):
     """The step's writes and reads go to the driver's cursor directly, past SQLAlchemy's events:
     they are wrapped to be counted. Returns what puts them back."""
-    send, send_all, read, end_reads = store.Write._send, store._send_all, store.Read.all, \
-        getattr(store, "lock_for_writing", None) or store.end_reads_and_lock
+    lock_name = "lock_for_writing" if hasattr(store, "lock_for_writing") else "end_reads_and_lock"
+    send, send_all, read, end_reads = store.Write._send, store._send_all, store.Read.all, getattr(store, lock_name)
     commit = getattr(store, "commit", None)
 
     def counted_send(self, connection, params, cursor=None):
@@ -319,7 +319,6 @@ def _count_driver_calls(store):
             Counter.active.trips += 1
         return commit(session)
 
-    lock_name = "lock_for_writing" if hasattr(store, "lock_for_writing") else "end_reads_and_lock"
     store.Write._send, store._send_all, store.Read.all = counted_send, counted_send_all, counted_read
     setattr(store, lock_name, counted_lock)
     if commit is not None:  # the step's commit, sent to the driver (SQLAlchemy's commit event does not see it)

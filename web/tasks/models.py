@@ -18,8 +18,7 @@ class TaskDraft(db.Model):
     __tablename__ = "task_draft"
     # (no ON UPDATE action: on SQLite it would make every UPDATE of an inbox entry's id rewrite all
     # of the inbox's indexes; the step that hands an entry over deletes its drafts: store.hand_over)
-    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
     user_name: Mapped[str] = mapped_column(String(80), primary_key=True)
     values: Mapped[dict] = mapped_column(JSON)
     saved_at: Mapped[datetime] = mapped_column(Aware())
