@@ -120,6 +120,14 @@ CORPUS = [
     ("api", "POST", "/api/v1/instances/{case}/messages", as_json('{"name": "m", "payload": {"x": "\\ud800"}}'), 422,
      '"payload/x"'),
     ("api", "POST", "/api/v1/instances/{case}/cancel", as_json('{"reason": "\\ud800"}'), 422, '"reason"'),
+    # a value of the wrong JSON type where the API takes a name or a text
+    ("api", "POST", "/api/v1/instances", as_json('{"process": "p", "data": {"jurisdiction": ["兰州市"]}}'), 422,
+     '"data/jurisdiction"'),
+    ("api", "POST", "/api/v1/instances", as_json('{"process": "p", "data": {"jurisdiction": {}}}'), 422,
+     "须为辖区名称"),
+    ("api", "POST", "/api/v1/instances/{case}/cancel", as_json('{"reason": {"why": 1}}'), 422, "须为文本"),
+    ("api", "POST", "/api/v1/instances/{case}/cancel", as_json('["withdrawn"]'), 400, "请求体须为 JSON 对象"),
+    ("api", "POST", "/api/v1/instances/{case}/cancel", as_json('{"reason": '), 400, "请求体须为 JSON 对象"),
     # the same on the task's own page: the message beside the field, the entries kept
     ("root", "POST", "/tasks/{task}", as_form({"action": "submit", "details": '{"a": NaN}'}), 422, "NaN 和 Infinity"),
     ("root", "POST", "/tasks/{task}", as_form({"action": "submit", "details": '{"a": "\\ud800"}'}), 422,

@@ -73,6 +73,18 @@ def body_object() -> dict:
     return body
 
 
+def _optional_body() -> dict:
+    """A body the call may go without; one that is sent is a JSON object."""
+    return body_object() if request.data else {}
+
+
+def _reason_in(body: dict) -> str | None:
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise FormInvalid({"reason": ["须为文本 (must be text)"]})
+    return reason
+
+
 def int_arg(name: str, default: int, lo: int = 0, hi: int | None = None) -> int:
     raw = request.args.get(name)
     if raw is None:
@@ -216,6 +228,8 @@ def start_instance():
     if not isinstance(data, dict):
         raise FormInvalid({"data": ["须为 JSON 对象 (must be a JSON object)"]})
     jurisdiction = data.pop("jurisdiction", None)
+    if jurisdiction is not None and not isinstance(jurisdiction, str):
+        raise FormInvalid({"data/jurisdiction": ["须为辖区名称 (must be a jurisdiction's name)"]})
     if jurisdiction is not None and jurisdiction not in JURISDICTIONS:
         raise FormInvalid({"data/jurisdiction": [f"未知的辖区「{jurisdiction}」 (unknown jurisdiction '{jurisdiction}')"]})
     if process in rounds.ROUNDS and process in dict(runtime().startable(g.actor)):  # who may not start it learns nothing
@@ -315,8 +329,7 @@ def instance_file(instance_id):
 @authenticated
 def cancel_instance(instance_id):
     _visible_instance(instance_id)
-    reason = (request.get_json(silent=True) or {}).get("reason") if request.is_json else None
-    return jsonify(instance_json(runtime().cancel(instance_id, g.actor, reason)))
+    return jsonify(instance_json(runtime().cancel(instance_id, g.actor, _reason_in(_optional_body()))))
 
 
 def _reason() -> str | None:
@@ -342,13 +355,8 @@ def end_instance(instance_id):
 @authenticated
 def retry_instance(instance_id):
     _visible_instance(instance_id)
-    body = request.get_json(silent=True) if request.data else {}
-    if not isinstance(body, dict):
-        raise EngineError("请求体须为 JSON 对象 (the request body must be a JSON object)")
-    reason = body.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise FormInvalid({"reason": ["须为文本 (must be text)"]})
-    return jsonify(instance_json(runtime().retry(instance_id, g.actor, body.get("data"), reason)))
+    body = _optional_body()
+    return jsonify(instance_json(runtime().retry(instance_id, g.actor, body.get("data"), _reason_in(body))))
 
 
 @bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/messages")
