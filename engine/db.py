@@ -8,12 +8,16 @@ from __future__ import annotations
 import contextvars
 import json
 import os
+import sqlite3
 from contextlib import contextmanager
 
 import orjson
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from .errors import Busy
 
 # Alembic needs stable constraint names to alter tables on SQLite and PostgreSQL alike.
 NAMING = {
@@ -97,6 +101,44 @@ def sqlite_synchronous() -> str:
     return chosen
 
 
+def lock_wait_ms() -> int:
+    """How long, in milliseconds, a write waits for the lock another write holds before it is
+    refused as busy (`DATABASE_LOCK_WAIT_MS`, 30,000 by default: under gunicorn's 60-second
+    timeout, so that the person gets the answer and the worker is not killed). SQLite's busy
+    timeout; PostgreSQL's lock_timeout."""
+    chosen = os.environ.get("DATABASE_LOCK_WAIT_MS", "30000").strip()
+    if not chosen.isdigit():
+        raise ValueError(f"DATABASE_LOCK_WAIT_MS={chosen!r}: a whole number of milliseconds")
+    return int(chosen)
+
+
+# What PostgreSQL says when a statement could not get its lock (lock_timeout, NOWAIT), or was
+# chosen to break a deadlock, or lost to another serializable transaction: try it again.
+_PG_BUSY = {"55P03", "40P01", "40001"}
+
+
+def busy(exc: BaseException) -> bool:
+    """Whether the database refused for another's lock: the work may be sent again as it was."""
+    exc = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(exc, sqlite3.OperationalError):
+        return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return getattr(exc, "sqlstate", None) in _PG_BUSY
+
+
+def sqlite_begin(driver, immediate: bool) -> None:
+    """BEGIN on a SQLite connection; an IMMEDIATE one waits for the write lock (the busy
+    timeout) and is refused as `Busy` when another write holds it past that."""
+    if not immediate:
+        driver.execute("BEGIN")  # (takes no lock: never waits)
+        return
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as refused:
+        if busy(refused):
+            raise Busy() from refused
+        raise
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     if type(dbapi_connection).__module__.startswith("sqlite3"):
@@ -106,9 +148,16 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA synchronous={sqlite_synchronous()}")  # one of SQLITE_SYNCHRONOUS, never free text
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={lock_wait_ms()}")  # a whole number, never free text
         cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         cur.close()
+
+
+@event.listens_for(Engine, "do_connect")
+def _postgresql_lock_timeout(dialect, connection_record, cargs, cparams):
+    if dialect.name == "postgresql":  # in the connection's start-up message: no round trip of its own
+        options = cparams.get("options", "")
+        cparams["options"] = f"{options} -c lock_timeout={lock_wait_ms()}".strip()
 
 
 @event.listens_for(Engine, "begin")
@@ -116,7 +165,7 @@ def _sqlite_begin(conn):
     if conn.dialect.name == "sqlite":
         # straight to the driver: SQLAlchemy's execution of a statement costs three times
         # the BEGIN itself, and every step and request begins one
-        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+        sqlite_begin(conn.connection.dbapi_connection, write_intent.get())
 
 
 @contextmanager
@@ -133,8 +182,10 @@ def writing():
     try:
         yield
         db.session.commit()
-    except BaseException:
+    except BaseException as exc:
         db.session.rollback()
+        if busy(exc):
+            raise Busy() from exc
         raise
     finally:
         write_intent.reset(token)

@@ -66,6 +66,18 @@ class Conflict(EngineError):
     status = 409
 
 
+class Busy(EngineError):
+    """Another write held the database past the wait (SQLite's lock, PostgreSQL's lock or
+    deadlock): nothing was written, and the same request may simply be sent again."""
+
+    status = 503
+    retry_after = 5  # seconds, as the answer's Retry-After says
+
+    def __init__(self, message: str = "系统繁忙，未能保存，请稍后重试 (the system is busy and nothing was saved; "
+                                      "please try again in a moment)"):
+        super().__init__(message)
+
+
 class FormInvalid(EngineError):
     status = 422
 

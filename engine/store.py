@@ -16,7 +16,7 @@ from operator import attrgetter, itemgetter
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from .db import db
+from .db import db, sqlite_begin
 from .models import HandlingTime, HumanTask, InstanceTask, PendingTimer, ProcessHead, ProcessInstance
 
 
@@ -338,7 +338,7 @@ def lock_for_writing(session) -> bool:
     # (the session's commit would hand the connection back to the pool and take it again, a
     # third of the cost of a step's commit)
     driver.commit()
-    driver.execute("BEGIN IMMEDIATE")
+    sqlite_begin(driver, immediate=True)
     session.expire_all()
     return True
 

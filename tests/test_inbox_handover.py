@@ -137,12 +137,11 @@ def test_a_draft_saved_while_the_step_hands_its_task_over_waits_and_is_refused(c
     PostgreSQL, saved between the step's delete of the task's drafts and its UPDATE of the
     entry's id, make that UPDATE fail on the foreign key. The step holds the entry locked
     from its first read (SQLite: its write lock)."""
-    import sqlite3
-
     from sqlalchemy import create_engine, insert, text
     from sqlalchemy.exc import OperationalError
 
     from engine import store
+    from engine.errors import Busy
     from web.tasks.models import TaskDraft
 
     assert upload(client, users("ana", "analyst"), ("handover.bpmn", HANDOVER)).status_code == 201
@@ -163,9 +162,8 @@ def test_a_draft_saved_while_the_step_hands_its_task_over_waits_and_is_refused(c
                 other.execute(insert(TaskDraft.__table__).values(
                     task_id=row["b_id"], user_name="lz", values={"opinion": "同意"}, saved_at=clock.now()))
                 other.commit()
-        # a lock wait that timed out (SQLite's "database is locked" comes from its BEGIN IMMEDIATE,
-        # sent by engine.db as a writing request's, past SQLAlchemy)
-        except (OperationalError, sqlite3.OperationalError) as exc:
+        # a lock wait that timed out (on SQLite refused as busy by engine.db's BEGIN IMMEDIATE)
+        except (OperationalError, Busy) as exc:
             refused.append(exc)
         finally:
             elsewhere.dispose()

@@ -21,11 +21,11 @@ from __future__ import annotations
 import logging
 from functools import wraps
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, default_exceptions
 
-from engine.db import db, writing
-from engine.errors import EngineError, FormInvalid
+from engine.db import busy, db, writing
+from engine.errors import Busy, EngineError, FormInvalid
 from engine.model_registry import ModelInvalid
 
 from .model_texts import model_text
@@ -85,6 +85,8 @@ def _in_api() -> bool:
 
 
 def _engine_error(exc: EngineError):
+    if isinstance(exc, Busy):
+        return _busy(exc)
     if _in_api():
         if isinstance(exc, FormInvalid):
             return problem(422, model_text(exc.message),
@@ -92,6 +94,16 @@ def _engine_error(exc: EngineError):
         return problem(exc.status, model_text(exc.message))
     # as if the view had aborted with the status: a blueprint's own error page (the task page's 404) still shows
     return current_app.handle_http_exception(default_exceptions[exc.status]())
+
+
+def _busy(exc: Busy):
+    """503 with Retry-After, saying that nothing was saved: the same request may be sent again."""
+    db.session.rollback()
+    if _in_api():
+        resp = problem(503, model_text(exc.message))
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
+    return render_template("busy.html", message=model_text(exc.message)), 503, {"Retry-After": str(exc.retry_after)}
 
 
 def _model_invalid(exc: ModelInvalid):
@@ -112,6 +124,8 @@ def _http(exc: HTTPException):
 
 
 def _unexpected(exc: Exception):
+    if busy(exc):  # the database refused for another's lock (a page's own writes): busy, not broken
+        return _busy(Busy())
     log.exception("unexpected error on %s", request.path)
     db.session.rollback()
     if _in_api():

@@ -26,8 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import clock, deadlines, outbox, persistence, services, store
 from ..actors import SYSTEM, Actor
 from ..audit import append as audit
-from ..db import db, write_intent
-from ..errors import Conflict, EngineError, NotFound, en, zh
+from ..db import busy, db, write_intent
+from ..errors import Busy, Conflict, EngineError, NotFound, en, zh
 from ..model_registry import Registry
 from ..scripting import make_script_engine
 from . import boundary, sync
@@ -160,9 +160,11 @@ class Steps:
         held = store.hold_connection(session)
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             db.session.rollback()
             outbox.take_requested()  # what the failed step asked to start was rolled back with it
+            if busy(exc):
+                raise Busy() from exc
             raise
         finally:
             store.release_connection(held)
@@ -383,6 +385,8 @@ def _boundary(action: str | None):
     except (EngineError, Unchanged, StepFailed, SQLAlchemyError):
         raise  # a refusal, nothing to do, or the database's own trouble: not the case's error
     except Exception as exc:
+        if busy(exc):  # another's lock, held past the wait: the step may be sent again, the case is fine
+            raise Busy() from exc
         raise StepFailed(describe(exc, action)) from exc
 
 

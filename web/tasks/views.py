@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import clock
 from engine.db import db, writing
-from engine.errors import Conflict, EngineError, Forbidden, FormInvalid, NotFound
+from engine.errors import Busy, Conflict, EngineError, Forbidden, FormInvalid, NotFound
 from engine.forms import ROWS_FROM
 from engine.green import attachments, known_fields, privacy
 from engine.green import case_file as case_files
@@ -127,7 +127,10 @@ def view(task_id):
     submitted, upload_errors = _take_uploads(schema, case, actor)
     values = formrender.raw_values(schema, submitted)
     if action == "draft":
-        return _save_draft(task, actor, values, upload_errors)
+        try:
+            return _save_draft(task, actor, values, upload_errors)
+        except Busy as exc:  # nothing saved: the entries stay on the page, to be saved again
+            return _page(task, case, version, _form(schema, task, actor, values, {"$": [model_text(exc.message)]})), 503
 
     data, errors = formrender.validate(real_schema, submitted) if real_schema is not None \
         else formrender.parse(schema, submitted)
@@ -142,6 +145,9 @@ def view(task_id):
             return _gone_meanwhile()
         except Forbidden:
             raise  # answered by web.handler: 403
+        except Busy as exc:
+            form = _form(schema, task, actor, values, {"$": [model_text(exc.message)]})
+            return _page(task, case, version, form, earlier=_earlier_submission(task, case)), 503
         except EngineError as exc:
             errors = {"$": [model_text(exc.message)]}
         else:
