@@ -12,7 +12,8 @@ calls one lets the step commit what came before it, as the step always does.
 Whatever the engine refuses (`engine.errors`) is answered here, once: the API gets a
 JSON problem body with the error's status (and the fields, for invalid data); a
 page gets the status as its error page: 400, 403, 404 (a missing or undisclosed
-case), 409 (a conflict), 422. A page that shows a refusal itself (its form again,
+case), 409 (a conflict), 422, and 503 when another write held the database past the wait
+(`engine.errors.Busy`, with Retry-After). A page that shows a refusal itself (its form again,
 with the message and the entries kept) catches that one error where it is raised,
 or raises `Refused` with its answer when what it wrote so far must not stay.
 """

@@ -126,11 +126,16 @@ def view(task_id):
         abort(400)
     submitted, upload_errors = _take_uploads(schema, case, actor)
     values = formrender.raw_values(schema, submitted)
+
+    def busy(exc: Busy):  # nothing was saved: the entries stay on the page, to be sent again
+        form = _form(schema, task, actor, values, {"$": [model_text(exc.message)]})
+        return _page(task, case, version, form, earlier=_earlier_submission(task, case)), 503
+
     if action == "draft":
         try:
             return _save_draft(task, actor, values, upload_errors)
-        except Busy as exc:  # nothing saved: the entries stay on the page, to be saved again
-            return _page(task, case, version, _form(schema, task, actor, values, {"$": [model_text(exc.message)]})), 503
+        except Busy as exc:
+            return busy(exc)
 
     data, errors = formrender.validate(real_schema, submitted) if real_schema is not None \
         else formrender.parse(schema, submitted)
@@ -146,8 +151,7 @@ def view(task_id):
         except Forbidden:
             raise  # answered by web.handler: 403
         except Busy as exc:
-            form = _form(schema, task, actor, values, {"$": [model_text(exc.message)]})
-            return _page(task, case, version, form, earlier=_earlier_submission(task, case)), 503
+            return busy(exc)
         except EngineError as exc:
             errors = {"$": [model_text(exc.message)]}
         else:
