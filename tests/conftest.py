@@ -5,6 +5,7 @@ each test starts from empty tables and a virtual clock at a fixed moment.
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 from datetime import datetime
@@ -96,6 +97,7 @@ def database_urls(tmp_path_factory):
 KEPT = {"alembic_version", "audit_head"}
 
 
+@functools.cache  # (the metadata sorts its tables anew on every call: 7 ms, before every test)
 def _tables() -> list[str]:
     return [t.name for t in reversed(db.metadata.sorted_tables) if t.name not in KEPT]
 
