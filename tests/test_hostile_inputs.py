@@ -126,6 +126,8 @@ CORPUS = [
     ("api", "POST", "/api/v1/instances", as_json('{"process": "p", "data": {"jurisdiction": {}}}'), 422,
      "须为辖区名称"),
     ("api", "POST", "/api/v1/instances/{case}/cancel", as_json('{"reason": {"why": 1}}'), 422, "须为文本"),
+    ("api", "POST", "/api/v1/instances/{case}/withdraw", as_json('{"reason": ["不再申报"]}'), 422, "须为文本"),
+    ("api", "POST", "/api/v1/instances/{case}/end", as_json('{"reason": 7}'), 422, "须为文本"),
     ("api", "POST", "/api/v1/instances/{case}/cancel", as_json('["withdrawn"]'), 400, "请求体须为 JSON 对象"),
     ("api", "POST", "/api/v1/instances/{case}/cancel", as_json('{"reason": '), 400, "请求体须为 JSON 对象"),
     # the same on the task's own page: the message beside the field, the entries kept

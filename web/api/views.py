@@ -332,23 +332,18 @@ def cancel_instance(instance_id):
     return jsonify(instance_json(runtime().cancel(instance_id, g.actor, _reason_in(_optional_body()))))
 
 
-def _reason() -> str | None:
-    reason = body_object().get("reason")
-    return reason if isinstance(reason, str) else None
-
-
 @bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/withdraw")
 @authenticated
 def withdraw_instance(instance_id):
     """The applicant withdraws its application before the city decides: {"reason": ...}."""
-    return jsonify(instance_json(withdrawal.withdraw(runtime(), instance_id, g.actor, _reason())))
+    return jsonify(instance_json(withdrawal.withdraw(runtime(), instance_id, g.actor, _reason_in(body_object()))))
 
 
 @bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/end")
 @authenticated
 def end_instance(instance_id):
     """An official of the case's city, or the province, ends a stalled case: {"reason": ...}."""
-    return jsonify(instance_json(withdrawal.end(runtime(), instance_id, g.actor, _reason())))
+    return jsonify(instance_json(withdrawal.end(runtime(), instance_id, g.actor, _reason_in(body_object()))))
 
 
 @bp.post(f"/instances/<int(max={ID_MAX}):instance_id>/retry")
