@@ -16,7 +16,7 @@ from operator import attrgetter, itemgetter
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from .db import db, sqlite_begin
+from .db import busy, db, sqlite_begin
 from .models import HandlingTime, HumanTask, InstanceTask, PendingTimer, ProcessHead, ProcessInstance
 
 
@@ -333,7 +333,7 @@ def lock_for_writing(session) -> bool:
         driver.execute(_TAKE_WRITE_LOCK)
         return False
     except sqlite3.OperationalError as refused:
-        if refused.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # (BUSY_SNAPSHOT is one of its kinds)
+        if not busy(refused):  # (BUSY_SNAPSHOT is one of its kinds)
             raise
     # (the session's commit would hand the connection back to the pool and take it again, a
     # third of the cost of a step's commit)

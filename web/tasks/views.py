@@ -127,7 +127,7 @@ def view(task_id):
     submitted, upload_errors = _take_uploads(schema, case, actor)
     values = formrender.raw_values(schema, submitted)
 
-    def busy(exc: Busy):  # nothing was saved: the entries stay on the page, to be sent again
+    def busy_page(exc: Busy):  # nothing was saved: the entries stay on the page, to be sent again
         form = _form(schema, task, actor, values, {"$": [model_text(exc.message)]})
         return _page(task, case, version, form, earlier=_earlier_submission(task, case)), 503
 
@@ -135,7 +135,7 @@ def view(task_id):
         try:
             return _save_draft(task, actor, values, upload_errors)
         except Busy as exc:
-            return busy(exc)
+            return busy_page(exc)
 
     data, errors = formrender.validate(real_schema, submitted) if real_schema is not None \
         else formrender.parse(schema, submitted)
@@ -151,7 +151,7 @@ def view(task_id):
         except Forbidden:
             raise  # answered by web.handler: 403
         except Busy as exc:
-            return busy(exc)
+            return busy_page(exc)
         except EngineError as exc:
             errors = {"$": [model_text(exc.message)]}
         else:
